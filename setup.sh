@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Sets up video2music on a Debian machine: system libraries, a virtual environment in .venv and
+# the package with its pinned dependencies. Safe to rerun: each step is skipped once done.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+packages=(libfluidsynth3 fluid-soundfont-gm libgl1 libglib2.0-0)
+if ! python3 -c "import venv, ensurepip" 2>/dev/null; then packages+=(python3-venv); fi
+missing=()
+for pkg in "${packages[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+if ((${#missing[@]})); then
+  sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+  echo "setup: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+stamp=".venv/.installed-$(cat setup.cfg pyproject.toml | sha1sum | cut -c1-12)"
+if [ ! -f "$stamp" ]; then
+  echo "setup: installing the package into .venv"
+  # torch is pinned to the CPU build; an unpinned resolve would fetch a multi-GB CUDA build.
+  .venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'
+  rm -f .venv/.installed-* && touch "$stamp"
+fi
