@@ -187,11 +187,21 @@ def chord_pitch_classes(cid: int) -> list[int]:
 
 
 def chord_note_names(cid: int, key: Key | None = None) -> list[str]:
-    """Letter-correct spellings of the chord's tones (``C:dim7`` -> C Eb Gb Bbb)."""
+    """Letter-correct spellings of the chord's tones (``C:dim7`` -> C Eb Gb Bbb).
+
+    The root is spelled as ``key`` spells it; without a key, whichever of its sharp or flat
+    names gives fewer accidentals (``A#`` is spelled Bb D F).
+    """
     root, quality = chord_root(cid), chord_quality(cid)
     if root is None:
         return []
-    root_name = chord_label(chord_id(root, "maj"), key)
+    if key is not None:
+        return _spell(root, quality, chord_label(chord_id(root, "maj"), key))
+    spellings = [_spell(root, quality, name) for name in (ROOTS[root], FLAT_ROOTS[root])]
+    return min(spellings, key=lambda names: sum(len(n) - 1 for n in names))
+
+
+def _spell(root: int, quality: str, root_name: str) -> list[str]:
     root_letter = _LETTERS.index(root_name[0])
     names = []
     for semitones, step in _TONES[quality]:
