@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Sets up video2music on a Debian machine: system libraries, a virtual environment in .venv and
 # the package with its pinned dependencies. Safe to rerun: each step is skipped once done.
+#   bash setup.sh         what generate.py needs
+#   bash setup.sh --dev   also the test tools, the web app and a browser for its tests
 set -euo pipefail
 cd "$(dirname "$0")"
-
+extras=""
 packages=(libfluidsynth3 fluid-soundfont-gm libgl1 libglib2.0-0)
+if [ "${1:-}" = "--dev" ]; then
+  extras="[dev,app]"
+  packages+=(chromium chromium-driver)
+fi
 if ! python3 -c "import venv, ensurepip" 2>/dev/null; then packages+=(python3-venv); fi
 missing=()
 for pkg in "${packages[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
@@ -16,10 +22,12 @@ if ((${#missing[@]})); then
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-stamp=".venv/.installed-$(cat setup.cfg pyproject.toml | sha1sum | cut -c1-12)"
-if [ ! -f "$stamp" ]; then
-  echo "setup: installing the package into .venv"
+# A --dev install also satisfies a plain one, so alternating the README's two commands is fast.
+hash="$(cat setup.cfg pyproject.toml | sha1sum | cut -c1-12)"
+if [ ! -f ".venv/.installed-$hash-dev" ] && { [ -n "$extras" ] || [ ! -f ".venv/.installed-$hash" ]; }; then
+  echo "setup: installing the package${extras:+ with $extras} into .venv"
   # torch is pinned to the CPU build; an unpinned resolve would fetch a multi-GB CUDA build.
-  .venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'
-  rm -f .venv/.installed-* && touch "$stamp"
+  .venv/bin/pip install -q --disable-pip-version-check -e ".${extras}"
+  rm -f .venv/.installed-*
+  touch ".venv/.installed-$hash${extras:+-dev}"
 fi
