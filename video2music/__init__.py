@@ -1,3 +1,21 @@
-"""video2music: score a video with music a person can edit (chords -> multi-track MIDI -> WAV)."""
+"""video2music: score a video with music a person can edit (chords -> multi-track MIDI -> WAV).
+
+``from video2music import Video2Music`` is the entry point (see ``video2music.pipeline``); it is
+imported on first use so that ``import video2music.vocab`` stays light.
+"""
+
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
+__all__ = ["Video2Music", "__version__"]
+
+if TYPE_CHECKING:
+    from video2music.pipeline import Video2Music
+
+
+def __getattr__(name: str):
+    if name == "Video2Music":
+        from video2music.pipeline import Video2Music
+
+        return Video2Music
+    raise AttributeError(f"module 'video2music' has no attribute {name!r}")

@@ -1,0 +1,155 @@
+"""``generate.py``: score videos with music -> MIDI, WAV, video with music, JSON (and PNG)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from tqdm import tqdm
+
+from video2music.errors import UserError, cli_main
+from video2music.music.arrange import Instruments
+
+logger = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v"}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="generate.py",
+        description="Score a video with editable music: writes NAME.mid, NAME.wav, "
+        "NAME_with_music.mp4 and NAME.json beside the video (or in --out).",
+    )
+    p.add_argument("--video", nargs="+", required=True, help="video files, or folders of videos")
+    p.add_argument("--out", type=Path, help="output folder (default: beside each video)")
+    p.add_argument(
+        "--key", help="output key, e.g. 'D major', 'F# minor', 'Am' (default: from the video's mood)"
+    )
+    p.add_argument("--primer", help="chords to start from, in the output key, e.g. 'C Am F G'")
+    p.add_argument(
+        "--tempo", type=float, default=120.0, help="beats per minute (default 120: a second is two beats)"
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--temperature", type=float, default=1.0, help="sampling temperature; 0 = always the likeliest"
+    )
+    p.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling mass")
+    p.add_argument("--emotion-strength", type=float, default=0.0,
+                   help="bias toward chord qualities that fit each second's emotion (0 = off)")  # fmt: skip
+    p.add_argument(
+        "--no-cut-changes", action="store_true", help="do not force a new chord at every scene cut"
+    )
+    p.add_argument("--instruments", help="General MIDI programs, e.g. 'chords=0,arpeggio=46,bass=33'")
+    p.add_argument("--no-drums", action="store_true")
+    p.add_argument("--soundfont", help="a .sf2 file (default: $VIDEO2MUSIC_SOUNDFONT, FluidR3_GM, TimGM6mb)")
+    p.add_argument("--features", choices=("auto", "clip", "basic"), default="auto",
+                   help="feature backend: clip needs the CLIP weights; basic needs none (default: what the model needs)")  # fmt: skip
+    p.add_argument(
+        "--weights",
+        default="default",
+        help="transformer: a shipped model name, our checkpoint or a published one",
+    )
+    p.add_argument(
+        "--regression-weights", help="a trained regression checkpoint (default: the built-in rule)"
+    )
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--no-video", action="store_true", help="skip the video with music")
+    p.add_argument(
+        "--plot", action="store_true", help="also write NAME.png, a timeline of the features and music"
+    )
+    return p.parse_args(argv)
+
+
+def parse_instruments(text: str | None) -> Instruments | None:
+    """``chords=0,arpeggio=46,bass=33`` -> Instruments with those General MIDI programs."""
+    if not text:
+        return None
+    fields = set(Instruments.__dataclass_fields__)
+    values: dict[str, int] = {}
+    for part in text.split(","):
+        name, _, number = part.partition("=")
+        name = name.strip()
+        if name not in fields or not number.strip().isdigit() or not 0 <= int(number) <= 127:
+            raise UserError(
+                f"bad instrument setting {part!r}: use NAME=PROGRAM with NAME in {', '.join(sorted(fields))} "
+                "and PROGRAM a General MIDI number 0-127"
+            )
+        values[name] = int(number)
+    return Instruments(**values)
+
+
+def collect_videos(paths: list[str]) -> list[Path]:
+    videos: list[Path] = []
+    for text in paths:
+        path = Path(text)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
+            if not found:
+                raise UserError(f"folder {path} holds no videos ({', '.join(sorted(VIDEO_SUFFIXES))})")
+            videos.extend(found)
+        elif path.exists():
+            videos.append(path)
+        else:
+            raise UserError(f"{path} does not exist; give a video file or a folder of videos")
+    return videos
+
+
+@cli_main
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from video2music import vocab
+    from video2music.pipeline import Video2Music
+
+    # Check every setting before the slow work starts.
+    if args.key:
+        vocab.parse_key(args.key)
+    if args.primer:
+        vocab.parse_progression(args.primer)
+    instruments = parse_instruments(args.instruments)
+    if args.soundfont:
+        from video2music.music.synth import find_soundfont
+
+        find_soundfont(args.soundfont)
+    videos = collect_videos(args.video)
+    v2m = Video2Music.from_pretrained(args.weights, regression=args.regression_weights, device=args.device)
+    v2m.set_generation_params(top_p=args.top_p, cut_changes=not args.no_cut_changes)
+    v2m.feature_backend(args.features)
+
+    failures: list[str] = []
+    for video in tqdm(videos, desc="videos", unit="video", disable=len(videos) < 2):
+        try:
+            result = v2m.generate(
+                video,
+                key=args.key,
+                primer=args.primer,
+                tempo=args.tempo,
+                instruments=instruments,
+                drums=not args.no_drums,
+                seed=args.seed,
+                temperature=args.temperature,
+                emotion_guidance=args.emotion_strength,
+                backend=args.features,
+            )
+            paths = result.save(
+                args.out or video.parent,
+                video.stem,
+                video=not args.no_video,
+                plot=args.plot,
+                soundfont=args.soundfont,
+                overwrite=args.overwrite,
+            )
+        except UserError as error:
+            if len(videos) == 1:
+                raise
+            failures.append(f"{video}: {error}")
+            logger.error("error: %s: %s", video, error)
+            continue
+        logger.info("%s: %s, %s", video.name, result.key.name, result.chords_text())
+        logger.info("wrote %s", ", ".join(str(p) for p in paths.values()))
+    if failures:
+        logger.error("%d of %d videos failed:\n  %s", len(failures), len(videos), "\n  ".join(failures))
+        return 2
+    return 0
