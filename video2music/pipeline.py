@@ -59,6 +59,11 @@ def choose_key(emotion: np.ndarray) -> vocab.Key:
     return vocab.Key(9, "minor") if minor else vocab.Key(0, "major")
 
 
+def cut_seconds(scene_offset: np.ndarray) -> frozenset[int]:
+    """The seconds (after the first) on which a new scene begins: where the offset restarts at 0."""
+    return frozenset(int(t) for t in np.flatnonzero(np.asarray(scene_offset) == 0) if t > 0)
+
+
 def resolve_checkpoint(name_or_path: str | Path) -> Path:
     """A shipped model name (``default``, ``debug``) or a path to a checkpoint file."""
     path = Path(name_or_path)
@@ -181,8 +186,13 @@ class GenerationResult:
         self.timings["save_midi"] = time.perf_counter() - started
         if "wav" in targets:
             started = time.perf_counter()
-            render(targets["midi"], targets["wav"], soundfont=soundfont, overwrite=overwrite,
-                   duration=self.features.duration)  # fmt: skip
+            render(
+                targets["midi"],
+                targets["wav"],
+                soundfont=soundfont,
+                overwrite=overwrite,
+                duration=self.features.duration,
+            )
             self.timings["render"] = time.perf_counter() - started
         if "video" in targets:
             started = time.perf_counter()

@@ -24,8 +24,13 @@ def plot_timeline(result: GenerationResult, path: str | Path, overwrite: bool = 
     """Draw the per-second timeline of ``result`` and save it as a PNG at ``path``."""
     f = result.features
     seconds = np.arange(f.T)
-    fig, axes = plt.subplots(4, 1, figsize=(max(8.0, min(f.T * 0.25, 40.0)), 7.5), sharex=True,
-                             gridspec_kw={"height_ratios": [1.2, 1, 0.7, 1]})  # fmt: skip
+    fig, axes = plt.subplots(
+        4,
+        1,
+        figsize=(max(8.0, min(f.T * 0.25, 40.0)), 7.5),
+        sharex=True,
+        gridspec_kw={"height_ratios": [1.2, 1, 0.7, 1]},
+    )
     emotion_ax, motion_ax, chord_ax, dynamics_ax = axes
 
     emotion_ax.stackplot(seconds, f.emotion.T, labels=vocab.EMOTIONS, colors=_EMOTION_COLOURS, step="post")
@@ -54,8 +59,10 @@ def plot_timeline(result: GenerationResult, path: str | Path, overwrite: bool = 
     for ax in axes:
         for cut in f.scene_cuts:
             ax.axvline(cut, color="#636363", ls="--", lw=0.8)
-    axes[0].set_title(f"{result.video.name if result.video else 'video'} — {result.key.name}, "
-                      f"{result.tempo:g} bpm, seed {result.seed}; dashed lines: scene cuts")  # fmt: skip
+    axes[0].set_title(
+        f"{result.video.name if result.video else 'video'} — {result.key.name}, "
+        f"{result.tempo:g} bpm, seed {result.seed}; dashed lines: scene cuts"
+    )
     fig.tight_layout()
     with atomic_output(path, overwrite) as tmp:
         fig.savefig(tmp, dpi=100)

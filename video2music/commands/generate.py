@@ -7,9 +7,9 @@ import logging
 from pathlib import Path
 
 from tqdm import tqdm
+from video2music.music.arrange import Instruments
 
 from video2music.errors import UserError, cli_main
-from video2music.music.arrange import Instruments
 
 logger = logging.getLogger(__name__)
 
@@ -24,42 +24,40 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--video", nargs="+", required=True, help="video files, or folders of videos")
     p.add_argument("--out", type=Path, help="output folder (default: beside each video)")
-    p.add_argument(
-        "--key", help="output key, e.g. 'D major', 'F# minor', 'Am' (default: from the video's mood)"
-    )
+    p.add_argument("--key", help="output key, e.g. 'D major', 'F# minor', 'Am' (default: from the mood)")
     p.add_argument("--primer", help="chords to start from, in the output key, e.g. 'C Am F G'")
     p.add_argument(
-        "--tempo", type=float, default=120.0, help="beats per minute (default 120: a second is two beats)"
+        "--tempo", type=float, default=120.0, help="beats per minute (default 120: two beats a second)"
     )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--temperature", type=float, default=1.0, help="sampling temperature; 0 = always the likeliest"
-    )
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature; 0 = likeliest")
     p.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling mass")
-    p.add_argument("--emotion-strength", type=float, default=0.0,
-                   help="bias toward chord qualities that fit each second's emotion (0 = off)")  # fmt: skip
     p.add_argument(
-        "--no-cut-changes", action="store_true", help="do not force a new chord at every scene cut"
+        "--emotion-strength",
+        type=float,
+        default=0.0,
+        help="bias toward chord qualities that fit each second's emotion (0 = off)",
     )
+    p.add_argument("--no-cut-changes", action="store_true", help="no forced chord change at scene cuts")
     p.add_argument("--instruments", help="General MIDI programs, e.g. 'chords=0,arpeggio=46,bass=33'")
     p.add_argument("--no-drums", action="store_true")
     p.add_argument("--soundfont", help="a .sf2 file (default: $VIDEO2MUSIC_SOUNDFONT, FluidR3_GM, TimGM6mb)")
-    p.add_argument("--features", choices=("auto", "clip", "basic"), default="auto",
-                   help="feature backend: clip needs the CLIP weights; basic needs none (default: what the model needs)")  # fmt: skip
+    p.add_argument(
+        "--features",
+        choices=("auto", "clip", "basic"),
+        default="auto",
+        help="clip needs the CLIP weights, basic none (default: what the model needs)",
+    )
     p.add_argument(
         "--weights",
         default="default",
-        help="transformer: a shipped model name, our checkpoint or a published one",
+        help="shipped model name, our checkpoint or a published one",
     )
-    p.add_argument(
-        "--regression-weights", help="a trained regression checkpoint (default: the built-in rule)"
-    )
+    p.add_argument("--regression-weights", help="trained regression checkpoint (default: the rule)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--no-video", action="store_true", help="skip the video with music")
-    p.add_argument(
-        "--plot", action="store_true", help="also write NAME.png, a timeline of the features and music"
-    )
+    p.add_argument("--plot", action="store_true", help="also write NAME.png, a timeline")
     return p.parse_args(argv)
 
 
