@@ -1,0 +1,208 @@
+"""End to end: generate.py and the Video2Music façade on the real sample clips."""
+
+import json
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import av
+import mido
+import numpy as np
+import pretty_midi
+import pytest
+
+from video2music import Video2Music, vocab
+from video2music.features import VideoFeatures
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "examples" / "testvideo.mp4"
+SHORT = ROOT / "examples" / "delayed_start.mp4"
+TRACKS = {"Chords", "Arpeggio", "Bass", "Drums"}
+
+
+def run_generate(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "generate.py"), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+
+
+def video_frames(path: Path) -> int:
+    with av.open(str(path)) as container:
+        return sum(1 for packet in container.demux(video=0) if packet.size)
+
+
+def wav_rms(path: Path) -> tuple[float, float]:
+    with wave.open(str(path)) as w:
+        assert w.getframerate() == 44100 and w.getsampwidth() == 2
+        samples = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float64)
+        return w.getnframes() / 44100, float(np.sqrt(np.mean(samples**2)) / 32768)
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("generate")
+    proc = run_generate(
+        "--video", str(SAMPLE), "--out", str(out), "--weights", "debug", "--plot", "--seed", "3"
+    )
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def test_cli_writes_every_output(sample_run):
+    out = sample_run
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [
+        "testvideo.json",
+        "testvideo.mid",
+        "testvideo.png",
+        "testvideo.wav",
+        "testvideo_with_music.mp4",
+    ]
+
+    summary = json.loads((out / "testvideo.json").read_text())
+    assert summary["seconds"] == 24 and len(summary["chords"]) == 24
+    assert summary["settings"]["seed"] == 3 and summary["models"]["dynamics"] == "rule"
+    assert all(vocab.parse_chord(label) != vocab.N_ID for label in summary["chords"])
+
+    midi = pretty_midi.PrettyMIDI(str(out / "testvideo.mid"))
+    assert {i.name for i in midi.instruments} == TRACKS
+    assert all(len(i.notes) > 0 for i in midi.instruments)
+    events = [m for t in mido.MidiFile(str(out / "testvideo.mid")).tracks for m in t if m.is_meta]
+    assert [m.text for m in events if m.type == "marker"] == [c["chord"] for c in summary["chord_changes"]]
+    key_events = [m for m in events if m.type == "key_signature"]
+    assert key_events and key_events[0].key == vocab.parse_key(summary["key"]).midi_name
+
+    duration, rms = wav_rms(out / "testvideo.wav")
+    assert abs(duration - 24.0) < 0.1 and rms > 0.01
+
+    with av.open(str(out / "testvideo_with_music.mp4")) as container:
+        assert len(container.streams.video) == 1 and len(container.streams.audio) == 1
+    assert video_frames(out / "testvideo_with_music.mp4") == video_frames(SAMPLE)
+
+
+def test_cli_refuses_to_overwrite_and_leaves_files_alone(sample_run):
+    before = {p.name: p.stat().st_mtime_ns for p in sample_run.iterdir()}
+    proc = run_generate("--video", str(SAMPLE), "--out", str(sample_run), "--weights", "debug")
+    assert proc.returncode == 2
+    assert "--overwrite" in proc.stderr and "Traceback" not in proc.stderr
+    assert {p.name: p.stat().st_mtime_ns for p in sample_run.iterdir()} == before
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--key", "H major"], "unknown key"),
+        (["--primer", "C Xq"], "unknown chord symbol"),
+        (["--tempo", "0"], "tempo"),
+        (["--weights", "no-such-model"], "no model"),
+        (["--instruments", "piano=0"], "bad instrument"),
+    ],
+)
+def test_cli_bad_settings_get_one_line(tmp_path, args, message):
+    proc = run_generate("--video", str(SHORT), "--out", str(tmp_path), "--weights", "debug", *args)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_bad_videos(tmp_path):
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video")
+    out = tmp_path / "out"
+    for video in (tmp_path / "missing.mp4", text):
+        proc = run_generate("--video", str(video), "--out", str(out), "--weights", "debug")
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+        assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_a_folder_of_videos_goes_on_past_a_bad_one(tmp_path):
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    (folder / "short.mp4").write_bytes(SHORT.read_bytes())
+    (folder / "broken.mp4").write_text("not a video")
+    out = tmp_path / "out"
+    proc = run_generate("--video", str(folder), "--out", str(out), "--weights", "debug", "--no-video")
+    assert proc.returncode == 2
+    assert "broken.mp4" in proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["short.json", "short.mid", "short.wav"]
+
+
+def test_clip_model_with_basic_features_explains(tmp_path):
+    from video2music.model.checkpoint import save_checkpoint
+
+    from video2music.model.transformer import AffectiveMultimodalTransformer, AMTConfig
+
+    config = AMTConfig.debug()
+    assert "semantic" in config.inputs
+    path = tmp_path / "clip_model.pt"
+    save_checkpoint(path, AffectiveMultimodalTransformer(config))
+    proc = run_generate(
+        "--video", str(SHORT), "--out", str(tmp_path / "o"), "--weights", str(path), "--features", "basic"
+    )
+    assert proc.returncode == 2 and "--features clip" in proc.stderr, proc.stderr
+
+
+@pytest.fixture(scope="module")
+def sample_features() -> VideoFeatures:
+    from video2music.features import extract
+
+    return extract(SAMPLE, backend="basic")
+
+
+def test_same_seed_same_music(tmp_path, sample_features):
+    v2m = Video2Music.from_pretrained("debug")
+    paths = []
+    for run in range(2):
+        result = v2m.generate(SAMPLE, features=sample_features, seed=7, key="E minor")
+        paths.append(result.save(tmp_path / str(run), wav=False, video=False, json=False)["midi"])
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    other = v2m.generate(SAMPLE, features=sample_features, seed=8, key="E minor")
+    assert other.chords != result.chords or other.settings["seed"] != result.settings["seed"]
+
+
+def test_chords_change_on_scene_cuts(sample_features):
+    from video2music.pipeline import cut_seconds
+
+    v2m = Video2Music.from_pretrained("debug")
+    cuts = cut_seconds(sample_features.scene_offset)
+    assert cuts
+    for seed in range(3):
+        chords = v2m.generate(SAMPLE, features=sample_features, seed=seed).chords
+        assert all(chords[t] != chords[t - 1] for t in cuts)
+
+
+def timeline(emotion_name: str, seconds: int = 60) -> VideoFeatures:
+    emotion = np.full((seconds, 6), 0.02, dtype=np.float32)
+    emotion[:, vocab.EMOTIONS.index(emotion_name)] = 0.9
+    emotion /= emotion.sum(1, keepdims=True)
+    offset = np.arange(seconds) % 10
+    return VideoFeatures(
+        duration=float(seconds),
+        fps=25.0,
+        semantic=None,
+        emotion=emotion,
+        scene_offset=offset.astype(np.int64),
+        scene_cuts=[float(t) for t in range(10, seconds, 10)],
+        motion=np.where(offset == 0, 40.0, 5.0).astype(np.float32),
+        backend="synthetic",
+        provenance={},
+    )
+
+
+def test_default_model_follows_emotion():
+    """Same key, same seeds: a sad timeline gets more minor-family chords than an exciting one."""
+    v2m = Video2Music.from_pretrained("default")
+    shares = {}
+    for emotion in ("sad", "exciting"):
+        features = timeline(emotion)
+        chords = [
+            c for seed in range(8) for c in v2m.generate(features=features, seed=seed, key="C major").chords
+        ]
+        shares[emotion] = np.mean([vocab.chord_quality(c) in vocab.MINOR_FAMILY for c in chords])
+    assert shares["sad"] > shares["exciting"] + 0.1, shares
