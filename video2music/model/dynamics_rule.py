@@ -1,0 +1,109 @@
+"""Note density and loudness per second from a video's motion and emotion, by rule.
+
+Without paired music and video there is nothing to train the regression on, so by default the
+dynamics follow a documented rule (a trained regression checkpoint replaces it when given).
+
+The rule, in the spirit of CMT (Di et al. 2021, which maps video motion speed to note density
+through quantiles of its training data):
+1. Motion at a scene cut measures the cut, not movement; where ``scene_offset`` restarts at 0
+   the cut second takes the motion of the second before it.
+2. Motion (mean absolute RGB difference, 0-255) is mapped piecewise-linearly through matched
+   quantile anchors: ``MOTION_ANCHORS`` are motion levels of still, calm, moderate, busy and very
+   busy footage, ``DENSITY_ANCHORS`` the note onsets per second of music at the same quantiles
+   of the built-in corpus (data/corpus.py uses the same anchors, inverted, to give its music a
+   video-like motion, so the rule and the shipped models agree).
+3. Arousal from the emotion probabilities (Russell's circumplex: exciting, tense and fearful are
+   high arousal, sad and relaxing low, neutral in between), ``a`` in -1..1, scales density by
+   ``1 + 0.25 a`` and adds to loudness.
+4. Loudness (0-1) = 0.3 + 0.3 * the motion's quantile level (0-1) + 0.25 * (a + 1) / 2, so it
+   spans about 0.3 (still, calm) to 0.85 (very busy, exciting).
+5. Both are smoothed with a Gaussian (sigma ``SMOOTH_SECONDS``) so they breathe rather than jump.
+
+Everything is a pointwise non-decreasing function of motion followed by a positive linear
+filter, so more motion never gives fewer notes or a softer second, and the output is a
+deterministic function of the inputs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from video2music import vocab
+from video2music.errors import UserError
+
+MOTION_ANCHORS = (0.0, 1.0, 4.0, 9.0, 20.0)
+DENSITY_ANCHORS = (1.0, 2.5, 6.0, 9.0, 12.0)
+_MOTION_LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)
+AROUSAL = {"exciting": 1.0, "fearful": 0.8, "tense": 0.7, "sad": -0.8, "relaxing": -0.7, "neutral": 0.0}
+DENSITY_AROUSAL_GAIN = 0.25
+SMOOTH_SECONDS = 1.5
+
+
+def gaussian_smooth(values: np.ndarray, sigma: float) -> np.ndarray:
+    """Smooth along axis 0 with a Gaussian of ``sigma`` seconds, renormalised at the edges."""
+    values = np.asarray(values, dtype=np.float64)
+    radius = int(np.ceil(3 * sigma))
+    kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    T = len(values)
+    out = np.zeros_like(values)
+    norm = np.zeros(T)
+    for shift, k in zip(range(-radius, radius + 1), kernel, strict=True):
+        lo, hi = max(0, -shift), min(T, T - shift)
+        if hi > lo:
+            out[lo:hi] += k * values[lo + shift : hi + shift]
+            norm[lo:hi] += k
+    return out / norm.reshape((-1,) + (1,) * (values.ndim - 1))
+
+
+def arousal(emotion: np.ndarray) -> np.ndarray:
+    """(T,) arousal in -1..1: the emotion probabilities weighted by ``AROUSAL``."""
+    weights = np.array([AROUSAL[name] for name in vocab.EMOTIONS])
+    return np.asarray(emotion, dtype=np.float64) @ weights
+
+
+def _check(motion, emotion, scene_offset) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    motion = np.asarray(motion, dtype=np.float64)
+    emotion = np.asarray(emotion, dtype=np.float64)
+    if motion.ndim != 1 or len(motion) == 0:
+        raise UserError(f"motion must be one value per second (T,), got shape {motion.shape}")
+    T = len(motion)
+    if emotion.shape != (T, len(vocab.EMOTIONS)):
+        raise UserError(
+            f"emotion must be (T, {len(vocab.EMOTIONS)}) = ({T}, {len(vocab.EMOTIONS)}) to match motion, "
+            f"got {emotion.shape}"
+        )
+    if not (np.isfinite(motion).all() and np.isfinite(emotion).all()):
+        raise UserError("motion and emotion must be finite numbers; re-extract the video features")
+    if motion.min() < 0 or motion.max() > 255:
+        raise UserError("motion must lie in 0-255 (mean absolute RGB difference); re-extract the features")
+    if emotion.min() < 0 or np.abs(emotion.sum(axis=1) - 1).max() > 0.02:
+        raise UserError("emotion rows must be probabilities that sum to 1; re-extract the features")
+    if scene_offset is None:
+        return motion, emotion, None
+    offsets = np.asarray(scene_offset)
+    if offsets.shape != (T,) or not np.isfinite(offsets).all() or offsets.min() < 0:
+        raise UserError(f"scene_offset must be (T,) = ({T},) whole seconds >= 0, got shape {offsets.shape}")
+    return motion, emotion, offsets
+
+
+def rule_dynamics(
+    motion: np.ndarray, emotion: np.ndarray, scene_offset: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-second (note density in notes/s, loudness 0-1) as float32 arrays of length T.
+
+    ``motion`` (T,) 0-255 and ``emotion`` (T, 6) as VideoFeatures hold them; ``scene_offset``
+    (T,) lets the rule ignore the motion spike that a cut produces.
+    """
+    motion, emotion, offsets = _check(motion, emotion, scene_offset)
+    motion = motion.copy()
+    if offsets is not None:
+        for t in np.flatnonzero(offsets == 0):
+            if t > 0:
+                motion[t] = motion[t - 1]
+    a = arousal(emotion)
+    density = np.interp(motion, MOTION_ANCHORS, DENSITY_ANCHORS) * (1.0 + DENSITY_AROUSAL_GAIN * a)
+    level = np.interp(motion, MOTION_ANCHORS, _MOTION_LEVELS)
+    loudness = 0.3 + 0.3 * level + 0.25 * (a + 1.0) / 2.0
+    density = gaussian_smooth(density, SMOOTH_SECONDS)
+    loudness = np.clip(gaussian_smooth(loudness, SMOOTH_SECONDS), 0.0, 1.0)
+    return density.astype(np.float32), loudness.astype(np.float32)

@@ -1,0 +1,74 @@
+"""The video input both models read: per-second features concatenated in a fixed order.
+
+Order and widths follow the published models: semantic (768), scene offset + 1 (1), motion (1),
+emotion (6) — 776 values a second when all four are used. A model declares the subset it was
+trained on; the concatenation keeps this order and skips what the model does not take.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import torch
+
+from video2music.errors import UserError
+
+INPUT_DIMS: dict[str, int] = {"semantic": 768, "scene_offset": 1, "motion": 1, "emotion": 6}
+INPUT_ORDER: tuple[str, ...] = tuple(INPUT_DIMS)
+
+
+def check_inputs(inputs: Iterable[str]) -> tuple[str, ...]:
+    """Validate a set of input names and return it in the canonical order."""
+    given = set(inputs)
+    unknown = sorted(given - set(INPUT_ORDER))
+    if unknown:
+        raise UserError(f"unknown model inputs {unknown}; choose among {', '.join(INPUT_ORDER)}")
+    if not given:
+        raise UserError(f"a model needs at least one input among {', '.join(INPUT_ORDER)}")
+    return tuple(name for name in INPUT_ORDER if name in given)
+
+
+def video_dim(inputs: Iterable[str]) -> int:
+    """Width of the concatenated video input for these inputs."""
+    return sum(INPUT_DIMS[name] for name in check_inputs(inputs))
+
+
+def _column(features: Any, name: str) -> np.ndarray:
+    value = getattr(features, name, None)
+    if value is None:
+        if name == "semantic":
+            raise UserError("this model needs CLIP features; run with --features clip")
+        raise UserError(f"this model needs the {name} feature, which these features lack")
+    array = np.asarray(value, dtype=np.float64)
+    width = INPUT_DIMS[name]
+    if width == 1 and array.ndim == 1:
+        array = array[:, None]
+    if array.ndim != 2 or array.shape[1] != width:
+        raise UserError(
+            f"{name} features have shape {array.shape}, expected (T, {width}); re-extract the features"
+        )
+    if not np.isfinite(array).all():
+        raise UserError(f"{name} features contain NaN or infinite values; re-extract the features")
+    if name == "scene_offset":
+        array = array + 1.0  # the models reserve 0 for padding
+    return array
+
+
+def build_video_input(features: Any, inputs: Iterable[str]) -> torch.Tensor:
+    """(1, T, D) float32 tensor for a model taking ``inputs``, from a VideoFeatures-like object.
+
+    ``features`` needs the attributes named in ``inputs`` (``semantic`` (T, 768) or None,
+    ``scene_offset`` (T,), ``motion`` (T,), ``emotion`` (T, 6)). Raises UserError when one is
+    missing, has the wrong width, disagrees on T, holds NaN/inf, or when T is 0.
+    """
+    columns = [_column(features, name) for name in check_inputs(inputs)]
+    lengths = {column.shape[0] for column in columns}
+    if len(lengths) > 1:
+        raise UserError(
+            f"the features disagree on the number of seconds ({sorted(lengths)}); re-extract them"
+        )
+    if lengths == {0}:
+        raise UserError("the video has no seconds of features (T = 0); use a video at least one second long")
+    return torch.from_numpy(np.concatenate(columns, axis=1).astype(np.float32))[None]

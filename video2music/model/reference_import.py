@@ -1,0 +1,231 @@
+"""Import of the published Video2Music state dicts (``best_loss_weights.pickle``, ``best_rmse_weights...``).
+
+The authors' files are plain state dicts of their model classes. We build our model at the size
+the tensors imply, rename every tensor to our layout, drop only the tensors their forward pass
+never uses (listed below, by name) and refuse anything else, naming the keys. The two sinusoid
+buffers are not weights: they are checked against our own table instead of loaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping
+
+import torch
+
+from video2music.errors import UserError
+from video2music.model.inputs import INPUT_ORDER, video_dim
+from video2music.model.regression import RegressionConfig, VideoRegression
+from video2music.model.transformer import AffectiveMultimodalTransformer, AMTConfig
+
+log = logging.getLogger(__name__)
+
+KINDS = ("amt", "regression")
+
+# Tensors of the published classes that their forward pass never reads.
+UNUSED_AMT = re.compile(r"^(embedding\.weight|condition_linear\.\w+|Wout_root\.\w+|Wout_attr\.\w+)$")
+UNUSED_REGRESSION = re.compile(r"^(bilstm|lstm|gru|fc)\.\w+$")
+POSITION_BUFFERS = ("positional_encoding.pe", "positional_encoding_video.pe")
+
+# (their pattern, our replacement), tried in order; the first full match wins.
+_AMT_RENAMES: tuple[tuple[str, str], ...] = (
+    (r"embedding_root\.(\w+)", r"root_embedding.\1"),
+    (r"embedding_attr\.(\w+)", r"quality_embedding.\1"),
+    (r"Linear_chord\.(\w+)", r"chord_in.\1"),
+    (r"Linear_vis\.(\w+)", r"video_in.\1"),
+    (r"Wout\.(\w+)", r"out.\1"),
+    (r"transformer\.(encoder|decoder)\.norm\.(\w+)", r"\1_norm.\2"),
+    (r"transformer\.(encoder|decoder)\.layers\.(\d+)\.(linear[12]\.\w+)", r"\1_layers.\2.ff.\3"),
+    (r"transformer\.decoder\.layers\.(\d+)\.self_attn\.Er", r"decoder_layers.\1.self_attn.rel_embedding"),
+    (r"transformer\.decoder\.layers\.(\d+)\.multihead_attn\.(.+)", r"decoder_layers.\1.cross_attn.\2"),
+    (r"transformer\.(encoder|decoder)\.layers\.(\d+)\.((?:self_attn|norm[123])\..+)", r"\1_layers.\2.\3"),
+)
+_REGRESSION_RENAMES: tuple[tuple[str, str], ...] = (
+    (r"bigru\.(\w+)", r"bigru.\1"),
+    (r"bifc\.(\w+)", r"head.\1"),
+)
+
+
+def _rename(key: str, renames: tuple[tuple[str, str], ...]) -> str | None:
+    for pattern, replacement in renames:
+        if re.fullmatch(pattern, key):
+            return re.sub(pattern, replacement, key)
+    return None
+
+
+def _names(keys: list[str], limit: int = 8) -> str:
+    shown = ", ".join(keys[:limit])
+    return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
+
+
+def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Load a published pickle (a torch-saved state dict) safely, or raise UserError."""
+    if not os.path.isfile(path):
+        raise UserError(f"{path} does not exist; give the path of a checkpoint file")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several types for truncated or foreign files
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(
+            f"{path} is not a readable PyTorch checkpoint (truncated or another format): {first_line}"
+        ) from None
+    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise UserError(f"{path} is not a state dict of tensors; it is not a Video2Music checkpoint")
+    return dict(state)
+
+
+def detect_kind(state: Mapping[str, torch.Tensor]) -> str:
+    """'amt' or 'regression' for a published state dict, from its key names."""
+    keys = set(state)
+    if "Linear_vis.weight" in keys and "Wout.weight" in keys:
+        return "amt"
+    if "bigru.weight_ih_l0" in keys and "bifc.weight" in keys:
+        return "regression"
+    raise UserError(
+        "this state dict is neither a published Video2Music transformer nor regression "
+        f"(its keys start {_names(sorted(keys), 5)})"
+    )
+
+
+def _strip_module_prefix(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    # Models trained under nn.DataParallel save every key with a "module." prefix.
+    if state and all(k.startswith("module.") for k in state):
+        return {k[len("module.") :]: v for k, v in state.items()}
+    return dict(state)
+
+
+def _inputs_for(width: int) -> tuple[str, ...]:
+    if width == video_dim(INPUT_ORDER):
+        return INPUT_ORDER
+    raise UserError(
+        f"the checkpoint takes {width} video dims; published models take {video_dim(INPUT_ORDER)} "
+        "(pass a config naming its inputs)"
+    )
+
+
+def _amt_config(state: Mapping[str, torch.Tensor]) -> AMTConfig:
+    try:
+        d_model, width = state["Linear_vis.weight"].shape
+        layer_ids = {
+            kind: {
+                int(m.group(1)) for k in state if (m := re.match(rf"transformer\.{kind}\.layers\.(\d+)\.", k))
+            }
+            for kind in ("encoder", "decoder")
+        }
+        max_len, head_dim = state["transformer.decoder.layers.0.self_attn.Er"].shape
+        d_ff = state["transformer.encoder.layers.0.linear1.weight"].shape[0]
+    except (KeyError, ValueError) as error:
+        raise UserError(
+            f"the transformer state dict lacks or misshapes {error}; it is not a published AMT"
+        ) from None
+    return AMTConfig(
+        n_encoder_layers=len(layer_ids["encoder"]),
+        n_decoder_layers=len(layer_ids["decoder"]),
+        d_model=int(d_model),
+        n_heads=int(d_model) // int(head_dim),
+        d_ff=int(d_ff),
+        max_len=int(max_len),
+        inputs=_inputs_for(int(width)),
+    )
+
+
+def _regression_config(state: Mapping[str, torch.Tensor]) -> RegressionConfig:
+    try:
+        hidden = state["bigru.weight_hh_l0"].shape[1]
+        width = state["bigru.weight_ih_l0"].shape[1]
+    except (KeyError, IndexError) as error:
+        raise UserError(f"the regression state dict lacks or misshapes {error}") from None
+    layers = len([k for k in state if re.fullmatch(r"bigru\.weight_ih_l\d+", k)])
+    return RegressionConfig(hidden=int(hidden), layers=layers, inputs=_inputs_for(int(width)))
+
+
+def _check_positions(state: Mapping[str, torch.Tensor], model: AffectiveMultimodalTransformer) -> None:
+    ours = model.positions
+    for key in POSITION_BUFFERS:
+        table = state[key]
+        if table.shape != (ours.shape[0], 1, ours.shape[1]) or not torch.allclose(
+            table[:, 0], ours, atol=1e-5
+        ):
+            raise UserError(
+                f"{key} is not the standard sinusoid table of shape {tuple(table.shape)}; cannot import"
+            )
+
+
+def import_reference(
+    source: str | os.PathLike | Mapping[str, torch.Tensor],
+    kind: str | None = None,
+    config: AMTConfig | RegressionConfig | None = None,
+) -> AffectiveMultimodalTransformer | VideoRegression:
+    """Build our model from a published state dict (a path to the pickle, or the dict itself).
+
+    ``kind`` is "amt" or "regression" (None: detected from the keys); ``config`` defaults to the
+    size the tensors imply. Unknown, missing or misshaped tensors raise UserError naming them.
+    The model is returned in eval mode.
+    """
+    state = read_state_dict(source) if isinstance(source, str | os.PathLike) else dict(source)
+    state = _strip_module_prefix(state)
+    found = detect_kind(state)
+    if kind is not None and kind != found:
+        raise UserError(f"this is a published {found} state dict, not a {kind}; use it for the {found}")
+    if found == "amt":
+        config = config or _amt_config(state)
+        if not isinstance(config, AMTConfig):
+            raise UserError("a transformer state dict needs an AMTConfig")
+        model = AffectiveMultimodalTransformer(config)
+        renames, unused = _AMT_RENAMES, UNUSED_AMT
+    else:
+        config = config or _regression_config(state)
+        if not isinstance(config, RegressionConfig):
+            raise UserError("a regression state dict needs a RegressionConfig")
+        model = VideoRegression(config)
+        renames, unused = _REGRESSION_RENAMES, UNUSED_REGRESSION
+
+    ours: dict[str, torch.Tensor] = {}
+    unknown: list[str] = []
+    dropped: list[str] = []
+    for key, tensor in state.items():
+        if found == "amt" and key in POSITION_BUFFERS:
+            continue
+        if unused.fullmatch(key):
+            dropped.append(key)
+            continue
+        target = _rename(key, renames)
+        if target is None:
+            unknown.append(key)
+        else:
+            ours[target] = tensor
+    if unknown:
+        raise UserError(
+            f"the {found} state dict has tensors this model does not know: {_names(sorted(unknown))}"
+        )
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(ours))
+    extra = sorted(set(ours) - set(expected))
+    misshaped = sorted(k for k in set(ours) & set(expected) if ours[k].shape != expected[k].shape)
+    problems = []
+    if missing:
+        problems.append(f"missing {_names(missing)}")
+    if extra:
+        problems.append(f"not in a model of this size: {_names(extra)}")
+    if misshaped:
+        problems.append(
+            "wrong shapes: "
+            + _names([f"{k} {tuple(ours[k].shape)} vs {tuple(expected[k].shape)}" for k in misshaped])
+        )
+    if problems:
+        raise UserError(f"the {found} state dict does not fit the model ({config}): " + "; ".join(problems))
+    if found == "amt":
+        missing_positions = [k for k in POSITION_BUFFERS if k not in state]
+        if missing_positions:
+            raise UserError(f"the transformer state dict lacks {', '.join(missing_positions)}")
+        _check_positions(state, model)
+    model.load_state_dict({k: v.float() for k, v in ours.items()})
+    log.info(
+        "imported a published %s state dict (%d tensors; dropped unused %s)",
+        found,
+        len(ours),
+        _names(dropped),
+    )
+    return model.eval()
