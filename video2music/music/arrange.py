@@ -1,0 +1,504 @@
+"""Arrange a chord per second into an editable multi-track MIDI file.
+
+Inputs are the pipeline's per-second timelines: chord ids in the normalised C major / A minor
+space, note density (MuVi-Sync units: notes sounding per second, roughly 0-40) and loudness
+(MuVi-Sync units: linear RMS amplitude, 0-1; pop music sits near 0.1-0.3). The result has four
+named tracks, each on its own channel with a General MIDI program the caller chooses:
+
+- **Chords** (channel 1): one held four-voice chord per chord span, voice-led so that common
+  tones stay put and no voice moves more than an octave, between C3 and E5.
+- **Arpeggio** (channel 2): chord tones from C4 up, in a pattern chosen by note density.
+- **Bass** (channel 3): the root between A1 and G#2, moving more (fifths, octaves) as density rises.
+- **Drums** (channel 10, a GM kit): a groove whose density follows note density, a crash on
+  every scene cut and a one-beat fill leading into it.
+
+Loudness sets velocities only; note density sets the patterns only. A conductor track carries
+tempo, 4/4, the key signature and a marker with each chord's name (spelled for the key) at its
+onset, so a DAW shows the progression.
+
+Timing: one chord span covers the seconds in which the chord does not change. Its onset is the
+video second, snapped to the nearest beat (at the default 120 bpm every second is exactly two
+beats, so nothing moves; at other tempos an onset moves by at most half a beat, and a span that
+snapping shrinks to nothing is dropped). The music ends on the beat nearest the last second's end.
+Per-beat density and loudness are those of the video second the beat falls in.
+
+Density levels (notes per second), shared by all parts:
+
+====== ========= ============================== ========================= ==========================
+level  density   arpeggio                       bass                      drums
+====== ========= ============================== ========================= ==========================
+0      < 3       rests                          root, once a bar          rests (crash on cuts only)
+1      3-7       quarter notes, rising          root and fifth, halves    kick, side stick, hat 4ths
+2      7-12      eighths, broken (1-5-3-5)      root and fifth, halves    kick 1+3, snare 2+4, hat 8ths
+3      12-20     eighths, up and down 2 octaves root-fifth-octave, 4ths   busier kick, open hat
+4      >= 20     sixteenths, up and down        root eighths, octave pops kick on the and, hat 16ths
+====== ========= ============================== ========================= ==========================
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import logging
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import mido
+import numpy as np
+import pretty_midi
+
+from video2music import vocab
+from video2music.errors import UserError
+from video2music.fileio import atomic_output
+
+logger = logging.getLogger(__name__)
+
+TICKS_PER_BEAT = 480
+BEATS_PER_BAR = 4
+MAX_TEMPO = 300.0
+DENSITY_THRESHOLDS = (3.0, 7.0, 12.0, 20.0)  # notes per second where the next level starts
+
+CHORD_RANGE = (48, 76)  # C3..E5
+CHORD_CENTRE = 62.0  # the voicings' mean pitch drifts back towards D4
+CHORD_VOICES = 4
+ARPEGGIO_FLOOR = 60  # C4: the arpeggio starts on the lowest chord tone at or above it
+BASS_FLOOR = 33  # A1: roots lie in A1..G#2
+
+KICK, SIDE_STICK, SNARE, CLOSED_HAT, OPEN_HAT, CRASH = 36, 37, 38, 42, 46, 49
+HIGH_TOM, LOW_TOM = 50, 45
+DRUM_CHANNEL = 9  # "channel 10" as musicians count
+
+
+@dataclass(frozen=True)
+class Instruments:
+    """General MIDI programs (0-based, as MIDI files store them) for each part.
+
+    Defaults: String Ensemble 1 holds the chords, Acoustic Grand Piano plays the arpeggio,
+    Electric Bass (finger) the bass, and the Standard kit the drums.
+    """
+
+    chords: int = 48
+    arpeggio: int = 0
+    bass: int = 33
+    drums: int = 0  # drum kit number on channel 10 (0 Standard, 8 Room, 16 Power, 25 TR-808, 40 Brush)
+
+    def __post_init__(self) -> None:
+        for name in ("chords", "arpeggio", "bass", "drums"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or not 0 <= value <= 127:
+                raise UserError(f"{name} program {value!r} is not a General MIDI program; use 0..127")
+
+    @classmethod
+    def parse(cls, text: str) -> Instruments:
+        """Parse ``"chords=0,arpeggio=46,bass=33,drums=0"``; parts not named keep their default."""
+        values: dict[str, int] = {}
+        parts = ("chords", "arpeggio", "bass", "drums")
+        for item in filter(None, (s.strip() for s in text.split(","))):
+            name, sep, number = item.partition("=")
+            name = name.strip().lower()
+            if not sep or name not in parts or not number.strip().isdigit():
+                raise UserError(
+                    f"bad instrument setting {item!r}: expected part=program with part one of "
+                    f"{', '.join(parts)} and program 0..127, e.g. 'chords=0,arpeggio=46,bass=33'"
+                )
+            values[name] = int(number)
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Note:
+    """A note in ticks (``TICKS_PER_BEAT`` per beat)."""
+
+    pitch: int
+    start: int
+    end: int
+    velocity: int
+
+
+@dataclass
+class Part:
+    """One track: a name, a MIDI channel (0-based), a program and its notes."""
+
+    name: str
+    channel: int
+    program: int
+    pan: int = 64
+    notes: list[Note] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ChordSpan:
+    """A chord (id in the output key; ``N`` = silence) from ``start`` to ``end`` in ticks."""
+
+    chord: int
+    label: str
+    start: int
+    end: int
+
+
+@dataclass
+class Arrangement:
+    """The arranged music: parts, chord spans (the markers) and the global settings."""
+
+    parts: list[Part]
+    spans: list[ChordSpan]
+    key: vocab.Key
+    tempo: float
+    end: int  # ticks
+    ticks_per_beat: int = TICKS_PER_BEAT
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return self.end / self.ticks_per_beat * 60.0 / self.tempo
+
+    def part(self, name: str) -> Part:
+        return next(p for p in self.parts if p.name == name)
+
+    def to_midi(self) -> mido.MidiFile:
+        """A type-1 MIDI file: a conductor track (tempo, meter, key, markers) and one track a part."""
+        midi = mido.MidiFile(type=1, ticks_per_beat=self.ticks_per_beat)
+        conductor: list[tuple[int, int, mido.Message | mido.MetaMessage]] = [
+            (0, 0, mido.MetaMessage("track_name", name="video2music")),
+            (0, 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(self.tempo))),
+            (0, 0, mido.MetaMessage("time_signature", numerator=BEATS_PER_BAR, denominator=4)),
+            (0, 0, mido.MetaMessage("key_signature", key=self.key.midi_name)),
+        ]
+        conductor += [(s.start, 1, mido.MetaMessage("marker", text=s.label)) for s in self.spans]
+        midi.tracks.append(_track(conductor, self.end))
+        for part in self.parts:
+            events: list[tuple[int, int, mido.Message | mido.MetaMessage]] = [
+                (0, 0, mido.MetaMessage("track_name", name=part.name)),
+                (0, 0, mido.Message("program_change", channel=part.channel, program=part.program)),
+                (0, 0, mido.Message("control_change", channel=part.channel, control=10, value=part.pan)),
+            ]
+            for note in part.notes:
+                # At equal ticks note-offs sort first, so a repeated pitch is released, then re-struck.
+                events.append((note.start, 2, _note(part.channel, note.pitch, note.velocity)))
+                events.append((note.end, 1, _note(part.channel, note.pitch, 0)))
+            midi.tracks.append(_track(events, self.end))
+        return midi
+
+    def to_pretty_midi(self) -> pretty_midi.PrettyMIDI:
+        """The same file as pretty_midi reads it (for piano rolls and analysis)."""
+        buffer = io.BytesIO()
+        self.to_midi().save(file=buffer)
+        buffer.seek(0)
+        return pretty_midi.PrettyMIDI(buffer)
+
+
+def _note(channel: int, pitch: int, velocity: int) -> mido.Message:
+    if velocity == 0:
+        return mido.Message("note_off", channel=channel, note=pitch, velocity=0)
+    return mido.Message("note_on", channel=channel, note=pitch, velocity=velocity)
+
+
+def _track(events: list[tuple[int, int, mido.Message | mido.MetaMessage]], end: int) -> mido.MidiTrack:
+    track = mido.MidiTrack()
+    now = 0
+    for tick, _, message in sorted(events, key=lambda e: (e[0], e[1])):
+        track.append(message.copy(time=tick - now))
+        now = tick
+    track.append(mido.MetaMessage("end_of_track", time=max(0, end - now)))
+    return track
+
+
+def write_midi(arrangement: Arrangement, path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Write ``arrangement`` as a standard MIDI file (atomically; refuses to replace a file unless
+    ``overwrite``)."""
+    with atomic_output(path, overwrite) as tmp:
+        arrangement.to_midi().save(tmp)
+    return Path(path)
+
+
+def density_levels(density: np.ndarray) -> np.ndarray:
+    """Pattern level 0-4 for each note density value (see the module's table)."""
+    return np.searchsorted(np.asarray(DENSITY_THRESHOLDS), np.asarray(density, dtype=float), side="right")
+
+
+def velocity(loudness: float, offset: int = 0) -> int:
+    """MIDI velocity for a linear RMS loudness: 30 at -40 dBFS (0.01) up to 110 at 0 dBFS.
+
+    Loudness is an amplitude, so it is mapped on a decibel scale where a listener hears it.
+    """
+    decibels = 20.0 * math.log10(max(float(loudness), 0.01))
+    return int(np.clip(round(30 + 80 * (decibels + 40) / 40 + offset), 1, 127))
+
+
+def _per_second(name: str, values: Sequence[float] | np.ndarray | float, length: int) -> np.ndarray:
+    array = np.asarray(values, dtype=float)
+    if array.ndim == 0:
+        array = np.full(length, float(array))
+    if array.shape != (length,):
+        raise UserError(f"{name} has {array.size} values but there are {length} seconds of chords")
+    if not np.all(np.isfinite(array)):
+        raise UserError(f"{name} contains NaN or infinite values")
+    return array
+
+
+def _validate(
+    chords: Sequence[int], density, loudness, tempo: float, scene_cuts: Sequence[float]
+) -> tuple[list[int], np.ndarray, np.ndarray, list[float]]:
+    ids = [int(c) for c in chords]
+    if not ids:
+        raise UserError("no chords to arrange: give at least one second")
+    for cid in ids:
+        vocab.chord_label(cid)  # raises VocabError for ids outside the chord range (END, PAD, junk)
+    if not (math.isfinite(tempo) and 0 < tempo <= MAX_TEMPO):
+        raise UserError(f"tempo {tempo} bpm is out of range; use a tempo above 0 and at most {MAX_TEMPO:g}")
+    density = _per_second("note density", density, len(ids))
+    loudness = _per_second("loudness", loudness, len(ids))
+    if density.min() < 0:
+        raise UserError("note density must not be negative (it counts notes per second)")
+    if loudness.min() < 0 or loudness.max() > 1:
+        raise UserError("loudness must lie in 0..1 (linear RMS amplitude, as in MuVi-Sync)")
+    cuts = sorted(float(c) for c in scene_cuts)
+    if cuts and not (np.all(np.isfinite(cuts)) and cuts[0] >= 0):
+        raise UserError("scene cuts must be seconds from the start of the video (finite, not negative)")
+    return ids, density, loudness, cuts
+
+
+def arrange(
+    chords: Sequence[int],
+    density: Sequence[float] | np.ndarray | float,
+    loudness: Sequence[float] | np.ndarray | float,
+    key: vocab.Key | str = "C major",
+    tempo: float = 120.0,
+    instruments: Instruments | None = None,
+    scene_cuts: Sequence[float] = (),
+    drums: bool = True,
+) -> Arrangement:
+    """Arrange one chord id per second (normalised C major / A minor space) in ``key``.
+
+    ``density`` and ``loudness`` are per second (or one constant for all seconds); ``scene_cuts``
+    are the seconds where a new scene starts. See the module docstring for timing and patterns.
+    Raises UserError for out-of-range input before doing any work.
+    """
+    key = vocab.parse_key(key) if isinstance(key, str) else key
+    ids, density, loudness, cuts = _validate(chords, density, loudness, tempo, scene_cuts)
+    instruments = instruments or Instruments()
+    beats_per_second = tempo / 60.0
+    end_beat = max(1, _nearest_beat(len(ids), beats_per_second))
+
+    # Per-beat controls: the values of the video second each beat falls in.
+    beat_seconds = np.minimum((np.arange(end_beat) / beats_per_second).astype(int), len(ids) - 1)
+    levels = density_levels(density)[beat_seconds]
+    beat_loudness = loudness[beat_seconds]
+
+    spans = _chord_spans(ids, key, beats_per_second, end_beat)
+    cut_beats = sorted({b for c in cuts if 0 < (b := _nearest_beat(c, beats_per_second)) < end_beat})
+    parts = [
+        Part("Chords", 0, instruments.chords, pan=50, notes=_chord_part(spans, beat_loudness)),
+        Part("Arpeggio", 1, instruments.arpeggio, pan=80, notes=_arpeggio_part(spans, levels, beat_loudness)),
+        Part("Bass", 2, instruments.bass, notes=_bass_part(spans, levels, beat_loudness)),
+    ]
+    if drums:
+        drum_notes = _drum_part(levels, beat_loudness, cut_beats)
+        parts.append(Part("Drums", DRUM_CHANNEL, instruments.drums, notes=drum_notes))
+    arrangement = Arrangement(parts, spans, key, float(tempo), end_beat * TICKS_PER_BEAT)
+    logger.info(
+        "arranged %d s into %d chord spans in %s at %g bpm (%s)",
+        len(ids), len(spans), key.name, tempo, ", ".join(f"{p.name} {len(p.notes)} notes" for p in parts),
+    )  # fmt: skip
+    return arrangement
+
+
+def _nearest_beat(seconds: float, beats_per_second: float) -> int:
+    return int(math.floor(seconds * beats_per_second + 0.5))
+
+
+def _chord_spans(ids: list[int], key: vocab.Key, beats_per_second: float, end_beat: int) -> list[ChordSpan]:
+    """Runs of one chord, transposed into ``key``, their onsets snapped to beats."""
+    spans: list[ChordSpan] = []
+    runs = [(cid, len(list(group))) for cid, group in itertools.groupby(ids)]
+    second = 0
+    for index, (cid, length) in enumerate(runs):
+        start = _nearest_beat(second, beats_per_second)
+        second += length
+        end = end_beat if index == len(runs) - 1 else _nearest_beat(second, beats_per_second)
+        end = min(end, end_beat)
+        if end <= start:
+            continue  # shorter than half a beat at this tempo: snapping leaves it no time
+        chord = vocab.transpose_chord(cid, key.transpose)
+        if spans and spans[-1].chord == chord:  # its neighbour vanished: the two runs join
+            spans[-1] = ChordSpan(chord, spans[-1].label, spans[-1].start, end * TICKS_PER_BEAT)
+            continue
+        label = vocab.chord_label(chord, key)
+        spans.append(ChordSpan(chord, label, start * TICKS_PER_BEAT, end * TICKS_PER_BEAT))
+    return spans
+
+
+@cache
+def _voicings(chord: int) -> tuple[tuple[int, ...], ...]:
+    """Every four-voice voicing of ``chord`` in CHORD_RANGE, ascending, that sounds each chord tone,
+    doubles only the root or fifth of a triad and leaves no gap wider than an octave."""
+    tones = vocab.chord_pitch_classes(chord)
+    doublable = {tones[0], tones[2]}
+    candidates = [p for p in range(CHORD_RANGE[0], CHORD_RANGE[1] + 1) if p % 12 in tones]
+    found = []
+    for combo in itertools.combinations(candidates, CHORD_VOICES):
+        classes = [p % 12 for p in combo]
+        if set(classes) != set(tones):
+            continue
+        if len(tones) < CHORD_VOICES and not {c for c in classes if classes.count(c) > 1} <= doublable:
+            continue
+        if max(b - a for a, b in itertools.pairwise(combo)) > 12 or combo[-1] - combo[0] > 24:
+            continue
+        found.append(combo)
+    return tuple(found)
+
+
+def _voice_lead(previous: tuple[int, ...] | None, chord: int) -> tuple[int, ...]:
+    """The voicing of ``chord`` that follows ``previous`` best.
+
+    In order of priority: no voice moves more than an octave; every tone the chords share is held
+    at its pitch; the voices move as little as possible in total, without drifting from the
+    centre of the register; the root is doubled rather than the fifth.
+    """
+    root = vocab.chord_root(chord)
+
+    def cost(voicing: tuple[int, ...]) -> tuple[float, ...]:
+        classes = [p % 12 for p in voicing]
+        doubled_fifth = len(set(classes)) < CHORD_VOICES and classes.count(root) < 2
+        drift = abs(float(np.mean(voicing)) - CHORD_CENTRE)
+        if previous is None:
+            return (0, 0, drift + 0.2 * (voicing[-1] - voicing[0]) + doubled_fifth)
+        moves = [abs(a - b) for a, b in zip(previous, voicing, strict=True)]
+        common = {p % 12 for p in previous} & set(classes)
+        dropped = sum(1 for pc in common if not any(p in voicing for p in previous if p % 12 == pc))
+        return (max(moves) > 12, dropped, sum(moves) + 0.5 * drift + doubled_fifth)
+
+    return min(_voicings(chord), key=cost)
+
+
+def _chord_part(spans: list[ChordSpan], beat_loudness: np.ndarray) -> list[Note]:
+    notes: list[Note] = []
+    voicing: tuple[int, ...] | None = None
+    for span in spans:
+        if span.chord == vocab.N_ID:
+            continue
+        voicing = _voice_lead(voicing, span.chord)
+        vel = velocity(beat_loudness[span.start // TICKS_PER_BEAT], -8)  # a pad sits under the rest
+        notes += [Note(p, span.start, span.end, vel) for p in voicing]
+    return notes
+
+
+def _beats(span: ChordSpan) -> range:
+    return range(span.start // TICKS_PER_BEAT, span.end // TICKS_PER_BEAT)
+
+
+# Arpeggio per level: steps per beat, how many octaves of chord tones, and the order of tones.
+_ARPEGGIO = {
+    1: (1, 1, "up"),
+    2: (2, 1, "broken"),
+    3: (2, 2, "updown"),
+    4: (4, 2, "updown"),
+}
+
+
+def _arpeggio_tones(chord: int, octaves: int) -> list[int]:
+    classes = vocab.chord_pitch_classes(chord)
+    first = next(p for p in range(ARPEGGIO_FLOOR, ARPEGGIO_FLOOR + 12) if p % 12 in classes)
+    return [p for p in range(first, first + 12 * octaves + 1) if p % 12 in classes]
+
+
+def _arpeggio_order(shape: str, count: int) -> list[int]:
+    if shape == "up":
+        return list(range(count))
+    if shape == "broken":
+        return [0, 2, 1, 2]  # root, fifth, third, fifth: the Alberti figure
+    return list(range(count)) + list(range(count - 2, 0, -1))
+
+
+def _arpeggio_part(spans: list[ChordSpan], levels: np.ndarray, beat_loudness: np.ndarray) -> list[Note]:
+    notes: list[Note] = []
+    for span in spans:
+        if span.chord == vocab.N_ID:
+            continue
+        step_index = 0  # the figure restarts at each chord so its first note is the chord's root
+        for beat in _beats(span):
+            if levels[beat] == 0:
+                continue
+            steps, octaves, shape = _ARPEGGIO[int(levels[beat])]
+            tones = _arpeggio_tones(span.chord, octaves)
+            order = _arpeggio_order(shape, len(tones))
+            length = TICKS_PER_BEAT // steps
+            for step in range(steps):
+                start = beat * TICKS_PER_BEAT + step * length
+                accent = 6 if step == 0 else 0
+                pitch = tones[order[step_index % len(order)]]
+                notes.append(Note(pitch, start, start + length, velocity(beat_loudness[beat], accent - 4)))
+                step_index += 1
+    return notes
+
+
+def _bass_figure(level: int, beat_in_bar: int) -> list[tuple[int, str]]:
+    """(tick offset in the beat, chord degree) onsets of the bass line on one beat."""
+    if level == 0:
+        return [(0, "root")] if beat_in_bar == 0 else []
+    if level <= 2:
+        return {0: [(0, "root")], 2: [(0, "fifth")]}.get(beat_in_bar, [])
+    if level == 3:
+        return [(0, ("root", "fifth", "octave", "fifth")[beat_in_bar])]
+    return [(0, "root"), (TICKS_PER_BEAT // 2, "octave" if beat_in_bar % 2 else "root")]
+
+
+def _bass_part(spans: list[ChordSpan], levels: np.ndarray, beat_loudness: np.ndarray) -> list[Note]:
+    notes: list[Note] = []
+    for span in spans:
+        if span.chord == vocab.N_ID:
+            continue
+        root = BASS_FLOOR + (vocab.chord_root(span.chord) - BASS_FLOOR) % 12
+        degrees = {"root": root, "fifth": root + vocab.QUALITY_INTERVALS[vocab.chord_quality(span.chord)][2]}
+        degrees["octave"] = root + 12
+        onsets: list[tuple[int, int, int]] = []
+        for beat in _beats(span):
+            for offset, degree in _bass_figure(int(levels[beat]), beat % BEATS_PER_BAR):
+                onsets.append((beat * TICKS_PER_BEAT + offset, degrees[degree], beat))
+        if not onsets or onsets[0][0] != span.start:  # a chord always sounds its root on arrival
+            onsets.insert(0, (span.start, root, span.start // TICKS_PER_BEAT))
+        else:
+            onsets[0] = (span.start, root, onsets[0][2])
+        ends = [t for t, _, _ in onsets[1:]] + [span.end]
+        for (start, pitch, beat), end in zip(onsets, ends, strict=True):
+            accent = 4 if start == span.start else 0
+            notes.append(Note(pitch, start, end, velocity(beat_loudness[beat], accent)))
+    return notes
+
+
+# Drum grooves per level, on a sixteenth-note grid across one bar: {drum: sixteenths it plays on}.
+_GROOVES: dict[int, dict[int, tuple[int, ...]]] = {
+    1: {KICK: (0,), SIDE_STICK: (8,), CLOSED_HAT: (0, 4, 8, 12)},
+    2: {KICK: (0, 8), SNARE: (4, 12), CLOSED_HAT: (0, 2, 4, 6, 8, 10, 12, 14)},
+    3: {KICK: (0, 8, 10), SNARE: (4, 12), CLOSED_HAT: (0, 2, 4, 6, 8, 10, 12), OPEN_HAT: (14,)},
+    4: {KICK: (0, 6, 8), SNARE: (4, 12), CLOSED_HAT: tuple(range(0, 14)), OPEN_HAT: (14,)},
+}
+_DRUM_ACCENTS = {KICK: 4, SNARE: 2, SIDE_STICK: -6, CLOSED_HAT: -18, OPEN_HAT: -12, CRASH: 6}
+_FILL = ((0, SNARE, -10), (1, SNARE, -6), (2, HIGH_TOM, -2), (3, LOW_TOM, 2))  # sixteenth, drum, accent
+
+
+def _drum_part(levels: np.ndarray, beat_loudness: np.ndarray, cut_beats: list[int]) -> list[Note]:
+    sixteenth = TICKS_PER_BEAT // 4
+    hits: dict[tuple[int, int], int] = {}  # (tick, drum) -> velocity; one hit per drum and tick
+    fill_beats = {b - 1 for b in cut_beats if b - 1 not in cut_beats}
+    for beat, level in enumerate(levels):
+        loud = beat_loudness[beat]
+        if beat in fill_beats and level > 0:
+            for step, drum, accent in _FILL:
+                hits[(beat * TICKS_PER_BEAT + step * sixteenth, drum)] = velocity(loud, accent)
+            continue
+        for drum, grid in _GROOVES.get(int(level), {}).items():
+            first = (beat % BEATS_PER_BAR) * 4
+            for step in (s for s in grid if first <= s < first + 4):
+                tick = beat * TICKS_PER_BEAT + (step - first) * sixteenth
+                hits[(tick, drum)] = velocity(loud, _DRUM_ACCENTS[drum] + (4 if step == 0 else 0))
+    for beat in cut_beats:
+        tick = beat * TICKS_PER_BEAT
+        hits[(tick, CRASH)] = velocity(beat_loudness[beat], _DRUM_ACCENTS[CRASH])
+        hits[(tick, KICK)] = velocity(beat_loudness[beat], _DRUM_ACCENTS[KICK] + 4)
+    # Drum notes are triggers; a sixteenth's length keeps them readable in a DAW's piano roll.
+    return [Note(drum, tick, tick + sixteenth, vel) for (tick, drum), vel in sorted(hits.items())]

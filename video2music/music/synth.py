@@ -1,0 +1,208 @@
+"""Render MIDI to a 44.1 kHz 16-bit stereo WAV with FluidSynth, offline.
+
+No audio driver is opened: the MIDI events are fed to a FluidSynth synthesizer in time order and
+the samples between them are pulled with ``get_samples``, so rendering runs faster than real time
+and gives the same result on every machine with the same soundfont.
+
+Soundfont lookup order: an explicit path, then the ``VIDEO2MUSIC_SOUNDFONT`` environment
+variable, then Debian's ``/usr/share/sounds/sf2/FluidR3_GM.sf2`` (package fluid-soundfont-gm),
+then the small ``TimGM6mb.sf2`` that pretty_midi ships.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import wave
+from pathlib import Path
+
+import mido
+import numpy as np
+from tqdm import tqdm
+
+from video2music.errors import UserError
+from video2music.fileio import atomic_output
+
+logger = logging.getLogger(__name__)
+
+SAMPLE_RATE = 44100
+ENV_SOUNDFONT = "VIDEO2MUSIC_SOUNDFONT"
+DEBIAN_SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+DEFAULT_TAIL = 1.5  # seconds of reverb and release after the last note-off
+# Soundfonts differ in level by 10 dB and more, and FluidSynth clips its 16-bit output, so the
+# synth runs with headroom and the result is raised by MAKEUP afterwards, less if that would take
+# the peak above PEAK. With FluidR3_GM the whole range of loudness then fits without limiting.
+RENDER_GAIN = 0.2
+MAKEUP = 4.0
+PEAK = 0.89 * 32767  # -1 dBFS
+FADE = 0.01  # seconds; the last samples fade out so a trimmed render ends without a click
+_BLOCK = 4096  # samples pulled per get_samples call while advancing through a gap
+
+_HOW_TO_GET_ONE = (
+    "install one (sudo apt-get install fluid-soundfont-gm), set "
+    f"{ENV_SOUNDFONT} or pass --soundfont with a General MIDI .sf2 file"
+)
+
+
+def _pretty_midi_soundfont() -> Path:
+    spec = importlib.util.find_spec("pretty_midi")
+    origin = spec.origin if spec is not None else None
+    return Path(origin).parent / "TimGM6mb.sf2" if origin else Path("TimGM6mb.sf2")
+
+
+def _check_soundfont(path: Path, origin: str) -> Path:
+    """``path`` if it is a readable SoundFont (a RIFF file of form ``sfbk``), else a UserError."""
+    if not path.is_file():
+        raise UserError(f"soundfont {path} ({origin}) does not exist; {_HOW_TO_GET_ONE}")
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(12)
+    except OSError as error:
+        raise UserError(
+            f"soundfont {path} ({origin}) cannot be read ({error.strerror}); {_HOW_TO_GET_ONE}"
+        ) from None
+    if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"sfbk":
+        raise UserError(f"{path} ({origin}) is not a SoundFont (.sf2/.sf3) file; {_HOW_TO_GET_ONE}")
+    return path
+
+
+def find_soundfont(explicit: str | os.PathLike | None = None) -> Path:
+    """The soundfont to render with (see the module docstring for the order), checked to be one.
+
+    A path the user names (``explicit`` or the environment variable) must be valid: it is an error,
+    not a reason to fall back silently.
+    """
+    if explicit is not None:
+        return _check_soundfont(Path(explicit), "given as --soundfont")
+    if os.environ.get(ENV_SOUNDFONT):
+        return _check_soundfont(Path(os.environ[ENV_SOUNDFONT]), f"from {ENV_SOUNDFONT}")
+    for candidate in (DEBIAN_SOUNDFONT, _pretty_midi_soundfont()):
+        if candidate.is_file():
+            return _check_soundfont(candidate, "default")
+    raise UserError(f"no soundfont found; {_HOW_TO_GET_ONE}")
+
+
+def load_fluidsynth():
+    """The pyfluidsynth module, or a UserError saying how to install the FluidSynth library."""
+    try:
+        import fluidsynth
+    except (ImportError, OSError) as error:
+        raise UserError(
+            f"the FluidSynth library cannot be loaded ({error}); install it with "
+            "'sudo apt-get install libfluidsynth3' (or run setup.sh) and retry"
+        ) from None
+    return fluidsynth
+
+
+def _events(midi: mido.MidiFile) -> list[tuple[float, mido.Message]]:
+    """Channel messages of all tracks with their absolute times in seconds, in time order."""
+    events, now = [], 0.0
+    for message in midi:  # mido merges the tracks and converts ticks to seconds with the tempo map
+        now += message.time
+        if not message.is_meta and message.type != "sysex":
+            events.append((now, message))
+    return events
+
+
+def synthesize(
+    midi: str | os.PathLike | mido.MidiFile,
+    soundfont: str | os.PathLike | None = None,
+    *,
+    duration: float | None = None,
+    tail: float = DEFAULT_TAIL,
+    progress: bool = False,
+) -> np.ndarray:
+    """Render ``midi`` to an (n, 2) int16 array at SAMPLE_RATE.
+
+    The length is ``duration`` seconds when given (the music is cut or padded with what the synth
+    still sounds), else the last event plus ``tail`` seconds of release and reverb.
+    """
+    fluidsynth = load_fluidsynth()
+    soundfont = find_soundfont(soundfont)
+    if duration is not None and not (np.isfinite(duration) and duration > 0):
+        raise UserError(f"duration {duration} s must be a positive number of seconds")
+    if isinstance(midi, mido.MidiFile):
+        events = _events(midi)
+    else:
+        try:
+            events = _events(mido.MidiFile(midi))
+        except (OSError, EOFError, ValueError) as error:
+            raise UserError(f"{midi} is not a readable MIDI file ({error}); pass a .mid file") from None
+    last = events[-1][0] if events else 0.0
+    total = round((duration if duration is not None else last + tail) * SAMPLE_RATE)
+
+    synth = fluidsynth.Synth(gain=RENDER_GAIN, samplerate=float(SAMPLE_RATE))
+    try:
+        if synth.sfload(str(soundfont)) == -1:
+            raise UserError(f"FluidSynth could not load the soundfont {soundfont}; {_HOW_TO_GET_ONE}")
+        synth.set_reverb(roomsize=0.6, damping=0.4, width=0.8, level=0.5)
+        blocks: list[np.ndarray] = []
+        rendered = 0
+
+        def advance(to: int) -> None:
+            nonlocal rendered
+            while rendered < to:
+                count = min(_BLOCK, to - rendered)
+                blocks.append(np.asarray(synth.get_samples(count), dtype=np.int16).reshape(-1, 2))
+                rendered += count
+                bar.update(count)
+
+        with tqdm(total=total, unit="sample", unit_scale=True, disable=not progress, desc="render") as bar:
+            for time, message in events:
+                at = round(time * SAMPLE_RATE)
+                if at >= total:
+                    break
+                advance(at)
+                _send(synth, message)
+            advance(total)
+    finally:
+        synth.delete()
+    samples = np.concatenate(blocks).astype(np.float64) if blocks else np.zeros((0, 2))
+    peak = float(np.abs(samples).max()) if samples.size else 0.0
+    samples *= min(MAKEUP, PEAK / peak) if peak else 1.0
+    fade = min(len(samples), round(FADE * SAMPLE_RATE))
+    if fade:
+        samples[-fade:] *= np.linspace(1.0, 0.0, fade)[:, None]
+    return np.round(samples).astype(np.int16)
+
+
+def _send(synth, message: mido.Message) -> None:
+    kind, channel = message.type, getattr(message, "channel", 0)
+    if kind == "note_on":
+        synth.noteon(channel, message.note, message.velocity)
+    elif kind == "note_off":
+        synth.noteoff(channel, message.note)
+    elif kind == "program_change":
+        synth.program_change(channel, message.program)
+    elif kind == "control_change":
+        synth.cc(channel, message.control, message.value)
+    elif kind == "pitchwheel":
+        synth.pitch_bend(channel, message.pitch)
+
+
+def write_wav(samples: np.ndarray, path: str | os.PathLike) -> None:
+    """Write (n, 2) int16 samples as a 16-bit stereo WAV at SAMPLE_RATE (not atomic: see render)."""
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(2)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        out.writeframes(np.ascontiguousarray(samples, dtype="<i2").tobytes())
+
+
+def render(
+    midi_path: str | os.PathLike,
+    wav_path: str | os.PathLike,
+    soundfont: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    *,
+    duration: float | None = None,
+    tail: float = DEFAULT_TAIL,
+    progress: bool = False,
+) -> Path:
+    """Render a MIDI file to a 44.1 kHz 16-bit stereo WAV (atomically; see ``synthesize``)."""
+    soundfont = find_soundfont(soundfont)
+    with atomic_output(wav_path, overwrite) as tmp:
+        write_wav(synthesize(midi_path, soundfont, duration=duration, tail=tail, progress=progress), tmp)
+    logger.info("rendered %s with %s", wav_path, soundfont.name)
+    return Path(wav_path)
