@@ -1,0 +1,1 @@
+"""Command-line programs: each has ``main(argv=None) -> int`` and is a thin layer over the library."""

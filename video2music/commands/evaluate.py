@@ -1,0 +1,84 @@
+"""``evaluate.py``: the paper's metrics for checkpoints on a MuVi-Sync split, or of generated output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from video2music.data.muvisync import load_split
+from video2music.errors import UserError, cli_main
+from video2music.evaluation import evaluate_generated, evaluate_split, format_table
+from video2music.fileio import atomic_output, check_writable
+from video2music.model.checkpoint import load_any
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="evaluate.py",
+        description="Either --checkpoint(s) with --data: Hits@1/3/5, emotion correspondence (transformer) "
+        "and note density / loudness RMSE (regression) on a split, teacher forced. Or --generated FOLDER: "
+        "scene-cut/chord-change F1, emotion agreement, chord entropy and repetition rate of the .json "
+        "files generate.py wrote.",
+    )
+    p.add_argument("--checkpoint", action="append", default=[], help="a checkpoint (repeat for several)")
+    p.add_argument("--data", help="MuVi-Sync folder or packed .npz")
+    p.add_argument("--split", default="test", help="split to score (default test)")
+    p.add_argument("--generated", type=Path, help="folder of generate.py .json results")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--json", type=Path, help="also write the results to this .json file")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
+    p.add_argument("--no-progress", action="store_true")
+    args = p.parse_args(argv)
+    if bool(args.generated) == bool(args.checkpoint):
+        raise UserError("give either --checkpoint (with --data) or --generated, not both or neither")
+    if args.checkpoint and not args.data:
+        raise UserError("--checkpoint needs --data: the MuVi-Sync folder or .npz to score on")
+    if args.batch_size < 1:
+        raise UserError("--batch-size must be at least 1")
+    for path in args.checkpoint:
+        if not Path(path).is_file():
+            raise UserError(f"checkpoint {path} does not exist")
+    return args
+
+
+def _jsonable(value: Any) -> Any:
+    """NaN (a metric with nothing to count) becomes null, as JSON has no NaN."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+@cli_main
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        check_writable(args.json, args.overwrite)
+    if args.generated:
+        results = evaluate_generated(args.generated)
+        table = {f"generated output in {args.generated}": results["overall"]}
+    else:
+        checkpoints = [load_any(path) for path in args.checkpoint]
+        semantic = any("semantic" in c.inputs for c in checkpoints)
+        videos = load_split(args.data, args.split, semantic=semantic or None)
+        results = {"data": str(args.data), "split": args.split, "models": {}}
+        for path, checkpoint in zip(args.checkpoint, checkpoints, strict=True):
+            metrics = evaluate_split(
+                checkpoint, videos, args.batch_size, args.device, progress=not args.no_progress
+            )
+            results["models"][str(path)] = {"kind": checkpoint.kind, **metrics}
+        table = {f"{path} on {args.split}": metrics for path, metrics in results["models"].items()}
+    print(format_table(table))
+    if args.json:
+        with atomic_output(args.json, args.overwrite) as tmp:
+            tmp.write_text(json.dumps(_jsonable(results), indent=1) + "\n")
+    return 0

@@ -1,0 +1,326 @@
+"""Metrics: the paper's teacher-forced metrics on a data split, and metrics of generated output.
+
+On a split (MuVi-Sync annotations, teacher forcing):
+
+* Hits@k: share of target chords among the model's k most likely (k = 1, 3, 5).
+* Emotion correspondence: share of predicted (argmax) chords whose quality the affective table
+  allows for the second's top emotion, over seconds whose top emotion has probability >= 0.8
+  and is not neutral.
+* Note density and loudness RMSE of the regression, padding left out.
+
+On generated output (per-second arrays, e.g. from generate.py's JSON files):
+
+* Scene-cut / chord-change F1: cuts and chord changes matched one to one within +-1 s.
+* Emotion agreement: the emotion correspondence above, on the generated chords.
+* Chord entropy (bits) of the chord distribution, and repetition rate: the share of seconds
+  (after the first) that keep the previous second's chord.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from video2music import vocab
+from video2music.data.dataset import Batch, WindowDataset, collate
+from video2music.data.muvisync import MuViSyncVideo
+from video2music.errors import UserError
+from video2music.model.checkpoint import Checkpoint
+from video2music.model.loss import DEFAULT_LAMBDA, amt_loss
+
+logger = logging.getLogger(__name__)
+
+EMOTION_THRESHOLD = 0.8
+HITS_K = (1, 3, 5)
+_NEUTRAL = vocab.EMOTIONS.index("neutral")
+_ALLOWED = vocab.affective_target_matrix() > 0  # (6, 159): quality allowed for the emotion
+
+
+# ----------------------------------------------------------------------------- per-second metrics
+
+
+def emotion_counts(
+    chords: np.ndarray, emotion: np.ndarray, threshold: float = EMOTION_THRESHOLD
+) -> tuple[int, int]:
+    """(chords that fit, seconds counted): seconds whose top emotion is >= ``threshold`` and not
+    neutral count; a chord fits when the affective table allows its quality for that emotion."""
+    chords = np.asarray(chords, dtype=np.int64).reshape(-1)
+    emotion = np.asarray(emotion, dtype=np.float64).reshape(len(chords), len(vocab.EMOTIONS))
+    top = emotion.argmax(axis=1)
+    counted = (emotion.max(axis=1) >= threshold) & (top != _NEUTRAL)
+    fits = _ALLOWED[top, np.clip(chords, 0, vocab.VOCAB_SIZE - 1)]
+    return int((fits & counted).sum()), int(counted.sum())
+
+
+def emotion_agreement(
+    chords: Sequence[int], emotion: np.ndarray, threshold: float = EMOTION_THRESHOLD
+) -> float:
+    """Share of counted seconds (see ``emotion_counts``) whose chord fits; NaN when none count."""
+    fit, counted = emotion_counts(np.asarray(chords), emotion, threshold)
+    return fit / counted if counted else math.nan
+
+
+def chord_changes(chords: Sequence[int]) -> list[int]:
+    """Seconds (after the first) whose chord differs from the previous second's."""
+    chords = np.asarray(chords)
+    return [int(t) for t in np.flatnonzero(chords[1:] != chords[:-1]) + 1]
+
+
+@dataclass
+class CutChordF1:
+    """Scene cuts matched one to one with chord changes; micro-averaging sums the counts."""
+
+    matched: int
+    cuts: int
+    changes: int
+
+    @property
+    def precision(self) -> float:
+        return self.matched / self.changes if self.changes else math.nan
+
+    @property
+    def recall(self) -> float:
+        return self.matched / self.cuts if self.cuts else math.nan
+
+    @property
+    def f1(self) -> float:
+        total = self.cuts + self.changes
+        return 2 * self.matched / total if total else math.nan
+
+    def __add__(self, other: CutChordF1) -> CutChordF1:
+        return CutChordF1(self.matched + other.matched, self.cuts + other.cuts, self.changes + other.changes)
+
+
+def cut_chord_f1(
+    scene_cuts: Iterable[float], chord_change_seconds: Iterable[float], tolerance: float = 1
+) -> CutChordF1:
+    """Match cuts and chord changes one to one, closest pairs first, within ``tolerance`` seconds."""
+    cuts = sorted(float(c) for c in scene_cuts)
+    changes = sorted(float(c) for c in chord_change_seconds)
+    pairs = sorted(
+        (abs(cut - change), i, j)
+        for i, cut in enumerate(cuts)
+        for j, change in enumerate(changes)
+        if abs(cut - change) <= tolerance
+    )
+    used_cuts, used_changes = set(), set()
+    for _, i, j in pairs:
+        if i not in used_cuts and j not in used_changes:
+            used_cuts.add(i)
+            used_changes.add(j)
+    return CutChordF1(len(used_cuts), len(cuts), len(changes))
+
+
+def chord_entropy(chords: Sequence[int]) -> float:
+    """Shannon entropy, in bits, of how often each chord occurs (0 for one chord throughout)."""
+    counts = np.array(list(Counter(int(c) for c in chords).values()), dtype=np.float64)
+    if counts.size == 0:
+        return math.nan
+    p = counts / counts.sum()
+    return float(-(p * np.log2(p)).sum() + 0.0)
+
+
+def repetition_rate(chords: Sequence[int]) -> float:
+    """Share of seconds after the first that keep the previous second's chord."""
+    chords = np.asarray(chords)
+    return float((chords[1:] == chords[:-1]).mean()) if len(chords) > 1 else math.nan
+
+
+# ----------------------------------------------------------------------------- teacher-forced split
+
+
+def amt_forward(model: torch.nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Teacher-forced pass: (logits, target ids, target emotion), each aligned on (B, W - 1).
+
+    The decoder reads the chords of seconds 0..W-2 and predicts those of 1..W-1; the emotion
+    that goes with each prediction is that of the predicted second. Padded targets are PAD.
+    """
+    inputs, targets = batch.chords[:, :-1], batch.chords[:, 1:]
+    logits = model(inputs, batch.video, batch.mode, chord_mask=batch.mask[:, :-1], video_mask=batch.mask)
+    return logits, targets, batch.emotion[:, 1:]
+
+
+def regression_forward(model: torch.nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """(prediction (B, W, 2), target (B, W, 2)): note density and loudness per second."""
+    return model(batch.video), torch.stack([batch.note_density, batch.loudness], dim=-1)
+
+
+def regression_loss(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over the real seconds and both outputs."""
+    weight = mask.unsqueeze(-1).to(prediction.dtype)
+    return (((prediction - target) ** 2) * weight).sum() / (2 * weight.sum()).clamp(min=1.0)
+
+
+def batch_totals(
+    kind: str, model: torch.nn.Module, batch: Batch, lam: float = DEFAULT_LAMBDA
+) -> dict[str, float]:
+    """Sums over one batch that ``finish_metrics`` turns into metrics (summable across batches
+    and processes). Call under ``torch.no_grad()``."""
+    if kind == "regression":
+        prediction, target = regression_forward(model, batch)
+        mask = batch.mask.unsqueeze(-1)
+        squared = ((prediction - target) ** 2 * mask).sum(dim=(0, 1))
+        seconds = float(batch.mask.sum())
+        return {
+            "loss": float(regression_loss(prediction, target, batch.mask)) * seconds,
+            "seconds": seconds,
+            "density_se": float(squared[0]),
+            "loudness_se": float(squared[1]),
+        }
+    logits, targets, emotion = amt_forward(model, batch)
+    valid = targets != vocab.PAD_ID
+    n = float(valid.sum())
+    top = logits.topk(max(HITS_K), dim=-1).indices
+    totals = {"loss": float(amt_loss(logits, targets, emotion, lam)) * n, "targets": n}
+    for k in HITS_K:
+        totals[f"hits{k}"] = float(((top[..., :k] == targets.unsqueeze(-1)).any(-1) & valid).sum())
+    fit, counted = emotion_counts(
+        logits.argmax(-1)[valid].cpu().numpy(), emotion[valid].cpu().numpy(), EMOTION_THRESHOLD
+    )
+    totals["emotion_fit"], totals["emotion_counted"] = float(fit), float(counted)
+    return totals
+
+
+def add_totals(into: dict[str, float], more: dict[str, float]) -> dict[str, float]:
+    for key, value in more.items():
+        into[key] = into.get(key, 0.0) + value
+    return into
+
+
+def finish_metrics(kind: str, totals: dict[str, float]) -> dict[str, float]:
+    """Metrics from summed ``batch_totals``."""
+
+    def ratio(a: str, b: str) -> float:
+        return totals[a] / totals[b] if totals.get(b) else math.nan
+
+    if kind == "regression":
+        return {
+            "loss": ratio("loss", "seconds"),
+            "note_density_rmse": math.sqrt(ratio("density_se", "seconds")),
+            "loudness_rmse": math.sqrt(ratio("loudness_se", "seconds")),
+            "seconds": int(totals.get("seconds", 0)),
+        }
+    metrics = {"loss": ratio("loss", "targets")}
+    metrics.update({f"hits@{k}": ratio(f"hits{k}", "targets") for k in HITS_K})
+    metrics["emotion_correspondence"] = ratio("emotion_fit", "emotion_counted")
+    metrics["emotion_seconds"] = int(totals.get("emotion_counted", 0))
+    metrics["targets"] = int(totals.get("targets", 0))
+    return metrics
+
+
+def evaluate_split(
+    checkpoint: Checkpoint,
+    videos: Sequence[MuViSyncVideo],
+    batch_size: int = 8,
+    device: str | torch.device = "cpu",
+    lam: float = DEFAULT_LAMBDA,
+    progress: bool = False,
+) -> dict[str, float]:
+    """The paper's metrics for one model on ``videos``: every second, in fixed windows."""
+    model = checkpoint.model.to(device).eval()
+    window = checkpoint.config.max_len if checkpoint.kind == "amt" else 300
+    dataset = WindowDataset(videos, checkpoint.inputs, window=window)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate)
+    totals: dict[str, float] = {}
+    with torch.no_grad():
+        for batch in tqdm(loader, desc=f"evaluating {checkpoint.kind}", disable=not progress):
+            add_totals(totals, batch_totals(checkpoint.kind, model, batch.to(device), lam))
+    return {"videos": len(dataset.videos), **finish_metrics(checkpoint.kind, totals)}
+
+
+# ----------------------------------------------------------------------------- generated output
+
+
+@dataclass
+class GeneratedVideo:
+    """What the metrics need from one generated result (per-second arrays)."""
+
+    name: str
+    chords: np.ndarray  # (T,) chord ids
+    emotion: np.ndarray  # (T, 6)
+    scene_cuts: list[int]  # seconds on which a new scene starts
+
+
+def read_generated(path: str | os.PathLike) -> GeneratedVideo:
+    """Read a ``.json`` written by generate.py (``chord_ids_normalised``, ``emotion``, ``scene_offset``)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        chords = np.asarray(data["chord_ids_normalised"], dtype=np.int64)
+        emotion = np.asarray(data["emotion"], dtype=np.float64)
+        offset = np.asarray(data["scene_offset"], dtype=np.int64)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise UserError(
+            f"{path} is not a generate.py result file ({error}); rerun generate.py with --json"
+        ) from None
+    if not (len(chords) == len(emotion) == len(offset)) or emotion.shape[1:] != (len(vocab.EMOTIONS),):
+        raise UserError(f"{path}: chords, emotion and scene_offset disagree on the number of seconds")
+    cuts = [int(t) for t in np.flatnonzero(offset == 0) if t > 0]
+    return GeneratedVideo(path.stem, chords, emotion, cuts)
+
+
+def generated_metrics(video: GeneratedVideo) -> dict[str, Any]:
+    f1 = cut_chord_f1(video.scene_cuts, chord_changes(video.chords))
+    fit, counted = emotion_counts(video.chords, video.emotion)
+    return {
+        "name": video.name,
+        "seconds": len(video.chords),
+        "cut_chord": asdict(f1),
+        "cut_chord_f1": f1.f1,
+        "emotion_fit": fit,
+        "emotion_counted": counted,
+        "emotion_agreement": fit / counted if counted else math.nan,
+        "chord_entropy": chord_entropy(video.chords),
+        "repetition_rate": repetition_rate(video.chords),
+    }
+
+
+def evaluate_generated(folder: str | os.PathLike) -> dict[str, Any]:
+    """Metrics of every generate.py ``.json`` in ``folder``: per video, and over all of them
+    (F1 and emotion agreement from summed counts; entropy and repetition averaged per video)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"{folder} is not a folder; give the folder generate.py wrote its .json files to")
+    paths = sorted(folder.glob("*.json"))
+    if not paths:
+        raise UserError(f"no .json files in {folder}; run generate.py with --json on some videos first")
+    per_video = [generated_metrics(read_generated(p)) for p in paths]
+    f1 = sum((CutChordF1(**v["cut_chord"]) for v in per_video), CutChordF1(0, 0, 0))
+    fit = sum(v["emotion_fit"] for v in per_video)
+    counted = sum(v["emotion_counted"] for v in per_video)
+    overall = {
+        "videos": len(per_video),
+        "seconds": sum(v["seconds"] for v in per_video),
+        "cut_chord_precision": f1.precision,
+        "cut_chord_recall": f1.recall,
+        "cut_chord_f1": f1.f1,
+        "emotion_agreement": fit / counted if counted else math.nan,
+        "emotion_seconds": counted,
+        "chord_entropy": float(np.mean([v["chord_entropy"] for v in per_video])),
+        "repetition_rate": float(np.nanmean([v["repetition_rate"] for v in per_video])),
+    }
+    return {"overall": overall, "videos": per_video}
+
+
+def format_table(rows: dict[str, dict[str, Any]]) -> str:
+    """A readable two-column table per section: ``{section: {metric: value}}``."""
+    lines = []
+    for section, metrics in rows.items():
+        lines.append(section)
+        width = max(len(name) for name in metrics)
+        for name, value in metrics.items():
+            text = f"{value:.4f}" if isinstance(value, float) else str(value)
+            lines.append(f"  {name:<{width}}  {text}")
+    return "\n".join(lines)

@@ -1,0 +1,465 @@
+"""Training the chord transformer or the note density / loudness regression on MuVi-Sync.
+
+One function, ``train``, reads top to bottom: processes, data, model, optimiser and schedule
+(fresh or resumed), then the epochs — train, validate, log, save. It runs on CPU or one GPU, or
+under ``torchrun`` as one process per GPU (or per CPU worker with the gloo backend) with
+DistributedDataParallel; then only rank 0 writes files.
+
+The run folder holds:
+
+* ``best.pt``: the model with the lowest validation loss (``model.checkpoint`` format, with
+  ``train_meta``: epoch, metrics, data, options);
+* ``epoch_NNNN.pt``: the model every ``save_every`` epochs;
+* ``state.pt``: everything ``resume`` needs to continue exactly as if never stopped — weights,
+  optimiser, schedule, each process's random generators (python, numpy, torch), epoch, best
+  validation loss and the log so far;
+* ``log.csv`` and ``log.json``: one row per epoch; ``options.json``: the options of the run.
+
+Learning rate: Adam (betas 0.9/0.98, eps 1e-9) with the Transformer warm-up schedule, written
+with its peak: ``lr(step) = peak * min(step / warmup, sqrt(warmup / step))``. The default peak,
+``d_model^-0.5 * warmup^-0.5``, makes it exactly the reference's
+``d_model^-0.5 * min(step^-0.5, step * warmup^-1.5)``. The regression has no d_model; its
+default peak is 1e-3.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import os
+import random
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler, Subset
+from tqdm import tqdm
+
+from video2music import vocab
+from video2music.data.dataset import Batch, WindowDataset, collate
+from video2music.data.muvisync import load_split
+from video2music.errors import UserError
+from video2music.evaluation import (
+    add_totals,
+    amt_forward,
+    batch_totals,
+    finish_metrics,
+    regression_forward,
+    regression_loss,
+)
+from video2music.fileio import atomic_output
+from video2music.model.checkpoint import save_checkpoint
+from video2music.model.inputs import INPUT_ORDER, check_inputs
+from video2music.model.loss import DEFAULT_LAMBDA, amt_loss
+from video2music.model.regression import RegressionConfig, VideoRegression
+from video2music.model.transformer import AffectiveMultimodalTransformer, AMTConfig
+
+logger = logging.getLogger(__name__)
+
+STATE_FORMAT = "video2music-train-state"
+STATE_VERSION = 1
+TASKS = ("amt", "regression")
+SIZES = ("full", "small", "debug")
+_SMALL = {
+    "amt": {"n_encoder_layers": 3, "n_decoder_layers": 3, "d_model": 256, "n_heads": 4, "d_ff": 512},
+    "regression": {"hidden": 32, "layers": 2},
+}
+REGRESSION_PEAK_LR = 1e-3
+
+
+class TrainingError(UserError):
+    """Training cannot go on (diverged, or the run folder does not allow it)."""
+
+
+@dataclass
+class TrainOptions:
+    """Everything a run depends on; saved in the run folder and in every checkpoint."""
+
+    data: str  # a MuVi-Sync folder or a packed .npz
+    out: str  # the run folder
+    task: str = "amt"  # "amt" (chord transformer) or "regression" (note density, loudness)
+    epochs: int = 20
+    batch_size: int = 8
+    lr: float | None = None  # peak learning rate; None: the reference schedule's peak
+    warmup: int = 4000  # optimiser steps of linear warm-up
+    size: str = "full"  # "full" (published sizes), "small" or "debug"
+    layers: int | None = None  # overrides of the size: encoder and decoder layers (GRU layers)
+    d_model: int | None = None
+    heads: int | None = None
+    ff: int | None = None
+    hidden: int | None = None  # regression GRU width
+    dropout: float | None = None
+    inputs: tuple[str, ...] = INPUT_ORDER
+    lam: float = DEFAULT_LAMBDA  # weight of the chord cross-entropy against the affective BCE
+    window: int = 300  # seconds per training window (at most the model's max_len)
+    seed: int = 0
+    workers: int = 0
+    device: str = "cpu"
+    clip: float = 1.0  # gradient norm clipping
+    save_every: int = 0  # also save the model every N epochs (0: never)
+    resume: bool = False
+    overwrite: bool = False
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        self.inputs = check_inputs(self.inputs)
+        if self.task not in TASKS:
+            raise UserError(f"unknown task {self.task!r}; choose {' or '.join(TASKS)}")
+        if self.size not in SIZES:
+            raise UserError(f"unknown size {self.size!r}; choose one of {', '.join(SIZES)}")
+        positive = ("epochs", "batch_size", "warmup", "window")
+        for name in positive + ("layers", "d_model", "heads", "ff", "hidden"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+        if self.window < 2:
+            raise UserError("--window must be at least 2 seconds")
+        if not 0.0 <= self.lam <= 1.0:
+            raise UserError(f"--lambda must lie in [0, 1], got {self.lam}")
+        if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
+            raise UserError(f"--lr must be a positive number, got {self.lr}")
+        if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
+            raise UserError(f"--dropout must lie in [0, 1), got {self.dropout}")
+        if self.workers < 0 or self.save_every < 0 or not self.clip > 0:
+            raise UserError("--workers and --save-every must be >= 0 and --clip > 0")
+
+
+def model_config(options: TrainOptions) -> AMTConfig | RegressionConfig:
+    """The model size for ``options``: a named size with any explicit overrides applied."""
+    if options.task == "regression":
+        sizes = {"full": {}, "small": _SMALL["regression"], "debug": RegressionConfig.debug().to_dict()}
+        values = {**RegressionConfig().to_dict(), **sizes[options.size]}
+        values.update(
+            {k: v for k, v in (("layers", options.layers), ("hidden", options.hidden)) if v is not None}
+        )
+        values["inputs"] = options.inputs
+        return RegressionConfig.from_dict(values)
+    sizes = {"full": {}, "small": _SMALL["amt"], "debug": AMTConfig.debug().to_dict()}
+    values = {**AMTConfig().to_dict(), **sizes[options.size]}
+    overrides = {
+        "n_encoder_layers": options.layers,
+        "n_decoder_layers": options.layers,
+        "d_model": options.d_model,
+        "n_heads": options.heads,
+        "d_ff": options.ff,
+        "dropout": options.dropout,
+    }
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    values["inputs"] = options.inputs
+    config = AMTConfig.from_dict(values)
+    if options.window > config.max_len:
+        raise UserError(
+            f"--window {options.window} is longer than the model's {config.max_len}-second window"
+        )
+    return config
+
+
+def peak_lr(options: TrainOptions, config: AMTConfig | RegressionConfig) -> float:
+    if options.lr is not None:
+        return options.lr
+    if isinstance(config, AMTConfig):
+        return config.d_model**-0.5 * options.warmup**-0.5
+    return REGRESSION_PEAK_LR
+
+
+def warmup_factor(warmup: int):
+    """Multiplier of the peak rate after ``step`` optimiser steps (LambdaLR counts from 0)."""
+
+    def factor(step: int) -> float:
+        step += 1
+        return min(step / warmup, math.sqrt(warmup / step))
+
+    return factor
+
+
+@dataclass
+class _Processes:
+    """This process's place among the training processes (one, or several under torchrun)."""
+
+    rank: int = 0
+    world: int = 1
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    @property
+    def distributed(self) -> bool:
+        return self.world > 1 or dist.is_initialized()
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def sum(self, values: list[float]) -> list[float]:
+        """Sum ``values`` over every process."""
+        if not self.distributed:
+            return values
+        tensor = torch.tensor(values, dtype=torch.float64, device=self.device)
+        dist.all_reduce(tensor)
+        return tensor.tolist()
+
+    def gather(self, obj: Any) -> list[Any]:
+        if not self.distributed:
+            return [obj]
+        gathered: list[Any] = [None] * self.world
+        dist.all_gather_object(gathered, obj)
+        return gathered
+
+
+def _start_processes(device: str) -> _Processes:
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"--device {device}: no CUDA GPU is available here; use --device cpu")
+    if "RANK" not in os.environ:
+        return _Processes(device=torch.device(device))
+    # Launched by torchrun: one process per GPU, or per CPU worker with gloo.
+    backend = "nccl" if device.startswith("cuda") else "gloo"
+    if not dist.is_initialized():
+        dist.init_process_group(backend)
+    rank, world = dist.get_rank(), dist.get_world_size()
+    if device.startswith("cuda"):
+        local = int(os.environ.get("LOCAL_RANK", 0))
+        torch.cuda.set_device(local)
+        return _Processes(rank, world, torch.device("cuda", local))
+    return _Processes(rank, world, torch.device("cpu"))
+
+
+def _rng_state() -> dict[str, Any]:
+    numpy_state = np.random.get_state()
+    return {
+        "python": random.getstate(),
+        "numpy": (numpy_state[0], torch.from_numpy(numpy_state[1].copy()), *numpy_state[2:]),
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    name, keys, *rest = state["numpy"]
+    np.random.set_state((name, keys.numpy(), *rest))
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _prepare_run_folder(options: TrainOptions) -> Path:
+    out = Path(options.out)
+    if out.exists() and not out.is_dir():
+        raise TrainingError(f"--out {out} is a file; give a folder for the run")
+    state = out / "state.pt"
+    if options.resume and not state.is_file():
+        raise TrainingError(f"cannot resume: {state} does not exist; start a new run without --resume")
+    if not options.resume and not options.overwrite and (state.exists() or (out / "best.pt").exists()):
+        raise TrainingError(
+            f"{out} already holds a run; pass --resume to continue it or --overwrite to start over"
+        )
+    return out
+
+
+def _load_state(path: Path, options: TrainOptions) -> dict[str, Any]:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many kinds for a damaged file
+        raise TrainingError(
+            f"{path} is damaged and cannot be resumed ({type(error).__name__}: {error})"
+        ) from None
+    if (
+        not isinstance(state, dict)
+        or state.get("format") != STATE_FORMAT
+        or state.get("version") != STATE_VERSION
+    ):
+        raise TrainingError(f"{path} is not a version-{STATE_VERSION} training state; start a new run")
+    if state.get("vocab_version") != vocab.VOCAB_VERSION:
+        raise TrainingError(f"{path} was trained with another chord vocabulary; start a new run")
+    saved = state["options"]
+    for name in ("task", "batch_size", "lr", "warmup", "window", "seed", "lam"):
+        if saved[name] != _jsonable(options)[name]:
+            raise TrainingError(
+                f"--{name.replace('_', '-')} {_jsonable(options)[name]!r} differs from the run being resumed "
+                f"({saved[name]!r}); resume with the same settings or start a new run"
+            )
+    return state
+
+
+def _jsonable(options: TrainOptions) -> dict[str, Any]:
+    data = asdict(options)
+    data["inputs"] = list(options.inputs)
+    return data
+
+
+def _write_logs(out: Path, history: list[dict[str, Any]]) -> None:
+    with atomic_output(out / "log.json", overwrite=True) as tmp:
+        tmp.write_text(json.dumps(history, indent=1) + "\n")
+    columns = list(dict.fromkeys(k for row in history for k in row))
+    with atomic_output(out / "log.csv", overwrite=True) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(history)
+
+
+def _loss(task: str, model: torch.nn.Module, batch: Batch, lam: float) -> tuple[torch.Tensor, int]:
+    """Training loss of one batch and the number of predictions it averages over."""
+    if task == "amt":
+        logits, targets, emotion = amt_forward(model, batch)
+        return amt_loss(logits, targets, emotion, lam), int((targets != vocab.PAD_ID).sum())
+    prediction, target = regression_forward(model, batch)
+    return regression_loss(prediction, target, batch.mask), int(batch.mask.sum())
+
+
+def _diverged(what: str, epoch: int, step: int, out: Path) -> TrainingError:
+    return TrainingError(
+        f"training diverged: {what} is not finite at epoch {epoch}, step {step}; nothing from this epoch was "
+        f"saved (the last good state is in {out}); lower --lr, raise --warmup or check the data"
+    )
+
+
+def train(options: TrainOptions) -> dict[str, Any]:
+    """Train as ``options`` say; returns the log rows, the best validation loss and whether this
+    process is the one that wrote the files."""
+    procs = _start_processes(options.device)
+    out = _prepare_run_folder(options)
+    if procs.main:
+        out.mkdir(parents=True, exist_ok=True)
+
+    # ---- data: validated in full before any compute
+    semantic = "semantic" in options.inputs
+    train_videos = load_split(options.data, "train", semantic=semantic)
+    val_videos = load_split(options.data, "val", semantic=semantic)
+    train_set = WindowDataset(
+        train_videos, options.inputs, options.window, random_crop=True, seed=options.seed
+    )
+    val_set = WindowDataset(val_videos, options.inputs, options.window)
+    if not len(train_set) or not len(val_set):
+        raise UserError("the train and val splits need videos of at least 2 seconds")
+    sampler = DistributedSampler(train_set, procs.world, procs.rank, shuffle=True, seed=options.seed)
+    train_loader = DataLoader(
+        train_set, options.batch_size, sampler=sampler, num_workers=options.workers, collate_fn=collate
+    )
+    val_shard = Subset(val_set, range(procs.rank, len(val_set), procs.world))
+    val_loader = DataLoader(val_shard, options.batch_size, num_workers=options.workers, collate_fn=collate)
+
+    # ---- model, optimiser, schedule: fresh, or exactly where the resumed run stopped
+    config = model_config(options)
+    state = _load_state(out / "state.pt", options) if options.resume else None
+    if state is not None and state["config"] != config.to_dict():
+        raise TrainingError(
+            f"the model options ({config.to_dict()}) differ from the resumed run's ({state['config']}); "
+            "resume with the same --size/--layers/--d-model/--heads/--ff/--hidden/--dropout/--inputs"
+        )
+    _seed_everything(options.seed + procs.rank)
+    model = (AffectiveMultimodalTransformer if options.task == "amt" else VideoRegression)(config)
+    model.to(procs.device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=peak_lr(options, config), betas=(0.9, 0.98), eps=1e-9)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_factor(options.warmup))
+    first_epoch, best_val, history = 1, math.inf, []
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        first_epoch, best_val, history = state["epoch"] + 1, state["best_val"], list(state["history"])
+        if len(state["rng"]) == procs.world:
+            _set_rng_state(state["rng"][procs.rank])
+        else:
+            logger.warning(
+                "resuming with %d processes instead of %d: draws will differ", procs.world, len(state["rng"])
+            )
+        logger.info("resuming %s after epoch %d (best val loss %.4f)", out, state["epoch"], best_val)
+    trained = DistributedDataParallel(model) if procs.distributed else model
+    if procs.main:
+        with atomic_output(out / "options.json", overwrite=True) as tmp:
+            tmp.write_text(json.dumps(_jsonable(options), indent=1) + "\n")
+        n_params = sum(p.numel() for p in model.parameters())
+        logger.info(
+            "training %s (%.2fM parameters) on %d train / %d val windows, %d process(es) on %s",
+            *(options.task, n_params / 1e6, len(train_set), len(val_set), procs.world, procs.device),
+        )
+
+    for epoch in range(first_epoch, options.epochs + 1):
+        # ---- train one epoch
+        trained.train()
+        sampler.set_epoch(epoch)
+        train_set.set_epoch(epoch)
+        loss_sum, count = 0.0, 0
+        bar = tqdm(
+            train_loader,
+            desc=f"epoch {epoch}/{options.epochs}",
+            disable=not (options.progress and procs.main),
+        )
+        for step, batch in enumerate(bar, start=1):
+            loss, n = _loss(options.task, trained, batch.to(procs.device), options.lam)
+            if procs.sum([float(not torch.isfinite(loss))])[0]:
+                raise _diverged("the loss", epoch, step, out)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), options.clip)
+            if not torch.isfinite(grad_norm):
+                raise _diverged("the gradient", epoch, step, out)
+            optimizer.step()
+            scheduler.step()
+            loss_sum, count = loss_sum + loss.item() * n, count + n
+            bar.set_postfix(loss=f"{loss.item():.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
+        loss_sum, count = procs.sum([loss_sum, float(count)])
+
+        # ---- validate: every val window once, spread over the processes
+        model.eval()
+        totals: dict[str, float] = {}
+        with torch.no_grad():
+            for batch in val_loader:
+                add_totals(totals, batch_totals(options.task, model, batch.to(procs.device), options.lam))
+        keys = sorted(set().union(*procs.gather(sorted(totals))))
+        val = finish_metrics(
+            options.task, dict(zip(keys, procs.sum([totals.get(k, 0.0) for k in keys]), strict=True))
+        )
+        row = {"epoch": epoch, "train_loss": loss_sum / max(count, 1.0), "lr": scheduler.get_last_lr()[0]}
+        row.update({f"val_{k}": v for k, v in val.items()})
+        history.append(row)
+        logger.info("epoch %d: %s", epoch, ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "epoch"))
+
+        # ---- save (rank 0 only): best model, periodic model, logs, then the resumable state
+        improved = val["loss"] < best_val
+        best_val = min(best_val, val["loss"]) if math.isfinite(val["loss"]) else best_val
+        rng = procs.gather(_rng_state())
+        if not procs.main:
+            continue
+        meta = {
+            "epoch": epoch,
+            "metrics": row,
+            "data": {"source": str(options.data), "train_videos": len(train_set), "val_videos": len(val_set)},
+            "options": _jsonable(options),
+        }
+        if improved:
+            save_checkpoint(out / "best.pt", model, train_meta=meta)
+        if options.save_every and epoch % options.save_every == 0:
+            save_checkpoint(out / f"epoch_{epoch:04d}.pt", model, train_meta=meta)
+        _write_logs(out, history)
+        payload = {
+            "format": STATE_FORMAT,
+            "version": STATE_VERSION,
+            "vocab_version": vocab.VOCAB_VERSION,
+            "options": _jsonable(options),
+            "config": config.to_dict(),
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "rng": rng,
+            "epoch": epoch,
+            "best_val": best_val,
+            "history": history,
+        }
+        with atomic_output(out / "state.pt", overwrite=True) as tmp:
+            torch.save(payload, tmp)
+
+    if procs.distributed:
+        dist.barrier()
+        dist.destroy_process_group()
+    return {"history": history, "best_val_loss": best_val, "out": str(out), "main": procs.main}
