@@ -9,8 +9,9 @@ through quantiles of its training data):
    the cut second takes the motion of the second before it.
 2. Motion (mean absolute RGB difference, 0-255) is mapped piecewise-linearly through matched
    quantile anchors: ``MOTION_ANCHORS`` are motion levels of still, calm, moderate, busy and very
-   busy footage, ``DENSITY_ANCHORS`` the note onsets per second of music at the same quantiles
-   of the built-in corpus (data/corpus.py uses the same anchors, inverted, to give its music a
+   busy footage (assumed quantiles 5/25/50/75/95 of video motion away from cuts), and
+   ``DENSITY_ANCHORS`` the note onsets per second at the same quantiles of the built-in corpus
+   (measured: 1, 4, 7, 10, 13) (data/corpus.py uses the same anchors, inverted, to give its music a
    video-like motion, so the rule and the shipped models agree).
 3. Arousal from the emotion probabilities (Russell's circumplex: exciting, tense and fearful are
    high arousal, sad and relaxing low, neutral in between), ``a`` in -1..1, scales density by
@@ -32,7 +33,7 @@ from video2music import vocab
 from video2music.errors import UserError
 
 MOTION_ANCHORS = (0.0, 1.0, 4.0, 9.0, 20.0)
-DENSITY_ANCHORS = (1.0, 2.5, 6.0, 9.0, 12.0)
+DENSITY_ANCHORS = (1.0, 4.0, 7.0, 10.0, 13.0)
 _MOTION_LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)
 AROUSAL = {"exciting": 1.0, "fearful": 0.8, "tense": 0.7, "sad": -0.8, "relaxing": -0.7, "neutral": 0.0}
 DENSITY_AROUSAL_GAIN = 0.25

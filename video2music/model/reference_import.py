@@ -12,6 +12,7 @@ import logging
 import os
 import re
 from collections.abc import Mapping
+from typing import Any
 
 import torch
 
@@ -60,20 +61,32 @@ def _names(keys: list[str], limit: int = 8) -> str:
     return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
 
 
-def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """Load a published pickle (a torch-saved state dict) safely, or raise UserError."""
+def read_checkpoint_object(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Any:
+    """``torch.load`` with ``weights_only=True`` (no code runs), turning every failure into a UserError."""
     if not os.path.isfile(path):
         raise UserError(f"{path} does not exist; give the path of a checkpoint file")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # torch raises several types for truncated or foreign files
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise UserError(
             f"{path} is not a readable PyTorch checkpoint (truncated or another format): {first_line}"
         ) from None
-    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+
+
+def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Load a published pickle (a torch-saved state dict), or raise UserError."""
+    state = state_dict_or_none(read_checkpoint_object(path))
+    if state is None:
         raise UserError(f"{path} is not a state dict of tensors; it is not a Video2Music checkpoint")
-    return dict(state)
+    return state
+
+
+def state_dict_or_none(obj: Any) -> dict[str, torch.Tensor] | None:
+    """``obj`` as a state dict when it is a mapping of names to tensors, else None."""
+    if isinstance(obj, Mapping) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        return dict(obj)
+    return None
 
 
 def detect_kind(state: Mapping[str, torch.Tensor]) -> str:

@@ -1,0 +1,183 @@
+"""Cached decoding: equal to the full forward pass, seeded, and obeying the decoding rules."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from video2music import vocab
+from video2music.errors import UserError
+from video2music.model import AffectiveMultimodalTransformer, AMTConfig
+from video2music.model.decode import MAJOR_TONIC, MINOR_TONIC, DecodeOptions, decode_chords, window_starts
+from video2music.model.reference_import import import_reference
+
+torch.set_num_threads(2)
+REFERENCE = Path(__file__).parent / "data" / "reference"
+
+
+def _model(seed: int = 0, **sizes) -> AffectiveMultimodalTransformer:
+    torch.manual_seed(seed)
+    config = AMTConfig(**{"n_encoder_layers": 2, "n_decoder_layers": 2, "d_model": 32, "n_heads": 4,
+                          "d_ff": 64, **sizes})  # fmt: skip
+    return AffectiveMultimodalTransformer(config).eval()
+
+
+def _video(seconds: int, dim: int = 776, seed: int = 1) -> torch.Tensor:
+    return torch.rand(1, seconds, dim, generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize("mode", [0, 1])
+def test_every_cached_step_equals_the_full_forward_pass_float64(mode):
+    model = _model().double()
+    # A relative table with large entries makes a wrong Er row visible in the logits.
+    for layer in model.decoder_layers:
+        layer.self_attn.rel_embedding.data.normal_(0, 2.0)
+    video = _video(40).double()
+    chords = torch.randint(0, vocab.VOCAB_SIZE - 2, (1, 40), generator=torch.Generator().manual_seed(3))
+    with torch.inference_mode():
+        full = model(chords, video, torch.tensor([float(mode)]))[0]
+        state = model.start(video, mode)
+        steps = torch.stack([model.step(state, int(c)) for c in chords[0]])
+    np.testing.assert_allclose(steps.softmax(-1).numpy(), full.softmax(-1).numpy(), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(steps.numpy(), full.numpy(), atol=1e-5, rtol=0)
+
+
+def test_cached_steps_of_the_reference_model_match_its_published_logits():
+    model = import_reference(REFERENCE / "tiny_amt_state.pt", "amt")
+    inputs, outputs = np.load(REFERENCE / "tiny_inputs.npz"), np.load(REFERENCE / "tiny_outputs.npz")
+    video = np.concatenate(
+        [
+            inputs["semantic"],
+            inputs["scene_offset"][..., None],
+            inputs["motion"][..., None],
+            inputs["emotion"],
+        ],
+        -1,
+    )
+    with torch.inference_mode():
+        state = model.start(torch.from_numpy(video), 1)
+        steps = torch.stack([model.step(state, int(c)) for c in inputs["x"][0]])
+    np.testing.assert_allclose(steps.numpy(), outputs["logits_key1_len119"][0], atol=1e-4, rtol=0)
+
+
+def test_decoding_is_deterministic_per_seed_and_varies_with_it():
+    model, video = _model(), _video(60)
+    first = decode_chords(model, video, 0, DecodeOptions(seed=5))
+    assert first == decode_chords(model, video, 0, DecodeOptions(seed=5))
+    assert first != decode_chords(model, video, 0, DecodeOptions(seed=6))
+    assert len(first) == 60 and first[0] == MAJOR_TONIC
+
+
+def test_minor_mode_starts_on_a_minor_and_primer_is_kept():
+    model, video = _model(), _video(12)
+    assert decode_chords(model, video, 1)[0] == MINOR_TONIC
+    primer = tuple(vocab.parse_progression("F G Am"))
+    chords = decode_chords(model, video, 0, DecodeOptions(primer=primer))
+    assert tuple(chords[:3]) == primer and len(chords) == 12
+
+
+def test_greedy_decoding_follows_the_argmax_of_the_rules():
+    model, video = _model(), _video(25)
+    chords = decode_chords(model, video, 0, DecodeOptions(temperature=0, max_repeat=3, allow_n=True))
+    with torch.inference_mode():
+        logits = model(torch.tensor([chords[:-1]]), video, torch.tensor([0.0]))[0]
+    for t in range(1, 25):
+        scores = logits[t - 1].clone()
+        scores[[vocab.END_ID, vocab.PAD_ID]] = float("-inf")
+        if t >= 3 and len(set(chords[t - 3 : t])) == 1:
+            scores[chords[t - 1]] = float("-inf")
+        assert chords[t] == int(scores.argmax())
+
+
+def test_rules_no_n_no_end_and_maximum_run():
+    model = _model()
+    # Push N and one chord far up so the rules, not the model, decide.
+    with torch.no_grad():
+        model.out.bias[vocab.N_ID] = 50.0
+        model.out.bias[vocab.END_ID] = 50.0
+        model.out.bias[7] = 40.0
+    chords = decode_chords(model, _video(50), 0, DecodeOptions(seed=1, max_repeat=2))
+    assert vocab.N_ID not in chords and vocab.END_ID not in chords and vocab.PAD_ID not in chords
+    runs = [len(list(group)) for _, group in itertools.groupby(chords)]
+    assert max(runs) <= 2
+    assert chords.count(7) >= 20  # the favoured chord does come back after each break
+    with_n = decode_chords(model, _video(50), 0, DecodeOptions(seed=1, allow_n=True, max_repeat=50))
+    assert with_n.count(vocab.N_ID) > 40
+
+
+def test_change_at_forces_a_new_chord_at_scene_cuts():
+    model = _model()
+    with torch.no_grad():
+        model.out.bias[7] = 40.0  # the model would hold chord 7 for ever
+    cuts = frozenset({5, 9, 17})
+    chords = decode_chords(model, _video(24), 0, DecodeOptions(max_repeat=100, change_at=cuts, primer=(7,)))
+    changes = {t for t in range(1, 24) if chords[t] != chords[t - 1]}
+    assert cuts <= changes
+    assert changes - cuts <= {t + 1 for t in cuts}  # only the cuts and the return to chord 7 after them
+
+
+def test_emotion_guidance_favours_the_qualities_the_emotion_allows():
+    model, video = _model(), _video(80)
+    sad = np.zeros((80, 6), dtype=np.float32)
+    sad[:, vocab.EMOTIONS.index("sad")] = 1.0
+    allowed = {vocab.chord_id(r, q) for r in range(12) for q in vocab.AFFECTIVE_QUALITIES["sad"]}
+    plain = decode_chords(model, video, 0, DecodeOptions(seed=2))
+    guided = decode_chords(model, video, 0, DecodeOptions(seed=2, emotion_guidance=8.0), emotion=sad)
+
+    def share(chords: list[int]) -> float:
+        return float(np.mean([c in allowed for c in chords[1:]]))
+
+    assert share(guided) > 0.9 > share(plain)
+
+
+def test_top_p_small_keeps_only_the_most_likely_chord():
+    model, video = _model(), _video(30)
+    greedy = decode_chords(model, video, 0, DecodeOptions(temperature=0))
+    nucleus = decode_chords(model, video, 0, DecodeOptions(seed=9, temperature=1.0, top_p=1e-6))
+    assert nucleus == greedy
+
+
+def test_long_videos_are_decoded_in_windows_that_continue_the_progression():
+    model = _model(max_len=40)
+    video = _video(130, seed=4)
+    assert window_starts(130, 40) == [0, 27, 54, 81, 90]
+    chords = decode_chords(model, video, 0, DecodeOptions(temperature=0))
+    assert len(chords) == 130
+    # Each window's chords are what the model predicts from that slice of the video primed with
+    # the chords before it: re-check the last window with one full forward pass.
+    with torch.inference_mode():
+        logits = model(torch.tensor([chords[90:129]]), video[:, 90:130], torch.tensor([0.0]))[0]
+    for t in range(121, 130):  # seconds the last window generated (the earlier ones were its primer)
+        scores = logits[t - 91].clone()
+        scores[[vocab.N_ID, vocab.END_ID, vocab.PAD_ID]] = float("-inf")
+        if len(set(chords[t - 2 : t])) == 1:
+            scores[chords[t - 1]] = float("-inf")
+        assert chords[t] == int(scores.argmax())
+
+
+@pytest.mark.parametrize(
+    ("video", "options", "message"),
+    [
+        (_video(10, dim=700), DecodeOptions(), "700 dims"),
+        (torch.full((1, 10, 776), float("nan")), DecodeOptions(), "NaN"),
+        (torch.zeros(1, 0, 776), DecodeOptions(), "T = 0"),
+        (_video(10), DecodeOptions(primer=(160,)), "not in the vocabulary"),
+        (_video(10), DecodeOptions(primer=(vocab.END_ID,)), "not in the vocabulary"),
+        (_video(10), DecodeOptions(temperature=-1), "temperature"),
+        (_video(10), DecodeOptions(top_p=0), "top_p"),
+        (_video(10), DecodeOptions(max_repeat=0), "max_repeat"),
+    ],
+)
+def test_bad_input_is_refused_before_decoding(video, options, message):
+    with pytest.raises(UserError, match=message):
+        decode_chords(_model(), video, 0, options)
+
+
+def test_guidance_without_emotion_features_is_refused():
+    model = _model(inputs=("semantic",))
+    with pytest.raises(UserError, match="emotion"):
+        decode_chords(model, _video(5, dim=768), 0, DecodeOptions(emotion_guidance=1.0))
