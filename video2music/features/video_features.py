@@ -1,0 +1,173 @@
+"""VideoFeatures: the per-second timeline of one video, saved as .npz or in the MuVi-Sync layout."""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from video2music.errors import UserError
+from video2music.fileio import atomic_output, check_writable
+from video2music.vocab import EMOTIONS
+
+FORMAT_VERSION = "video2music-features-v1"
+SEMANTIC_DIM = 768
+INPUT_NAMES = ("semantic", "scene_offset", "motion", "emotion")
+
+# MuVi-Sync's folders, relative to the dataset root (see ARCHITECTURE.md "MuVi-Sync on disk").
+MUVISYNC_EMOTION = Path("vevo_emotion/6c_l14p/all")
+MUVISYNC_MOTION = Path("vevo_motion/all")
+MUVISYNC_SCENE_OFFSET = Path("vevo_scene_offset/all")
+MUVISYNC_SEMANTIC = Path("vevo_semantic/all/2d/clip_l14p")
+MUVISYNC_EMOTION_HEADER = "time " + " ".join(f"{name}_prob" for name in EMOTIONS)
+
+
+@dataclass
+class VideoFeatures:
+    """Features for seconds ``0..T-1`` of a video; second ``t`` covers ``[t, t+1)``.
+
+    Attributes:
+        duration: length of the video stream in seconds, as the container reports it.
+        fps: average frame rate.
+        semantic: (T, 768) float32 CLIP image embeddings, or None for the built-in backend.
+        emotion: (T, 6) float32 probabilities in ``vocab.EMOTIONS`` order; rows sum to 1.
+        scene_offset: (T,) int64 seconds since the current scene began (0 on its first second).
+        scene_cuts: times in seconds (> 0) where a new scene starts.
+        motion: (T,) float32 mean absolute RGB difference (0-255) across each second boundary.
+        backend: which backend made ``emotion``/``semantic`` ("basic" or "clip").
+        provenance: where the numbers came from (model, library versions, decode problems).
+    """
+
+    duration: float
+    fps: float
+    semantic: np.ndarray | None
+    emotion: np.ndarray
+    scene_offset: np.ndarray
+    scene_cuts: list[float]
+    motion: np.ndarray
+    backend: str
+    provenance: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.emotion = np.asarray(self.emotion, dtype=np.float32)
+        self.scene_offset = np.asarray(self.scene_offset, dtype=np.int64)
+        self.motion = np.asarray(self.motion, dtype=np.float32)
+        self.scene_cuts = [float(cut) for cut in self.scene_cuts]
+        if self.semantic is not None:
+            self.semantic = np.asarray(self.semantic, dtype=np.float32)
+        T = len(self.motion)
+        problems = []
+        if T == 0:
+            problems.append("no seconds")
+        if self.emotion.shape != (T, len(EMOTIONS)):
+            problems.append(f"emotion has shape {self.emotion.shape}, expected ({T}, {len(EMOTIONS)})")
+        if self.scene_offset.shape != (T,):
+            problems.append(f"scene_offset has shape {self.scene_offset.shape}, expected ({T},)")
+        if self.semantic is not None and self.semantic.shape != (T, SEMANTIC_DIM):
+            problems.append(f"semantic has shape {self.semantic.shape}, expected ({T}, {SEMANTIC_DIM})")
+        if problems:
+            raise UserError(f"inconsistent video features: {'; '.join(problems)}")
+
+    @property
+    def T(self) -> int:
+        """Number of seconds."""
+        return len(self.motion)
+
+    @property
+    def inputs(self) -> frozenset[str]:
+        """The model inputs these features can provide."""
+        available = {"scene_offset", "motion", "emotion"}
+        if self.semantic is not None:
+            available.add("semantic")
+        return frozenset(available)
+
+    def save(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
+        """Write one .npz file (atomically); refuses to replace a file unless ``overwrite``."""
+        meta = {
+            "format": FORMAT_VERSION,
+            "duration": self.duration,
+            "fps": self.fps,
+            "backend": self.backend,
+            "scene_cuts": self.scene_cuts,
+            "provenance": self.provenance,
+        }
+        arrays = {
+            "emotion": self.emotion,
+            "scene_offset": self.scene_offset,
+            "motion": self.motion,
+            "meta": np.array(json.dumps(meta)),
+        }
+        if self.semantic is not None:
+            arrays["semantic"] = self.semantic
+        with atomic_output(path, overwrite) as tmp, open(tmp, "wb") as handle:
+            # A file handle, so numpy does not append its own ".npz" to the temporary name.
+            np.savez_compressed(handle, **arrays)
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> VideoFeatures:
+        """Read a file written by :meth:`save`; UserError if it is missing or not one of ours."""
+        path = Path(path)
+        if not path.is_file():
+            raise UserError(f"{path} does not exist; extract features first (python -m video2music.features)")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                meta = json.loads(str(data["meta"]))
+                arrays = {name: data[name] for name in ("emotion", "scene_offset", "motion")}
+                semantic = data["semantic"] if "semantic" in data.files else None
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as error:
+            raise UserError(f"{path} is not a video features file ({error}); extract it again") from None
+        if meta.get("format") != FORMAT_VERSION:
+            raise UserError(f"{path} has features format {meta.get('format')!r}, expected {FORMAT_VERSION!r}")
+        return cls(
+            duration=float(meta["duration"]),
+            fps=float(meta["fps"]),
+            semantic=semantic,
+            scene_cuts=meta["scene_cuts"],
+            backend=meta["backend"],
+            provenance=meta["provenance"],
+            **arrays,
+        )
+
+    def muvisync_paths(self, root: str | os.PathLike, video_id: str) -> dict[str, Path]:
+        """Where :meth:`to_muvisync` writes each input for ``video_id`` under ``root``."""
+        root = Path(root)
+        paths = {
+            "emotion": root / MUVISYNC_EMOTION / f"{video_id}.lab",
+            "motion": root / MUVISYNC_MOTION / f"{video_id}.lab",
+            "scene_offset": root / MUVISYNC_SCENE_OFFSET / f"{video_id}.lab",
+        }
+        if self.semantic is not None:
+            paths["semantic"] = root / MUVISYNC_SEMANTIC / f"{video_id}.npy"
+        return paths
+
+    def to_muvisync(self, root: str | os.PathLike, video_id: str, overwrite: bool = False) -> dict[str, Path]:
+        """Write the MuVi-Sync ``.lab``/``.npy`` files for this video under ``root``.
+
+        Emotion: header line then ``<sec> p1 .. p6``; motion and scene offset: ``<sec> <value>``;
+        semantic (CLIP backend only): a (T, 768) float32 ``.npy``. Folders are created as needed.
+        """
+        if not video_id or "/" in video_id or video_id.startswith("."):
+            raise UserError(f"video id {video_id!r} cannot be a file name; use letters, digits, - or _")
+        paths = self.muvisync_paths(root, video_id)
+        texts = {
+            "emotion": [MUVISYNC_EMOTION_HEADER]
+            + [f"{t} " + " ".join(f"{p:.4f}" for p in row) for t, row in enumerate(self.emotion)],
+            "motion": [f"{t} {value:.4f}" for t, value in enumerate(self.motion)],
+            "scene_offset": [f"{t} {int(value)}" for t, value in enumerate(self.scene_offset)],
+        }
+        for path in paths.values():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            check_writable(path, overwrite)  # all checked first, so a refusal writes nothing
+        for name, path in paths.items():
+            with atomic_output(path, overwrite) as tmp:
+                if name == "semantic":
+                    with open(tmp, "wb") as handle:
+                        np.save(handle, self.semantic)
+                else:
+                    tmp.write_text("\n".join(texts[name]) + "\n")
+        return paths
