@@ -1,0 +1,257 @@
+"""The arrangement: read the MIDI it writes back with mido and pretty_midi and check it musically."""
+
+from __future__ import annotations
+
+import itertools
+
+import mido
+import pretty_midi
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from video2music import vocab
+from video2music.errors import UserError
+from video2music.music.arrange import (
+    CHORD_RANGE,
+    CRASH,
+    DRUM_CHANNEL,
+    HIGH_TOM,
+    LOW_TOM,
+    TICKS_PER_BEAT,
+    Instruments,
+    arrange,
+    velocity,
+    write_midi,
+)
+
+PROGRESSION = vocab.parse_progression("C C C Am Am N N F G G")  # normalised space, 10 s
+
+
+def _markers(midi: mido.MidiFile) -> list[tuple[float, str]]:
+    """(seconds, text) of every marker, with the tempo map applied."""
+    found, now = [], 0.0
+    for message in midi:
+        now += message.time
+        if message.type == "marker":
+            found.append((round(now, 6), message.text))
+    return found
+
+
+def _meta(midi: mido.MidiFile, kind: str) -> list[mido.MetaMessage]:
+    return [m for track in midi.tracks for m in track if m.type == kind]
+
+
+def test_written_file_reads_back_with_both_libraries(tmp_path):
+    instruments = Instruments(chords=5, arpeggio=46, bass=32, drums=25)
+    music = arrange(PROGRESSION, 10.0, 0.2, "D major", instruments=instruments, scene_cuts=[7.0])
+    path = write_midi(music, tmp_path / "song.mid")
+
+    midi = mido.MidiFile(path)
+    assert midi.type == 1 and midi.ticks_per_beat == TICKS_PER_BEAT
+    names = [next(m.name for m in t if m.type == "track_name") for t in midi.tracks]
+    assert names == ["video2music", "Chords", "Arpeggio", "Bass", "Drums"]
+    for track, channel, program in zip(
+        midi.tracks[1:], (0, 1, 2, DRUM_CHANNEL), (5, 46, 32, 25), strict=True
+    ):
+        notes = [m for m in track if m.type == "note_on"]
+        assert {m.channel for m in notes} == {channel}
+        assert [m.program for m in track if m.type == "program_change"] == [program]
+    assert [m.tempo for m in _meta(midi, "set_tempo")] == [mido.bpm2tempo(120)]
+    assert [(m.numerator, m.denominator) for m in _meta(midi, "time_signature")] == [(4, 4)]
+    assert [m.key for m in _meta(midi, "key_signature")] == ["D"]
+    # Normalised C Am N F G in D major: D Bm G A, each run of equal seconds one marker.
+    assert _markers(midi) == [(0.0, "D"), (3.0, "B:min"), (5.0, "N"), (7.0, "G"), (8.0, "A")]
+    assert midi.length == pytest.approx(10.0)
+
+    pm = pretty_midi.PrettyMIDI(str(path))
+    by_name = {i.name: i for i in pm.instruments}
+    assert set(by_name) == {"Chords", "Arpeggio", "Bass", "Drums"}
+    assert [(by_name[n].program, by_name[n].is_drum) for n in ("Chords", "Arpeggio", "Bass", "Drums")] == [
+        (5, False), (46, False), (32, False), (25, True),
+    ]  # fmt: skip
+    assert [(k.key_number, k.time) for k in pm.key_signature_changes] == [(2, 0.0)]  # D major
+    assert pm.estimate_tempo() > 0 and pm.get_tempo_changes()[1].tolist() == [120.0]
+    # Four voices for each of the four sounding chords, and every note the arrangement made.
+    assert len(by_name["Chords"].notes) == 4 * 4
+    for part in music.parts:
+        assert len(by_name[part.name].notes) == len(part.notes) > 0
+    # The chord tones are those of the transposed chords.
+    for start, label in [(0.0, "D"), (3.0, "B:min"), (7.0, "G"), (8.0, "A")]:
+        sounding = {n.pitch % 12 for n in by_name["Chords"].notes if n.start == pytest.approx(start)}
+        assert sounding == set(vocab.chord_pitch_classes(vocab.parse_chord(label)))
+
+
+def test_no_chord_seconds_are_silent_for_the_harmonic_parts():
+    music = arrange(PROGRESSION, 25.0, 0.2, "C major")
+    silent = (5 * 2 * TICKS_PER_BEAT, 7 * 2 * TICKS_PER_BEAT)  # seconds 5-7 at two beats a second
+    for name in ("Chords", "Arpeggio", "Bass"):
+        notes = music.part(name).notes
+        assert notes and not [n for n in notes if n.start < silent[1] and n.end > silent[0]]
+    assert any(silent[0] <= n.start < silent[1] for n in music.part("Drums").notes)
+
+
+@pytest.mark.parametrize(
+    ("key", "normalised", "expected"),
+    [
+        ("C major", "C Am F G", ["C", "A:min", "F", "G"]),
+        ("Bb major", "C Am F G7", ["Bb", "G:min", "Eb", "F:7"]),
+        ("E major", "C Am F G", ["E", "C#:min", "A", "B"]),
+        ("C minor", "Am Dm E7", ["C:min", "F:min", "G:7"]),
+        ("E minor", "Am Dm E7", ["E:min", "A:min", "B:7"]),
+    ],
+)
+def test_chords_are_transposed_into_the_key_and_spelled_for_it(key, normalised, expected):
+    music = arrange(vocab.parse_progression(normalised), 8.0, 0.2, key)
+    assert [s.label for s in music.spans] == expected
+
+
+@pytest.mark.parametrize("key", [f"{r} {m}" for r in vocab.ROOTS for m in ("major", "minor")])
+def test_every_key_writes_a_key_signature_both_libraries_read(key):
+    parsed = vocab.parse_key(key)
+    midi = arrange([1, 1], 5.0, 0.2, parsed).to_pretty_midi()
+    assert [k.key_number for k in midi.key_signature_changes] == [parsed.tonic + 12 * parsed.mode_bit]
+
+
+chord_ids = st.integers(min_value=1, max_value=vocab.NUM_CHORDS - 1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(chord_ids, min_size=2, max_size=12), st.sampled_from(["C major", "Eb major", "F# minor"]))
+def test_voice_leading_holds_common_tones_and_never_leaps_past_an_octave(chords, key):
+    music = arrange(chords, 8.0, 0.2, key)
+    voicings = [
+        sorted(n.pitch for n in music.part("Chords").notes if n.start == span.start) for span in music.spans
+    ]
+    for voicing, span in zip(voicings, music.spans, strict=True):
+        assert len(voicing) == 4 and CHORD_RANGE[0] <= voicing[0] and voicing[-1] <= CHORD_RANGE[1]
+        assert {p % 12 for p in voicing} == set(vocab.chord_pitch_classes(span.chord))
+    for before, after in itertools.pairwise(voicings):
+        assert max(abs(a - b) for a, b in zip(before, after, strict=True)) <= 12
+        for pc in {p % 12 for p in before} & {p % 12 for p in after}:
+            assert {p for p in before if p % 12 == pc} & set(after), f"{pc} not held from {before} to {after}"
+
+
+def test_parts_stay_in_their_registers_and_the_bass_plays_roots():
+    chords = list(range(1, vocab.NUM_CHORDS))  # every chord of the vocabulary, a second each
+    music = arrange(chords, 30.0, 0.2, "B major")
+    bass = music.part("Bass").notes
+    assert all(33 <= n.pitch <= 44 + 12 for n in bass)
+    assert all(60 <= n.pitch <= 71 + 24 for n in music.part("Arpeggio").notes)
+    for span in music.spans:
+        first = min((n for n in bass if n.start == span.start), key=lambda n: n.pitch)
+        assert first.pitch % 12 == vocab.chord_root(span.chord)
+
+
+def test_density_picks_the_patterns_and_loudness_only_the_velocities():
+    chords = vocab.parse_progression("C C Am Am F F G G")
+    counts = {}
+    for density in (0.0, 5.0, 10.0, 15.0, 30.0):
+        music = arrange(chords, density, 0.2, "C major")
+        counts[density] = {p.name: len(p.notes) for p in music.parts}
+    for part in ("Arpeggio", "Bass", "Drums"):
+        series = [counts[d][part] for d in sorted(counts)]
+        assert series == sorted(series) and series[0] < series[-1], (part, series)
+    assert counts[0.0]["Arpeggio"] == counts[0.0]["Drums"] == 0
+
+    quiet, loud = (arrange(chords, 15.0, level, "C major") for level in (0.02, 0.5))
+    for soft_part, loud_part in zip(quiet.parts, loud.parts, strict=True):
+        assert [(n.pitch, n.start, n.end) for n in soft_part.notes] == [
+            (n.pitch, n.start, n.end) for n in loud_part.notes
+        ]
+        assert all(s.velocity < ld.velocity for s, ld in zip(soft_part.notes, loud_part.notes, strict=True))
+
+
+def test_velocity_follows_loudness_on_a_decibel_scale():
+    assert velocity(0.01) == 30 and velocity(1.0) == 110 and velocity(0.1) == 70
+    assert velocity(0.0) == velocity(0.001) == 30  # silence floors at -40 dBFS
+    assert 1 <= velocity(1.0, 100) <= 127
+
+
+def test_density_and_loudness_may_change_every_second():
+    chords = [1] * 8
+    density = [0, 0, 0, 0, 30, 30, 30, 30]
+    loudness = [0.05] * 4 + [0.5] * 4
+    music = arrange(chords, density, loudness, "C major")
+    arpeggio = music.part("Arpeggio").notes
+    half = 4 * 2 * TICKS_PER_BEAT
+    assert arpeggio and min(n.start for n in arpeggio) == half
+    drums = music.part("Drums").notes
+    assert all(n.start >= half for n in drums)
+
+
+def test_at_other_tempos_chord_onsets_snap_to_the_nearest_beat():
+    chords = vocab.parse_progression("C C C Am Am Am Am F")  # changes at seconds 3 and 7
+    midi = arrange(chords, 10.0, 0.2, "C major", tempo=100.0).to_midi()
+    assert [m.tempo for m in _meta(midi, "set_tempo")] == [mido.bpm2tempo(100)]
+    beat = 60 / 100
+    times = [t for t, _ in _markers(midi)]
+    assert [text for _, text in _markers(midi)] == ["C", "A:min", "F"]
+    for seconds, time in zip((0, 3, 7), times, strict=True):
+        assert abs(time - seconds) <= beat / 2 + 1e-6
+        assert time / beat == pytest.approx(round(time / beat))
+    assert midi.length == pytest.approx(round(8 / beat) * beat)
+
+
+def test_a_chord_too_short_for_the_beat_grid_is_dropped_and_its_neighbours_join():
+    # At 30 bpm a beat is 2 s: the G of second 1-2 starts and ends on beat 1, so it has no time.
+    music = arrange(vocab.parse_progression("C G C C C C"), 10.0, 0.2, "C major", tempo=30.0)
+    assert [s.label for s in music.spans] == ["C"]
+
+
+def test_scene_cuts_get_a_crash_and_a_fill_leading_into_them():
+    music = arrange([1] * 12, 10.0, 0.2, "C major", scene_cuts=[4.0, 9.6])
+    drums = music.part("Drums").notes
+    crashes = sorted(n.start for n in drums if n.pitch == CRASH)
+    assert crashes == [8 * TICKS_PER_BEAT, 19 * TICKS_PER_BEAT]  # 9.6 s snaps to beat 19 (9.5 s)
+    for cut in crashes:
+        fill = [n.pitch for n in drums if cut - TICKS_PER_BEAT <= n.start < cut]
+        assert HIGH_TOM in fill and LOW_TOM in fill
+    toms = [n for n in drums if n.pitch in (HIGH_TOM, LOW_TOM)]
+    assert len(toms) == 4  # fills only before cuts
+
+    assert [p.name for p in arrange([1] * 12, 10.0, 0.2, "C major", drums=False).parts] == [
+        "Chords", "Arpeggio", "Bass",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"tempo": 0.0}, "tempo"),
+        ({"tempo": -5.0}, "tempo"),
+        ({"tempo": 301.0}, "tempo"),
+        ({"tempo": float("nan")}, "tempo"),
+        ({"chords": [1, vocab.END_ID]}, "chord id"),
+        ({"chords": []}, "no chords"),
+        ({"density": [1.0]}, "seconds"),
+        ({"density": -1.0}, "negative"),
+        ({"loudness": 1.5}, "0..1"),
+        ({"loudness": float("nan")}, "NaN"),
+        ({"scene_cuts": [-1.0]}, "scene cuts"),
+    ],
+)
+def test_bad_input_is_a_user_error(kwargs, message):
+    arguments = {"chords": [1, 1], "density": 5.0, "loudness": 0.2, "key": "C major"} | kwargs
+    with pytest.raises(UserError, match=message):
+        arrange(**arguments)
+
+
+def test_instruments_parse_and_validate():
+    assert Instruments.parse("chords=0, arpeggio=46,bass=33") == Instruments(chords=0, arpeggio=46, bass=33)
+    assert Instruments.parse("") == Instruments()
+    for text in ("piano=0", "chords=128", "chords", "bass=-1", "chords=x"):
+        with pytest.raises(UserError):
+            Instruments.parse(text)
+
+
+def test_write_midi_never_replaces_a_file_unless_asked(tmp_path):
+    music = arrange([1, 1], 5.0, 0.2, "C major")
+    target = tmp_path / "song.mid"
+    target.write_text("mine")
+    with pytest.raises(UserError, match="already exists"):
+        write_midi(music, target)
+    assert target.read_text() == "mine"
+    write_midi(music, target, overwrite=True)
+    assert mido.MidiFile(target).length == pytest.approx(2.0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["song.mid"]
