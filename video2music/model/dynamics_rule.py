@@ -11,8 +11,8 @@ through quantiles of its training data):
    quantile anchors: ``MOTION_ANCHORS`` are motion levels of still, calm, moderate, busy and very
    busy footage (assumed quantiles 5/25/50/75/95 of video motion away from cuts), and
    ``DENSITY_ANCHORS`` the note onsets per second at the same quantiles of the built-in corpus
-   (measured: 1, 4, 7, 10, 13) (data/corpus.py uses the same anchors, inverted, to give its music a
-   video-like motion, so the rule and the shipped models agree).
+   (measured: 1, 4, 7, 10, 13). data/corpus.py uses the same anchors, inverted, to give its
+   music a video-like motion, so the rule and the shipped models agree.
 3. Arousal from the emotion probabilities (Russell's circumplex: exciting, tense and fearful are
    high arousal, sad and relaxing low, neutral in between), ``a`` in -1..1, scales density by
    ``1 + 0.25 a`` and adds to loudness.
