@@ -154,7 +154,7 @@ def amt_forward(model: torch.nn.Module, batch: Batch) -> tuple[torch.Tensor, tor
 
 def regression_forward(model: torch.nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
     """(prediction (B, W, 2), target (B, W, 2)): note density and loudness per second."""
-    return model(batch.video), torch.stack([batch.note_density, batch.loudness], dim=-1)
+    return model(batch.video, batch.mask), torch.stack([batch.note_density, batch.loudness], dim=-1)
 
 
 def regression_loss(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

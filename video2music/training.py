@@ -228,22 +228,23 @@ def _start_processes(device: str) -> _Processes:
 
 
 def _rng_state() -> dict[str, Any]:
-    numpy_state = np.random.get_state()
+    """This process's random generators as plain Python values (so processes can exchange them)."""
+    name, keys, *rest = np.random.get_state()
     return {
         "python": random.getstate(),
-        "numpy": (numpy_state[0], torch.from_numpy(numpy_state[1].copy()), *numpy_state[2:]),
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": (name, keys.tolist(), *rest),
+        "torch": torch.get_rng_state().tolist(),
+        "cuda": [s.tolist() for s in torch.cuda.get_rng_state_all()] if torch.cuda.is_available() else [],
     }
 
 
 def _set_rng_state(state: dict[str, Any]) -> None:
     random.setstate(state["python"])
     name, keys, *rest = state["numpy"]
-    np.random.set_state((name, keys.numpy(), *rest))
-    torch.set_rng_state(state["torch"])
+    np.random.set_state((name, np.array(keys, dtype=np.uint32), *rest))
+    torch.set_rng_state(torch.tensor(state["torch"], dtype=torch.uint8))
     if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all([torch.tensor(s, dtype=torch.uint8) for s in state["cuda"]])
 
 
 def _seed_everything(seed: int) -> None:
@@ -423,7 +424,10 @@ def train(options: TrainOptions) -> dict[str, Any]:
         row = {"epoch": epoch, "train_loss": loss_sum / max(count, 1.0), "lr": scheduler.get_last_lr()[0]}
         row.update({f"val_{k}": v for k, v in val.items()})
         history.append(row)
-        logger.info("epoch %d: %s", epoch, ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "epoch"))
+        if procs.main:
+            logger.info(
+                "epoch %d: %s", epoch, ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "epoch")
+            )
 
         # ---- save (rank 0 only): best model, periodic model, logs, then the resumable state
         improved = val["loss"] < best_val

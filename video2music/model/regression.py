@@ -64,13 +64,21 @@ class VideoRegression(nn.Module):
         )
         self.head = nn.Linear(2 * config.hidden, 2)
 
-    def forward(self, video: torch.Tensor) -> torch.Tensor:
+    def forward(self, video: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``mask`` (B, T), True on real seconds, keeps end padding out of the backward direction
+        (outputs on padded seconds are meaningless)."""
         if video.shape[-1] != self.config.video_dim:
             raise UserError(
                 f"video features have {video.shape[-1]} dims; the regression takes {self.config.video_dim} "
                 f"({', '.join(self.config.inputs)})"
             )
-        hidden, _ = self.bigru(video)
+        if mask is not None and not bool(mask.all()):
+            lengths = mask.sum(dim=1).cpu()
+            packed = nn.utils.rnn.pack_padded_sequence(video, lengths, batch_first=True, enforce_sorted=False)
+            hidden, _ = self.bigru(packed)
+            hidden, _ = nn.utils.rnn.pad_packed_sequence(hidden, True, total_length=video.shape[1])
+        else:
+            hidden, _ = self.bigru(video)
         return self.head(hidden)
 
 
