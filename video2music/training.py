@@ -318,10 +318,20 @@ def _loss(task: str, model: torch.nn.Module, batch: Batch, lam: float) -> tuple[
 
 
 def _diverged(what: str, epoch: int, step: int, out: Path) -> TrainingError:
+    state = out / "state.pt"
+    saved = f"the last good state is {state}" if state.exists() else "no epoch had finished"
     return TrainingError(
         f"training diverged: {what} is not finite at epoch {epoch}, step {step}; nothing from this epoch was "
-        f"saved (the last good state is in {out}); lower --lr, raise --warmup or check the data"
+        f"saved ({saved}); lower --lr, raise --warmup or check the data"
     )
+
+
+def _clear_old_run(out: Path) -> None:
+    """--overwrite: remove what an earlier run left, so nothing of it passes for this run's output."""
+    for path in [out / n for n in ("state.pt", "best.pt", "log.csv", "log.json")] + sorted(
+        out.glob("epoch_*.pt")
+    ):
+        path.unlink(missing_ok=True)
 
 
 def train(options: TrainOptions) -> dict[str, Any]:
@@ -377,6 +387,8 @@ def train(options: TrainOptions) -> dict[str, Any]:
         logger.info("resuming %s after epoch %d (best val loss %.4f)", out, state["epoch"], best_val)
     trained = DistributedDataParallel(model) if procs.distributed else model
     if procs.main:
+        if options.overwrite and not options.resume:
+            _clear_old_run(out)
         with atomic_output(out / "options.json", overwrite=True) as tmp:
             tmp.write_text(json.dumps(_jsonable(options), indent=1) + "\n")
         n_params = sum(p.numel() for p in model.parameters())

@@ -103,7 +103,10 @@ class DatasetError(UserError):
         lines = [f"{summary} ({len(self.problems)} problem{'s' if len(self.problems) != 1 else ''}):"]
         lines += [f"  {p}" for p in self.problems[: self.SHOWN]]
         if len(self.problems) > self.SHOWN:
-            lines.append(f"  ... and {len(self.problems) - self.SHOWN} more")
+            lines.append(
+                f"  ... and {len(self.problems) - self.SHOWN} more "
+                "(python -m video2music.commands.dataset check lists them all)"
+            )
         super().__init__("\n".join(lines))
 
 
@@ -218,8 +221,10 @@ def _check_time(path: Path, line_no: int, token: str, second: int, problems: lis
     except ValueError:
         ok = False
     if not ok:
+        # Later lines would all be off by the same slip, so only the first one is reported.
         problems.append(
-            f"{path}:{line_no}: time {token!r} where {second} was expected (one line per second from 0)"
+            f"{path}:{line_no}: time {token!r} where {second} was expected (one line per second from 0; "
+            "later times in this file not checked)"
         )
     return ok
 
@@ -230,13 +235,14 @@ def _read_table(path: Path, modality: _Modality, problems: list[str]) -> np.ndar
         return None
     before = len(problems)
     values = np.zeros((len(lines), modality.columns), dtype=np.float64)
+    times_ok = True
     for row, (line_no, fields) in enumerate(lines):
         if len(fields) != 1 + modality.columns:
             problems.append(
                 f"{path}:{line_no}: expected a time and {modality.columns} value(s), got {len(fields)} fields"
             )
             continue
-        _check_time(path, line_no, fields[0], row, problems)
+        times_ok = times_ok and _check_time(path, line_no, fields[0], row, problems)
         try:
             values[row] = [float(f) for f in fields[1:]]
         except ValueError:
@@ -283,11 +289,12 @@ def _read_chords(path: Path, problems: list[str]) -> tuple[str, np.ndarray] | No
                 "to C major or A minor; transpose them and write 'key C major' or 'key A minor'"
             )
     ids = np.zeros(len(lines), dtype=np.int64)
+    times_ok = True
     for row, (line_no, fields) in enumerate(lines):
         if len(fields) != 2:
             problems.append(f"{path}:{line_no}: expected '<second> <chord>', got {len(fields)} field(s)")
             continue
-        _check_time(path, line_no, fields[0], row, problems)
+        times_ok = times_ok and _check_time(path, line_no, fields[0], row, problems)
         try:
             ids[row] = _chord(fields[1])
         except vocab.VocabError:
