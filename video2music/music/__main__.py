@@ -6,7 +6,7 @@ writes demo.mid and demo.wav (and demo.mp4 with --video). The chords are what yo
 --key sets the key signature and how chord names are spelled, and does not transpose them. With
 --normalised the chords are read the way the model writes them, in C major / A minor, and moved
 into --key ("C Am F G" with --key "D major" plays D Bm G A). The chords are spread evenly over
-the seconds: chord i of n starts at second floor(i * seconds / n).
+the seconds: chord i of n starts at second ceil(i * seconds / n).
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def spread(chords: list[int], seconds: int) -> list[int]:
-    """One chord per second, the chords spread evenly: chord i of n starts at floor(i * seconds / n)."""
+    """One chord per second, the chords spread evenly: chord i of n starts at ceil(i * seconds / n)."""
     if seconds < len(chords):
         raise UserError(
             f"{len(chords)} chords do not fit in {seconds} seconds; give at least one second each"

@@ -249,7 +249,7 @@ def _validate(
     for cid in ids:
         vocab.chord_label(cid)  # raises VocabError for ids outside the chord range (END, PAD, junk)
     if not (math.isfinite(tempo) and 0 < tempo <= MAX_TEMPO):
-        raise UserError(f"tempo {tempo} bpm is out of range; use a tempo above 0 and at most {MAX_TEMPO:g}")
+        raise UserError(f"tempo {tempo:g} bpm is out of range; use a tempo above 0 and at most {MAX_TEMPO:g}")
     density = _per_second("note density", density, len(ids))
     loudness = _per_second("loudness", loudness, len(ids))
     if density.min() < 0:
@@ -300,7 +300,7 @@ def arrange(
         drum_notes = _drum_part(levels, beat_loudness, cut_beats)
         parts.append(Part("Drums", DRUM_CHANNEL, instruments.drums, notes=drum_notes))
     arrangement = Arrangement(parts, spans, key, float(tempo), end_beat * TICKS_PER_BEAT)
-    logger.info(
+    logger.debug(
         "arranged %d s into %d chord spans in %s at %g bpm (%s)",
         len(ids), len(spans), key.name, tempo, ", ".join(f"{p.name} {len(p.notes)} notes" for p in parts),
     )  # fmt: skip

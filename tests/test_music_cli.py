@@ -1,0 +1,172 @@
+"""The video2music-music command, run as users run it (a subprocess), on good and bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import wave
+
+import av
+import mido
+import pytest
+
+from video2music import vocab
+from video2music.music.__main__ import main, spread
+
+
+def _run(args: list[str], cwd, repo_dir) -> subprocess.CompletedProcess:
+    env = {"PYTHONPATH": str(repo_dir), "PATH": "/usr/bin:/bin"}
+    return subprocess.run(
+        [sys.executable, "-m", "video2music.music", *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def _markers(path) -> list[str]:
+    return [m.text for track in mido.MidiFile(path).tracks for m in track if m.type == "marker"]
+
+
+def _key_signature(path) -> str:
+    return next(m.key for track in mido.MidiFile(path).tracks for m in track if m.type == "key_signature")
+
+
+def test_readme_demo_command(repo_dir, tmp_path):
+    # The README's first command, in a fresh folder: out/ does not exist yet.
+    result = _run(
+        [
+            "--chords",
+            "C Am F G C F G C",
+            "--seconds",
+            "24",
+            "--key",
+            "D major",
+            "--out",
+            "out/demo",
+            "--overwrite",
+        ],
+        tmp_path,
+        repo_dir,
+    )
+    assert result.returncode == 0, result.stderr
+    midi, wav = tmp_path / "out" / "demo.mid", tmp_path / "out" / "demo.wav"
+    assert _markers(midi) == ["C", "A:min", "F", "G", "C", "F", "G", "C"]  # as typed: chords are absolute
+    assert _key_signature(midi) == "D"
+    assert mido.MidiFile(midi).length == pytest.approx(24.0)
+    with wave.open(str(wav)) as audio:
+        assert (audio.getframerate(), audio.getsampwidth(), audio.getnchannels()) == (44100, 2, 2)
+        assert audio.getnframes() / 44100 == pytest.approx(25.5)  # 24 s and the reverb tail
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["demo.mid", "demo.wav"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "markers", "key_signature"),
+    [
+        (["--key", "C major"], ["C", "A:min", "F", "G"], "C"),
+        (["--key", "D major"], ["C", "A:min", "F", "G"], "D"),
+        (["--key", "D major", "--normalised"], ["D", "B:min", "G", "A"], "D"),
+        (["--key", "Bb major", "--normalised"], ["Bb", "G:min", "Eb", "F"], "Bb"),
+    ],
+)
+def test_chords_are_absolute_unless_normalised(tmp_path, extra, markers, key_signature):
+    # In-process: the same main() the console script runs, without a new interpreter each time.
+    args = ["--chords", "C Am F G", "--seconds", "8", "--out", str(tmp_path / "song"), "--no-drums"]
+    assert main([*args, *extra]) == 0
+    assert _markers(tmp_path / "song.mid") == markers
+    assert _key_signature(tmp_path / "song.mid") == key_signature
+    names = [t.name for t in mido.MidiFile(tmp_path / "song.mid").tracks]
+    assert names == ["video2music", "Chords", "Arpeggio", "Bass"]
+
+
+def test_options_reach_the_file(tmp_path):
+    args = ["--chords", "Dm7 G7 Cmaj7", "--seconds", "6", "--tempo", "90", "--out", str(tmp_path / "song")]
+    args += ["--instruments", "chords=0,arpeggio=46,bass=33,drums=25", "--density", "25", "--loudness", "0.5"]
+    assert main(args) == 0
+    midi = mido.MidiFile(tmp_path / "song.mid")
+    programs = [m.program for t in midi.tracks for m in t if m.type == "program_change"]
+    assert programs == [0, 46, 33, 25]
+    assert [m.tempo for t in midi.tracks for m in t if m.type == "set_tempo"] == [mido.bpm2tempo(90)]
+    assert _markers(tmp_path / "song.mid") == ["D:min7", "G:7", "C:maj7"]
+
+
+def test_video_sets_the_length_and_gets_the_music(tmp_path, examples_dir):
+    out = tmp_path / "scored"
+    assert (
+        main(
+            [
+                "--chords",
+                "Am F C G",
+                "--key",
+                "A minor",
+                "--video",
+                str(examples_dir / "fades.mp4"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    with wave.open(str(tmp_path / "scored.wav")) as audio:
+        assert audio.getnframes() == 10 * 44100  # exactly the video's 10 s
+    assert len(_markers(tmp_path / "scored.mid")) == 4
+    with av.open(str(tmp_path / "scored.mp4")) as container:
+        assert [s.type for s in container.streams] == ["video", "audio"]
+        assert (
+            abs(float(container.streams.audio[0].duration * container.streams.audio[0].time_base) - 10.0)
+            < 0.05
+        )
+
+
+def test_spread_starts_chord_i_at_ceil_i_times_seconds_over_n():
+    c, am, f = vocab.parse_progression("C Am F")
+    assert spread([c, am, f], 8) == [c, c, c, am, am, am, f, f]  # starts at 0, 3 and 6
+    assert spread([c], 3) == [c, c, c]
+
+
+def _bad(tmp_path, repo_dir, *args: str) -> str:
+    result = _run(["--out", str(tmp_path / "out" / "song"), *args], tmp_path, repo_dir)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stderr and not result.stdout
+    outputs = [
+        p.name for p in tmp_path.rglob("*") if p.suffix in (".mid", ".wav", ".mp4") or ".part" in p.name
+    ]
+    assert outputs in ([], ["kept.mid"])  # kept.mid is the user's own file in one test
+    return lines[0]
+
+
+def test_bad_input_is_one_line_exit_2_and_leaves_no_files(tmp_path, repo_dir):
+    assert "unknown chord symbol 'H7'" in _bad(tmp_path, repo_dir, "--chords", "C H7 F")
+    assert "unknown key 'H major'" in _bad(tmp_path, repo_dir, "--chords", "C", "--key", "H major")
+    assert "tempo 0 bpm is out of range" in _bad(tmp_path, repo_dir, "--chords", "C", "--tempo", "0")
+    assert "tempo 301 bpm is out of range" in _bad(tmp_path, repo_dir, "--chords", "C", "--tempo", "301")
+    fake = tmp_path / "fake.sf2"
+    fake.write_text("not a soundfont")
+    assert "is not a SoundFont" in _bad(tmp_path, repo_dir, "--chords", "C", "--soundfont", str(fake))
+    assert "does not exist" in _bad(
+        tmp_path, repo_dir, "--chords", "C", "--soundfont", str(tmp_path / "no.sf2")
+    )
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where a folder is needed")
+    message = _bad(tmp_path, repo_dir, "--chords", "C", "--out", str(blocker / "song"))
+    assert "cannot create the output folder" in message
+    assert "do not fit" in _bad(tmp_path, repo_dir, "--chords", "C Am F G", "--seconds", "3")
+    assert "instrument" in _bad(tmp_path, repo_dir, "--chords", "C", "--instruments", "piano=1")
+    assert "not a readable video" in _bad(tmp_path, repo_dir, "--chords", "C", "--video", str(fake))
+
+
+def test_existing_outputs_are_kept_without_overwrite(tmp_path, repo_dir):
+    (tmp_path / "out").mkdir()
+    kept = tmp_path / "out" / "kept.mid"
+    kept.write_bytes(b"mine")
+    message = _bad(tmp_path, repo_dir, "--chords", "C", "--out", str(tmp_path / "out" / "kept"))
+    assert "already exists; pass --overwrite" in message
+    assert kept.read_bytes() == b"mine"
+
+
+def test_missing_fluidsynth_library_is_reported(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "fluidsynth", None)  # "import fluidsynth" now fails as if not installed
+    assert main(["--chords", "C Am", "--out", str(tmp_path / "song")]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "libfluidsynth3" in error[0]
+    assert not list(tmp_path.iterdir())
