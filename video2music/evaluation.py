@@ -163,6 +163,13 @@ def regression_loss(prediction: torch.Tensor, target: torch.Tensor, mask: torch.
     return (((prediction - target) ** 2) * weight).sum() / (2 * weight.sum()).clamp(min=1.0)
 
 
+def hits_at_k(logits: torch.Tensor, targets: torch.Tensor, ks: Sequence[int] = HITS_K) -> dict[int, int]:
+    """For each k, how many non-PAD targets are among the k highest logits at their position."""
+    top = logits.topk(max(ks), dim=-1).indices
+    valid = targets != vocab.PAD_ID
+    return {k: int(((top[..., :k] == targets.unsqueeze(-1)).any(-1) & valid).sum()) for k in ks}
+
+
 def batch_totals(
     kind: str, model: torch.nn.Module, batch: Batch, lam: float = DEFAULT_LAMBDA
 ) -> dict[str, float]:
@@ -182,10 +189,8 @@ def batch_totals(
     logits, targets, emotion = amt_forward(model, batch)
     valid = targets != vocab.PAD_ID
     n = float(valid.sum())
-    top = logits.topk(max(HITS_K), dim=-1).indices
     totals = {"loss": float(amt_loss(logits, targets, emotion, lam)) * n, "targets": n}
-    for k in HITS_K:
-        totals[f"hits{k}"] = float(((top[..., :k] == targets.unsqueeze(-1)).any(-1) & valid).sum())
+    totals.update({f"hits{k}": float(hits) for k, hits in hits_at_k(logits, targets).items()})
     fit, counted = emotion_counts(
         logits.argmax(-1)[valid].cpu().numpy(), emotion[valid].cpu().numpy(), EMOTION_THRESHOLD
     )
