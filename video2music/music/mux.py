@@ -18,6 +18,7 @@ import av
 import numpy as np
 
 from video2music.errors import UserError
+from video2music.features.decode import open_video
 from video2music.fileio import atomic_output
 
 logger = logging.getLogger(__name__)
@@ -43,25 +44,9 @@ def read_wav(path: str | os.PathLike) -> tuple[np.ndarray, int]:
 
 def video_timing(video_path: str | os.PathLike) -> tuple[float, float]:
     """(start, duration) in seconds of the first video stream of ``video_path``."""
-    with _open_video(video_path) as container:
-        stream = container.streams.video[0]
+    container, stream, _ = open_video(video_path)
+    with container:
         return _timing(container, stream)
-
-
-def _open_video(video_path: str | os.PathLike) -> av.container.InputContainer:
-    path = Path(video_path)
-    if not path.is_file():
-        raise UserError(f"video {path} does not exist; pass the path of a video file")
-    try:
-        container = av.open(str(path))
-    except (av.error.FFmpegError, OSError) as error:
-        raise UserError(
-            f"{path} is not a readable video ({error}); pass an .mp4, .mov or .mkv file"
-        ) from None
-    if not container.streams.video:
-        container.close()
-        raise UserError(f"{path} has no video stream; pass a video file")
-    return container
 
 
 def _timing(container: av.container.InputContainer, stream: av.VideoStream) -> tuple[float, float]:
@@ -78,8 +63,8 @@ def _timing(container: av.container.InputContainer, stream: av.VideoStream) -> t
 def mux_into(video_path: str | os.PathLike, wav_path: str | os.PathLike, out_path: str | os.PathLike) -> None:
     """Write ``out_path`` (any existing file is replaced; see ``mux`` for the safe entry point)."""
     samples, rate = read_wav(wav_path)
-    with _open_video(video_path) as source:
-        video_in = source.streams.video[0]
+    source, video_in, _ = open_video(video_path)
+    with source:
         start, duration = _timing(source, video_in)
         wanted = round(duration * rate)
         if len(samples) < wanted:
