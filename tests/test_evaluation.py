@@ -1,0 +1,113 @@
+"""Metrics, checked against values worked out by hand, and the evaluate.py command on generated output."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from video2music import vocab
+from video2music.commands.evaluate import main as evaluate_main
+from video2music.evaluation import (
+    CutChordF1,
+    chord_changes,
+    chord_entropy,
+    cut_chord_f1,
+    emotion_agreement,
+    evaluate_generated,
+    hits_at_k,
+    repetition_rate,
+)
+
+C, G, A_MIN, B_DIM, C_MAJ7 = (vocab.parse_chord(c) for c in ("C", "G", "A:min", "B:dim", "C:maj7"))
+
+
+def one_hot_emotion(names, strength=0.9):
+    rows = np.full((len(names), 6), (1 - strength) / 5)
+    for t, name in enumerate(names):
+        rows[t, vocab.EMOTIONS.index(name)] = strength
+    return rows
+
+
+def test_cut_chord_f1_matches_one_to_one_within_tolerance():
+    result = cut_chord_f1([5, 10], [4, 10, 15])
+    assert (result.matched, result.cuts, result.changes) == (2, 2, 3)
+    assert result.precision == pytest.approx(2 / 3) and result.recall == 1.0 and result.f1 == pytest.approx(0.8)
+    assert cut_chord_f1([5], [4, 6]).matched == 1  # one change per cut
+    assert cut_chord_f1([5, 6], [5]).f1 == pytest.approx(2 / 3)
+    assert cut_chord_f1([5], [7]).matched == 0 and cut_chord_f1([5], [7], tolerance=2).matched == 1
+    assert cut_chord_f1([3.4], [4]).matched == 1  # cut times may be fractional
+    assert math.isnan(cut_chord_f1([], []).f1) and cut_chord_f1([], [3]).f1 == 0.0
+    total = CutChordF1(1, 2, 2) + CutChordF1(3, 3, 5)
+    assert (total.matched, total.cuts, total.changes) == (4, 5, 7)
+
+
+def test_emotion_agreement_counts_only_confident_non_neutral_seconds():
+    emotion = one_hot_emotion(["sad", "sad", "exciting", "neutral", "relaxing", "fearful"])
+    emotion[5] = one_hot_emotion(["fearful"], strength=0.5)[0]  # not confident: left out
+    chords = [A_MIN, C, G, B_DIM, C_MAJ7, C]
+    # sad: A:min fits, C does not; exciting: G fits; neutral: left out; relaxing: C:maj7 fits
+    assert emotion_agreement(chords, emotion) == pytest.approx(3 / 4)
+    assert math.isnan(emotion_agreement([C], one_hot_emotion(["neutral"])))
+    assert emotion_agreement([vocab.N_ID], one_hot_emotion(["sad"])) == 0.0
+
+
+def test_changes_entropy_and_repetition():
+    chords = [C, C, G, G, A_MIN, C]
+    assert chord_changes(chords) == [2, 4, 5]
+    assert chord_entropy([C] * 8) == 0.0
+    assert chord_entropy([C, G] * 4) == pytest.approx(1.0)
+    assert chord_entropy([C, G, A_MIN, B_DIM]) == pytest.approx(2.0)
+    assert repetition_rate(chords) == pytest.approx(2 / 5)
+    assert math.isnan(repetition_rate([C]))
+
+
+def test_hits_at_k_ignores_padding():
+    logits = torch.tensor([[[0.0, 5, 4, 3, 2, 1, -1], [9, 1, 2, 3, 4, 5, 6], [0, 1, 2, 3, 4, 5, 6]]])
+    logits = torch.nn.functional.pad(logits, (0, vocab.VOCAB_SIZE - 7), value=-9)
+    targets = torch.tensor([[1, 6, vocab.PAD_ID]])
+    # position 0: id 1 is top-1; position 1: id 6 ranks 2nd; position 2 is padding
+    assert hits_at_k(logits, targets) == {1: 1, 3: 2, 5: 2}
+
+
+def write_result(path, chords, emotion_names, scene_offset):
+    path.write_text(
+        json.dumps(
+            {
+                "chord_ids_normalised": chords,
+                "emotion": one_hot_emotion(emotion_names).tolist(),
+                "scene_offset": scene_offset,
+                "chords": [vocab.chord_label(c) for c in chords],
+            }
+        )
+    )
+
+
+def test_evaluate_generated_folder_and_command(tmp_path, capsys):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    # a: cuts at 2 and 4, changes at 2 and 5 (both match within 1 s); sad chords on sad seconds
+    write_result(folder / "a.json", [A_MIN, A_MIN, C, C, C, G], ["sad"] * 6, [0, 1, 0, 1, 0, 1])
+    # b: no cut, one change at 1; exciting seconds, C fits and A:min does not
+    write_result(folder / "b.json", [C, A_MIN, A_MIN], ["exciting"] * 3, [0, 1, 2])
+    results = evaluate_generated(folder)
+    overall = results["overall"]
+    assert overall["videos"] == 2 and overall["seconds"] == 9
+    assert overall["cut_chord_recall"] == 1.0 and overall["cut_chord_precision"] == pytest.approx(2 / 3)
+    assert overall["cut_chord_f1"] == pytest.approx(0.8)
+    assert overall["emotion_agreement"] == pytest.approx(3 / 9)  # 2 of 6 sad, 1 of 3 exciting
+    assert results["videos"][1]["cut_chord_f1"] == 0.0  # one change, no cut
+
+    out_json = tmp_path / "metrics" / "m.json"
+    assert evaluate_main(["--generated", str(folder), "--json", str(out_json)]) == 0
+    assert "cut_chord_f1" in capsys.readouterr().out
+    assert json.loads(out_json.read_text())["overall"]["cut_chord_f1"] == pytest.approx(0.8)
+    assert evaluate_main(["--generated", str(folder), "--json", str(out_json)]) == 2  # no overwrite
+    assert "already exists" in capsys.readouterr().err
+
+    (folder / "bad.json").write_text('{"chords": []}')
+    assert evaluate_main(["--generated", str(folder)]) == 2
+    assert "bad.json is not a generate.py result file" in capsys.readouterr().err
+    assert evaluate_main(["--generated", str(tmp_path / "empty")]) == 2
+    assert evaluate_main([]) == 2
