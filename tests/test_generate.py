@@ -135,7 +135,6 @@ def test_a_folder_of_videos_goes_on_past_a_bad_one(tmp_path):
 
 def test_clip_model_with_basic_features_explains(tmp_path):
     from video2music.model.checkpoint import save_checkpoint
-
     from video2music.model.transformer import AffectiveMultimodalTransformer, AMTConfig
 
     config = AMTConfig.debug()

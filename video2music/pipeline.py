@@ -12,6 +12,7 @@ result renders and saves itself (MIDI, WAV, video with music, JSON summary, time
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -21,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pretty_midi
 import torch
 
 from video2music import __version__, vocab
@@ -33,7 +33,7 @@ from video2music.model.decode import DecodeOptions, decode_chords
 from video2music.model.dynamics_rule import rule_dynamics
 from video2music.model.inputs import build_video_input
 from video2music.model.regression import postprocess
-from video2music.music.arrange import Instruments, arrange, write_midi
+from video2music.music.arrange import Arrangement, Instruments, arrange, write_midi
 from video2music.music.mux import mux
 from video2music.music.synth import render
 
@@ -92,7 +92,7 @@ class GenerationResult:
     tempo: float
     density: np.ndarray
     loudness: np.ndarray
-    midi: pretty_midi.PrettyMIDI
+    arrangement: Arrangement  # the MIDI, before it is written
     settings: dict[str, Any]
     models: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
@@ -182,7 +182,7 @@ class GenerationResult:
             check_writable(path, overwrite)
 
         started = time.perf_counter()
-        write_midi(self.midi, targets["midi"], overwrite=overwrite)
+        write_midi(self.arrangement, targets["midi"], overwrite=overwrite)
         self.timings["save_midi"] = time.perf_counter() - started
         if "wav" in targets:
             started = time.perf_counter()
@@ -365,7 +365,7 @@ class Video2Music:
 
         report(0.8, "arranging")
         started = time.perf_counter()
-        midi = arrange(
+        arrangement = arrange(
             chords,
             density,
             loudness,
@@ -384,7 +384,7 @@ class Video2Music:
             "primer": primer,
             "tempo": tempo,
             "drums": drums,
-            "instruments": None if instruments is None else vars(instruments),
+            "instruments": None if instruments is None else dataclasses.asdict(instruments),
             **params,
         }
         models = {
@@ -400,7 +400,7 @@ class Video2Music:
             tempo=tempo,
             density=np.asarray(density, dtype=np.float32),
             loudness=np.asarray(loudness, dtype=np.float32),
-            midi=midi,
+            arrangement=arrangement,
             settings=settings,
             models=models,
             timings=timings,

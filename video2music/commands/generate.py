@@ -7,9 +7,9 @@ import logging
 from pathlib import Path
 
 from tqdm import tqdm
-from video2music.music.arrange import Instruments
 
 from video2music.errors import UserError, cli_main
+from video2music.music.arrange import Instruments
 
 logger = logging.getLogger(__name__)
 
@@ -61,24 +61,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def parse_instruments(text: str | None) -> Instruments | None:
-    """``chords=0,arpeggio=46,bass=33`` -> Instruments with those General MIDI programs."""
-    if not text:
-        return None
-    fields = set(Instruments.__dataclass_fields__)
-    values: dict[str, int] = {}
-    for part in text.split(","):
-        name, _, number = part.partition("=")
-        name = name.strip()
-        if name not in fields or not number.strip().isdigit() or not 0 <= int(number) <= 127:
-            raise UserError(
-                f"bad instrument setting {part!r}: use NAME=PROGRAM with NAME in {', '.join(sorted(fields))} "
-                "and PROGRAM a General MIDI number 0-127"
-            )
-        values[name] = int(number)
-    return Instruments(**values)
-
-
 def collect_videos(paths: list[str]) -> list[Path]:
     videos: list[Path] = []
     for text in paths:
@@ -106,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         vocab.parse_key(args.key)
     if args.primer:
         vocab.parse_progression(args.primer)
-    instruments = parse_instruments(args.instruments)
+    instruments = Instruments.parse(args.instruments) if args.instruments else None
     if args.soundfont:
         from video2music.music.synth import find_soundfont
 
