@@ -1,3 +1,4 @@
+import mido
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -88,6 +89,14 @@ def test_key_names(text, tonic, mode, transpose, midi_name):
     assert key.mode_bit == (mode == "minor")
 
 
+def test_key_keeps_the_users_spelling():
+    assert vocab.parse_key("F# major").name == "F# major"
+    assert vocab.parse_key("Gb major").name == "Gb major"
+    assert vocab.parse_key("F# major") == vocab.parse_key("Gb major")
+    assert vocab.parse_key("A#m").midi_name == "A#m"
+    assert vocab.parse_key("G# major").midi_name == "Ab"  # no key signature has eight sharps
+
+
 @pytest.mark.parametrize("bad", ["H major", "C dorian", "", "major"])
 def test_unknown_key_is_explained(bad):
     with pytest.raises(UserError, match="unknown key"):
@@ -138,6 +147,7 @@ def test_key_name_round_trip(key):
     parsed = vocab.parse_key(key.name)
     assert parsed == key
     assert vocab.parse_key(key.midi_name) == key
+    mido.MetaMessage("key_signature", key=key.midi_name)  # raises for a name MIDI cannot hold
     assert -5 <= key.transpose <= 6
     reference_tonic = 9 if key.mode == "minor" else 0
     assert (reference_tonic + key.transpose) % 12 == key.tonic

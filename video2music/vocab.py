@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -241,6 +241,40 @@ def affective_target_matrix() -> np.ndarray:
 
 _FLAT_MAJOR_TONICS = frozenset({5, 10, 3, 8, 1, 6})  # F Bb Eb Ab Db Gb
 _FLAT_MINOR_TONICS = frozenset({2, 7, 0, 5, 10, 3})  # D G C F Bb Eb minor
+_MIDI_KEYS = frozenset(
+    [
+        "C",
+        "G",
+        "D",
+        "A",
+        "E",
+        "B",
+        "F#",
+        "C#",
+        "F",
+        "Bb",
+        "Eb",
+        "Ab",
+        "Db",
+        "Gb",
+        "Cb",
+        "Am",
+        "Em",
+        "Bm",
+        "F#m",
+        "C#m",
+        "G#m",
+        "D#m",
+        "A#m",
+        "Dm",
+        "Gm",
+        "Cm",
+        "Fm",
+        "Bbm",
+        "Ebm",
+        "Abm",
+    ]
+)
 _KEY_RE = re.compile(r"^([A-Ga-g])([#b♯♭]?)\s*(.*)$")
 
 
@@ -250,6 +284,8 @@ class Key:
 
     tonic: int
     mode: str  # "major" or "minor"
+    # How the user spelled the tonic (F# major vs Gb major sound the same); None = the usual one.
+    flats: bool | None = field(default=None, compare=False)
 
     @property
     def mode_bit(self) -> int:
@@ -258,6 +294,8 @@ class Key:
 
     @property
     def prefers_flats(self) -> bool:
+        if self.flats is not None:
+            return self.flats
         tonics = _FLAT_MINOR_TONICS if self.mode == "minor" else _FLAT_MAJOR_TONICS
         return self.tonic in tonics
 
@@ -277,8 +315,13 @@ class Key:
 
     @property
     def midi_name(self) -> str:
-        """The key as MIDI key-signature events name it (``Bb``, ``F#m``)."""
-        return self.tonic_name + ("m" if self.mode == "minor" else "")
+        """The key as MIDI key-signature events name it (``Bb``, ``F#m``); a spelling with more
+        than seven sharps or flats (G# major) becomes its enharmonic twin (Ab)."""
+        suffix = "m" if self.mode == "minor" else ""
+        name = self.tonic_name + suffix
+        if name in _MIDI_KEYS:
+            return name
+        return (ROOTS if self.prefers_flats else FLAT_ROOTS)[self.tonic] + suffix
 
     def __str__(self) -> str:
         return self.name
@@ -296,4 +339,6 @@ def parse_key(text: str) -> Key:
             f"unknown key {text!r}: expected a tonic A-G with optional # or b and a mode, "
             "e.g. 'C major', 'F# minor', 'Bb major', 'Am'"
         )
-    return Key(_parse_root(match.group(1), match.group(2)), mode)
+    accidental = match.group(2)
+    flats = None if not accidental else accidental in "b♭"
+    return Key(_parse_root(match.group(1), accidental), mode, flats)
