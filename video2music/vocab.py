@@ -241,38 +241,15 @@ def affective_target_matrix() -> np.ndarray:
 
 _FLAT_MAJOR_TONICS = frozenset({5, 10, 3, 8, 1, 6})  # F Bb Eb Ab Db Gb
 _FLAT_MINOR_TONICS = frozenset({2, 7, 0, 5, 10, 3})  # D G C F Bb Eb minor
+# Key signatures MIDI can hold: at most seven sharps or flats.
 _MIDI_KEYS = frozenset(
     [
-        "C",
-        "G",
-        "D",
-        "A",
-        "E",
-        "B",
-        "F#",
-        "C#",
-        "F",
-        "Bb",
-        "Eb",
-        "Ab",
-        "Db",
-        "Gb",
-        "Cb",
-        "Am",
-        "Em",
-        "Bm",
-        "F#m",
-        "C#m",
-        "G#m",
-        "D#m",
-        "A#m",
-        "Dm",
-        "Gm",
-        "Cm",
-        "Fm",
-        "Bbm",
-        "Ebm",
-        "Abm",
+        f"{tonic}"
+        for tonic in ("C", "G", "D", "A", "E", "B", "F#", "C#", "F", "Bb", "Eb", "Ab", "Db", "Gb", "Cb")
+    ]
+    + [
+        f"{tonic}m"
+        for tonic in ("A", "E", "B", "F#", "C#", "G#", "D#", "A#", "D", "G", "C", "F", "Bb", "Eb", "Ab")
     ]
 )
 _KEY_RE = re.compile(r"^([A-Ga-g])([#b♯♭]?)\s*(.*)$")
