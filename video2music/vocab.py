@@ -242,16 +242,9 @@ def affective_target_matrix() -> np.ndarray:
 _FLAT_MAJOR_TONICS = frozenset({5, 10, 3, 8, 1, 6})  # F Bb Eb Ab Db Gb
 _FLAT_MINOR_TONICS = frozenset({2, 7, 0, 5, 10, 3})  # D G C F Bb Eb minor
 # Key signatures MIDI can hold: at most seven sharps or flats.
-_MIDI_KEYS = frozenset(
-    [
-        f"{tonic}"
-        for tonic in ("C", "G", "D", "A", "E", "B", "F#", "C#", "F", "Bb", "Eb", "Ab", "Db", "Gb", "Cb")
-    ]
-    + [
-        f"{tonic}m"
-        for tonic in ("A", "E", "B", "F#", "C#", "G#", "D#", "A#", "D", "G", "C", "F", "Bb", "Eb", "Ab")
-    ]
-)
+_MIDI_MAJOR = ("C", "G", "D", "A", "E", "B", "F#", "C#", "F", "Bb", "Eb", "Ab", "Db", "Gb", "Cb")
+_MIDI_MINOR = ("A", "E", "B", "F#", "C#", "G#", "D#", "A#", "D", "G", "C", "F", "Bb", "Eb", "Ab")
+_MIDI_KEYS = frozenset(_MIDI_MAJOR) | frozenset(f"{tonic}m" for tonic in _MIDI_MINOR)
 _KEY_RE = re.compile(r"^([A-Ga-g])([#b♯♭]?)\s*(.*)$")
 
 
