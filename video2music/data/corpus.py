@@ -19,7 +19,8 @@ quarter lengths ``[2t, 2t + 2)`` and holds one chord.
 Chords. Every chord source is reduced to labelled spans first: analysis and chord-symbol chords
 are spans as written; a score without them is cut into quarter-note beats, and each beat's
 notes give a pitch-class profile (each pitch class weighted by how long it sounds in the beat)
-and a bass (the lowest pitch sounding). ``match_chord`` scores every root and quality of the
+and a bass (the lowest pitch sounding); pitch classes holding under 15% of the beat are passing
+notes and dropped. ``match_chord`` scores every root and quality of the
 vocabulary against that profile: the weight of the template's tones, minus the weight outside
 the template, minus a fixed penalty for each template tone that is absent, plus a small bonus
 when the root is the bass; exact ties go to the simpler quality (``maj`` before ``min`` before
@@ -47,8 +48,8 @@ Per-second inputs derived from the music (see ``derive_timeline``):
   arousal term from the onset rate, rows normalised to sum to 1.
 
 Command line: ``python -m video2music.data.corpus --out dataset/corpus [--jobs 2]`` writes the
-MuVi-Sync layout (``data.muvisync.write_video`` / ``write_split``); each piece's timeline is
-cached in ``<out>/.cache`` so reruns only redo what changed.
+MuVi-Sync layout (``data.muvisync.write_video`` / ``write_split``); each piece's parsed score
+is cached in ``<out>/.cache`` (parsing is the slow part), so a rerun takes seconds.
 """
 
 from __future__ import annotations
@@ -56,11 +57,12 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import pickle
 import re
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -72,12 +74,13 @@ from video2music.model.dynamics_rule import DENSITY_ANCHORS, MOTION_ANCHORS, gau
 
 logger = logging.getLogger(__name__)
 
-BUILDER_VERSION = "corpus-v2"  # bump when the derivation changes, to invalidate caches
+READER_VERSION = "music-v1"  # bump when reading scores changes, to invalidate the cache
 QL_PER_SECOND = 2.0  # 120 bpm: a half note per second
 
 # Chord matching weights (profiles are normalised to sum to 1).
 MISSING_TONE_PENALTY = 0.15
 BASS_ROOT_BONUS = 0.1
+PASSING_SHARE = 0.15
 QUALITY_PREFERENCE = (
     "maj", "min", "7", "min7", "dim", "dim7", "hdim7", "maj7", "sus4", "maj6", "min6", "sus2", "aug",
 )  # fmt: skip
@@ -87,6 +90,7 @@ CUT_MOTION = 45.0  # the motion a hard cut gives (examples/testvideo.mp4: 87; fa
 
 MIN_PHRASE_SECONDS = 3  # a boundary closer than this to the previous one is dropped
 EMOTION_SMOOTH_SECONDS = 2.0  # Gaussian sigma
+EMOTION_SHARPNESS = 3.0
 DEFAULT_DYNAMIC = 0.6  # ~mf as a 0-1 level, when the score writes no dynamic
 
 _SPLIT_SHARES = (0.8, 0.1)  # train, val; the rest is test
@@ -281,6 +285,9 @@ def _recognise_beats(music: _Music) -> list[_Span]:
             if overlap > 0:
                 weights[beat, pitch % 12] += overlap
                 lowest[beat] = min(lowest[beat], pitch)
+    # A pitch class under PASSING_SHARE of the beat is a passing note, not a chord tone: without
+    # this an eighth-note F# under G B D makes the beat G:maj7.
+    weights[weights < PASSING_SHARE * weights.sum(axis=1, keepdims=True)] = 0.0
     spans = []
     for beat in range(n_beats):
         bass = int(lowest[beat]) % 12 if lowest[beat] < 999 else None
@@ -320,8 +327,12 @@ def emotion_from_chords(chords: np.ndarray, mode: str, onset_rate: np.ndarray) -
     Each second's chord quality votes equally for every emotion whose quality set contains it
     (``maj`` -> exciting and relaxing; ``min`` -> sad; ``N`` and qualities in no set ->
     neutral). The votes are smoothed with a Gaussian (sigma ``EMOTION_SMOOTH_SECONDS``), then
-    mixed 60/25/15 with a mode prior and an arousal term: busier-than-usual seconds (onset rate
-    above the piece's median) lean exciting/tense, calmer ones relaxing/sad.
+    mixed 50/20/30 with a mode prior and an arousal term: seconds busier than the corpus median
+    (``DENSITY_ANCHORS[2]`` onsets/s) lean exciting/tense, calmer ones relaxing/sad; this is what
+    separates exciting from relaxing, which major chords vote for alike. Finally the rows are
+    sharpened (raised to ``EMOTION_SHARPNESS`` and renormalised): the video features' emotion is
+    a softmax whose top label often holds 0.5-0.9, and flat training rows would not teach the
+    model what a confident emotion means.
     """
     T = len(chords)
     votes = np.zeros((T, len(vocab.EMOTIONS)))
@@ -334,11 +345,12 @@ def emotion_from_chords(chords: np.ndarray, mode: str, onset_rate: np.ndarray) -
     # exciting, fearful, tense, sad, relaxing, neutral
     prior = np.array([0.2, 0.25, 0.15, 0.4, 0.0, 0.0] if mode == "minor" else [0.4, 0.0, 0.1, 0.0, 0.5, 0.0])
     rate = gaussian_smooth(onset_rate.astype(np.float64), EMOTION_SMOOTH_SECONDS)
-    arousal = np.tanh((rate - np.median(rate)) / (np.std(rate) + 1.0))  # -1 calm .. 1 busy
+    arousal = np.tanh((rate - DENSITY_ANCHORS[2]) / 3.0)  # -1 calm .. 1 busy
     up = np.array([0.6, 0.0, 0.4, 0.0, 0.0, 0.0])
     down = np.array([0.0, 0.0, 0.0, 0.4, 0.6, 0.0])
     aroused = np.where(arousal[:, None] > 0, arousal[:, None] * up, -arousal[:, None] * down)
-    mixed = 0.6 * smoothed + 0.25 * prior + 0.15 * aroused + 0.02  # floor: no emotion is impossible
+    mixed = 0.5 * smoothed + 0.2 * prior + 0.3 * aroused + 0.03  # floor: no emotion is impossible
+    mixed = (mixed / mixed.sum(axis=1, keepdims=True)) ** EMOTION_SHARPNESS
     return (mixed / mixed.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
@@ -373,10 +385,13 @@ def _phrase_starts(music: _Music, chords: np.ndarray, mode: str, T: int) -> list
 
 def derive_timeline(source: PieceSource) -> PieceTimeline:
     """Read one piece and derive its per-second chords and video-like inputs."""
-    music = _read_music(source)
+    return _timeline(source.piece_id, _read_music(source))
+
+
+def _timeline(piece_id: str, music: _Music) -> PieceTimeline:
     T = int(np.ceil(music.length / QL_PER_SECOND - 1e-9))
     if T < 2 * MIN_PHRASE_SECONDS:
-        raise ValueError(f"{source.piece_id} is too short ({T} s)")
+        raise ValueError(f"{piece_id} is too short ({T} s)")
     chords = _per_second_chords(music.chord_spans or _recognise_beats(music), T)
     if music.chord_spans and music.analysed_until < music.length:
         unanalysed = np.arange(T) * QL_PER_SECOND >= music.analysed_until
@@ -408,7 +423,7 @@ def derive_timeline(source: PieceSource) -> PieceTimeline:
         scene_offset[t] = 0 if t in starts else scene_offset[t - 1] + 1
     key = vocab.Key(9 if mode == "minor" else 0, mode)
     return PieceTimeline(
-        piece_id=source.piece_id,
+        piece_id=piece_id,
         key=key.name,
         original_key=vocab.Key(tonic % 12, mode).name,
         chords=chords.astype(np.int64),
@@ -455,11 +470,14 @@ def list_sources() -> list[PieceSource]:
 
 
 def split_ids(ids: Sequence[str], seed: int = 0) -> dict[str, list[str]]:
-    """Train/val/test by piece (80/10/10), shuffled with a fixed seed."""
+    """Train/val/test by piece (80/10/10, at least one piece each), shuffled with a fixed seed."""
     order = sorted(ids)
+    if len(order) < 3:
+        raise UserError(f"a train/val/test split needs at least 3 pieces, got {len(order)}")
     np.random.default_rng(seed).shuffle(order)
-    n_train = int(round(_SPLIT_SHARES[0] * len(order)))
-    n_val = int(round(_SPLIT_SHARES[1] * len(order)))
+    n_val = max(1, int(round(_SPLIT_SHARES[1] * len(order))))
+    n_test = max(1, int(round((1 - sum(_SPLIT_SHARES)) * len(order))))
+    n_train = len(order) - n_val - n_test
     return {
         "train": sorted(order[:n_train]),
         "val": sorted(order[n_train : n_train + n_val]),
@@ -467,52 +485,46 @@ def split_ids(ids: Sequence[str], seed: int = 0) -> dict[str, list[str]]:
     }
 
 
-def _cache_path(cache: Path, source: PieceSource) -> Path:
-    return cache / f"{source.piece_id}.{BUILDER_VERSION}.npz"
-
-
-def _save_cached(path: Path, timeline: PieceTimeline) -> None:
-    tmp = path.with_name(f".{path.name}.part.npz")
-    np.savez(tmp, **{k: np.asarray(v) for k, v in asdict(timeline).items()})
-    os.replace(tmp, path)
-
-
-def _load_cached(path: Path) -> PieceTimeline:
-    with np.load(path) as data:
-        values = {f.name: data[f.name] for f in fields(PieceTimeline)}
-    for name in ("piece_id", "key", "original_key"):
-        values[name] = str(values[name])
-    return PieceTimeline(**values)
-
-
-def _derive_cached(args: tuple[PieceSource, Path]) -> PieceTimeline | str:
-    """Worker: the cached timeline, deriving it first if needed; a message if the piece fails."""
+def _read_cached(args: tuple[PieceSource, Path]) -> _Music | str:
+    """Worker: a piece's score as read (parsing is the slow part, so that is what is cached),
+    or a message when the piece cannot be read."""
     source, cache = args
-    path = _cache_path(cache, source)
+    path = cache / f"{source.piece_id}.{READER_VERSION}.pkl"
     if path.exists():
-        return _load_cached(path)
+        with open(path, "rb") as handle:
+            return pickle.load(handle)
     try:
-        timeline = derive_timeline(source)
+        music = _read_music(source)
     except Exception as error:  # a malformed score is skipped, not fatal to the corpus
         return f"{source.piece_id}: {type(error).__name__}: {error}"
-    _save_cached(path, timeline)
-    return timeline
+    tmp = path.with_name(f".{path.name}.part")
+    with open(tmp, "wb") as handle:
+        pickle.dump(music, handle)
+    os.replace(tmp, path)
+    return music
 
 
 def build_timelines(
     sources: Sequence[PieceSource], cache: Path, jobs: int = 1, progress: bool = True
 ) -> list[PieceTimeline]:
-    """Derive (or load from ``cache``) every piece's timeline, in ``jobs`` processes."""
+    """Read (or load from ``cache``) every piece in ``jobs`` processes and derive its timeline."""
     cache.mkdir(parents=True, exist_ok=True)
     work = [(s, cache) for s in sources]
     if jobs > 1:
         with ProcessPoolExecutor(jobs) as pool:
-            results = list(tqdm(pool.map(_derive_cached, work), total=len(work), disable=not progress))
+            read = list(tqdm(pool.map(_read_cached, work), total=len(work), disable=not progress))
     else:
-        results = [_derive_cached(w) for w in tqdm(work, disable=not progress)]
-    for message in (r for r in results if isinstance(r, str)):
-        logger.warning("skipped %s", message)
-    return [r for r in results if isinstance(r, PieceTimeline)]
+        read = [_read_cached(w) for w in tqdm(work, disable=not progress)]
+    timelines = []
+    for source, music in zip(sources, read, strict=True):
+        if isinstance(music, str):
+            logger.warning("skipped %s", music)
+            continue
+        try:
+            timelines.append(_timeline(source.piece_id, music))
+        except ValueError as error:
+            logger.warning("skipped %s", error)
+    return timelines
 
 
 def to_muvisync(timeline: PieceTimeline):
@@ -549,11 +561,19 @@ def summarise(timelines: Sequence[PieceTimeline]) -> str:
     )
 
 
-def build_corpus(out: Path, jobs: int = 1, seed: int = 0, progress: bool = True) -> list[PieceTimeline]:
-    """Build the whole corpus into ``out`` in the MuVi-Sync layout; returns the timelines."""
+def build_corpus(
+    out: Path,
+    jobs: int = 1,
+    seed: int = 0,
+    progress: bool = True,
+    sources: Sequence[PieceSource] | None = None,
+) -> list[PieceTimeline]:
+    """Build the corpus (``sources``, default every piece of ``list_sources``) into ``out`` in the
+    MuVi-Sync layout, split by piece; returns the timelines."""
     from video2music.data.muvisync import write_split, write_video
 
-    timelines = build_timelines(list_sources(), out / ".cache", jobs=jobs, progress=progress)
+    sources = list_sources() if sources is None else sources
+    timelines = build_timelines(sources, out / ".cache", jobs=jobs, progress=progress)
     if not timelines:
         raise UserError("no piece of music21's corpus could be read; check the music21 installation")
     for timeline in timelines:
