@@ -33,7 +33,9 @@ def one_hot_emotion(names, strength=0.9):
 def test_cut_chord_f1_matches_one_to_one_within_tolerance():
     result = cut_chord_f1([5, 10], [4, 10, 15])
     assert (result.matched, result.cuts, result.changes) == (2, 2, 3)
-    assert result.precision == pytest.approx(2 / 3) and result.recall == 1.0 and result.f1 == pytest.approx(0.8)
+    assert (
+        result.precision == pytest.approx(2 / 3) and result.recall == 1.0 and result.f1 == pytest.approx(0.8)
+    )
     assert cut_chord_f1([5], [4, 6]).matched == 1  # one change per cut
     assert cut_chord_f1([5, 6], [5]).f1 == pytest.approx(2 / 3)
     assert cut_chord_f1([5], [7]).matched == 0 and cut_chord_f1([5], [7], tolerance=2).matched == 1

@@ -48,8 +48,10 @@ def test_write_then_read_gives_the_same_video(tmp_path):
     text = muvisync.chord_path(tmp_path, "clip-1").read_text().splitlines()
     assert text[0] in ("key C major", "key A minor")
     assert text[1].split()[0] == "0" and vocab.parse_chord(text[1].split()[1]) == video.chords[0]
-    assert muvisync.modality_path(tmp_path, "emotion", "clip-1").read_text().startswith(
-        "time exciting_prob fearful_prob tense_prob sad_prob relaxing_prob neutral_prob\n0 "
+    assert (
+        muvisync.modality_path(tmp_path, "emotion", "clip-1")
+        .read_text()
+        .startswith("time exciting_prob fearful_prob tense_prob sad_prob relaxing_prob neutral_prob\n0 ")
     )
     assert_same_video(muvisync.read_video(tmp_path, "clip-1"), video)
     assert muvisync.read_video(tmp_path, "clip-1", semantic=False).semantic is None
@@ -132,12 +134,16 @@ def test_every_bad_file_is_reported_with_file_and_line(dataset, tmp_path):
     assert f"{emotion_b}:3: emotion is not a finite number" in text
     assert f"{emotion_b}:5: emotion probabilities sum to 1.8000" in text
     assert f"{motion_c}: " in text and "seconds but" in text
-    assert f"{muvisync.modality_path(root, 'scene_offset', c)}:2: scene offset 0.5 is not a whole number" in text
+    assert (
+        f"{muvisync.modality_path(root, 'scene_offset', c)}:2: scene offset 0.5 is not a whole number" in text
+    )
     assert f"{muvisync.modality_path(root, 'loudness', d)}: missing" in text
     assert f"{muvisync.modality_path(root, 'note_density', d)}:1: expected a time and 1 value(s)" in text
     assert f"{muvisync.modality_path(root, 'note_density', d)}:3: time '7' where 2 was expected" in text
     assert len(problems) == 9
-    assert str(caught.value).startswith(f"split 'train' of {root} has invalid files; fix them and rerun (9 problems)")
+    assert str(caught.value).startswith(
+        f"split 'train' of {root} has invalid files; fix them and rerun (9 problems)"
+    )
     assert isinstance(caught.value, UserError)
 
 
