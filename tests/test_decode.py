@@ -181,3 +181,17 @@ def test_guidance_without_emotion_features_is_refused():
     model = _model(inputs=("semantic",))
     with pytest.raises(UserError, match="emotion"):
         decode_chords(model, _video(5, dim=768), 0, DecodeOptions(emotion_guidance=1.0))
+
+
+def test_half_weight_steps_stay_close_to_float32_and_leave_the_model_alone():
+    model = import_reference(REFERENCE / "tiny_amt_state.pt", "amt")
+    half = model.with_half_decoder_weights()
+    assert half.decoder_layers[0].ff.linear1.weight.dtype == torch.float16
+    assert model.decoder_layers[0].ff.linear1.weight.dtype == torch.float32
+    video, chords = _video(60), torch.randint(1, 157, (60,), generator=torch.Generator().manual_seed(2))
+    with torch.inference_mode():
+        full = model(chords[None], video, torch.tensor([0.0]))[0]
+        state = half.start(video, 0)
+        steps = torch.stack([half.step(state, int(c)) for c in chords])
+    np.testing.assert_allclose(steps.log_softmax(-1).numpy(), full.log_softmax(-1).numpy(), atol=2e-2, rtol=0)
+    assert len(decode_chords(model, video, 0, DecodeOptions(half_weights=True))) == 60

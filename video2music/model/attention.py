@@ -24,6 +24,17 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """``F.linear`` that also works when the weights are stored in a lower precision than ``x``.
+
+    Decoding one position at a time streams every decoder weight from memory per step; storing them
+    as float16 (see ``DecodeOptions.half_weights``) halves that traffic, which is what bounds a step.
+    """
+    if weight.dtype == x.dtype:
+        return F.linear(x, weight, bias)
+    return F.linear(x.to(weight.dtype), weight, bias).to(x.dtype)
+
+
 @dataclass
 class KVCache:
     """Keys and values of one attention layer, (heads, capacity, head_dim); ``length`` are filled."""
@@ -66,7 +77,7 @@ class MultiHeadAttention(nn.Module):
 
     def project_key_value(self, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         d = self.d_model
-        kv = F.linear(memory, self.in_proj_weight[d:], self.in_proj_bias[d:])
+        kv = linear(memory, self.in_proj_weight[d:], self.in_proj_bias[d:])
         return self._heads(kv[..., :d]), self._heads(kv[..., d:])
 
     # -- whole sequences -------------------------------------------------------------------
@@ -119,7 +130,7 @@ class MultiHeadAttention(nn.Module):
     def step(self, x: torch.Tensor, cache: KVCache) -> torch.Tensor:
         """Causal self-attention of one new position ``x`` (d_model,) appended to ``cache``."""
         i = cache.length
-        q, k, v = F.linear(x, self.in_proj_weight, self.in_proj_bias).view(3, self.n_heads, 1, self.head_dim)
+        q, k, v = linear(x, self.in_proj_weight, self.in_proj_bias).view(3, self.n_heads, 1, self.head_dim)
         cache.keys[:, i : i + 1] = k
         cache.values[:, i : i + 1] = v
         cache.length = i + 1
@@ -130,12 +141,13 @@ class MultiHeadAttention(nn.Module):
                 raise ValueError(f"position {i} exceeds the relative attention length {max_len}")
             # Er rows for distances i..0 are contiguous and in key order: key j uses Er[max_len-1-i+j].
             keys = keys + self.rel_embedding[max_len - 1 - i :]
-        weights = ((q * self.scale) @ keys.transpose(-1, -2)).softmax(-1)
-        return self.out_proj((weights @ cache.values[:, : i + 1]).reshape(self.d_model))
+        # SDPA scales by 1/sqrt(head_dim) itself, which is the reference's scaling of q.
+        out = F.scaled_dot_product_attention(q, keys, cache.values[:, : i + 1])
+        return linear(out.reshape(self.d_model), self.out_proj.weight, self.out_proj.bias)
 
     def step_cross(self, x: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
         """Attention of one query ``x`` (d_model,) to precomputed memory keys/values (H, S, head_dim)."""
         d = self.d_model
-        q = F.linear(x, self.in_proj_weight[:d], self.in_proj_bias[:d]).view(self.n_heads, 1, self.head_dim)
-        weights = ((q * self.scale) @ keys.transpose(-1, -2)).softmax(-1)
-        return self.out_proj((weights @ values).reshape(d))
+        q = linear(x, self.in_proj_weight[:d], self.in_proj_bias[:d]).view(self.n_heads, 1, self.head_dim)
+        out = F.scaled_dot_product_attention(q, keys, values).reshape(d)
+        return linear(out, self.out_proj.weight, self.out_proj.bias)
