@@ -14,15 +14,6 @@ from video2music.model.transformer import AffectiveMultimodalTransformer, AMTCon
 INPUTS = ("scene_offset", "motion", "emotion")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Several test processes share two cores: one thread each is many times faster than two.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def videos():
     rng = np.random.default_rng(7)
