@@ -8,6 +8,7 @@ trained on; the concatenation keeps this order and skips what the model does not
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import asdict, fields
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,34 @@ def check_inputs(inputs: Iterable[str]) -> tuple[str, ...]:
 def video_dim(inputs: Iterable[str]) -> int:
     """Width of the concatenated video input for these inputs."""
     return sum(INPUT_DIMS[name] for name in check_inputs(inputs))
+
+
+class DeclaresInputs:
+    """Mixin for the frozen model config dataclasses: their input set, its width, dict round trip."""
+
+    inputs: tuple[str, ...]
+
+    def _normalise_inputs(self) -> None:
+        object.__setattr__(self, "inputs", check_inputs(self.inputs))
+
+    @property
+    def video_dim(self) -> int:
+        return video_dim(self.inputs)
+
+    def to_dict(self) -> dict:
+        """Plain values only, so a checkpoint holding it loads with ``weights_only=True``."""
+        data = asdict(self)
+        data["inputs"] = list(self.inputs)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+        if unknown:
+            raise UserError(
+                f"unknown {cls.__name__} fields {unknown}; the checkpoint is from another version"
+            )
+        return cls(**{k: tuple(v) if k == "inputs" else v for k, v in data.items()})
 
 
 def _column(features: Any, name: str) -> np.ndarray:

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
 
 from video2music.errors import UserError
-from video2music.model.inputs import INPUT_ORDER, check_inputs, video_dim
+from video2music.model.inputs import INPUT_ORDER, DeclaresInputs
 
 MAX_NOTE_DENSITY = 40.0
 
 
 @dataclass(frozen=True)
-class RegressionConfig:
+class RegressionConfig(DeclaresInputs):
     """Sizes of the regression and the video inputs it takes (defaults: the published model)."""
 
     hidden: int = 64
@@ -23,34 +23,16 @@ class RegressionConfig:
     inputs: tuple[str, ...] = field(default=INPUT_ORDER)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "inputs", check_inputs(self.inputs))
+        self._normalise_inputs()
         if int(self.hidden) < 1 or int(self.layers) < 1:
             raise UserError(
                 f"RegressionConfig needs positive hidden and layers, got {self.hidden}, {self.layers}"
             )
 
-    @property
-    def video_dim(self) -> int:
-        return video_dim(self.inputs)
-
     @classmethod
     def debug(cls, inputs: tuple[str, ...] = INPUT_ORDER) -> RegressionConfig:
         """A tiny configuration for tests and smoke runs."""
         return cls(hidden=8, layers=1, inputs=inputs)
-
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        data["inputs"] = list(self.inputs)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict) -> RegressionConfig:
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
-        if unknown:
-            raise UserError(
-                f"unknown regression config fields {unknown}; the checkpoint is from another version"
-            )
-        return cls(**{k: tuple(v) if k == "inputs" else v for k, v in data.items()})
 
 
 class VideoRegression(nn.Module):

@@ -24,7 +24,7 @@ videos are decoded in windows by :mod:`video2music.model.decode`.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -34,11 +34,11 @@ from torch import nn
 from video2music import vocab
 from video2music.errors import UserError
 from video2music.model.attention import KVCache, MultiHeadAttention, linear
-from video2music.model.inputs import INPUT_ORDER, check_inputs, video_dim
+from video2music.model.inputs import INPUT_ORDER, DeclaresInputs
 
 
 @dataclass(frozen=True)
-class AMTConfig:
+class AMTConfig(DeclaresInputs):
     """Sizes of the transformer and the video inputs it takes (defaults: the published model)."""
 
     n_encoder_layers: int = 6
@@ -51,7 +51,7 @@ class AMTConfig:
     inputs: tuple[str, ...] = field(default=INPUT_ORDER)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "inputs", check_inputs(self.inputs))
+        self._normalise_inputs()
         for name in ("n_encoder_layers", "n_decoder_layers", "d_model", "n_heads", "d_ff", "max_len"):
             if int(getattr(self, name)) < 1:
                 raise UserError(f"AMTConfig.{name} must be a positive integer, got {getattr(self, name)}")
@@ -60,29 +60,10 @@ class AMTConfig:
                 f"AMTConfig.d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})"
             )
 
-    @property
-    def video_dim(self) -> int:
-        return video_dim(self.inputs)
-
     @classmethod
     def debug(cls, inputs: tuple[str, ...] = INPUT_ORDER) -> AMTConfig:
         """A tiny configuration for tests and smoke runs (seconds to train, random weights are fine)."""
         return cls(n_encoder_layers=1, n_decoder_layers=1, d_model=32, n_heads=4, d_ff=64, inputs=inputs)
-
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        data["inputs"] = list(self.inputs)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict) -> AMTConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise UserError(
-                f"unknown transformer config fields {unknown}; the checkpoint is from another version"
-            )
-        return cls(**{k: tuple(v) if k == "inputs" else v for k, v in data.items()})
 
 
 def sinusoid_table(length: int, d_model: int) -> torch.Tensor:
