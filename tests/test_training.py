@@ -118,6 +118,8 @@ def test_corrupt_checkpoints_are_rejected(data, tmp_path, capsys):
     state.write_bytes(b"\x00" * 100)
     with pytest.raises(TrainingError, match="state.pt is damaged"):
         train(tiny(data, run, epochs=2, resume=True))
+    train(tiny(data, run, epochs=1, overwrite=True))  # starting over removes the old run's files
+    assert load_checkpoint(best).kind == "amt" and not (run / "epoch_0001.pt").exists()
 
 
 def test_divergence_stops_without_saving(data, tmp_path):

@@ -328,9 +328,8 @@ def _diverged(what: str, epoch: int, step: int, out: Path) -> TrainingError:
 
 def _clear_old_run(out: Path) -> None:
     """--overwrite: remove what an earlier run left, so nothing of it passes for this run's output."""
-    for path in [out / n for n in ("state.pt", "best.pt", "log.csv", "log.json")] + sorted(
-        out.glob("epoch_*.pt")
-    ):
+    old = [out / name for name in ("state.pt", "best.pt", "log.csv", "log.json")]
+    for path in old + sorted(out.glob("epoch_*.pt")):
         path.unlink(missing_ok=True)
 
 
