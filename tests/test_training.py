@@ -181,7 +181,7 @@ def test_semantic_inputs_need_semantic_files(data, tmp_path, capsys):
         == 2
     )
     err = capsys.readouterr().err
-    assert "error: split 'train'" in err and ".npy: missing (this model needs CLIP semantic features)" in err
+    assert "has no semantic (CLIP) features" in err and "--inputs scene_offset,motion,emotion" in err
     assert not (out / "state.pt").exists()
 
 

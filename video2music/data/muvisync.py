@@ -39,6 +39,7 @@ PACK_FORMAT = "video2music-muvisync-pack"
 PACK_VERSION = 1
 
 _EMOTION_SUM_TOLERANCE = 0.02  # rows are softmax outputs printed with a few decimals
+_NO_SEMANTIC_HINT = "use a model without the semantic input (train.py --inputs scene_offset,motion,emotion)"
 _ID_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
@@ -403,6 +404,8 @@ def read_split(root: str | os.PathLike, split: str, semantic: bool | None = None
     ids = read_split_ids(root, split)
     if semantic is None:
         semantic = _has_semantic(root, ids)
+    elif semantic and not any(semantic_path(root, i).is_file() for i in ids):
+        raise UserError(f"{root} has no semantic (CLIP) features in {SEMANTIC_DIR}; {_NO_SEMANTIC_HINT}")
     problems: list[str] = []
     videos = []
     for video_id in ids:
@@ -548,7 +551,7 @@ def read_packed_split(
     if split not in index["splits"]:
         raise UserError(f"no split {split!r} in {path}; it has {', '.join(index['splits'])}")
     if semantic and "semantic" not in fields:
-        raise UserError(f"{path} holds no semantic features; this model needs CLIP features")
+        raise UserError(f"{path} holds no semantic (CLIP) features; {_NO_SEMANTIC_HINT}")
     ids = index["splits"][split]
     if not ids:
         raise UserError(f"split {split!r} in {path} is empty")
