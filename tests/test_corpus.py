@@ -88,7 +88,7 @@ def test_inputs_are_in_the_units_of_video_features(built):
     for timeline in built[1].values():
         assert np.allclose(timeline.emotion.sum(axis=1), 1.0, atol=1e-5)
         assert timeline.emotion.min() > 0
-        assert timeline.motion[0] == 0 and 0 <= timeline.motion.min() and timeline.motion.max() <= 255
+        assert timeline.motion[0] == 0 and timeline.motion.min() >= 0 and timeline.motion.max() <= 255
         assert np.all((timeline.loudness >= 0) & (timeline.loudness <= 1))
         assert timeline.note_density.max() > 0
     chorale = built[1][CHORALE.piece_id]
