@@ -14,7 +14,7 @@ from video2music.model import AMTConfig, RegressionConfig, VideoRegression
 from video2music.model.checkpoint import load_any, load_checkpoint, save_checkpoint
 from video2music.model.transformer import AffectiveMultimodalTransformer
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # small models: a thread pool mostly waits when the 2 cores are shared
 REFERENCE = Path(__file__).parent / "data" / "reference"
 
 

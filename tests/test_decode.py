@@ -15,7 +15,7 @@ from video2music.model import AffectiveMultimodalTransformer, AMTConfig
 from video2music.model.decode import MAJOR_TONIC, MINOR_TONIC, DecodeOptions, decode_chords, window_starts
 from video2music.model.reference_import import import_reference
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # one position at a time: tiny ops, a thread pool only adds waiting
 REFERENCE = Path(__file__).parent / "data" / "reference"
 
 

@@ -21,7 +21,7 @@ from video2music.model import (
     postprocess,
 )
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # small models: a thread pool mostly waits when the 2 cores are shared
 
 
 @dataclass

@@ -15,7 +15,7 @@ from video2music.model import AMTConfig, RegressionConfig, VideoRegression
 from video2music.model.reference_import import import_reference
 from video2music.model.transformer import sinusoid_table
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # small models: a thread pool mostly waits when the 2 cores are shared
 REFERENCE = Path(__file__).parent / "data" / "reference"
 
 
