@@ -152,7 +152,8 @@ def test_density_picks_the_patterns_and_loudness_only_the_velocities():
     for part in ("Arpeggio", "Bass", "Drums"):
         series = [counts[d][part] for d in sorted(counts)]
         assert series == sorted(series) and series[0] < series[-1], (part, series)
-    assert counts[0.0]["Arpeggio"] == counts[0.0]["Drums"] == 0
+    assert counts[0.0]["Drums"] == 0
+    assert 0 < 2 * counts[0.0]["Arpeggio"] == counts[5.0]["Arpeggio"]  # half notes against quarters
 
     quiet, loud = (arrange(chords, 15.0, level, "C major") for level in (0.02, 0.5))
     for soft_part, loud_part in zip(quiet.parts, loud.parts, strict=True):
@@ -175,7 +176,10 @@ def test_density_and_loudness_may_change_every_second():
     music = arrange(chords, density, loudness, "C major")
     arpeggio = music.part("Arpeggio").notes
     half = 4 * 2 * TICKS_PER_BEAT
-    assert arpeggio and min(n.start for n in arpeggio) == half
+    calm = [n for n in arpeggio if n.start < half]
+    assert len(calm) == 4 and all(n.end - n.start == 2 * TICKS_PER_BEAT for n in calm)  # half notes
+    assert len(arpeggio) - len(calm) == 4 * 2 * 4  # then sixteenths
+    assert max(n.velocity for n in calm) < min(n.velocity for n in arpeggio if n.start >= half)
     drums = music.part("Drums").notes
     assert all(n.start >= half for n in drums)
 

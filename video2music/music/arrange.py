@@ -27,7 +27,7 @@ Density levels (notes per second), shared by all parts:
 ====== ========= ============================== ========================= ==========================
 level  density   arpeggio                       bass                      drums
 ====== ========= ============================== ========================= ==========================
-0      < 3       rests                          root, once a bar          rests (crash on cuts only)
+0      < 3       half notes, rising             root, once a bar          rests (crash on cuts only)
 1      3-7       quarter notes, rising          root and fifth, halves    kick, side stick, hat 4ths
 2      7-12      eighths, broken (1-5-3-5)      root and fifth, halves    kick 1+3, snare 2+4, hat 8ths
 3      12-20     eighths, up and down 2 octaves root-fifth-octave, 4ths   busier kick, open hat
@@ -421,12 +421,13 @@ def _arpeggio_part(spans: list[ChordSpan], levels: np.ndarray, beat_loudness: np
             continue
         step_index = 0  # the figure restarts at each chord so its first note is the chord's root
         for beat in _beats(span):
-            if levels[beat] == 0:
-                continue
-            steps, octaves, shape = _ARPEGGIO[int(levels[beat])]
+            level = int(levels[beat])
+            if level == 0 and beat % 2:
+                continue  # the calmest level plays half notes, so even a still shot keeps a line moving
+            steps, octaves, shape = _ARPEGGIO[max(level, 1)]
             tones = _arpeggio_tones(span.chord, octaves)
             order = _arpeggio_order(shape, len(tones))
-            length = TICKS_PER_BEAT // steps
+            length = TICKS_PER_BEAT * (2 if level == 0 else 1) // steps
             for step in range(steps):
                 start = beat * TICKS_PER_BEAT + step * length
                 accent = 6 if step == 0 else 0
