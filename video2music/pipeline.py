@@ -343,9 +343,7 @@ class Video2Music:
             max_repeat=params["max_repeat"],
             primer=tuple(vocab.transpose_chord(c, -out_key.transpose) for c in primer_ids),
             emotion_guidance=params["emotion_guidance"],
-            change_at=frozenset(int(np.ceil(c)) for c in features.scene_cuts)
-            if params["cut_changes"]
-            else None,
+            change_at=cut_seconds(features.scene_offset) if params["cut_changes"] else None,
         )
         chords = decode_chords(self.model, video_input, out_key.mode_bit, options, emotion=features.emotion)
         timings["chords"] = time.perf_counter() - started
