@@ -2,6 +2,7 @@
 # Rebuild the shipped checkpoints from scratch: the music21 corpus, the debug and default
 # transformers, their held-out metrics, and the copies in saved_models/. CPU is enough
 # (about 25 minutes on 2 cores); pass DEVICE=cuda to train on a GPU.
+# The model cards (MODEL_CARD.md) quote these files' numbers; update them after a rebuild.
 # Usage: saved_models/build.sh [default|debug|all]   (run from anywhere; default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,7 @@ train_and_ship() {  # name, then train.py size options
     cp "runs/corpus-$name/best.pt" "saved_models/$name/amt.pt"
     cp "runs/corpus-$name/test.json" "saved_models/$name/test_metrics.json"
     cp "runs/corpus-$name/log.csv" "saved_models/$name/train_log.csv"
+    "$PY" saved_models/emotion_probe.py "saved_models/$name/amt.pt" --json "saved_models/$name/emotion_probe.json"
 }
 
 if [[ $WHICH == debug || $WHICH == all ]]; then
