@@ -42,6 +42,11 @@ logger = logging.getLogger(__name__)
 SAVED_MODELS = Path(__file__).resolve().parent.parent / "saved_models"
 LONG_VIDEO_SECONDS = 20 * 60
 Progress = Callable[[float, str], None]
+# The shipped models trained on music alone follow the emotion input only weakly (minor-family
+# share 0.23 for a sad timeline against 0.20 for an exciting one, unguided); at this strength
+# the decoder's affective bias makes it 0.55 against 0.06 while leaving the model's choice
+# among the fitting chords. 0 turns it off.
+DEFAULT_EMOTION_GUIDANCE = 1.5
 
 _NEGATIVE = [vocab.EMOTIONS.index(e) for e in ("fearful", "tense", "sad")]
 _POSITIVE = [vocab.EMOTIONS.index(e) for e in ("exciting", "relaxing")]
@@ -228,7 +233,7 @@ class Video2Music:
             "top_p": 0.95,
             "max_repeat": 2,
             "allow_n": False,
-            "emotion_guidance": 0.0,
+            "emotion_guidance": DEFAULT_EMOTION_GUIDANCE,
             "cut_changes": True,
         }
 

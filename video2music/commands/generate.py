@@ -35,8 +35,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--emotion-strength",
         type=float,
-        default=0.0,
-        help="bias toward chord qualities that fit each second's emotion (0 = off)",
+        help="bias toward chord qualities that fit each second's emotion (default 1.5; 0 = off)",
     )
     p.add_argument("--no-cut-changes", action="store_true", help="no forced chord change at scene cuts")
     p.add_argument("--instruments", help="General MIDI programs, e.g. 'chords=0,arpeggio=46,bass=33'")
