@@ -30,8 +30,8 @@ def _key_signature(path) -> str:
     return next(m.key for track in mido.MidiFile(path).tracks for m in track if m.type == "key_signature")
 
 
-def test_readme_demo_command(repo_dir, tmp_path):
-    # The README's first command, in a fresh folder: out/ does not exist yet.
+def test_writes_into_a_fresh_output_folder(repo_dir, tmp_path):
+    # out/ does not exist yet: the command creates it.
     result = _run(
         [
             "--chords",
@@ -39,7 +39,7 @@ def test_readme_demo_command(repo_dir, tmp_path):
             "--seconds",
             "24",
             "--key",
-            "D major",
+            "C major",
             "--out",
             "out/demo",
             "--overwrite",
@@ -50,7 +50,7 @@ def test_readme_demo_command(repo_dir, tmp_path):
     assert result.returncode == 0, result.stderr
     midi, wav = tmp_path / "out" / "demo.mid", tmp_path / "out" / "demo.wav"
     assert _markers(midi) == ["C", "A:min", "F", "G", "C", "F", "G", "C"]  # as typed: chords are absolute
-    assert _key_signature(midi) == "D"
+    assert _key_signature(midi) == "C"
     assert mido.MidiFile(midi).length == pytest.approx(24.0)
     with wave.open(str(wav)) as audio:
         assert (audio.getframerate(), audio.getsampwidth(), audio.getnchannels()) == (44100, 2, 2)
