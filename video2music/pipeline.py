@@ -164,6 +164,7 @@ class GenerationResult:
         plot: bool = False,
         soundfont: str | Path | None = None,
         overwrite: bool = False,
+        progress: bool = False,
     ) -> dict[str, Path]:
         """Write ``stem.mid`` and, as asked, ``stem.wav``, ``stem_with_music.mp4``, ``stem.json``,
         ``stem.png`` into ``folder`` (created if missing). Every target is checked before anything
@@ -197,6 +198,7 @@ class GenerationResult:
                 soundfont=soundfont,
                 overwrite=overwrite,
                 duration=self.features.duration,
+                progress=progress,
             )
             self.timings["render"] = time.perf_counter() - started
         if "video" in targets:
@@ -302,11 +304,13 @@ class Video2Music:
         emotion_guidance: float | None = None,
         backend: str = "auto",
         progress: Progress | None = None,
+        progress_bars: bool = False,
     ) -> GenerationResult:
         """Score ``video`` (or precomputed ``features``): chords, dynamics and the arranged MIDI.
 
         ``primer`` chords are typed in the output key (``"C Am F G"`` in C major). ``progress``,
-        if given, is called with (fraction done, stage name).
+        if given, is called with (fraction done, stage name); ``progress_bars`` shows tqdm bars
+        for the long stages.
         """
         if video is None and features is None:
             raise UserError("give a video file or its features")
@@ -325,7 +329,7 @@ class Video2Music:
         started = time.perf_counter()
         if features is None:
             report(0.0, "extracting video features")
-            features = self.extract_features(video, backend)
+            features = self.extract_features(video, backend, progress=progress_bars)
         elif "semantic" in self.inputs and features.semantic is None:
             self.feature_backend("basic")  # raises the explanation
         timings["features"] = time.perf_counter() - started

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 from tqdm import tqdm
@@ -100,8 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     failures: list[str] = []
     for video in tqdm(videos, desc="videos", unit="video", disable=len(videos) < 2):
         try:
+            # Progress bars only for one long video; a batch shows one bar over the videos.
+            show = len(videos) == 1 and sys.stderr.isatty()
             result = v2m.generate(
                 video,
+                progress_bars=show,
                 key=args.key,
                 primer=args.primer,
                 tempo=args.tempo,
@@ -119,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
                 plot=args.plot,
                 soundfont=args.soundfont,
                 overwrite=args.overwrite,
+                progress=show,
             )
         except UserError as error:
             if len(videos) == 1:
