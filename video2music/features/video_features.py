@@ -26,6 +26,21 @@ MUVISYNC_SEMANTIC = Path("vevo_semantic/all/2d/clip_l14p")
 MUVISYNC_EMOTION_HEADER = "time " + " ".join(f"{name}_prob" for name in EMOTIONS)
 
 
+def muvisync_paths(root: str | os.PathLike, video_id: str, semantic: bool) -> dict[str, Path]:
+    """Where the MuVi-Sync files of ``video_id`` go under ``root`` (semantic only if it has them)."""
+    if not video_id or "/" in video_id or video_id.startswith("."):
+        raise UserError(f"video id {video_id!r} cannot be a file name; use letters, digits, - or _")
+    root = Path(root)
+    paths = {
+        "emotion": root / MUVISYNC_EMOTION / f"{video_id}.lab",
+        "motion": root / MUVISYNC_MOTION / f"{video_id}.lab",
+        "scene_offset": root / MUVISYNC_SCENE_OFFSET / f"{video_id}.lab",
+    }
+    if semantic:
+        paths["semantic"] = root / MUVISYNC_SEMANTIC / f"{video_id}.npy"
+    return paths
+
+
 @dataclass
 class VideoFeatures:
     """Features for seconds ``0..T-1`` of a video; second ``t`` covers ``[t, t+1)``.
@@ -133,27 +148,13 @@ class VideoFeatures:
             **arrays,
         )
 
-    def muvisync_paths(self, root: str | os.PathLike, video_id: str) -> dict[str, Path]:
-        """Where :meth:`to_muvisync` writes each input for ``video_id`` under ``root``."""
-        root = Path(root)
-        paths = {
-            "emotion": root / MUVISYNC_EMOTION / f"{video_id}.lab",
-            "motion": root / MUVISYNC_MOTION / f"{video_id}.lab",
-            "scene_offset": root / MUVISYNC_SCENE_OFFSET / f"{video_id}.lab",
-        }
-        if self.semantic is not None:
-            paths["semantic"] = root / MUVISYNC_SEMANTIC / f"{video_id}.npy"
-        return paths
-
     def to_muvisync(self, root: str | os.PathLike, video_id: str, overwrite: bool = False) -> dict[str, Path]:
         """Write the MuVi-Sync ``.lab``/``.npy`` files for this video under ``root``.
 
         Emotion: header line then ``<sec> p1 .. p6``; motion and scene offset: ``<sec> <value>``;
         semantic (CLIP backend only): a (T, 768) float32 ``.npy``. Folders are created as needed.
         """
-        if not video_id or "/" in video_id or video_id.startswith("."):
-            raise UserError(f"video id {video_id!r} cannot be a file name; use letters, digits, - or _")
-        paths = self.muvisync_paths(root, video_id)
+        paths = muvisync_paths(root, video_id, semantic=self.semantic is not None)
         texts = {
             "emotion": [MUVISYNC_EMOTION_HEADER]
             + [f"{t} " + " ".join(f"{p:.4f}" for p in row) for t, row in enumerate(self.emotion)],
