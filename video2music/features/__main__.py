@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = f"{extracted} extracted, {skipped} skipped (done before), {len(failed)} failed"
     if skipped:
         summary += "; pass --overwrite to extract skipped videos again"
-    logger.info("%s -> %s", summary, args.out)
+    print(f"{summary} -> {args.out}", file=sys.stderr)
     for outcome in failed:
         # UserError messages already start with the path; others (unexpected errors) do not.
         where = "" if outcome.message.startswith(str(outcome.video)) else f"{outcome.video}: "

@@ -127,7 +127,7 @@ class BasicBackend:
     def provenance(self) -> dict:
         return {
             "emotion": "low-level cues (brightness, saturation, warmth, motion, cut rate)",
-            "labels": EMOTIONS,
+            "labels": list(EMOTIONS),
         }
 
     @property
