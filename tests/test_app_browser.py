@@ -1,0 +1,218 @@
+"""The web app in a real browser: Debian's chromium, headless, driven by Playwright.
+
+The app runs as ``python app.py --model debug`` in a subprocess on a free local port, exactly as
+a user starts it. Without chromium or Playwright the test skips locally and fails under CI=true.
+The screenshot of the finished page is saved as app_finished.png in $V2M_TEST_ARTIFACTS (default:
+video2music-test-artifacts in the temporary folder); the path is printed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pretty_midi
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(
+    os.environ.get("V2M_TEST_ARTIFACTS") or Path(tempfile.gettempdir()) / "video2music-test-artifacts"
+)
+STARTUP_SECONDS = 90
+GENERATE_MS = 120_000
+
+
+def _require(condition: bool, reason: str) -> None:
+    if condition:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI must run the browser test)")
+    pytest.skip(reason)
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+@pytest.fixture(scope="module")
+def app_server(tmp_path_factory):
+    """``python app.py --model debug`` on a free port; yields (base URL, output folder)."""
+    _require(_installed("gradio"), "gradio is not installed (pip install -e '.[app]')")
+    out = tmp_path_factory.mktemp("app-out")
+    port = _free_port()
+    env = {**os.environ, "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2", "GRADIO_ANALYTICS_ENABLED": "False"}
+    log = (out.parent / "app.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "app.py", "--model", "debug", "--port", str(port), "--output-dir", str(out)],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + STARTUP_SECONDS
+    try:
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"the app exited with {process.returncode}: {Path(log.name).read_text()[-2000:]}")
+            try:
+                if _status(url) == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"the app did not answer within {STARTUP_SECONDS} s")
+            time.sleep(0.5)
+        yield url, out
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _require(CHROMIUM.exists(), f"{CHROMIUM} not found (apt-get install chromium chromium-driver)")
+    _require(_installed("playwright"), "playwright is not installed (pip install -e '.[dev]')")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _open(browser, url):
+    page = browser.new_page(viewport={"width": 1400, "height": 1100}, accept_downloads=True)
+    page.set_default_timeout(30_000)
+    page.goto(url)
+    page.wait_for_selector("#generate")
+    return page
+
+
+def _toast(page, text: str) -> str:
+    """The text of the first message box on the page that contains ``text`` (waits for it)."""
+    toast = page.locator(".toast-body", has_text=text).first
+    toast.wait_for(timeout=GENERATE_MS)
+    return toast.inner_text()
+
+
+def test_generate_download_and_errors_in_browser(app_server, browser, examples_dir, tmp_path):
+    url, out = app_server
+    page = _open(browser, url)
+
+    # Upload the sample, set a seed, generate.
+    page.locator("#input-video input[type=file]").set_input_files(str(examples_dir / "testvideo.mp4"))
+    page.locator("#input-video video").wait_for()
+    page.locator("#seed input").fill("7")
+    page.locator("#generate").click()
+    page.locator("#result-video video").wait_for(timeout=GENERATE_MS)
+    # Playable: the browser has read the result's metadata (the sample is 1280x720, 24 s).
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#result-video video'); return v && v.readyState >= 1; }"
+    )
+    size = page.eval_on_selector("#result-video video", "v => [v.videoWidth, v.videoHeight, v.duration]")
+    assert size[:2] == [1280, 720] and 23.5 < size[2] < 24.5, size
+    status = page.locator("#status").inner_text()
+    assert "features extracted" in status, status
+    chords = page.locator("#chords textarea").input_value()
+    assert chords.startswith("0s "), chords
+    page.locator("#result-audio audio[src]").first.wait_for(state="attached")
+    assert page.locator("#plot img").get_attribute("src")
+
+    # The MIDI download parses and has the four named tracks.
+    links = page.locator("#downloads a")
+    names = [links.nth(i).get_attribute("download") or "" for i in range(links.count())]
+    assert sorted(Path(n).suffix for n in names) == [".json", ".mid", ".mp4", ".wav"], names
+    midi_link = page.locator("#downloads a[download$='.mid']")
+    with page.expect_download() as download_info:
+        midi_link.click()
+    midi_path = tmp_path / "download.mid"
+    download_info.value.save_as(midi_path)
+    midi = pretty_midi.PrettyMIDI(str(midi_path))
+    assert {i.name for i in midi.instruments} == {"Chords", "Arpeggio", "Bass", "Drums"}
+    assert all(i.notes for i in midi.instruments)
+    assert [i.is_drum for i in midi.instruments if i.name == "Drums"] == [True]
+
+    # Another seed reuses the cached features; the page says so.
+    page.locator("#seed input").fill("8")
+    page.locator("#generate").click()
+    page.locator("#status").filter(has_text="reused from cache").wait_for(timeout=GENERATE_MS)
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "app_finished.png"
+    page.screenshot(path=str(shot), full_page=True)
+    print(f"screenshot of the finished page: {shot}")
+
+    # Every output of both requests lies in its own run folder under the app's folder.
+    runs = [p for p in (out / "runs").iterdir() if p.is_dir()]
+    assert len(runs) == 2
+    assert all(
+        sorted(f.suffix for f in run.iterdir()) == sorted([".mid", ".wav", ".mp4", ".json", ".png"])
+        for run in runs
+    )
+    page.close()
+
+    # A text file: the page refuses it as not a video.
+    text = tmp_path / "notes.txt"
+    text.write_text("not a video\n")
+    page = _open(browser, url)
+    page.locator("#input-video input[type=file]").set_input_files(str(text))
+    assert "Invalid file type" in _toast(page, "notes.txt")
+    page.close()
+
+    # A text file named .mp4 reaches the server; its message shows in the page, without the
+    # server's path, and the server keeps serving.
+    fake = tmp_path / "fake.mp4"
+    fake.write_text("not a video either\n")
+    page = _open(browser, url)
+    page.locator("#input-video input[type=file]").set_input_files(str(fake))
+    page.locator("#generate").click()
+    message = _toast(page, "fake.mp4 is not a readable video")
+    assert str(out) not in message
+    page.close()
+    assert _status(url) == 200
+
+
+def test_only_the_apps_folder_is_served(app_server):
+    url, out = app_server
+    inside = out / "probe.txt"
+    inside.write_text("served\n")
+    assert _status(f"{url}gradio_api/file={inside}") == 200
+    for path in ("/etc/passwd", f"{out}/../../etc/passwd", str(REPO / "app.py"), str(REPO / "setup.cfg")):
+        assert _status(f"{url}gradio_api/file={path}") == 403, path
+    inside.unlink()

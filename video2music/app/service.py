@@ -1,0 +1,158 @@
+"""What the web page does, without the web page: validate a request, reuse or extract the
+video's features, generate, and save the results into a fresh run folder.
+
+Kept free of Gradio so it can be tested and reused directly; ``video2music.app.ui`` only maps
+page controls onto a ``Request`` and an ``Outcome`` back onto page components.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from video2music import vocab
+from video2music.app.cache import FeatureCache
+from video2music.app.runs import RunFolders, safe_stem
+from video2music.errors import UserError
+from video2music.music.arrange import Instruments
+from video2music.pipeline import Video2Music
+
+logger = logging.getLogger(__name__)
+
+AUTO_KEY = "auto (from the mood)"
+BACKENDS = ("auto", "basic", "clip")
+KEY_CHOICES = (AUTO_KEY,) + tuple(
+    vocab.Key(tonic, mode).name for mode in ("major", "minor") for tonic in range(12)
+)
+Progress = Callable[[float, str], None]
+
+
+@dataclass
+class Request:
+    """One press of Generate: the page's controls as plain values."""
+
+    video: str | Path | None
+    key: str = AUTO_KEY
+    primer: str = ""
+    tempo: float = 120.0
+    chords_program: int = Instruments.chords
+    arpeggio_program: int = Instruments.arpeggio
+    bass_program: int = Instruments.bass
+    drums: bool = True
+    seed: int = 0
+    temperature: float = 1.0
+    emotion_strength: float | None = None  # None: the model's own default
+    backend: str = "auto"
+
+
+@dataclass
+class Outcome:
+    """What one request produced: its run folder, the saved files and what to show."""
+
+    folder: Path
+    files: dict[str, Path]  # "midi", "wav", "video", "json", "plot"
+    chords_text: str
+    key: str
+    features_cached: bool
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def status(self) -> str:
+        """One line for the page: key, and where the time went (and what the cache saved)."""
+        t = self.timings
+        if self.features_cached:
+            features = f"features reused from cache (saved {t['features_saved']:.1f} s)"
+        else:
+            features = f"features extracted in {t['features']:.1f} s"
+        return f"Key {self.key} · {features} · music in {t['music']:.1f} s · total {t['total']:.1f} s"
+
+
+class Scorer:
+    """Serves requests with one loaded model, a feature cache and per-request run folders."""
+
+    def __init__(self, v2m: Video2Music, cache: FeatureCache, runs: RunFolders) -> None:
+        self.v2m = v2m
+        self.cache = cache
+        self.runs = runs
+
+    def check(self, request: Request) -> tuple[Path, str, Instruments]:
+        """Every setting checked before any work: the video path, resolved backend, instruments."""
+        if request.video is None or not str(request.video):
+            raise UserError("no video yet: upload one or pick the sample video, then press Generate")
+        video = Path(request.video)
+        if not video.is_file():
+            raise UserError(f"the uploaded video {video.name} is gone; upload it again")
+        if request.key not in KEY_CHOICES:
+            raise UserError(f"unknown key {request.key!r}; pick one from the list")
+        if request.primer.strip():
+            vocab.parse_progression(request.primer)
+        if not 0 < request.tempo <= 300:
+            raise UserError(f"tempo {request.tempo} is outside 1-300 bpm")
+        if request.temperature < 0:
+            raise UserError("temperature must be 0 (likeliest chords) or more")
+        if request.emotion_strength is not None and request.emotion_strength < 0:
+            raise UserError("emotion strength must be 0 (off) or more")
+        instruments = Instruments(
+            chords=int(request.chords_program),
+            arpeggio=int(request.arpeggio_program),
+            bass=int(request.bass_program),
+        )
+        return video, self.v2m.feature_backend(request.backend), instruments
+
+    def run(self, request: Request, progress: Progress | None = None) -> Outcome:
+        """Generate for ``request`` into a new run folder; UserError for anything the user can fix."""
+        report = progress or (lambda fraction, message: None)
+        started = time.perf_counter()
+        video, backend, instruments = self.check(request)
+
+        report(0.0, "reading the video")
+        try:
+            cached = self.cache.get_or_extract(
+                video, backend, lambda path: self.v2m.extract_features(path, backend=backend)
+            )
+        except UserError as error:
+            # The message names the upload's path on the server; the visitor knows it by its name.
+            raise UserError(str(error).replace(str(video), video.name)) from None
+        features_done = time.perf_counter()
+
+        def generation_progress(fraction: float, message: str) -> None:
+            report(0.3 + 0.3 * fraction, message)
+
+        result = self.v2m.generate(
+            video,
+            features=cached.features,
+            key=None if request.key == AUTO_KEY else request.key,
+            primer=request.primer.strip() or None,
+            tempo=float(request.tempo),
+            instruments=instruments,
+            drums=bool(request.drums),
+            seed=int(request.seed),
+            temperature=float(request.temperature),
+            emotion_guidance=request.emotion_strength,
+            progress=generation_progress,
+        )
+        report(0.6, "rendering audio and video")
+        folder = self.runs.new()
+        files = result.save(folder, stem=safe_stem(video.name), plot=True, overwrite=True)
+        stray = [p for p in files.values() if not self.runs.owns(p)]
+        if stray:  # save() is asked for files in the run folder; anything else must never be served
+            raise RuntimeError(f"outputs outside the run folder: {stray}")
+        report(1.0, "done")
+        finished = time.perf_counter()
+        timings = {
+            "features": 0.0 if cached.hit else features_done - started,
+            "features_saved": cached.extract_seconds if cached.hit else 0.0,
+            "music": finished - features_done,
+            "total": finished - started,
+        }
+        logger.info("run %s: %s", folder.name, timings)
+        return Outcome(
+            folder=folder,
+            files={name: Path(path) for name, path in files.items()},
+            chords_text=result.chords_text(),
+            key=result.key.name,
+            features_cached=cached.hit,
+            timings=timings,
+        )
