@@ -9,6 +9,7 @@ Nothing else is kept, so memory does not grow with the length of the video.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from typing import Protocol
 
@@ -134,6 +135,13 @@ def _single_pass(container, stream, info, engine: Backend, progress: bool) -> Vi
             bar.update()
     if not sample_times:
         raise UserError(f"{info.path}: no frame of the video could be decoded; the file may be damaged")
+    if info.duration and len(sample_times) < math.ceil(info.duration) - 1:
+        # Demuxers can meet damage as a silent end of file; compare with the declared length.
+        report.truncated = True
+        report.note(
+            f"{info.path}: frames end at {last_time:.2f} s of the {info.duration:.2f} s the container "
+            "declares; the rest could not be read, so the features are shorter than the video"
+        )
     if report.demux_errors or report.decode_errors or report.corrupt_frames:
         logger.warning(
             "%s: %d unreadable packets, %d frames that failed to decode, %d frames flagged corrupt; "
