@@ -1,0 +1,156 @@
+"""The CLIP backend with a tiny randomly initialised CLIP saved to disk and loaded back by path."""
+
+from __future__ import annotations
+
+import json
+
+import av
+import numpy as np
+import pytest
+import torch
+from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTokenizer
+
+from video2music.errors import UserError
+from video2music.features import extract, make_backend
+from video2music.features.__main__ import main
+from video2music.vocab import EMOTIONS
+
+IMAGE = 32
+
+
+def _tokenizer(folder) -> CLIPTokenizer:
+    """A character-level BPE vocabulary (no merges) covering the six emotion prompts."""
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for char in sorted(set("".join(EMOTIONS))):
+        vocab.setdefault(char, len(vocab))
+        vocab.setdefault(f"{char}</w>", len(vocab))
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    return CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"))
+
+
+def _save_tiny_clip(folder, projection_dim: int = 768):
+    folder.mkdir(parents=True)
+    tokenizer = _tokenizer(folder)
+    text = dict(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        max_position_embeddings=32,
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=1,
+    )
+    vision = dict(
+        image_size=IMAGE,
+        patch_size=8,
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+    )
+    torch.manual_seed(0)
+    model = CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=projection_dim))
+    image_processor = CLIPImageProcessor(
+        size={"shortest_edge": IMAGE}, crop_size={"height": IMAGE, "width": IMAGE}
+    )
+    model.save_pretrained(folder)
+    CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_clip(tmp_path_factory):
+    return _save_tiny_clip(tmp_path_factory.mktemp("clip") / "tiny-clip")
+
+
+@pytest.fixture(scope="module")
+def fades_clip(tiny_clip, examples_dir):
+    return extract(examples_dir / "fades.mp4", backend="clip", clip_model=str(tiny_clip))
+
+
+def test_shapes_and_provenance(fades_clip, tiny_clip):
+    assert fades_clip.T == 10 and fades_clip.backend == "clip"
+    assert fades_clip.semantic.shape == (10, 768) and fades_clip.semantic.dtype == np.float32
+    assert fades_clip.inputs == {"semantic", "scene_offset", "motion", "emotion"}
+    assert fades_clip.provenance["clip_model"] == str(tiny_clip)
+    assert fades_clip.provenance["emotion_prompts"] == list(EMOTIONS)
+    assert {"transformers", "torch"} <= set(fades_clip.provenance)
+    np.testing.assert_allclose(fades_clip.emotion.sum(axis=1), 1.0, atol=1e-5)
+    # A fade changes the picture, so the embeddings are not all the same.
+    assert np.ptp(fades_clip.semantic, axis=0).max() > 1e-3
+
+
+def _samples(path) -> list[np.ndarray]:
+    """The first frame at or after each whole second, full size, decoded independently."""
+    samples = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            if frame.time >= len(samples):
+                samples.append(frame.to_ndarray(format="rgb24"))
+    return samples
+
+
+def test_semantic_and_emotion_are_what_clip_computes(fades_clip, tiny_clip, examples_dir):
+    model = CLIPModel.from_pretrained(tiny_clip).eval()
+    processor = CLIPProcessor.from_pretrained(tiny_clip)
+    with torch.inference_mode():
+        pixels = processor.image_processor(images=_samples(examples_dir / "fades.mp4"), return_tensors="pt")
+        images = model.get_image_features(pixel_values=pixels["pixel_values"]).pooler_output
+        tokens = processor.tokenizer(list(EMOTIONS), padding=True, return_tensors="pt")
+        texts = model.get_text_features(**tokens).pooler_output
+    # The pass shrinks samples itself before the processor: close, not bit-identical.
+    cosine = torch.nn.functional.cosine_similarity(torch.from_numpy(fades_clip.semantic), images)
+    assert cosine.min() > 0.98
+    # Emotion is the softmax of the scaled cosine similarities of the backend's own embeddings.
+    semantic = torch.from_numpy(fades_clip.semantic)
+    logits = (
+        model.logit_scale.detach().exp()
+        * (semantic / semantic.norm(dim=-1, keepdim=True))
+        @ (texts / texts.norm(dim=-1, keepdim=True)).T
+    )
+    np.testing.assert_allclose(fades_clip.emotion, logits.softmax(dim=-1).numpy(), atol=1e-5)
+
+
+def test_batches_give_the_same_result_and_a_backend_serves_many_videos(fades_clip, tiny_clip, examples_dir):
+    backend = make_backend("clip", clip_model=str(tiny_clip))
+    backend._batch_size = 3  # 10 samples: batches of 3, 3, 3 and 1
+    first = extract(examples_dir / "fades.mp4", backend)
+    np.testing.assert_allclose(first.semantic, fades_clip.semantic, atol=1e-5)
+    second = extract(examples_dir / "delayed_start.mp4", backend)
+    assert second.semantic.shape == (1, 768) and second.emotion.shape == (1, 6)
+
+
+def test_save_and_muvisync_keep_semantic(fades_clip, tmp_path):
+    from video2music.features import VideoFeatures
+
+    loaded = VideoFeatures.load(fades_clip.save(tmp_path / "f.npz"))
+    np.testing.assert_array_equal(loaded.semantic, fades_clip.semantic)
+    paths = fades_clip.to_muvisync(tmp_path / "muvi", "fades")
+    assert paths["semantic"] == tmp_path / "muvi/vevo_semantic/all/2d/clip_l14p/fades.npy"
+    np.testing.assert_array_equal(np.load(paths["semantic"]), fades_clip.semantic)
+
+
+def test_unusable_clip_models_are_refused(tmp_path, examples_dir):
+    video = examples_dir / "fades.mp4"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text("{ not json")
+    small = _save_tiny_clip(tmp_path / "small", projection_dim=16)
+    cases = {empty: "no config.json", broken: "cannot load the CLIP model", small: "16-dimensional"}
+    for folder, message in cases.items():
+        with pytest.raises(UserError, match=message):
+            extract(video, backend="clip", clip_model=str(folder))
+
+
+def test_cli_with_a_local_clip_folder(tiny_clip, examples_dir, tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = [str(examples_dir / "delayed_start.mp4"), "--out", str(out), "--backend", "clip"]
+    assert main([*argv, "--clip-model", str(tiny_clip), "--muvisync"]) == 0
+    assert np.load(out / "vevo_semantic/all/2d/clip_l14p/delayed_start.npy").shape == (1, 768)
+    assert main([*argv, "--clip-model", str(tmp_path / "nowhere"), "--overwrite"]) == 2
+    assert "error: cannot load CLIP model" in capsys.readouterr().err
