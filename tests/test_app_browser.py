@@ -37,6 +37,7 @@ ARTIFACTS = Path(
 )
 STARTUP_SECONDS = 90
 GENERATE_MS = 120_000
+MAX_UPLOAD_MB = 3  # the sample (2.4 MB) fits
 
 
 def _require(condition: bool, reason: str) -> None:
@@ -74,7 +75,8 @@ def app_server(tmp_path_factory):
     env = {**os.environ, "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2", "GRADIO_ANALYTICS_ENABLED": "False"}
     log = (out.parent / "app.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "app.py", "--model", "debug", "--port", str(port), "--output-dir", str(out)],
+        [sys.executable, "app.py", "--model", "debug", "--port", str(port), "--output-dir", str(out)]
+        + ["--max-upload-mb", str(MAX_UPLOAD_MB)],
         cwd=REPO,
         env=env,
         stdout=log,
@@ -124,6 +126,21 @@ def _open(browser, url):
     return page
 
 
+def _result_video(page) -> list[float]:
+    """Waits until the browser has loaded the result video's metadata (so it is playable there);
+    returns [width, height, duration]."""
+    page.locator("#result-video video").wait_for(timeout=GENERATE_MS)
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#result-video video'); return v && v.readyState >= 1; }"
+    )
+    return page.eval_on_selector("#result-video video", "v => [v.videoWidth, v.videoHeight, v.duration]")
+
+
+def _run_folders(out: Path) -> set[Path]:
+    runs = out / "runs"
+    return {p for p in runs.iterdir() if p.is_dir()} if runs.exists() else set()
+
+
 def _toast(page, text: str) -> str:
     """The text of the first message box on the page that contains ``text`` (waits for it)."""
     toast = page.locator(".toast-body", has_text=text).first
@@ -133,6 +150,7 @@ def _toast(page, text: str) -> str:
 
 def test_generate_download_and_errors_in_browser(app_server, browser, examples_dir, tmp_path):
     url, out = app_server
+    runs_before = _run_folders(out)
     page = _open(browser, url)
 
     # Upload the sample, set a seed, generate.
@@ -140,12 +158,7 @@ def test_generate_download_and_errors_in_browser(app_server, browser, examples_d
     page.locator("#input-video video").wait_for()
     page.locator("#seed input").fill("7")
     page.locator("#generate").click()
-    page.locator("#result-video video").wait_for(timeout=GENERATE_MS)
-    # Playable: the browser has read the result's metadata (the sample is 1280x720, 24 s).
-    page.wait_for_function(
-        "() => { const v = document.querySelector('#result-video video'); return v && v.readyState >= 1; }"
-    )
-    size = page.eval_on_selector("#result-video video", "v => [v.videoWidth, v.videoHeight, v.duration]")
+    size = _result_video(page)  # the sample is 1280x720, 24 s
     assert size[:2] == [1280, 720] and 23.5 < size[2] < 24.5, size
     status = page.locator("#status").inner_text()
     assert "features extracted" in status, status
@@ -179,7 +192,7 @@ def test_generate_download_and_errors_in_browser(app_server, browser, examples_d
     print(f"screenshot of the finished page: {shot}")
 
     # Every output of both requests lies in its own run folder under the app's folder.
-    runs = [p for p in (out / "runs").iterdir() if p.is_dir()]
+    runs = _run_folders(out) - runs_before
     assert len(runs) == 2
     assert all(
         sorted(f.suffix for f in run.iterdir()) == sorted([".mid", ".wav", ".mp4", ".json", ".png"])
@@ -216,3 +229,31 @@ def test_only_the_apps_folder_is_served(app_server):
     for path in ("/etc/passwd", f"{out}/../../etc/passwd", str(REPO / "app.py"), str(REPO / "setup.cfg")):
         assert _status(f"{url}gradio_api/file={path}") == 403, path
     inside.unlink()
+
+
+def test_visitors_are_queued_and_uploads_limited(app_server, browser, examples_dir, tmp_path):
+    url, out = app_server
+    runs_before = _run_folders(out)
+    # Two visitors press Generate at once: one picks the bundled sample, one uploads a clip.
+    first, second = _open(browser, url), _open(browser, url)
+    first.locator("#sample button.gallery-item").first.click()
+    first.locator("#input-video video").wait_for()
+    second.locator("#input-video input[type=file]").set_input_files(str(examples_dir / "fades.mp4"))
+    second.locator("#input-video video").wait_for()
+    first.locator("#generate").click()
+    second.locator("#generate").click()
+    for page, seconds in ((first, 24), (second, 10)):
+        duration = _result_video(page)[2]
+        assert abs(duration - seconds) < 0.6, (duration, seconds)
+    assert len(_run_folders(out) - runs_before) == 2
+    first.close()
+
+    # An upload over --max-upload-mb is refused in the page; the server carries on.
+    big = tmp_path / "big.mp4"
+    big.write_bytes((examples_dir / "testvideo.mp4").read_bytes() * 2)
+    second.reload()
+    second.wait_for_selector("#generate")
+    second.locator("#input-video input[type=file]").set_input_files(str(big))
+    assert "exceed the maximum allowed size of 3.0 Mb" in _toast(second, "big.mp4")
+    second.close()
+    assert _status(url) == 200

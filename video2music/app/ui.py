@@ -86,7 +86,7 @@ def build(scorer: Scorer, sample: Path | None = None) -> gr.Blocks:
             with gr.Column(scale=1):
                 video = gr.Video(label="Video", sources=["upload"], elem_id="input-video")
                 if sample is not None:
-                    gr.Examples([[str(sample)]], inputs=[video], label="Sample video")
+                    gr.Examples([[str(sample)]], inputs=[video], label="Sample video", elem_id="sample")
                 with gr.Row():
                     key = gr.Dropdown(list(KEY_CHOICES), value=AUTO_KEY, label="Key", elem_id="key")
                     primer = gr.Textbox(
