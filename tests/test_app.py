@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -13,7 +14,7 @@ import pretty_midi
 import pytest
 
 from video2music.app.cache import FeatureCache, file_digest
-from video2music.app.cli import MARKER, parse_args, prepare_output_dir
+from video2music.app.cli import MARKER, check_port, parse_args, prepare_output_dir
 from video2music.app.runs import RunFolders, safe_stem
 from video2music.app.service import KEY_CHOICES, Request, Scorer
 from video2music.errors import UserError
@@ -254,6 +255,16 @@ def test_arguments_default_to_this_machine_only():
     for bad in (["--port", "0"], ["--concurrency", "0"], ["--max-upload-mb", "-1"]):
         with pytest.raises(SystemExit):
             parse_args(bad)
+
+
+def test_a_taken_port_is_refused_before_the_model_loads():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(UserError, match=f"cannot listen on 127.0.0.1:{port}"):
+            check_port("127.0.0.1", port)
+    check_port("127.0.0.1", port)  # free again
 
 
 def test_output_dir_must_be_the_apps_own(tmp_path):

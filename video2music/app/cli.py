@@ -12,6 +12,7 @@ import importlib.util
 import logging
 import os
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 
@@ -76,17 +77,37 @@ def prepare_output_dir(path: Path | None) -> Path:
     return path.resolve()
 
 
+def _port_message(host: str, port: int) -> str:
+    return (
+        f"cannot listen on {host}:{port}: the port is in use or the address is not this machine's; "
+        "pick another --port or --host"
+    )
+
+
+def check_port(host: str, port: int) -> None:
+    """Fail fast, before the model loads, when the server could not listen on ``host:port``."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server itself does
+            probe.bind(infos[0][4])
+    except OSError:
+        raise UserError(_port_message(host, port)) from None
+
+
 @cli_main
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if importlib.util.find_spec("gradio") is None:
         raise UserError(f"the web app needs Gradio, which is not installed; install it with: {INSTALL_HINT}")
+    check_port(args.host, args.port)
     root = prepare_output_dir(args.output_dir)
     # Gradio keeps uploads and the files it serves in these folders; pointing them into the app's
     # own folder means nothing outside it is ever served, and results are served without copying.
     os.environ["GRADIO_TEMP_DIR"] = str(root)
     os.environ["GRADIO_EXAMPLES_CACHE"] = str(root / "examples")
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own start-up probes, one line each
 
     from video2music.app import ui
     from video2music.app.cache import FeatureCache
@@ -111,6 +132,6 @@ def main(argv: list[str] | None = None) -> int:
             show_error=False,
             footer_links=[],
         )
-    except OSError as error:
-        raise UserError(f"cannot listen on {args.host}:{args.port} ({error}); pick another --port") from None
+    except OSError:  # taken between the check and the launch
+        raise UserError(_port_message(args.host, args.port)) from None
     return 0

@@ -80,7 +80,9 @@ def build(scorer: Scorer, sample: Path | None = None) -> gr.Blocks:
         )
 
     defaults = Instruments()
-    with gr.Blocks(title="video2music", analytics_enabled=False) as page:
+    # Uploads pile up in the app's folder; Gradio drops those older than a day, hourly (the run
+    # folders are pruned by RunFolders, the bundled sample is kept).
+    with gr.Blocks(title="video2music", analytics_enabled=False, delete_cache=(3600, 86400)) as page:
         gr.Markdown(INTRO)
         with gr.Row():
             with gr.Column(scale=1):
