@@ -8,6 +8,11 @@ PySceneDetect's own ``detect()`` with an AdaptiveDetector for the scenes. One pl
 best of ``--repeat`` is kept; the ratio and real-time factors come from the same run.
 
     .venv/bin/python bench/features.py [--video examples/testvideo.mp4] [--repeat 3]
+
+For the memory check, ``--make-long OUT.mp4 [--minutes 20]`` writes a long 1080p video instead:
+the example encoded once at 1920x1080 (x264, ultrafast) and its packets repeated with shifted
+timestamps (each copy starts on a keyframe, so the stream stays valid). Then measure with
+``/usr/bin/time -v .venv/bin/python -m video2music.features OUT.mp4 --out DIR``.
 """
 
 from __future__ import annotations
@@ -67,6 +72,34 @@ def plain_decode(path: Path) -> int:
         return sum(1 for _ in container.decode(stream))
 
 
+def make_long(source: Path, out: Path, minutes: float) -> None:
+    """Write ``minutes`` of ``source`` looped at 1920x1080 to ``out`` (see the module docstring)."""
+    unit = out.with_name(f"{out.stem}.unit.mp4")
+    with av.open(str(source)) as src, av.open(str(unit), "w") as dst:
+        rate = src.streams.video[0].average_rate
+        stream = dst.add_stream("libx264", rate=rate, options={"preset": "ultrafast", "crf": "23"})
+        stream.width, stream.height, stream.pix_fmt = 1920, 1080, "yuv420p"
+        for index, frame in enumerate(src.decode(video=0)):
+            scaled = frame.reformat(1920, 1080, "yuv420p")
+            scaled.pts, scaled.time_base = index, 1 / rate  # constant rate, numbered from 0
+            dst.mux(stream.encode(scaled))
+        dst.mux(stream.encode())
+    with av.open(str(unit)) as src, av.open(str(out), "w") as dst:
+        in_stream = src.streams.video[0]
+        stream = dst.add_stream_from_template(in_stream)
+        packets = [packet for packet in src.demux(in_stream) if packet.dts is not None]
+        span = max(p.pts + p.duration for p in packets) - min(p.dts for p in packets)
+        copies = max(1, round(minutes * 60 / float(span * in_stream.time_base)))
+        for copy in range(copies):
+            for packet in packets:
+                packet.pts += span if copy else 0
+                packet.dts += span if copy else 0
+                packet.stream = stream
+                dst.mux(packet)
+    unit.unlink()
+    print(f"wrote {out}: {copies} copies of {source.name} at 1920x1080")
+
+
 def best_time(fn, path: Path, repeat: int):
     times, result = [], None
     for _ in range(repeat):
@@ -80,7 +113,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--video", type=Path, default=EXAMPLE)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--make-long", type=Path, metavar="OUT.mp4", help="write a long 1080p video and stop")
+    parser.add_argument("--minutes", type=float, default=20.0, help="length for --make-long (default 20)")
     args = parser.parse_args()
+    if args.make_long:
+        make_long(args.video, args.make_long, args.minutes)
+        return
     cv2.setNumThreads(2)
 
     extract(args.video)  # warm-up: imports, codec and scaler set-up
