@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 
 from video2music.features import extract
-from video2music.features.decode import DecodeReport, FrameSampler, fit_within, iter_frames, open_video
+from video2music.features.decode import (
+    MAX_CONSECUTIVE_ERRORS,
+    DecodeReport,
+    FrameSampler,
+    fit_within,
+    iter_frames,
+    open_video,
+)
 
 SIZE = (48, 64)  # height, width
 
@@ -134,3 +141,12 @@ def test_longer_than_five_minutes_is_not_capped(tmp_path, make_clip):
     features = extract(make_clip(tmp_path / "long.mp4", frames, codec="libx264", rate=2))
     assert features.T == 360
     assert features.motion[30] > 10 and features.motion[31] < 1
+
+
+def test_a_run_of_read_errors_ends_the_pass():
+    report = DecodeReport()
+    for _ in range(MAX_CONSECUTIVE_ERRORS - 1):
+        assert not report.failed("clip.mp4: skipped a frame", demux=False)
+    assert report.failed("clip.mp4: skipped unreadable data", demux=True) and report.truncated
+    assert (report.decode_errors, report.demux_errors) == (MAX_CONSECUTIVE_ERRORS - 1, 1)
+    assert len(report.messages) == 10  # the log keeps the first few, not one per packet

@@ -59,12 +59,27 @@ class DecodeReport:
     corrupt_frames: int = 0
     truncated: bool = False
     messages: list[str] = field(default_factory=list)
+    errors_in_a_row: int = 0
 
     def note(self, message: str) -> None:
         # Keep the first few messages only: a badly broken file can fail on every packet.
         if len(self.messages) < 10:
             self.messages.append(message)
         logger.warning(message)
+
+    def failed(self, message: str, demux: bool) -> bool:
+        """Count a failed read; True when so many failed in a row that the rest is given up."""
+        if demux:
+            self.demux_errors += 1
+        else:
+            self.decode_errors += 1
+        self.errors_in_a_row += 1
+        self.note(message)
+        if self.errors_in_a_row < MAX_CONSECUTIVE_ERRORS:
+            return False
+        self.truncated = True
+        self.note(f"stopped reading after {self.errors_in_a_row} errors in a row")
+        return True
 
     def as_dict(self) -> dict:
         return {
@@ -137,34 +152,23 @@ def iter_frames(
     step = 1.0 / info.fps if info.fps > 0 else 1.0 / 25.0
     last_time = -step
     demuxer = container.demux(stream)
-    consecutive = 0
     while True:
         try:
             packet = next(demuxer)
         except StopIteration:
             break
         except av.error.FFmpegError as error:
-            report.demux_errors += 1
-            consecutive += 1
-            report.note(f"{info.path}: skipped unreadable data ({error})")
-            if consecutive >= MAX_CONSECUTIVE_ERRORS:
-                report.truncated = True
-                report.note(f"{info.path}: stopped reading after {consecutive} errors in a row")
+            if report.failed(f"{info.path}: skipped unreadable data ({error})", demux=True):
                 break
             demuxer = container.demux(stream)  # demuxing goes on from the current file position
             continue
         try:
             frames = packet.decode()
         except av.error.FFmpegError as error:
-            report.decode_errors += 1
-            consecutive += 1
-            report.note(f"{info.path}: skipped a frame that does not decode ({error})")
-            if consecutive >= MAX_CONSECUTIVE_ERRORS:
-                report.truncated = True
-                report.note(f"{info.path}: stopped reading after {consecutive} errors in a row")
+            if report.failed(f"{info.path}: skipped a frame that does not decode ({error})", demux=False):
                 break
             continue
-        consecutive = 0
+        report.errors_in_a_row = 0
         for frame in frames:
             if frame.is_corrupt:
                 report.corrupt_frames += 1
