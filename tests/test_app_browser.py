@@ -2,8 +2,8 @@
 
 The app runs as ``python app.py --model debug`` in a subprocess on a free local port, exactly as
 a user starts it. Without chromium or Playwright the test skips locally and fails under CI=true.
-The screenshot of the finished page is saved as app_finished.png in $V2M_TEST_ARTIFACTS (default:
-video2music-test-artifacts in the temporary folder); the path is printed.
+Screenshots of the finished page and of an error (app_finished.png, app_error.png) are saved in
+$V2M_TEST_ARTIFACTS (default: video2music-test-artifacts in the temporary folder); the path is printed.
 """
 
 from __future__ import annotations
@@ -216,6 +216,7 @@ def test_generate_download_and_errors_in_browser(app_server, browser, examples_d
     page.locator("#input-video input[type=file]").set_input_files(str(fake))
     page.locator("#generate").click()
     message = _toast(page, "fake.mp4 is not a readable video")
+    page.screenshot(path=str(ARTIFACTS / "app_error.png"))
     assert str(out) not in message
     page.close()
     assert _status(url) == 200

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 import pretty_midi
@@ -26,38 +27,28 @@ press **Generate**. Another seed or other settings reuse the video's features, s
 """
 
 
+_INTEGERS = ("chords_program", "arpeggio_program", "bass_program", "seed")
+_FLOATS = ("tempo", "temperature", "emotion_strength")
+
+
+def _request(settings: dict[str, Any]) -> Request:
+    """The page's values as a Request (a cleared number box sends None, sliders send floats)."""
+    for name in _INTEGERS:
+        settings[name] = int(settings[name] or 0)
+    for name in _FLOATS:
+        settings[name] = float(settings[name])
+    settings["primer"] = settings["primer"] or ""
+    settings["drums"] = bool(settings["drums"])
+    return Request(**settings)
+
+
 def build(scorer: Scorer, sample: Path | None = None) -> gr.Blocks:
     """The page, wired to ``scorer``; ``sample`` (a video file) is offered as an example."""
 
-    def generate(
-        video,
-        key,
-        primer,
-        tempo,
-        chords_program,
-        arpeggio_program,
-        bass_program,
-        drums,
-        seed,
-        temperature,
-        emotion_strength,
-        backend,
-        progress=gr.Progress(),  # noqa: B008 - Gradio's way of asking for a progress bar
-    ):
-        request = Request(
-            video=video,
-            key=key,
-            primer=primer or "",
-            tempo=float(tempo),
-            chords_program=int(chords_program),
-            arpeggio_program=int(arpeggio_program),
-            bass_program=int(bass_program),
-            drums=bool(drums),
-            seed=int(seed or 0),
-            temperature=float(temperature),
-            emotion_strength=float(emotion_strength),
-            backend=backend,
-        )
+    controls: dict[str, gr.components.Component] = {}  # Request field -> page control, filled below
+
+    def generate(*values, progress=gr.Progress()):  # noqa: B008 - Gradio's way to show progress
+        request = _request(dict(zip(controls, values, strict=True)))
         try:
             outcome = scorer.run(request, progress=lambda fraction, message: progress(fraction, desc=message))
         except UserError as error:
@@ -136,22 +127,23 @@ def build(scorer: Scorer, sample: Path | None = None) -> gr.Blocks:
                     interactive=False,
                     elem_id="downloads",
                 )
+        controls.update(
+            video=video,
+            key=key,
+            primer=primer,
+            tempo=tempo,
+            chords_program=chords_program,
+            arpeggio_program=arpeggio_program,
+            bass_program=bass_program,
+            drums=drums,
+            seed=seed,
+            temperature=temperature,
+            emotion_strength=emotion_strength,
+            backend=backend,
+        )
         button.click(
             generate,
-            inputs=[
-                video,
-                key,
-                primer,
-                tempo,
-                chords_program,
-                arpeggio_program,
-                bass_program,
-                drums,
-                seed,
-                temperature,
-                emotion_strength,
-                backend,
-            ],
+            inputs=list(controls.values()),
             outputs=[out_video, out_audio, plot, chords, downloads, status],
             api_name="generate",
         )
