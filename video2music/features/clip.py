@@ -83,6 +83,9 @@ class ClipBackend:
             text = self._processor.tokenizer(list(EMOTIONS), padding=True, return_tensors="pt").to(device)
             text_embeds = self._model.get_text_features(**text).pooler_output
         self._text = text_embeds / text_embeds.norm(dim=-1, keepdim=True)
+        # The prompts are encoded; the text tower (about a quarter of ViT-L/14's weights) can go.
+        self._model.text_model = None
+        self._model.text_projection = None
         self._scale = self._model.logit_scale.exp()
         self._pending: list[np.ndarray] = []
         self._semantic: list[np.ndarray] = []
