@@ -9,9 +9,10 @@ relative term never needs a value for them.
 Two ways to run it, numerically the same computation:
 
 * :meth:`MultiHeadAttention.forward` on whole sequences (training, the reference forward pass);
-* :meth:`MultiHeadAttention.step` on one new query against a :class:`KVCache`; because ``Er`` is
-  shared across heads, ``q_i . k_j + q_i . Er[...]`` is computed as one product ``q_i . (k_j + Er[...])``
-  against a contiguous slice of ``Er``, so a step costs O(length * d_model).
+* :meth:`MultiHeadAttention.step` on one new query against a :class:`KVCache`; the Er rows a query
+  needs are a contiguous slice in key order, and because ``Er`` is shared across heads every head's
+  relative scores come from one (heads, head_dim) x (head_dim, length) product, so a step costs
+  O(length * d_model).
 """
 
 from __future__ import annotations
@@ -134,20 +135,25 @@ class MultiHeadAttention(nn.Module):
         cache.keys[:, i : i + 1] = k
         cache.values[:, i : i + 1] = v
         cache.length = i + 1
-        keys = cache.keys[:, : i + 1]
+        q = q * self.scale
+        scores = q @ cache.keys[:, : i + 1].transpose(-1, -2)
         if self.rel_embedding is not None:
             max_len = self.rel_embedding.shape[0]
             if i >= max_len:
                 raise ValueError(f"position {i} exceeds the relative attention length {max_len}")
-            # Er rows for distances i..0 are contiguous and in key order: key j uses Er[max_len-1-i+j].
-            keys = keys + self.rel_embedding[max_len - 1 - i :]
-        # SDPA scales by 1/sqrt(head_dim) itself, which is the reference's scaling of q.
-        out = F.scaled_dot_product_attention(q, keys, cache.values[:, : i + 1])
-        return linear(out.reshape(self.d_model), self.out_proj.weight, self.out_proj.bias)
+            # Key j uses Er[max_len - 1 - i + j]: the last i + 1 rows, already in key order.
+            relative = q.view(self.n_heads, self.head_dim) @ self.rel_embedding[max_len - 1 - i :].T
+            scores = scores + relative.unsqueeze(1)
+        return self._step_output(scores, cache.values[:, : i + 1])
 
     def step_cross(self, x: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
         """Attention of one query ``x`` (d_model,) to precomputed memory keys/values (H, S, head_dim)."""
         d = self.d_model
         q = linear(x, self.in_proj_weight[:d], self.in_proj_bias[:d]).view(self.n_heads, 1, self.head_dim)
-        out = F.scaled_dot_product_attention(q, keys, values).reshape(d)
-        return linear(out, self.out_proj.weight, self.out_proj.bias)
+        return self._step_output((q * self.scale) @ keys.transpose(-1, -2), values)
+
+    def _step_output(self, scores: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        # Written out rather than through scaled_dot_product_attention: its CPU fallback rescales the
+        # whole key cache on every call, which cost a quarter of a full-size decoding step.
+        out = scores.softmax(-1) @ values
+        return linear(out.reshape(self.d_model), self.out_proj.weight, self.out_proj.bias)
