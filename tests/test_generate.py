@@ -1,6 +1,7 @@
 """End to end: generate.py and the Video2Music façade on the real sample clips."""
 
 import json
+import logging
 import subprocess
 import sys
 import wave
@@ -205,3 +206,16 @@ def test_default_model_follows_emotion():
         ]
         shares[emotion] = np.mean([vocab.chord_quality(c) in vocab.MINOR_FAMILY for c in chords])
     assert shares["sad"] > shares["exciting"] + 0.1, shares
+
+
+def test_video_over_twenty_minutes_warns_and_goes_on(caplog):
+    v2m = Video2Music.from_pretrained("debug")
+    with caplog.at_level(logging.WARNING, logger="video2music.pipeline"):
+        result = v2m.generate(features=timeline("relaxing", seconds=21 * 60), seed=0)
+    assert "lasts 21 minutes" in caplog.text
+    assert len(result.chords) == 21 * 60
+    quiet = Video2Music.from_pretrained("debug")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="video2music.pipeline"):
+        quiet.generate(SHORT, backend="basic", seed=0)
+    assert "minutes" not in caplog.text

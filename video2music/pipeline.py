@@ -26,7 +26,7 @@ import torch
 
 from video2music import __version__, vocab
 from video2music.errors import UserError
-from video2music.features import VideoFeatures, extract
+from video2music.features import VideoFeatures, extract, probe_duration
 from video2music.fileio import atomic_output, check_writable
 from video2music.model.checkpoint import load_any
 from video2music.model.decode import DecodeOptions, decode_chords
@@ -50,6 +50,16 @@ DEFAULT_EMOTION_GUIDANCE = 1.5
 
 _NEGATIVE = [vocab.EMOTIONS.index(e) for e in ("fearful", "tense", "sad")]
 _POSITIVE = [vocab.EMOTIONS.index(e) for e in ("exciting", "relaxing")]
+
+
+def _warn_if_long(video: str | Path | None, duration: float | None) -> None:
+    # Said before the work starts: a long video takes minutes to watch and to render.
+    if duration is not None and duration > LONG_VIDEO_SECONDS:
+        logger.warning(
+            "%s lasts %.0f minutes; generation goes on, but it will take a while",
+            video or "the video",
+            duration / 60,
+        )
 
 
 def choose_key(emotion: np.ndarray) -> vocab.Key:
@@ -328,17 +338,14 @@ class Video2Music:
 
         started = time.perf_counter()
         if features is None:
+            _warn_if_long(video, probe_duration(video))
             report(0.0, "extracting video features")
             features = self.extract_features(video, backend, progress=progress_bars)
-        elif "semantic" in self.inputs and features.semantic is None:
-            self.feature_backend("basic")  # raises the explanation
+        else:
+            if "semantic" in self.inputs and features.semantic is None:
+                self.feature_backend("basic")  # raises the explanation
+            _warn_if_long(video, features.duration)
         timings["features"] = time.perf_counter() - started
-        if features.duration > LONG_VIDEO_SECONDS:
-            logger.warning(
-                "%s lasts %.0f minutes; generation goes on, but rendering takes a while",
-                video or "the video",
-                features.duration / 60,
-            )
 
         report(0.4, "writing chords")
         started = time.perf_counter()

@@ -142,6 +142,13 @@ def open_video(path: str | os.PathLike) -> tuple[av.container.InputContainer, av
     return container, stream, info
 
 
+def probe_duration(path: str | os.PathLike) -> float | None:
+    """The video's duration in seconds from its container, without decoding (None if not stated)."""
+    container, _, info = open_video(path)
+    container.close()
+    return info.duration
+
+
 def iter_frames(
     container: av.container.InputContainer, stream: av.VideoStream, info: VideoInfo, report: DecodeReport
 ) -> Iterator[tuple[float, av.VideoFrame]]:
