@@ -70,6 +70,7 @@ from tqdm import tqdm
 
 from video2music import vocab
 from video2music.errors import UserError, cli_main
+from video2music.fileio import atomic_output
 from video2music.model.dynamics_rule import DENSITY_ANCHORS, MOTION_ANCHORS, gaussian_smooth
 
 logger = logging.getLogger(__name__)
@@ -497,10 +498,8 @@ def _read_cached(args: tuple[PieceSource, Path]) -> _Music | str:
         music = _read_music(source)
     except Exception as error:  # a malformed score is skipped, not fatal to the corpus
         return f"{source.piece_id}: {type(error).__name__}: {error}"
-    tmp = path.with_name(f".{path.name}.part")
-    with open(tmp, "wb") as handle:
+    with atomic_output(path, overwrite=True) as tmp, open(tmp, "wb") as handle:
         pickle.dump(music, handle)
-    os.replace(tmp, path)
     return music
 
 
