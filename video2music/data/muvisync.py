@@ -24,7 +24,7 @@ import numpy as np
 
 from video2music import vocab
 from video2music.errors import UserError
-from video2music.fileio import atomic_output
+from video2music.fileio import atomic_output, check_writable
 
 logger = logging.getLogger(__name__)
 
@@ -434,6 +434,12 @@ def _write_text(path: Path, lines: Iterable[str], overwrite: bool) -> None:
         tmp.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
 
 
+def _write_semantic(path: Path, semantic: np.ndarray, overwrite: bool) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(path, overwrite) as tmp:
+        np.save(tmp, np.asarray(semantic, dtype=np.float32))
+
+
 def _table_lines(modality: _Modality, values: np.ndarray) -> Iterable[str]:
     if modality.header is not None:
         yield modality.header
@@ -458,10 +464,40 @@ def write_video(root: str | os.PathLike, video: MuViSyncVideo, overwrite: bool =
         path = modality_path(root, modality.field, video.video_id)
         _write_text(path, _table_lines(modality, getattr(video, modality.field)), overwrite)
     if video.semantic is not None:
-        path = semantic_path(root, video.video_id)
+        _write_semantic(semantic_path(root, video.video_id), video.semantic, overwrite)
+
+
+def write_features(
+    root: str | os.PathLike,
+    video_id: str,
+    features: dict[str, np.ndarray],
+    overwrite: bool = False,
+) -> dict[str, Path]:
+    """Write a video's input files (emotion, motion, scene offset, and semantic if given) under ``root``.
+
+    What ``features`` extraction gives for a video that has no chords or dynamics annotated yet.
+    Every destination is checked before anything is written, so a refusal writes nothing.
+    """
+    paths = feature_paths(root, video_id, semantic="semantic" in features)
+    for path in paths.values():
         path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_output(path, overwrite) as tmp:
-            np.save(tmp, np.asarray(video.semantic, dtype=np.float32))
+        check_writable(path, overwrite)
+    for modality in _MODALITIES:
+        if modality.field in paths:
+            _write_text(paths[modality.field], _table_lines(modality, features[modality.field]), overwrite)
+    if "semantic" in paths:
+        _write_semantic(paths["semantic"], features["semantic"], overwrite)
+    return paths
+
+
+def feature_paths(root: str | os.PathLike, video_id: str, semantic: bool) -> dict[str, Path]:
+    """Where :func:`write_features` puts the files of ``video_id`` (semantic only if it has them)."""
+    if not video_id or "/" in video_id or video_id.startswith("."):
+        raise UserError(f"video id {video_id!r} cannot be a file name; use letters, digits, - or _")
+    paths = {field: modality_path(root, field, video_id) for field in ("emotion", "motion", "scene_offset")}
+    if semantic:
+        paths["semantic"] = semantic_path(root, video_id)
+    return paths
 
 
 def write_split(root: str | os.PathLike, split: str, ids: Sequence[str], overwrite: bool = False) -> None:

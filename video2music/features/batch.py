@@ -14,9 +14,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from video2music.data.muvisync import feature_paths
 from video2music.errors import UserError
 from video2music.features.extract import Backend, extract, make_backend
-from video2music.features.video_features import VideoFeatures, muvisync_paths
+from video2music.features.video_features import VideoFeatures
 from video2music.fileio import check_writable
 
 logger = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ def run_job(job: Job, progress: bool = False) -> Outcome:
     try:
         assert _BACKEND is not None, "worker not initialised"
         mirror = (
-            muvisync_paths(job.muvisync_root, job.video_id, semantic=_BACKEND.name == "clip")
+            feature_paths(job.muvisync_root, job.video_id, semantic=_BACKEND.name == "clip")
             if job.muvisync_root is not None
             else {}
         )

@@ -10,35 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
+from video2music.data.muvisync import SEMANTIC_DIM, write_features
 from video2music.errors import UserError
-from video2music.fileio import atomic_output, check_writable
+from video2music.fileio import atomic_output
 from video2music.vocab import EMOTIONS
 
 FORMAT_VERSION = "video2music-features-v1"
-SEMANTIC_DIM = 768
-INPUT_NAMES = ("semantic", "scene_offset", "motion", "emotion")
-
-# MuVi-Sync's folders, relative to the dataset root (see ARCHITECTURE.md "MuVi-Sync on disk").
-MUVISYNC_EMOTION = Path("vevo_emotion/6c_l14p/all")
-MUVISYNC_MOTION = Path("vevo_motion/all")
-MUVISYNC_SCENE_OFFSET = Path("vevo_scene_offset/all")
-MUVISYNC_SEMANTIC = Path("vevo_semantic/all/2d/clip_l14p")
-MUVISYNC_EMOTION_HEADER = "time " + " ".join(f"{name}_prob" for name in EMOTIONS)
-
-
-def muvisync_paths(root: str | os.PathLike, video_id: str, semantic: bool) -> dict[str, Path]:
-    """Where the MuVi-Sync files of ``video_id`` go under ``root`` (semantic only if it has them)."""
-    if not video_id or "/" in video_id or video_id.startswith("."):
-        raise UserError(f"video id {video_id!r} cannot be a file name; use letters, digits, - or _")
-    root = Path(root)
-    paths = {
-        "emotion": root / MUVISYNC_EMOTION / f"{video_id}.lab",
-        "motion": root / MUVISYNC_MOTION / f"{video_id}.lab",
-        "scene_offset": root / MUVISYNC_SCENE_OFFSET / f"{video_id}.lab",
-    }
-    if semantic:
-        paths["semantic"] = root / MUVISYNC_SEMANTIC / f"{video_id}.npy"
-    return paths
 
 
 @dataclass
@@ -154,21 +131,7 @@ class VideoFeatures:
         Emotion: header line then ``<sec> p1 .. p6``; motion and scene offset: ``<sec> <value>``;
         semantic (CLIP backend only): a (T, 768) float32 ``.npy``. Folders are created as needed.
         """
-        paths = muvisync_paths(root, video_id, semantic=self.semantic is not None)
-        texts = {
-            "emotion": [MUVISYNC_EMOTION_HEADER]
-            + [f"{t} " + " ".join(f"{p:.4f}" for p in row) for t, row in enumerate(self.emotion)],
-            "motion": [f"{t} {value:.4f}" for t, value in enumerate(self.motion)],
-            "scene_offset": [f"{t} {int(value)}" for t, value in enumerate(self.scene_offset)],
-        }
-        for path in paths.values():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            check_writable(path, overwrite)  # all checked first, so a refusal writes nothing
-        for name, path in paths.items():
-            with atomic_output(path, overwrite) as tmp:
-                if name == "semantic":
-                    with open(tmp, "wb") as handle:
-                        np.save(handle, self.semantic)
-                else:
-                    tmp.write_text("\n".join(texts[name]) + "\n")
-        return paths
+        arrays = {"emotion": self.emotion, "motion": self.motion, "scene_offset": self.scene_offset}
+        if self.semantic is not None:
+            arrays["semantic"] = self.semantic
+        return write_features(root, video_id, arrays, overwrite)
