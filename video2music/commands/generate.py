@@ -10,11 +10,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from video2music.errors import UserError, cli_main
+from video2music.features.decode import VIDEO_EXTENSIONS, videos_in
 from video2music.music.arrange import Instruments
 
 logger = logging.getLogger(__name__)
-
-VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -66,9 +65,9 @@ def collect_videos(paths: list[str]) -> list[Path]:
     for text in paths:
         path = Path(text)
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
+            found = videos_in(path)
             if not found:
-                raise UserError(f"folder {path} holds no videos ({', '.join(sorted(VIDEO_SUFFIXES))})")
+                raise UserError(f"folder {path} holds no videos ({', '.join(VIDEO_EXTENSIONS)})")
             videos.extend(found)
         elif path.exists():
             videos.append(path)

@@ -16,13 +16,12 @@ from tqdm import tqdm
 
 from video2music.data.muvisync import feature_paths
 from video2music.errors import UserError
+from video2music.features.decode import VIDEO_EXTENSIONS, videos_in
 from video2music.features.extract import Backend, extract, make_backend
 from video2music.features.video_features import VideoFeatures
 from video2music.fileio import check_writable
 
 logger = logging.getLogger(__name__)
-
-VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v")
 
 
 @dataclass(frozen=True)
@@ -54,7 +53,7 @@ def find_videos(inputs: list[str]) -> list[Path]:
     for name in inputs:
         path = Path(name)
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
+            found = videos_in(path)
             if not found:
                 logger.warning("%s: no video files (%s) in this folder", path, ", ".join(VIDEO_EXTENSIONS))
             videos.extend(found)

@@ -35,8 +35,8 @@ def _load_error(name: str, error: Exception) -> UserError:
     )
 
 
-def check_clip_model(name: str) -> None:
-    """Fail fast, without loading weights, if ``name`` is not a usable CLIP model and processor."""
+def check_clip_model(name: str):
+    """Fail fast, without loading weights, if ``name`` is not a usable CLIP model; return its processor."""
     path = Path(name)
     if path.exists() and not (path / "config.json").is_file():
         raise UserError(f"{name} has no config.json; give a folder saved by transformers' CLIPModel")
@@ -44,11 +44,12 @@ def check_clip_model(name: str) -> None:
 
     try:
         config = AutoConfig.from_pretrained(name)
-        AutoProcessor.from_pretrained(name)
+        processor = AutoProcessor.from_pretrained(name)
     except Exception as error:  # transformers raises many types (OSError, ValueError, JSON errors)
         raise _load_error(name, error) from None
     if config.model_type != "clip":
         raise UserError(f"{name} is a {config.model_type!r} model, not CLIP; give a CLIP model")
+    return processor
 
 
 class ClipBackend:
@@ -60,11 +61,10 @@ class ClipBackend:
         self, model_name: str = DEFAULT_CLIP_MODEL, device: str = "cpu", batch_size: int = BATCH_SIZE
     ):
         import torch
-        from transformers import AutoProcessor, CLIPModel
+        from transformers import CLIPModel
 
-        check_clip_model(model_name)
+        self._processor = check_clip_model(model_name)
         try:
-            self._processor = AutoProcessor.from_pretrained(model_name)
             self._model = CLIPModel.from_pretrained(model_name).to(device).eval()
         except Exception as error:
             raise _load_error(model_name, error) from None

@@ -142,6 +142,14 @@ def open_video(path: str | os.PathLike) -> tuple[av.container.InputContainer, av
     return container, stream, info
 
 
+VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v")
+
+
+def videos_in(folder: Path) -> list[Path]:
+    """The video files directly in ``folder`` (by extension), sorted by name."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
+
+
 def probe_duration(path: str | os.PathLike) -> float | None:
     """The video's duration in seconds from its container, without decoding (None if not stated)."""
     container, _, info = open_video(path)
