@@ -26,7 +26,7 @@ import torch
 
 from video2music import __version__, vocab
 from video2music.errors import UserError
-from video2music.features import VideoFeatures, extract, probe_duration
+from video2music.features import VideoFeatures, extract, probe
 from video2music.fileio import atomic_output, check_writable
 from video2music.model.checkpoint import load_any
 from video2music.model.decode import DecodeOptions, decode_chords
@@ -338,7 +338,7 @@ class Video2Music:
 
         started = time.perf_counter()
         if features is None:
-            _warn_if_long(video, probe_duration(video))
+            _warn_if_long(video, probe(video).duration)
             report(0.0, "extracting video features")
             features = self.extract_features(video, backend, progress=progress_bars)
         else:

@@ -4,8 +4,8 @@
 MuVi-Sync definitions the features follow.
 """
 
-from video2music.features.decode import probe_duration
+from video2music.features.decode import probe
 from video2music.features.extract import BACKENDS, extract, make_backend
 from video2music.features.video_features import VideoFeatures
 
-__all__ = ["BACKENDS", "VideoFeatures", "extract", "make_backend", "probe_duration"]
+__all__ = ["BACKENDS", "VideoFeatures", "extract", "make_backend", "probe"]

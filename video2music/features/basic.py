@@ -94,7 +94,7 @@ def valence_arousal(
     """Per-second (valence, arousal) in [-1, 1] from the cues (see the module docstring)."""
     b = np.clip((brightness - 0.45) / 0.25, -1, 1)  # mid-grey footage is neutral
     s = np.clip((saturation - 0.35) / 0.25, -1, 1)
-    motion = motion.astype(np.float64).copy()
+    motion = motion.astype(np.float64)
     if len(motion) > 1:
         motion[0] = motion[1]  # motion[0] is 0 by definition, not a still opening
     m = np.tanh((motion - 6.0) / 10.0)  # a few levels is a still shot; tens is fast action or a cut

@@ -44,8 +44,9 @@ class VideoInfo:
     width: int
     height: int
     fps: float
-    duration: float | None
-    start_time: float
+    duration: float | None  # of the video stream
+    start_time: float  # of the container: frame times count from here
+    stream_start: float  # of the video stream's first frame, on the container's clock
     sample_aspect_ratio: Fraction
 
 
@@ -124,10 +125,12 @@ def open_video(path: str | os.PathLike) -> tuple[av.container.InputContainer, av
     stream.thread_type = "AUTO"
     rate = stream.average_rate or stream.guessed_rate or stream.base_rate
     sar = stream.sample_aspect_ratio
+    start = container.start_time / av.time_base if container.start_time is not None else 0.0
+    stream_start = _seconds(stream.start_time, stream.time_base) or 0.0
     duration = _seconds(stream.duration, stream.time_base)
     if duration is None and container.duration is not None:
-        duration = container.duration / av.time_base
-    start = container.start_time / av.time_base if container.start_time is not None else 0.0
+        # Some containers (e.g. Matroska) state only the whole file's duration, from its start.
+        duration = start + container.duration / av.time_base - stream_start
     info = VideoInfo(
         path=path,
         container_format=container.format.name,
@@ -137,6 +140,7 @@ def open_video(path: str | os.PathLike) -> tuple[av.container.InputContainer, av
         fps=float(rate) if rate else 0.0,
         duration=duration,
         start_time=start,
+        stream_start=stream_start,
         sample_aspect_ratio=Fraction(sar) if sar and sar > 0 else Fraction(1),
     )
     return container, stream, info
@@ -150,11 +154,11 @@ def videos_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
 
 
-def probe_duration(path: str | os.PathLike) -> float | None:
-    """The video's duration in seconds from its container, without decoding (None if not stated)."""
+def probe(path: str | os.PathLike) -> VideoInfo:
+    """What the container says about the video of ``path``, without decoding a frame."""
     container, _, info = open_video(path)
     container.close()
-    return info.duration
+    return info
 
 
 def iter_frames(

@@ -18,7 +18,7 @@ import av
 import numpy as np
 
 from video2music.errors import UserError
-from video2music.features.decode import open_video
+from video2music.features.decode import VideoInfo, open_video, probe
 from video2music.fileio import atomic_output
 
 logger = logging.getLogger(__name__)
@@ -44,28 +44,21 @@ def read_wav(path: str | os.PathLike) -> tuple[np.ndarray, int]:
 
 def video_timing(video_path: str | os.PathLike) -> tuple[float, float]:
     """(start, duration) in seconds of the first video stream of ``video_path``."""
-    container, stream, _ = open_video(video_path)
-    with container:
-        return _timing(container, stream)
+    return _timing(probe(video_path))
 
 
-def _timing(container: av.container.InputContainer, stream: av.VideoStream) -> tuple[float, float]:
-    start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
-    if stream.duration is not None:
-        duration = float(stream.duration * stream.time_base)
-    else:  # some containers (e.g. Matroska) only know the whole file's duration
-        duration = (container.duration or 0) / av.time_base - start
-    if duration <= 0:
+def _timing(info: VideoInfo) -> tuple[float, float]:
+    if not info.duration or info.duration <= 0:
         raise UserError("the video's duration is unknown or zero; re-save it with a standard tool")
-    return start, duration
+    return info.stream_start, info.duration
 
 
 def mux_into(video_path: str | os.PathLike, wav_path: str | os.PathLike, out_path: str | os.PathLike) -> None:
     """Write ``out_path`` (any existing file is replaced; see ``mux`` for the safe entry point)."""
     samples, rate = read_wav(wav_path)
-    source, video_in, _ = open_video(video_path)
+    source, video_in, info = open_video(video_path)
     with source:
-        start, duration = _timing(source, video_in)
+        start, duration = _timing(info)
         wanted = round(duration * rate)
         if len(samples) < wanted:
             samples = np.concatenate([samples, np.zeros((wanted - len(samples), samples.shape[1]), np.int16)])
