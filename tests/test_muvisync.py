@@ -175,6 +175,14 @@ def test_check_command_lists_every_problem(dataset, tmp_path, capsys):
     assert "train: 4 videos" in capsys.readouterr().out
 
 
+def test_check_command_reads_the_splits_a_pack_holds(dataset, tmp_path, capsys):
+    packed = muvisync.pack(dataset[0], tmp_path / "train_only.npz", ["train"])
+    assert muvisync.available_splits(packed) == ["train"]
+    assert dataset_main(["check", str(packed)]) == 0
+    out = capsys.readouterr().out
+    assert "train: 4 videos" in out and "val" not in out
+
+
 def test_missing_folder_split_and_semantic(dataset, tmp_path):
     with pytest.raises(UserError, match="does not exist"):
         muvisync.read_split(tmp_path / "nowhere", "train")

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from video2music.data.fixture import write_fixture
-from video2music.data.muvisync import SPLIT_DIR, DatasetError, load_split, pack
+from video2music.data.muvisync import SPLIT_DIR, SPLITS, DatasetError, available_splits, load_split, pack
 from video2music.errors import EXIT_USAGE, UserError, cli_main
 
 
@@ -37,12 +37,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def _splits(data: Path, given: list[str] | None) -> list[str]:
     if given:
         return given
-    if data.is_dir():
-        found = sorted(p.stem for p in (data / SPLIT_DIR).glob("*.txt"))
-        if not found:
-            raise UserError(f"no split files in {data / SPLIT_DIR}")
-        return found
-    return ["train", "val", "test"]
+    found = available_splits(data)
+    if not found:
+        raise UserError(f"no split files in {data / SPLIT_DIR}")
+    return found
 
 
 @cli_main
@@ -71,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if min(args.videos) < 1 or not 2 <= args.seconds[0] <= args.seconds[1]:
         raise UserError("--videos needs at least 1 per split and --seconds 2 <= MIN <= MAX")
-    sizes = dict(zip(("train", "val", "test"), args.videos, strict=True))
+    sizes = dict(zip(SPLITS, args.videos, strict=True))
     write_fixture(args.out, sizes, args.seconds, args.seed, args.semantic, args.overwrite)
     print(f"wrote a synthetic dataset ({sum(args.videos)} videos) to {args.out}")
     return 0

@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -357,7 +358,7 @@ def read_split_ids(root: str | os.PathLike, split: str) -> list[str]:
     root = _check_root(root)
     path = split_path(root, split)
     if not path.is_file():
-        available = sorted(p.stem for p in (root / SPLIT_DIR).glob("*.txt"))
+        available = available_splits(root)
         raise UserError(
             f"no split {split!r} in {root}: {path} is missing"
             + (f"; available splits: {', '.join(available)}" if available else "")
@@ -530,7 +531,7 @@ def pack(
     if out_path.suffix != ".npz":
         raise UserError(f"pack output {out_path} must end in .npz")
     if splits is None:
-        splits = sorted(p.stem for p in (root / SPLIT_DIR).glob("*.txt"))
+        splits = available_splits(root)
         if not splits:
             raise UserError(f"no split files in {root / SPLIT_DIR}; write train.txt/val.txt/test.txt first")
     split_ids = {split: read_split_ids(root, split) for split in splits}
@@ -567,15 +568,11 @@ def pack(
     return out_path
 
 
-def read_packed_split(
-    path: str | os.PathLike, split: str, semantic: bool | None = None
-) -> list[MuViSyncVideo]:
-    """Read one split from a ``.npz`` written by ``pack``, validating every value again."""
-    path = Path(path)
+def _open_pack(path: Path) -> tuple[Any, dict[str, Any]]:
+    """The archive written by ``pack`` and its index, checked for format and vocabulary."""
     try:
         archive = np.load(path, allow_pickle=False)
         index = json.loads(str(archive["index"]))
-        fields = set(archive.files)
     except (OSError, ValueError, KeyError) as error:
         raise UserError(f"{path} is not a packed MuVi-Sync dataset ({error}); make one with pack") from error
     if index.get("format") != PACK_FORMAT or index.get("version") != PACK_VERSION:
@@ -584,6 +581,26 @@ def read_packed_split(
         raise UserError(
             f"{path} uses chord vocabulary {index.get('vocab_version')!r}, not {vocab.VOCAB_VERSION}"
         )
+    return archive, index
+
+
+def available_splits(data: str | os.PathLike) -> list[str]:
+    """The splits a MuVi-Sync folder (its split files) or a packed ``.npz`` (its index) holds."""
+    data = Path(data)
+    if data.is_dir():
+        return sorted(p.stem for p in (data / SPLIT_DIR).glob("*.txt"))
+    if data.is_file():
+        return list(_open_pack(data)[1]["splits"])
+    raise UserError(f"dataset {data} does not exist; pass a MuVi-Sync folder or a packed .npz")
+
+
+def read_packed_split(
+    path: str | os.PathLike, split: str, semantic: bool | None = None
+) -> list[MuViSyncVideo]:
+    """Read one split from a ``.npz`` written by ``pack``, validating every value again."""
+    path = Path(path)
+    archive, index = _open_pack(path)
+    fields = set(archive.files)
     if split not in index["splits"]:
         raise UserError(f"no split {split!r} in {path}; it has {', '.join(index['splits'])}")
     if semantic and "semantic" not in fields:
@@ -621,6 +638,7 @@ def load_split(data: str | os.PathLike, split: str, semantic: bool | None = None
 
 __all__ = [
     "SPLITS",
+    "available_splits",
     "DatasetError",
     "MuViSyncVideo",
     "load_split",
@@ -630,6 +648,7 @@ __all__ = [
     "read_split_ids",
     "read_video",
     "validate_video",
+    "write_features",
     "write_split",
     "write_video",
 ]
