@@ -384,12 +384,8 @@ def _phrase_starts(music: _Music, chords: np.ndarray, mode: str, T: int) -> list
     return starts
 
 
-def derive_timeline(source: PieceSource) -> PieceTimeline:
-    """Read one piece and derive its per-second chords and video-like inputs."""
-    return _timeline(source.piece_id, _read_music(source))
-
-
-def _timeline(piece_id: str, music: _Music) -> PieceTimeline:
+def derive_timeline(piece_id: str, music: _Music) -> PieceTimeline:
+    """A piece's per-second chords and video-like inputs, from its score as read."""
     T = int(np.ceil(music.length / QL_PER_SECOND - 1e-9))
     if T < 2 * MIN_PHRASE_SECONDS:
         raise ValueError(f"{piece_id} is too short ({T} s)")
@@ -520,7 +516,7 @@ def build_timelines(
             logger.warning("skipped %s", music)
             continue
         try:
-            timelines.append(_timeline(source.piece_id, music))
+            timelines.append(derive_timeline(source.piece_id, music))
         except ValueError as error:
             logger.warning("skipped %s", error)
     return timelines
