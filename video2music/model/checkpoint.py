@@ -28,6 +28,7 @@ from video2music.model.reference_import import (
     import_reference,
     read_checkpoint_object,
     state_dict_or_none,
+    state_mismatch,
 )
 from video2music.model.regression import RegressionConfig, VideoRegression
 from video2music.model.transformer import AffectiveMultimodalTransformer, AMTConfig
@@ -121,15 +122,9 @@ def _from_native(obj: Mapping[str, Any], path: str | os.PathLike, kind: str | No
     state = obj.get("state_dict")
     if not isinstance(state, Mapping):
         raise UserError(f"{path} has no weights")
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    extra = sorted(set(state) - set(expected))
-    misshaped = sorted(k for k in set(state) & set(expected) if state[k].shape != expected[k].shape)
-    if missing or extra or misshaped:
-        raise UserError(
-            f"{path} does not match its own config (missing {missing[:5]}, unexpected {extra[:5]}, "
-            f"wrong shapes {misshaped[:5]}); the file is damaged"
-        )
+    problems = state_mismatch(model.state_dict(), state)
+    if problems:
+        raise UserError(f"{path} does not match its own config ({'; '.join(problems)}); the file is damaged")
     model.load_state_dict(state)
     meta = {
         "vocab_version": obj["vocab_version"],

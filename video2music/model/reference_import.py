@@ -61,6 +61,25 @@ def _names(keys: list[str], limit: int = 8) -> str:
     return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
 
 
+def state_mismatch(expected: Mapping[str, torch.Tensor], given: Mapping[str, Any]) -> list[str]:
+    """What keeps ``given`` from loading into a model whose state dict is ``expected``, one line
+    per kind of problem (missing, unexpected, misshaped tensors, named); empty when it fits."""
+    missing = sorted(set(expected) - set(given))
+    extra = sorted(set(given) - set(expected))
+    misshaped = sorted(k for k in set(given) & set(expected) if given[k].shape != expected[k].shape)
+    problems = []
+    if missing:
+        problems.append(f"missing {_names(missing)}")
+    if extra:
+        problems.append(f"not in a model of this size: {_names(extra)}")
+    if misshaped:
+        problems.append(
+            "wrong shapes: "
+            + _names([f"{k} {tuple(given[k].shape)} vs {tuple(expected[k].shape)}" for k in misshaped])
+        )
+    return problems
+
+
 def read_checkpoint_object(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Any:
     """``torch.load`` with ``weights_only=True`` (no code runs), turning every failure into a UserError."""
     if not os.path.isfile(path):
@@ -213,20 +232,7 @@ def import_reference(
         raise UserError(
             f"the {found} state dict has tensors this model does not know: {_names(sorted(unknown))}"
         )
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(ours))
-    extra = sorted(set(ours) - set(expected))
-    misshaped = sorted(k for k in set(ours) & set(expected) if ours[k].shape != expected[k].shape)
-    problems = []
-    if missing:
-        problems.append(f"missing {_names(missing)}")
-    if extra:
-        problems.append(f"not in a model of this size: {_names(extra)}")
-    if misshaped:
-        problems.append(
-            "wrong shapes: "
-            + _names([f"{k} {tuple(ours[k].shape)} vs {tuple(expected[k].shape)}" for k in misshaped])
-        )
+    problems = state_mismatch(model.state_dict(), ours)
     if problems:
         raise UserError(f"the {found} state dict does not fit the model ({config}): " + "; ".join(problems))
     if found == "amt":
