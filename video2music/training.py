@@ -51,12 +51,11 @@ from video2music.evaluation import (
     batch_totals,
     finish_metrics,
     regression_forward,
-    regression_loss,
 )
 from video2music.fileio import atomic_output
 from video2music.model.checkpoint import save_checkpoint
 from video2music.model.inputs import INPUT_ORDER, check_inputs
-from video2music.model.loss import DEFAULT_LAMBDA, amt_loss
+from video2music.model.loss import DEFAULT_LAMBDA, amt_loss, regression_loss
 from video2music.model.regression import RegressionConfig, VideoRegression
 from video2music.model.transformer import AffectiveMultimodalTransformer, AMTConfig
 

@@ -1,4 +1,5 @@
-"""The transformer's training loss: chord cross-entropy plus the affective (emotion -> quality) term.
+"""The training losses. The transformer's: chord cross-entropy plus the affective (emotion -> quality)
+term; the regression's: mean squared error.
 
 Definition (Video2Music, lambda = 0.4): ``lam * CE + (1 - lam) * BCE``.
 
@@ -48,3 +49,9 @@ def amt_loss(
     per_position = F.binary_cross_entropy_with_logits(flat_logits, soft, reduction="none").mean(-1)
     affective = (per_position * valid).sum() / valid.sum().clamp(min=1.0)
     return lam * chord + (1.0 - lam) * affective
+
+
+def regression_loss(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over the real seconds and both outputs."""
+    weight = mask.unsqueeze(-1).to(prediction.dtype)
+    return (((prediction - target) ** 2) * weight).sum() / (2 * weight.sum()).clamp(min=1.0)
