@@ -56,6 +56,7 @@ from video2music.fileio import atomic_output
 from video2music.model.checkpoint import save_checkpoint
 from video2music.model.inputs import INPUT_ORDER, check_inputs
 from video2music.model.loss import DEFAULT_LAMBDA, amt_loss, regression_loss
+from video2music.model.reference_import import KINDS
 from video2music.model.regression import RegressionConfig, VideoRegression
 from video2music.model.transformer import AffectiveMultimodalTransformer, AMTConfig
 
@@ -63,7 +64,7 @@ logger = logging.getLogger(__name__)
 
 STATE_FORMAT = "video2music-train-state"
 STATE_VERSION = 1
-TASKS = ("amt", "regression")
+TASKS = KINDS  # what a checkpoint can hold is what can be trained
 SIZES = ("full", "small", "debug")
 _SMALL = {
     "amt": {"n_encoder_layers": 3, "n_decoder_layers": 3, "d_model": 256, "n_heads": 4, "d_ff": 512},
@@ -281,11 +282,11 @@ def _load_state(path: Path, options: TrainOptions) -> dict[str, Any]:
         raise TrainingError(f"{path} is not a version-{STATE_VERSION} training state; start a new run")
     if state.get("vocab_version") != vocab.VOCAB_VERSION:
         raise TrainingError(f"{path} was trained with another chord vocabulary; start a new run")
-    saved = state["options"]
+    saved, given = state["options"], _jsonable(options)
     for name in ("task", "batch_size", "lr", "warmup", "window", "seed", "lam"):
-        if saved[name] != _jsonable(options)[name]:
+        if saved[name] != given[name]:
             raise TrainingError(
-                f"--{name.replace('_', '-')} {_jsonable(options)[name]!r} differs from the run being resumed "
+                f"--{name.replace('_', '-')} {given[name]!r} differs from the run being resumed "
                 f"({saved[name]!r}); resume with the same settings or start a new run"
             )
     return state

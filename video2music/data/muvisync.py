@@ -12,6 +12,7 @@ index inside and a copy beside it); ``load_split`` reads a split from either for
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -259,13 +260,8 @@ def _read_table(path: Path, modality: _Modality, problems: list[str]) -> np.ndar
     return values.astype(np.int64) if modality.integer else values.astype(np.float32)
 
 
-_CHORD_CACHE: dict[str, int] = {}
-
-
-def _chord(label: str) -> int:
-    if label not in _CHORD_CACHE:
-        _CHORD_CACHE[label] = vocab.parse_chord(label)
-    return _CHORD_CACHE[label]
+# A dataset repeats a few hundred labels millions of times; parse each once.
+_chord = functools.cache(vocab.parse_chord)
 
 
 def _read_chords(path: Path, problems: list[str]) -> tuple[str, np.ndarray] | None:
