@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from video2music import vocab
-from video2music.data.dataset import Batch, WindowDataset, collate
+from video2music.data.dataset import DEFAULT_WINDOW, Batch, WindowDataset, collate
 from video2music.data.muvisync import MuViSyncVideo
 from video2music.errors import UserError
 from video2music.model.checkpoint import Checkpoint
@@ -229,7 +229,7 @@ def evaluate_split(
 ) -> dict[str, float]:
     """The paper's metrics for one model on ``videos``: every second, in fixed windows."""
     model = checkpoint.model.to(device).eval()
-    window = checkpoint.config.max_len if checkpoint.kind == "amt" else 300
+    window = checkpoint.config.max_len if checkpoint.kind == "amt" else DEFAULT_WINDOW
     dataset = WindowDataset(videos, checkpoint.inputs, window=window)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate)
     totals: dict[str, float] = {}

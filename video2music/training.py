@@ -42,7 +42,7 @@ from torch.utils.data import DataLoader, DistributedSampler, Subset
 from tqdm import tqdm
 
 from video2music import vocab
-from video2music.data.dataset import Batch, WindowDataset, collate
+from video2music.data.dataset import DEFAULT_WINDOW, Batch, WindowDataset, collate
 from video2music.data.muvisync import load_split
 from video2music.errors import UserError
 from video2music.evaluation import (
@@ -97,7 +97,7 @@ class TrainOptions:
     dropout: float | None = None
     inputs: tuple[str, ...] = INPUT_ORDER
     lam: float = DEFAULT_LAMBDA  # weight of the chord cross-entropy against the affective BCE
-    window: int = 300  # seconds per training window (at most the model's max_len)
+    window: int = DEFAULT_WINDOW  # seconds per training window (at most the model's max_len)
     seed: int = 0
     workers: int = 0
     device: str = "cpu"

@@ -27,6 +27,7 @@ from video2music.model.inputs import build_video_input
 logger = logging.getLogger(__name__)
 
 MIN_SECONDS = 2  # a window needs a primer chord and at least one chord to predict
+DEFAULT_WINDOW = 300  # seconds: the published model's attention window
 
 
 @dataclass
@@ -72,7 +73,7 @@ class WindowDataset(Dataset):
         self,
         videos: Sequence[MuViSyncVideo],
         inputs: Iterable[str],
-        window: int = 300,
+        window: int = DEFAULT_WINDOW,
         random_crop: bool = False,
         seed: int = 0,
     ) -> None:
