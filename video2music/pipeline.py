@@ -33,7 +33,7 @@ from video2music.model.decode import DecodeOptions, decode_chords
 from video2music.model.dynamics_rule import rule_dynamics
 from video2music.model.inputs import build_video_input
 from video2music.model.regression import postprocess
-from video2music.music.arrange import Arrangement, Instruments, arrange, write_midi
+from video2music.music.arrange import Arrangement, Instruments, arrange, check_tempo, write_midi
 from video2music.music.mux import mux
 from video2music.music.synth import render
 
@@ -299,6 +299,37 @@ class Video2Music:
     ) -> VideoFeatures:
         return extract(video, backend=self.feature_backend(backend), device=self.device, progress=progress)
 
+    def check_settings(
+        self,
+        *,
+        key: str | vocab.Key | None = None,
+        primer: str | None = None,
+        tempo: float = 120.0,
+        seed: int = 0,
+        temperature: float | None = None,
+        emotion_guidance: float | None = None,
+    ) -> tuple[vocab.Key | None, list[int], DecodeOptions]:
+        """Parse and check ``generate``'s settings without touching a video; UserError for a bad one.
+
+        ``generate`` runs it first; callers with many videos or a queue run it to refuse a request
+        before any work. Returns the key (None: chosen from the mood later), the primer's chord
+        ids and the decoding options (primer and cut rule are added once the key and cuts are known).
+        """
+        out_key = vocab.parse_key(key) if isinstance(key, str) else key
+        primer_ids = vocab.parse_progression(primer) if primer else []
+        check_tempo(tempo)
+        params = self.generation_params
+        decoding = DecodeOptions(
+            seed=seed,
+            temperature=params["temperature"] if temperature is None else temperature,
+            top_p=params["top_p"],
+            allow_n=params["allow_n"],
+            max_repeat=params["max_repeat"],
+            emotion_guidance=params["emotion_guidance"] if emotion_guidance is None else emotion_guidance,
+        )
+        decoding.check()
+        return out_key, primer_ids, decoding
+
     def generate(
         self,
         video: str | Path | None = None,
@@ -325,15 +356,14 @@ class Video2Music:
         if video is None and features is None:
             raise UserError("give a video file or its features")
         report = progress or (lambda fraction, message: None)
-        out_key = vocab.parse_key(key) if isinstance(key, str) else key
-        primer_ids = vocab.parse_progression(primer) if primer else []
-        if not 0 < tempo <= 300:
-            raise UserError(f"tempo {tempo} is outside 0-300 bpm; give a tempo such as 90 or 120")
-        params = dict(self.generation_params)
-        if temperature is not None:
-            params["temperature"] = temperature
-        if emotion_guidance is not None:
-            params["emotion_guidance"] = emotion_guidance
+        out_key, primer_ids, decoding = self.check_settings(
+            key=key,
+            primer=primer,
+            tempo=tempo,
+            seed=seed,
+            temperature=temperature,
+            emotion_guidance=emotion_guidance,
+        )
         timings: dict[str, float] = {}
 
         started = time.perf_counter()
@@ -351,15 +381,10 @@ class Video2Music:
         started = time.perf_counter()
         out_key = out_key or choose_key(features.emotion)
         video_input = build_video_input(features, self.model.config.inputs).to(self.device)
-        options = DecodeOptions(
-            seed=seed,
-            temperature=params["temperature"],
-            top_p=params["top_p"],
-            allow_n=params["allow_n"],
-            max_repeat=params["max_repeat"],
+        options = dataclasses.replace(
+            decoding,
             primer=tuple(vocab.transpose_chord(c, -out_key.transpose) for c in primer_ids),
-            emotion_guidance=params["emotion_guidance"],
-            change_at=cut_seconds(features.scene_offset) if params["cut_changes"] else None,
+            change_at=cut_seconds(features.scene_offset) if self.generation_params["cut_changes"] else None,
         )
         chords = decode_chords(self.model, video_input, out_key.mode_bit, options, emotion=features.emotion)
         timings["chords"] = time.perf_counter() - started
@@ -399,7 +424,9 @@ class Video2Music:
             "tempo": tempo,
             "drums": drums,
             "instruments": None if instruments is None else dataclasses.asdict(instruments),
-            **params,
+            **self.generation_params,
+            "temperature": decoding.temperature,
+            "emotion_guidance": decoding.emotion_guidance,
         }
         models = {
             "transformer": self.name,

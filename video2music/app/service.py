@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from video2music import vocab
 from video2music.app.cache import FeatureCache
 from video2music.app.runs import RunFolders, safe_stem
 from video2music.errors import UserError
 from video2music.music.arrange import Instruments
-from video2music.pipeline import Video2Music
+from video2music.pipeline import Progress, Video2Music
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +27,6 @@ BACKENDS = ("auto", "basic", "clip")
 KEY_CHOICES = (AUTO_KEY,) + tuple(
     vocab.Key(tonic, mode).name for mode in ("major", "minor") for tonic in range(12)
 )
-Progress = Callable[[float, str], None]
 
 
 @dataclass
@@ -86,20 +85,25 @@ class Scorer:
             raise UserError(f"the uploaded video {video.name} is gone; upload it again")
         if request.key not in KEY_CHOICES:
             raise UserError(f"unknown key {request.key!r}; pick one from the list")
-        if request.primer.strip():
-            vocab.parse_progression(request.primer)
-        if not 0 < request.tempo <= 300:
-            raise UserError(f"tempo {request.tempo} is outside 1-300 bpm")
-        if request.temperature < 0:
-            raise UserError("temperature must be 0 (likeliest chords) or more")
-        if request.emotion_strength is not None and request.emotion_strength < 0:
-            raise UserError("emotion strength must be 0 (off) or more")
+        self.v2m.check_settings(**self._settings(request))
         instruments = Instruments(
             chords=int(request.chords_program),
             arpeggio=int(request.arpeggio_program),
             bass=int(request.bass_program),
         )
         return video, self.v2m.feature_backend(request.backend), instruments
+
+    @staticmethod
+    def _settings(request: Request) -> dict[str, Any]:
+        """The request's settings as ``Video2Music.generate`` takes them."""
+        return {
+            "key": None if request.key == AUTO_KEY else request.key,
+            "primer": request.primer.strip() or None,
+            "tempo": float(request.tempo),
+            "seed": int(request.seed),
+            "temperature": float(request.temperature),
+            "emotion_guidance": request.emotion_strength,
+        }
 
     def run(self, request: Request, progress: Progress | None = None) -> Outcome:
         """Generate for ``request`` into a new run folder; UserError for anything the user can fix."""
@@ -123,15 +127,10 @@ class Scorer:
         result = self.v2m.generate(
             video,
             features=cached.features,
-            key=None if request.key == AUTO_KEY else request.key,
-            primer=request.primer.strip() or None,
-            tempo=float(request.tempo),
             instruments=instruments,
             drums=bool(request.drums),
-            seed=int(request.seed),
-            temperature=float(request.temperature),
-            emotion_guidance=request.emotion_strength,
             progress=generation_progress,
+            **self._settings(request),
         )
         report(0.6, "rendering audio and video")
         folder = self.runs.new()

@@ -30,8 +30,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--tempo", type=float, default=120.0, help="beats per minute (default 120: two beats a second)"
     )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature; 0 = likeliest")
-    p.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling mass")
+    p.add_argument("--temperature", type=float, help="sampling temperature (default 1.0; 0 = likeliest)")
+    p.add_argument("--top-p", type=float, help="nucleus sampling mass (default 0.95)")
     p.add_argument(
         "--emotion-strength",
         type=float,
@@ -79,14 +79,9 @@ def collect_videos(paths: list[str]) -> list[Path]:
 @cli_main
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from video2music import vocab
     from video2music.pipeline import Video2Music
 
     # Check every setting before the slow work starts.
-    if args.key:
-        vocab.parse_key(args.key)
-    if args.primer:
-        vocab.parse_progression(args.primer)
     instruments = Instruments.parse(args.instruments) if args.instruments else None
     if args.soundfont:
         from video2music.music.synth import find_soundfont
@@ -94,7 +89,18 @@ def main(argv: list[str] | None = None) -> int:
         find_soundfont(args.soundfont)
     videos = collect_videos(args.video)
     v2m = Video2Music.from_pretrained(args.weights, regression=args.regression_weights, device=args.device)
-    v2m.set_generation_params(top_p=args.top_p, cut_changes=not args.no_cut_changes)
+    v2m.set_generation_params(cut_changes=not args.no_cut_changes)
+    if args.top_p is not None:
+        v2m.set_generation_params(top_p=args.top_p)
+    settings = dict(
+        key=args.key,
+        primer=args.primer,
+        tempo=args.tempo,
+        seed=args.seed,
+        temperature=args.temperature,
+        emotion_guidance=args.emotion_strength,
+    )
+    v2m.check_settings(**settings)
     v2m.feature_backend(args.features)
 
     failures: list[str] = []
@@ -105,15 +111,10 @@ def main(argv: list[str] | None = None) -> int:
             result = v2m.generate(
                 video,
                 progress_bars=show,
-                key=args.key,
-                primer=args.primer,
-                tempo=args.tempo,
                 instruments=instruments,
                 drums=not args.no_drums,
-                seed=args.seed,
-                temperature=args.temperature,
-                emotion_guidance=args.emotion_strength,
                 backend=args.features,
+                **settings,
             )
             paths = result.save(
                 args.out or video.parent,

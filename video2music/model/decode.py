@@ -66,7 +66,9 @@ class DecodeOptions:
         if int(self.max_repeat) < 1:
             raise UserError(f"max_repeat must be at least 1 second, got {self.max_repeat}")
         if not self.emotion_guidance >= 0:
-            raise UserError(f"emotion guidance must be 0 (off) or positive, got {self.emotion_guidance}")
+            raise UserError(
+                f"emotion strength (guidance) must be 0 (off) or positive, got {self.emotion_guidance}"
+            )
         for cid in self.primer:
             if not (isinstance(cid, int | np.integer) and 0 <= cid < vocab.NUM_CHORDS):
                 raise UserError(

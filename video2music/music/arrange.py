@@ -240,6 +240,12 @@ def _per_second(name: str, values: Sequence[float] | np.ndarray | float, length:
     return array
 
 
+def check_tempo(tempo: float) -> None:
+    """Raise UserError unless ``tempo`` (bpm) is one the arrangement can be written at."""
+    if not (math.isfinite(tempo) and 0 < tempo <= MAX_TEMPO):
+        raise UserError(f"tempo {tempo:g} bpm is out of range; use a tempo above 0 and at most {MAX_TEMPO:g}")
+
+
 def _validate(
     chords: Sequence[int], density, loudness, tempo: float, scene_cuts: Sequence[float]
 ) -> tuple[list[int], np.ndarray, np.ndarray, list[float]]:
@@ -248,8 +254,7 @@ def _validate(
         raise UserError("no chords to arrange: give at least one second")
     for cid in ids:
         vocab.chord_label(cid)  # raises VocabError for ids outside the chord range (END, PAD, junk)
-    if not (math.isfinite(tempo) and 0 < tempo <= MAX_TEMPO):
-        raise UserError(f"tempo {tempo:g} bpm is out of range; use a tempo above 0 and at most {MAX_TEMPO:g}")
+    check_tempo(tempo)
     density = _per_second("note density", density, len(ids))
     loudness = _per_second("loudness", loudness, len(ids))
     if density.min() < 0:
