@@ -83,7 +83,7 @@ def mux_into(video_path: str | os.PathLike, wav_path: str | os.PathLike, out_pat
 def _encode_audio(stream, samples: np.ndarray, rate: int, first_pts: int) -> list[av.Packet]:
     """AAC packets for ``samples``, the first sample at ``first_pts`` (in 1/rate seconds)."""
     packets: list[av.Packet] = []
-    layout = "stereo" if samples.shape[1] == 2 else "mono"
+    layout = stream.layout.name
     block = 1024 * 16
     for offset in range(0, len(samples), block):
         chunk = np.ascontiguousarray(samples[offset : offset + block]).reshape(1, -1)
@@ -128,8 +128,6 @@ def mux(
 ) -> Path:
     """Write a copy of ``video_path`` with ``wav_path`` as its AAC audio (atomically; refuses to
     replace an existing file unless ``overwrite``). The picture packets are copied unchanged."""
-    read_wav(wav_path)  # fail on a bad WAV or video before anything is written
-    video_timing(video_path)
     with atomic_output(out_path, overwrite) as tmp:
         mux_into(video_path, wav_path, tmp)
     logger.info("muxed %s into %s", wav_path, out_path)
