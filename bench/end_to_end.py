@@ -39,10 +39,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from video2music import Video2Music
-    from video2music.features import extract
+    from video2music.features import extract, probe
 
-    with av.open(str(args.video)) as container:
-        duration = float(container.duration / av.time_base)
+    duration = probe(args.video).duration
     decode = plain_decode_seconds(args.video)
 
     with tempfile.TemporaryDirectory() as out:
@@ -71,10 +70,9 @@ def main() -> None:
     features = extract(args.video, backend="basic")
     stages["features"] = time.perf_counter() - started
     result = v2m.generate(args.video, features=features, seed=0)
-    stages.update({k: v for k, v in result.timings.items() if k != "features"})
     with tempfile.TemporaryDirectory() as out:
-        result.save(out)
-    stages.update({k: v for k, v in result.timings.items() if k in ("save_midi", "render", "mux")})
+        result.save(out)  # adds its stages to result.timings
+    stages.update({k: v for k, v in result.timings.items() if k != "features"})
     in_process = sum(stages.values())
 
     print(f"video: {args.video.name}, {duration:.1f} s; model: {args.weights}; features: basic")

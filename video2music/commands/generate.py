@@ -73,7 +73,7 @@ def collect_videos(paths: list[str]) -> list[Path]:
             videos.append(path)
         else:
             raise UserError(f"{path} does not exist; give a video file or a folder of videos")
-    return videos
+    return list(dict.fromkeys(videos))  # a video named and also in a named folder is scored once
 
 
 @cli_main

@@ -151,11 +151,6 @@ class Arrangement:
     end: int  # ticks
     ticks_per_beat: int = TICKS_PER_BEAT
 
-    @property
-    def duration(self) -> float:
-        """Length in seconds."""
-        return self.end / self.ticks_per_beat * 60.0 / self.tempo
-
     def part(self, name: str) -> Part:
         return next(p for p in self.parts if p.name == name)
 
