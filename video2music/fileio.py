@@ -24,6 +24,18 @@ def check_writable(path: str | os.PathLike, overwrite: bool = False) -> Path:
     return path
 
 
+def make_folder(folder: str | os.PathLike) -> Path:
+    """Create ``folder`` (and its parents) if missing, or raise UserError saying why it cannot be."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(
+            f"cannot create the output folder {folder} ({error.strerror}); choose another output folder"
+        ) from None
+    return folder
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.

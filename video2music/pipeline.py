@@ -27,7 +27,7 @@ import torch
 from video2music import __version__, vocab
 from video2music.errors import UserError
 from video2music.features import VideoFeatures, extract, probe
-from video2music.fileio import atomic_output, check_writable
+from video2music.fileio import atomic_output, check_writable, make_folder
 from video2music.model.checkpoint import load_any
 from video2music.model.decode import DecodeOptions, decode_chords
 from video2music.model.dynamics_rule import rule_dynamics
@@ -179,11 +179,7 @@ class GenerationResult:
         """Write ``stem.mid`` and, as asked, ``stem.wav``, ``stem_with_music.mp4``, ``stem.json``,
         ``stem.png`` into ``folder`` (created if missing). Every target is checked before anything
         is written, and each file appears only once complete."""
-        folder = Path(folder)
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise UserError(f"cannot create output folder {folder}: {error.strerror}") from None
+        folder = make_folder(folder)
         stem = stem or (self.video.stem if self.video else "video2music")
         targets = {"midi": folder / f"{stem}.mid"}
         if wav or (video and self.video):

@@ -149,7 +149,7 @@ class Scorer:
         logger.info("run %s: %s", folder.name, timings)
         return Outcome(
             folder=folder,
-            files={name: Path(path) for name, path in files.items()},
+            files=files,
             chords_text=result.chords_text(),
             key=result.key.name,
             features_cached=cached.hit,

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from video2music import vocab
 from video2music.errors import UserError, cli_main
-from video2music.fileio import atomic_output, check_writable
+from video2music.fileio import atomic_output, check_writable, make_folder
 from video2music.music import arrange, mux, synth
 
 logger = logging.getLogger(__name__)
@@ -94,15 +94,6 @@ def _outputs(out: str, video: bool) -> dict[str, Path]:
     return {suffix: base.with_name(base.name + suffix) for suffix in suffixes}
 
 
-def _make_folder(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UserError(
-            f"cannot create the output folder {folder} ({error.strerror}); choose another --out"
-        ) from None
-
-
 @cli_main
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
@@ -134,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         drums=not args.no_drums,
     )  # cheap, and it validates tempo, density and loudness before any file is touched
     outputs = _outputs(args.out, bool(args.video))
-    _make_folder(outputs[".mid"].parent)
+    make_folder(outputs[".mid"].parent)
     for path in outputs.values():
         check_writable(path, args.overwrite)
 
