@@ -129,20 +129,18 @@ class PieceTimeline:
 # ----------------------------------------------------------------------------- chord matching
 
 
-def _templates() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(156, 12) 0/1 masks for every root x quality, their roots and tie-break ranks."""
-    masks, roots, ranks = [], [], []
-    for root in range(12):
-        for quality in vocab.QUALITIES:
-            mask = np.zeros(12)
-            mask[[(root + i) % 12 for i in vocab.QUALITY_INTERVALS[quality]]] = 1.0
-            masks.append(mask)
-            roots.append(root)
-            ranks.append(QUALITY_PREFERENCE.index(quality))
-    return np.array(masks), np.array(roots), np.array(ranks)
+def _templates() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every chord but ``N``: its id, (12,) 0/1 pitch-class mask, root and tie-break rank."""
+    ids = np.array([cid for cid in range(vocab.NUM_CHORDS) if cid != vocab.N_ID])
+    masks = np.zeros((len(ids), 12))
+    for row, cid in enumerate(ids):
+        masks[row, vocab.chord_pitch_classes(int(cid))] = 1.0
+    roots = np.array([vocab.chord_root(int(cid)) for cid in ids])
+    ranks = np.array([QUALITY_PREFERENCE.index(vocab.chord_quality(int(cid))) for cid in ids])
+    return ids, masks, roots, ranks
 
 
-_MASKS, _ROOTS, _RANKS = _templates()
+_IDS, _MASKS, _ROOTS, _RANKS = _templates()
 
 
 def match_chord(
@@ -169,7 +167,7 @@ def match_chord(
         score = score + BASS_ROOT_BONUS * (bass % 12 == _ROOTS)
     if root is not None:
         score = np.where(root % 12 == _ROOTS, score, -np.inf)
-    return 1 + int(np.argmax(score))
+    return int(_IDS[np.argmax(score)])
 
 
 # ----------------------------------------------------------------------------- reading scores
