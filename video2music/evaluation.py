@@ -51,6 +51,11 @@ _ALLOWED = vocab.affective_target_matrix() > 0  # (6, 159): quality allowed for 
 # ----------------------------------------------------------------------------- per-second metrics
 
 
+def share(part: float, whole: float) -> float:
+    """``part / whole``; NaN when there was nothing to count (a metric with no data, not zero)."""
+    return part / whole if whole else math.nan
+
+
 def emotion_counts(
     chords: np.ndarray, emotion: np.ndarray, threshold: float = EMOTION_THRESHOLD
 ) -> tuple[int, int]:
@@ -69,7 +74,7 @@ def emotion_agreement(
 ) -> float:
     """Share of counted seconds (see ``emotion_counts``) whose chord fits; NaN when none count."""
     fit, counted = emotion_counts(np.asarray(chords), emotion, threshold)
-    return fit / counted if counted else math.nan
+    return share(fit, counted)
 
 
 def chord_changes(chords: Sequence[int]) -> list[int]:
@@ -88,16 +93,16 @@ class CutChordF1:
 
     @property
     def precision(self) -> float:
-        return self.matched / self.changes if self.changes else math.nan
+        return share(self.matched, self.changes)
 
     @property
     def recall(self) -> float:
-        return self.matched / self.cuts if self.cuts else math.nan
+        return share(self.matched, self.cuts)
 
     @property
     def f1(self) -> float:
         total = self.cuts + self.changes
-        return 2 * self.matched / total if total else math.nan
+        return share(2 * self.matched, total)
 
     def __add__(self, other: CutChordF1) -> CutChordF1:
         return CutChordF1(self.matched + other.matched, self.cuts + other.cuts, self.changes + other.changes)
@@ -202,7 +207,7 @@ def finish_metrics(kind: str, totals: dict[str, float]) -> dict[str, float]:
     """Metrics from summed ``batch_totals``."""
 
     def ratio(a: str, b: str) -> float:
-        return totals[a] / totals[b] if totals.get(b) else math.nan
+        return share(totals.get(a, 0.0), totals.get(b, 0.0))
 
     if kind == "regression":
         return {
@@ -280,7 +285,7 @@ def generated_metrics(video: GeneratedVideo) -> dict[str, Any]:
         "cut_chord_f1": f1.f1,
         "emotion_fit": fit,
         "emotion_counted": counted,
-        "emotion_agreement": fit / counted if counted else math.nan,
+        "emotion_agreement": share(fit, counted),
         "chord_entropy": chord_entropy(video.chords),
         "repetition_rate": repetition_rate(video.chords),
     }
@@ -305,7 +310,7 @@ def evaluate_generated(folder: str | os.PathLike) -> dict[str, Any]:
         "cut_chord_precision": f1.precision,
         "cut_chord_recall": f1.recall,
         "cut_chord_f1": f1.f1,
-        "emotion_agreement": fit / counted if counted else math.nan,
+        "emotion_agreement": share(fit, counted),
         "emotion_seconds": counted,
         "chord_entropy": float(np.mean([v["chord_entropy"] for v in per_video])),
         "repetition_rate": float(np.nanmean([v["repetition_rate"] for v in per_video])),
