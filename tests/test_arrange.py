@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from video2music import vocab
 from video2music.errors import UserError
+from video2music.grid import Grid
 from video2music.music.arrange import (
     CHORD_RANGE,
     CRASH,
@@ -44,7 +45,8 @@ def _meta(midi: mido.MidiFile, kind: str) -> list[mido.MetaMessage]:
 
 def test_written_file_reads_back_with_both_libraries(tmp_path):
     instruments = Instruments(chords=5, arpeggio=46, bass=32, drums=25)
-    music = arrange(PROGRESSION, 10.0, 0.2, "D major", instruments=instruments, scene_cuts=[7.0])
+    grid = Grid.for_video(len(PROGRESSION), 120.0, cuts=[7.0])
+    music = arrange(PROGRESSION, 10.0, 0.2, "D major", instruments=instruments, grid=grid)
     path = write_midi(music, tmp_path / "song.mid")
 
     midi = mido.MidiFile(path)
@@ -184,30 +186,30 @@ def test_density_and_loudness_may_change_every_second():
     assert all(n.start >= half for n in drums)
 
 
-def test_at_other_tempos_chord_onsets_snap_to_the_nearest_beat():
-    chords = vocab.parse_progression("C C C Am Am Am Am F")  # changes at seconds 3 and 7
+def test_at_other_tempos_chords_change_on_half_bar_lines():
+    chords = vocab.parse_progression("C C C Am Am Am Am F")  # one chord per half bar
     midi = arrange(chords, 10.0, 0.2, "C major", tempo=100.0).to_midi()
     assert [m.tempo for m in _meta(midi, "set_tempo")] == [mido.bpm2tempo(100)]
     beat = 60 / 100
-    times = [t for t, _ in _markers(midi)]
     assert [text for _, text in _markers(midi)] == ["C", "A:min", "F"]
-    for seconds, time in zip((0, 3, 7), times, strict=True):
-        assert abs(time - seconds) <= beat / 2 + 1e-6
-        assert time / beat == pytest.approx(round(time / beat))
-    assert midi.length == pytest.approx(round(8 / beat) * beat)
+    assert [t / beat for t, _ in _markers(midi)] == pytest.approx([0, 6, 14])
+    assert midi.length == pytest.approx(16 * beat)  # four bars, ending on the bar line
 
 
-def test_a_chord_too_short_for_the_beat_grid_is_dropped_and_its_neighbours_join():
-    # At 30 bpm a beat is 2 s: the G of second 1-2 starts and ends on beat 1, so it has no time.
-    music = arrange(vocab.parse_progression("C G C C C C"), 10.0, 0.2, "C major", tempo=30.0)
-    assert [s.label for s in music.spans] == ["C"]
+def test_a_chord_that_hits_a_cut_is_anticipated_by_a_beat():
+    # At 90 bpm a beat is 2/3 s: a cut at 6 s is beat 9, between the half-bar lines 8 and 10.
+    grid = Grid.for_video(12.0, 90.0, cuts=[6.0])
+    chords = vocab.parse_progression("C C C C C F C C")
+    music = arrange(chords, 10.0, 0.2, "C major", tempo=90.0, grid=grid)
+    assert [(s.label, s.start // TICKS_PER_BEAT) for s in music.spans] == [("C", 0), ("F", 9), ("C", 12)]
 
 
 def test_scene_cuts_get_a_crash_and_a_fill_leading_into_them():
-    music = arrange([1] * 12, 10.0, 0.2, "C major", scene_cuts=[4.0, 9.6])
+    grid = Grid.for_video(12.0, 120.0, cuts=[4.0, 9.6])
+    music = arrange([1] * 12, 10.0, 0.2, "C major", grid=grid)
     drums = music.part("Drums").notes
     crashes = sorted(n.start for n in drums if n.pitch == CRASH)
-    assert crashes == [8 * TICKS_PER_BEAT, 19 * TICKS_PER_BEAT]  # 9.6 s snaps to beat 19 (9.5 s)
+    assert crashes == [8 * TICKS_PER_BEAT, 19 * TICKS_PER_BEAT]  # 9.6 s is beat 19, anticipating step 10
     for cut in crashes:
         fill = [n.pitch for n in drums if cut - TICKS_PER_BEAT <= n.start < cut]
         assert HIGH_TOM in fill and LOW_TOM in fill
@@ -223,16 +225,17 @@ def test_scene_cuts_get_a_crash_and_a_fill_leading_into_them():
     ("kwargs", "message"),
     [
         ({"tempo": 0.0}, "tempo"),
+        ({"tempo": 3.0}, "tempo"),
         ({"tempo": -5.0}, "tempo"),
         ({"tempo": 301.0}, "tempo"),
         ({"tempo": float("nan")}, "tempo"),
         ({"chords": [1, vocab.END_ID]}, "chord id"),
         ({"chords": []}, "no chords"),
-        ({"density": [1.0]}, "seconds"),
+        ({"density": [1.0]}, "steps"),
         ({"density": -1.0}, "negative"),
         ({"loudness": 1.5}, "0..1"),
         ({"loudness": float("nan")}, "NaN"),
-        ({"scene_cuts": [-1.0]}, "scene cuts"),
+        ({"grid": Grid.regular(3)}, "do not fit"),
     ],
 )
 def test_bad_input_is_a_user_error(kwargs, message):

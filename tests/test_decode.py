@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from video2music import vocab
+from video2music import harmony, vocab
 from video2music.errors import UserError
 from video2music.model import AffectiveMultimodalTransformer, AMTConfig
 from video2music.model.decode import MAJOR_TONIC, MINOR_TONIC, DecodeOptions, decode_chords, window_starts
@@ -195,3 +196,66 @@ def test_half_weight_steps_stay_close_to_float32_and_leave_the_model_alone():
         steps = torch.stack([half.step(state, int(c)) for c in chords])
     np.testing.assert_allclose(steps.log_softmax(-1).numpy(), full.log_softmax(-1).numpy(), atol=2e-2, rtol=0)
     assert len(decode_chords(model, video, 0, DecodeOptions(half_weights=True))) == 60
+
+
+def test_key_mask_keeps_chords_in_key_and_lets_borrowed_ones_in_rarely():
+    model = _model()
+    with torch.no_grad():
+        model.out.bias[vocab.parse_chord("F#")] = 5.0  # a favourite that no key here allows
+    for mode in (0, 1):
+        chords = decode_chords(model, _video(120), mode, DecodeOptions(seed=2, key_mask=True, max_repeat=4))
+        assert set(chords) <= harmony.allowed_chords(mode)
+        in_key = np.mean([harmony.in_key(c, mode) for c in chords])
+        assert in_key >= 0.8
+    unmasked = decode_chords(model, _video(120), 0, DecodeOptions(seed=2, max_repeat=4))
+    assert not set(unmasked) <= harmony.allowed_chords(0)
+
+
+def test_cadence_ends_on_the_tonic_after_a_chord_leading_there():
+    model = _model()
+    with torch.no_grad():
+        model.out.bias[vocab.parse_chord("Bdim")] = 40.0  # the model would never resolve
+    for mode in (0, 1):
+        for seed in range(3):
+            chords = decode_chords(
+                model, _video(16), mode, DecodeOptions(seed=seed, cadence=True, max_repeat=99)
+            )
+            assert chords[-2:] == [harmony.TONIC[mode]] * 2
+            assert set(chords[-4:-2]) <= harmony.cadence_chords(mode)
+            assert chords[-5] == vocab.parse_chord("Bdim")  # before the last two bars the model decides
+
+
+def test_loop_bias_brings_the_progression_back_four_bars_later():
+    model = _model()
+    options = DecodeOptions(seed=4, key_mask=True, max_repeat=4)
+    plain = decode_chords(model, _video(64), 0, options)
+    looped = decode_chords(model, _video(64), 0, dataclasses.replace(options, loop_bias=6.0))
+
+    def returns(chords):
+        return np.mean([chords[t] == chords[t - 8] for t in range(8, len(chords))])
+
+    assert returns(looped) >= 0.8 > returns(plain)
+
+
+def test_hold_bias_keeps_chords_through_the_middle_of_a_bar():
+    model = _model()
+    options = DecodeOptions(seed=5, key_mask=True, max_repeat=4)
+    held = decode_chords(model, _video(64), 0, dataclasses.replace(options, hold_bias=6.0))
+    mid_bar_changes = sum(held[t] != held[t - 1] for t in range(1, 64, 2))
+    bar_changes = sum(held[t] != held[t - 1] for t in range(2, 64, 2))
+    assert mid_bar_changes <= 3 < bar_changes
+
+
+def test_vary_with_video_gives_one_seed_different_chords_on_different_videos():
+    model = _model()
+    options = DecodeOptions(seed=0, key_mask=True, max_repeat=4, vary_with_video=True)
+    a = decode_chords(model, _video(60, seed=1), 0, options)
+    b = decode_chords(model, _video(60, seed=2), 0, options)
+    assert a == decode_chords(model, _video(60, seed=1), 0, options)  # still reproducible
+    same = np.mean([x == y for x, y in zip(a, b, strict=True)])
+    fixed = dataclasses.replace(options, vary_with_video=False)
+    same_fixed = np.mean(
+        [x == y for x, y in zip(decode_chords(model, _video(60, seed=1), 0, fixed),
+                                 decode_chords(model, _video(60, seed=2), 0, fixed), strict=True)]
+    )  # fmt: skip
+    assert same < same_fixed

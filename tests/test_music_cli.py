@@ -116,7 +116,7 @@ def test_video_sets_the_length_and_gets_the_music(tmp_path, examples_dir):
         )
 
 
-def test_spread_starts_chord_i_at_ceil_i_times_seconds_over_n():
+def test_spread_starts_chord_i_at_ceil_i_times_steps_over_n():
     c, am, f = vocab.parse_progression("C Am F")
     assert spread([c, am, f], 8) == [c, c, c, am, am, am, f, f]  # starts at 0, 3 and 6
     assert spread([c], 3) == [c, c, c]

@@ -28,6 +28,7 @@ from video2music import __version__, vocab
 from video2music.errors import UserError
 from video2music.features import VideoFeatures, extract, probe
 from video2music.fileio import atomic_output, check_writable, make_folder
+from video2music.grid import STEPS_PER_BAR, Grid
 from video2music.model.checkpoint import load_any
 from video2music.model.decode import DecodeOptions, decode_chords
 from video2music.model.dynamics_rule import rule_dynamics
@@ -42,6 +43,12 @@ logger = logging.getLogger(__name__)
 SAVED_MODELS = Path(__file__).resolve().parent.parent / "saved_models"
 LONG_VIDEO_SECONDS = 20 * 60
 Progress = Callable[[float, str], None]
+# Pop structure for the façade's decoding (see model/decode.py's DecodeOptions), in half-bar steps:
+# a chord lasts at most two bars, returns 4 bars later with this extra log-odds, and is held
+# through the middle of a bar with this extra log-odds unless the model prefers a change strongly.
+MAX_HOLD_STEPS = 2 * STEPS_PER_BAR
+LOOP_BIAS = 2.5
+HOLD_BIAS = 2.0
 # The shipped models trained on music alone follow the emotion input only weakly (minor-family
 # share 0.23 for a sad timeline against 0.20 for an exciting one, unguided); at this strength
 # the decoder's affective bias makes it 0.55 against 0.06 while leaving the model's choice
@@ -102,7 +109,8 @@ class GenerationResult:
 
     video: Path | None
     features: VideoFeatures
-    chords: list[int]  # one id per second, in the normalised C major / A minor space
+    chords: list[int]  # one id per half-bar step of ``grid``, in the normalised C major / A minor space
+    grid: Grid
     key: vocab.Key
     tempo: float
     density: np.ndarray
@@ -116,20 +124,28 @@ class GenerationResult:
     def seed(self) -> int:
         return int(self.settings["seed"])
 
+    def _label(self, chord: int) -> str:
+        return vocab.chord_label(vocab.transpose_chord(chord, self.key.transpose), self.key)
+
     def chord_labels(self) -> list[str]:
-        """The chord of each second, in the output key, spelled as that key spells it."""
+        """The chord sounding at the start of each second, in the output key, spelled for it."""
+        return [self._label(c) for c in self.grid.per_second(self.chords, self.features.T)]
+
+    def chord_timeline(self) -> list[tuple[float, float, int, str]]:
+        """(start, end in seconds, normalised chord id, label in the key) for each chord played."""
+        seconds = self.grid.seconds_per_beat
         return [
-            vocab.chord_label(vocab.transpose_chord(c, self.key.transpose), self.key) for c in self.chords
+            (round(start * seconds, 3), round(end * seconds, 3), chord, self._label(chord))
+            for start, end, chord in self.grid.spans(self.chords)
         ]
 
-    def chord_changes(self) -> list[tuple[int, str]]:
-        """(second, label) at each change of chord."""
-        labels = self.chord_labels()
-        return [(t, label) for t, label in enumerate(labels) if t == 0 or label != labels[t - 1]]
+    def chord_changes(self) -> list[tuple[float, str]]:
+        """(seconds, label) at each change of chord."""
+        return [(start, label) for start, _, _, label in self.chord_timeline()]
 
     def chords_text(self) -> str:
-        """A readable progression: ``0s C | 2s A:min | 4s F ...``."""
-        return " | ".join(f"{t}s {label}" for t, label in self.chord_changes())
+        """A readable progression: ``0s C | 2s Am | 4s F ...``."""
+        return " | ".join(f"{t:g}s {label}" for t, label in self.chord_changes())
 
     def summary(self) -> dict[str, Any]:
         """What the JSON file holds: settings, models, features summary and per-second results."""
@@ -154,7 +170,13 @@ class GenerationResult:
             },
             "chords": self.chord_labels(),
             "chord_changes": [{"time": t, "chord": label} for t, label in self.chord_changes()],
-            "chord_ids_normalised": [int(c) for c in self.chords],
+            "chord_ids_normalised": [int(c) for c in self.grid.per_second(self.chords, f.T)],
+            "grid": {
+                "tempo": self.grid.tempo,
+                "step_onset_beats": list(self.grid.onsets),
+                "cut_steps": sorted(self.grid.cut_steps),
+                "chord_ids_per_step": [int(c) for c in self.chords],
+            },
             "emotion": np.round(f.emotion, 4).tolist(),
             "scene_offset": f.scene_offset.astype(int).tolist(),
             "motion": np.round(f.motion, 3).tolist(),
@@ -239,7 +261,11 @@ class Video2Music:
         self.generation_params: dict[str, Any] = {
             "temperature": 1.0,
             "top_p": 0.95,
-            "max_repeat": 2,
+            "max_repeat": MAX_HOLD_STEPS,
+            "in_key": True,
+            "loop_bias": LOOP_BIAS,
+            "hold_bias": HOLD_BIAS,
+            "cadence": True,
             "allow_n": False,
             "emotion_guidance": DEFAULT_EMOTION_GUIDANCE,
             "cut_changes": True,
@@ -267,8 +293,10 @@ class Video2Music:
         return frozenset(self.model.config.inputs)
 
     def set_generation_params(self, **params: Any) -> None:
-        """Defaults for ``generate``: temperature, top_p, max_repeat, allow_n, emotion_guidance,
-        cut_changes (start a new chord on every scene cut)."""
+        """Defaults for ``generate``: temperature, top_p, max_repeat (half-bar steps), allow_n,
+        emotion_guidance, cut_changes (start a new chord on every scene cut), in_key (the key mask
+        of ``video2music.harmony``), loop_bias (pull towards the chord 4 bars back), hold_bias (pull
+        towards holding a chord through the middle of a bar), cadence (end on the tonic)."""
         unknown = set(params) - set(self.generation_params)
         if unknown:
             raise UserError(
@@ -322,6 +350,11 @@ class Video2Music:
             allow_n=params["allow_n"],
             max_repeat=params["max_repeat"],
             emotion_guidance=params["emotion_guidance"] if emotion_guidance is None else emotion_guidance,
+            key_mask=params["in_key"],
+            loop_bias=params["loop_bias"],
+            hold_bias=params["hold_bias"],
+            cadence=params["cadence"],
+            vary_with_video=True,
         )
         decoding.check()
         return out_key, primer_ids, decoding
@@ -376,13 +409,18 @@ class Video2Music:
         report(0.4, "writing chords")
         started = time.perf_counter()
         out_key = out_key or choose_key(features.emotion)
-        video_input = build_video_input(features, self.model.config.inputs).to(self.device)
+        cuts = features.scene_cuts if self.generation_params["cut_changes"] else ()
+        grid = Grid.for_video(features.duration, tempo, cuts)
+        on_grid = grid.resample(features)
+        video_input = build_video_input(on_grid, self.model.config.inputs).to(self.device)
+        # A primer chord lasts a bar, and the loop then brings the primer back every four bars.
+        primer_steps = [c for c in primer_ids for _ in range(STEPS_PER_BAR)][: grid.steps]
         options = dataclasses.replace(
             decoding,
-            primer=tuple(vocab.transpose_chord(c, -out_key.transpose) for c in primer_ids),
-            change_at=cut_seconds(features.scene_offset) if self.generation_params["cut_changes"] else None,
+            primer=tuple(vocab.transpose_chord(c, -out_key.transpose) for c in primer_steps),
+            change_at=grid.cut_steps,
         )
-        chords = decode_chords(self.model, video_input, out_key.mode_bit, options, emotion=features.emotion)
+        chords = decode_chords(self.model, video_input, out_key.mode_bit, options, emotion=on_grid.emotion)
         timings["chords"] = time.perf_counter() - started
 
         report(0.6, "setting note density and loudness")
@@ -402,12 +440,12 @@ class Video2Music:
         started = time.perf_counter()
         arrangement = arrange(
             chords,
-            density,
-            loudness,
+            grid.sample(density),
+            grid.sample(loudness),
             out_key,
             tempo=tempo,
             instruments=instruments,
-            scene_cuts=features.scene_cuts,
+            grid=grid,
             drums=drums,
         )
         timings["arrange"] = time.perf_counter() - started
@@ -433,6 +471,7 @@ class Video2Music:
             video=Path(video) if video is not None else None,
             features=features,
             chords=list(chords),
+            grid=grid,
             key=out_key,
             tempo=tempo,
             density=np.asarray(density, dtype=np.float32),

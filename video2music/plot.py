@@ -43,9 +43,8 @@ def plot_timeline(result: GenerationResult, path: str | Path, overwrite: bool = 
 
     chord_ax.set_ylabel("chords")
     chord_ax.set_yticks([])
-    changes = result.chord_changes() + [(f.T, "")]
-    for (start, label), (end, _) in zip(changes[:-1], changes[1:], strict=True):
-        minor = vocab.chord_quality(result.chords[start]) in vocab.MINOR_FAMILY
+    for start, end, chord, label in result.chord_timeline():
+        minor = vocab.chord_quality(chord) in vocab.MINOR_FAMILY
         chord_ax.axvspan(start, end, color="#9ecae1" if not minor else "#fdae6b", alpha=0.6, lw=0)
         chord_ax.text(start + 0.1, 0.5, label, rotation=90, va="center", fontsize=7)
 

@@ -25,6 +25,7 @@ encodes the matching slice of the video, so the progression continues without a 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from video2music import vocab
+from video2music import grid, harmony, vocab
 from video2music.errors import UserError
 from video2music.model.loss import affective_targets
 from video2music.model.transformer import AffectiveMultimodalTransformer
@@ -56,6 +57,13 @@ class DecodeOptions:
     emotion_guidance: float = 0.0
     change_at: frozenset[int] | None = None
     half_weights: bool = False  # float16 decoder matrices: ~3x faster steps, logits within ~1e-2
+    # Pop structure (off here, so this is the reference decoding; the façade turns them on):
+    key_mask: bool = False  # only chords of the key, borrowed ones penalised (see harmony)
+    loop_steps: int = 8  # how far back the loop looks: 8 half bars = 4 bars
+    loop_bias: float = 0.0  # added to the logit of the chord heard loop_steps earlier
+    hold_bias: float = 0.0  # added to the previous chord's logit on odd steps (mid-bar)
+    cadence: bool = False  # last bar on the tonic, the bar before it a chord leading there
+    vary_with_video: bool = False  # the random stream depends on the video as well as the seed
 
     def check(self) -> None:
         """Raise UserError for options that make no sense."""
@@ -65,6 +73,12 @@ class DecodeOptions:
             raise UserError(f"top_p must lie in (0, 1], got {self.top_p}")
         if int(self.max_repeat) < 1:
             raise UserError(f"max_repeat must be at least 1 second, got {self.max_repeat}")
+        if int(self.loop_steps) < 1:
+            raise UserError(f"loop_steps must be at least 1, got {self.loop_steps}")
+        if not (self.loop_bias >= 0 and self.hold_bias >= 0):
+            raise UserError(
+                f"loop and hold biases must be 0 (off) or positive, got {self.loop_bias}, {self.hold_bias}"
+            )
         if not self.emotion_guidance >= 0:
             raise UserError(
                 f"emotion strength (guidance) must be 0 (off) or positive, got {self.emotion_guidance}"
@@ -78,37 +92,89 @@ class DecodeOptions:
 
 
 class ChordSampler:
-    """Applies the rules to one second's logits and draws the chord, from a seeded generator."""
+    """Applies the rules to one step's logits and draws the chord, from a seeded generator.
 
-    def __init__(self, options: DecodeOptions, emotion: np.ndarray | None) -> None:
+    ``steps`` is the length of the piece (for the cadence) and ``mode`` the mode bit (for the key
+    mask and the cadence); ``video_digest`` is mixed into the seed when ``vary_with_video``.
+    """
+
+    def __init__(
+        self,
+        options: DecodeOptions,
+        emotion: np.ndarray | None,
+        *,
+        mode: int = 0,
+        steps: int = 0,
+        video_digest: int = 0,
+    ) -> None:
         self.options = options
-        self.generator = torch.Generator().manual_seed(int(options.seed))
+        seed = int(options.seed)
+        if options.vary_with_video:
+            seed = (seed * 0x9E3779B1 + video_digest) % 2**63
+        self.generator = torch.Generator().manual_seed(seed)
         self.change_at = options.change_at or frozenset()
         self.bias = None
         if options.emotion_guidance > 0:
             self.bias = options.emotion_guidance * affective_targets(torch.from_numpy(emotion).float())
         self.banned = [vocab.END_ID, vocab.PAD_ID] + ([] if options.allow_n else [vocab.N_ID])
+        self.key_bias = torch.from_numpy(harmony.key_bias(mode).copy()) if options.key_mask else None
+        self.steps = steps
+        self.tonic = harmony.TONIC[mode]
+        self.cadence = sorted(harmony.cadence_chords(mode))
 
-    def __call__(self, logits: torch.Tensor, second: int, history: list[int]) -> int:
+    def _ending(self, step: int) -> list[int] | None:
+        """The chords the cadence allows at ``step``, or None outside the last two bars."""
+        if not self.options.cadence or self.steps < 2 * grid.STEPS_PER_BAR:
+            return None
+        from_end = self.steps - step
+        if from_end <= grid.STEPS_PER_BAR:
+            return [self.tonic]
+        if from_end <= 2 * grid.STEPS_PER_BAR:
+            return self.cadence
+        return None
+
+    def __call__(self, logits: torch.Tensor, step: int, history: list[int]) -> int:
         logits = logits.float().clone()
         if self.bias is not None:
-            logits += self.bias[second]
+            logits += self.bias[step]
+        if self.key_bias is not None:
+            logits += self.key_bias
+        options = self.options
+        if history:
+            previous = history[-1]
+            if options.hold_bias and step % grid.STEPS_PER_BAR:
+                logits[previous] += options.hold_bias
+            if options.loop_bias and step >= options.loop_steps:
+                logits[history[step - options.loop_steps]] += options.loop_bias
         logits[self.banned] = float("-inf")
-        repeat = self.options.max_repeat
-        if len(history) >= repeat and len(set(history[-repeat:])) == 1:
-            logits[history[-1]] = float("-inf")
-        if second in self.change_at and history:
-            logits[history[-1]] = float("-inf")
-        if self.options.temperature == 0:
+        ending = self._ending(step)
+        if ending is not None:
+            # The model still chooses among the cadence chords (every one is in key, so finite).
+            allowed = torch.full_like(logits, float("-inf"))
+            allowed[ending] = 0.0
+            logits = logits + allowed
+        else:
+            repeat = options.max_repeat
+            if len(history) >= repeat and len(set(history[-repeat:])) == 1:
+                logits[history[-1]] = float("-inf")
+            if step in self.change_at and history:
+                logits[history[-1]] = float("-inf")
+        if options.temperature == 0:
             return int(logits.argmax())
-        probs = (logits / self.options.temperature).softmax(-1)
-        if self.options.top_p < 1:
+        probs = (logits / options.temperature).softmax(-1)
+        if options.top_p < 1:
             sorted_probs, order = probs.sort(descending=True)
             # Keep the smallest set of most likely chords whose mass reaches top_p (at least one).
-            outside = sorted_probs.cumsum(-1) - sorted_probs >= self.options.top_p
+            outside = sorted_probs.cumsum(-1) - sorted_probs >= options.top_p
             sorted_probs[outside] = 0.0
             probs = torch.zeros_like(probs).scatter_(0, order, sorted_probs)
         return int(torch.multinomial(probs, 1, generator=self.generator))
+
+
+def video_digest(video: torch.Tensor) -> int:
+    """A stable 63-bit number from the video's features (rounded, so float noise does not count)."""
+    rounded = np.round(video.detach().cpu().double().numpy(), 3).tobytes()
+    return int.from_bytes(hashlib.blake2b(rounded, digest_size=8).digest(), "little") >> 1
 
 
 def _check_inputs(
@@ -182,7 +248,13 @@ def decode_chords(
     seconds = video.shape[1]
     video = video.to(model.out.weight.device, model.out.weight.dtype)
     chords = [int(c) for c in options.primer] or [MINOR_TONIC if mode_bit else MAJOR_TONIC]
-    sample = ChordSampler(options, emotion)
+    sample = ChordSampler(
+        options,
+        emotion,
+        mode=mode_bit,
+        steps=seconds,
+        video_digest=video_digest(video) if options.vary_with_video else 0,
+    )
     stepper = model.with_half_decoder_weights() if options.half_weights else model
     window = model.config.max_len
     with _single_thread():

@@ -5,8 +5,9 @@
 writes demo.mid and demo.wav (and demo.mp4 with --video). The chords are what you hear, as typed:
 --key sets the key signature and how chord names are spelled, and does not transpose them. With
 --normalised the chords are read the way the model writes them, in C major / A minor, and moved
-into --key ("C Am F G" with --key "D major" plays D Bm G A). The chords are spread evenly over
-the seconds: chord i of n starts at second ceil(i * seconds / n).
+into --key ("C Am F G" with --key "D major" plays D Bm G A). The music fills the whole bars that
+fit in the seconds at --tempo, and the chords are spread evenly over its half bars: chord i of n
+starts on half bar ceil(i * half_bars / n).
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from pathlib import Path
 from video2music import vocab
 from video2music.errors import UserError, cli_main
 from video2music.fileio import atomic_output, check_writable, make_folder
+from video2music.grid import Grid, check_tempo
 from video2music.music import arrange, mux, synth
 
 logger = logging.getLogger(__name__)
 
-SECONDS_PER_CHORD = 4  # without --seconds or --video: one bar per chord at 60 bpm, two at 120
+SECONDS_PER_CHORD = 4  # without --seconds or --video: two bars per chord at 120 bpm
 DEFAULT_DENSITY = 10.0  # notes per second: eighth-note arpeggio, backbeat drums
 DEFAULT_LOUDNESS = 0.2  # linear RMS, about -14 dBFS: the level of typical pop in MuVi-Sync
 
@@ -79,13 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def spread(chords: list[int], seconds: int) -> list[int]:
-    """One chord per second, the chords spread evenly: chord i of n starts at ceil(i * seconds / n)."""
-    if seconds < len(chords):
+def spread(chords: list[int], steps: int) -> list[int]:
+    """One chord per half-bar step, the chords spread evenly: chord i of n starts at ceil(i * steps / n)."""
+    if steps < len(chords):
         raise UserError(
-            f"{len(chords)} chords do not fit in {seconds} seconds; give at least one second each"
+            f"{len(chords)} chords do not fit in {steps} half bars; give more --seconds or a faster --tempo"
         )
-    return [chords[second * len(chords) // seconds] for second in range(seconds)]
+    return [chords[step * len(chords) // steps] for step in range(steps)]
 
 
 def _outputs(out: str, video: bool) -> dict[str, Path]:
@@ -115,8 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(f"--seconds {seconds} must be at least 1")
     if not args.normalised:  # arrange() moves C major / A minor into the key; typed chords are there already
         chords = [vocab.transpose_chord(c, -key.transpose) for c in chords]
+    steps = Grid.for_video(seconds, check_tempo(args.tempo)).steps
     music = arrange.arrange(
-        spread(chords, seconds),
+        spread(chords, steps),
         args.density,
         args.loudness,
         key,

@@ -1,7 +1,8 @@
-"""Arrange a chord per second into an editable multi-track MIDI file.
+"""Arrange a chord per half bar into an editable multi-track MIDI file.
 
-Inputs are the pipeline's per-second timelines: chord ids in the normalised C major / A minor
-space, note density (MuVi-Sync units: notes sounding per second, roughly 0-40) and loudness
+Inputs are timelines on the musical grid (``video2music.grid``: one step per half bar at the
+tempo): chord ids in the normalised C major / A minor space, note density (MuVi-Sync units:
+notes sounding per second, roughly 0-40) and loudness
 (MuVi-Sync units: linear RMS amplitude, 0-1; pop music sits near 0.1-0.3). The result has four
 named tracks, each on its own channel with a General MIDI program the caller chooses:
 
@@ -16,11 +17,10 @@ Loudness sets velocities only; note density sets the patterns only. A conductor 
 tempo, 4/4, the key signature and a marker with each chord's name (spelled for the key) at its
 onset, so a DAW shows the progression.
 
-Timing: one chord span covers the seconds in which the chord does not change. Its onset is the
-video second, snapped to the nearest beat (at the default 120 bpm every second is exactly two
-beats, so nothing moves; at other tempos an onset moves by at most half a beat, and a span that
-snapping shrinks to nothing is dropped). The music ends on the beat nearest the last second's end.
-Per-beat density and loudness are those of the video second the beat falls in.
+Timing: one chord span covers the steps in which the chord does not change; it starts on its
+first step's onset (a half-bar line, or the beat of a scene cut, see ``video2music.grid``). The
+music ends on the grid's last bar line. Per-beat density and loudness are those of the step the
+beat falls in. A crash marks the start of each step that begins at a scene cut.
 
 Density levels (notes per second), shared by all parts:
 
@@ -54,12 +54,11 @@ import pretty_midi
 from video2music import vocab
 from video2music.errors import UserError
 from video2music.fileio import atomic_output
+from video2music.grid import BEATS_PER_BAR, Grid, check_tempo
 
 logger = logging.getLogger(__name__)
 
 TICKS_PER_BEAT = 480
-BEATS_PER_BAR = 4
-MAX_TEMPO = 300.0
 DENSITY_THRESHOLDS = (3.0, 7.0, 12.0, 20.0)  # notes per second where the next level starts
 
 CHORD_RANGE = (48, 76)  # C3..E5
@@ -224,42 +223,38 @@ def velocity(loudness: float, offset: int = 0) -> int:
     return int(np.clip(round(30 + 80 * (decibels + 40) / 40 + offset), 1, 127))
 
 
-def _per_second(name: str, values: Sequence[float] | np.ndarray | float, length: int) -> np.ndarray:
+def _per_step(name: str, values: Sequence[float] | np.ndarray | float, length: int) -> np.ndarray:
     array = np.asarray(values, dtype=float)
     if array.ndim == 0:
         array = np.full(length, float(array))
     if array.shape != (length,):
-        raise UserError(f"{name} has {array.size} values but there are {length} seconds of chords")
+        raise UserError(f"{name} has {array.size} values but there are {length} steps of chords")
     if not np.all(np.isfinite(array)):
         raise UserError(f"{name} contains NaN or infinite values")
     return array
 
 
-def check_tempo(tempo: float) -> None:
-    """Raise UserError unless ``tempo`` (bpm) is one the arrangement can be written at."""
-    if not (math.isfinite(tempo) and 0 < tempo <= MAX_TEMPO):
-        raise UserError(f"tempo {tempo:g} bpm is out of range; use a tempo above 0 and at most {MAX_TEMPO:g}")
-
-
 def _validate(
-    chords: Sequence[int], density, loudness, tempo: float, scene_cuts: Sequence[float]
-) -> tuple[list[int], np.ndarray, np.ndarray, list[float]]:
+    chords: Sequence[int], density, loudness, tempo: float, grid: Grid | None
+) -> tuple[list[int], np.ndarray, np.ndarray, Grid]:
     ids = [int(c) for c in chords]
     if not ids:
-        raise UserError("no chords to arrange: give at least one second")
+        raise UserError("no chords to arrange: give at least one half-bar step")
     for cid in ids:
         vocab.chord_label(cid)  # raises VocabError for ids outside the chord range (END, PAD, junk)
     check_tempo(tempo)
-    density = _per_second("note density", density, len(ids))
-    loudness = _per_second("loudness", loudness, len(ids))
+    grid = grid or Grid.regular(len(ids), tempo)
+    if grid.steps != len(ids) or grid.tempo != tempo:
+        raise UserError(
+            f"{len(ids)} chords at {tempo:g} bpm do not fit a grid of {grid.steps} steps at {grid.tempo:g}"
+        )
+    density = _per_step("note density", density, len(ids))
+    loudness = _per_step("loudness", loudness, len(ids))
     if density.min() < 0:
         raise UserError("note density must not be negative (it counts notes per second)")
     if loudness.min() < 0 or loudness.max() > 1:
         raise UserError("loudness must lie in 0..1 (linear RMS amplitude, as in MuVi-Sync)")
-    cuts = sorted(float(c) for c in scene_cuts)
-    if cuts and not (np.all(np.isfinite(cuts)) and cuts[0] >= 0):
-        raise UserError("scene cuts must be seconds from the start of the video (finite, not negative)")
-    return ids, density, loudness, cuts
+    return ids, density, loudness, grid
 
 
 def arrange(
@@ -269,28 +264,28 @@ def arrange(
     key: vocab.Key | str = "C major",
     tempo: float = 120.0,
     instruments: Instruments | None = None,
-    scene_cuts: Sequence[float] = (),
     drums: bool = True,
+    grid: Grid | None = None,
 ) -> Arrangement:
-    """Arrange one chord id per second (normalised C major / A minor space) in ``key``.
+    """Arrange one chord id per half-bar step (normalised C major / A minor space) in ``key``.
 
-    ``density`` and ``loudness`` are per second (or one constant for all seconds); ``scene_cuts``
-    are the seconds where a new scene starts. See the module docstring for timing and patterns.
-    Raises UserError for out-of-range input before doing any work.
+    ``density`` and ``loudness`` are per step (or one constant for all steps); ``grid`` gives the
+    steps' onsets and scene cuts (default: regular half bars at ``tempo``, no cuts). See the
+    module docstring for timing and patterns. Raises UserError for out-of-range input before
+    doing any work.
     """
     key = vocab.parse_key(key) if isinstance(key, str) else key
-    ids, density, loudness, cuts = _validate(chords, density, loudness, tempo, scene_cuts)
+    ids, density, loudness, grid = _validate(chords, density, loudness, tempo, grid)
     instruments = instruments or Instruments()
-    beats_per_second = tempo / 60.0
-    end_beat = max(1, _nearest_beat(len(ids), beats_per_second))
+    end_beat = grid.end_beat
 
-    # Per-beat controls: the values of the video second each beat falls in.
-    beat_seconds = np.minimum((np.arange(end_beat) / beats_per_second).astype(int), len(ids) - 1)
-    levels = density_levels(density)[beat_seconds]
-    beat_loudness = loudness[beat_seconds]
+    # Per-beat controls: the values of the step each beat falls in.
+    beat_steps = np.array([grid.step_of_beat(b) for b in range(end_beat)])
+    levels = density_levels(density)[beat_steps]
+    beat_loudness = loudness[beat_steps]
 
-    spans = _chord_spans(ids, key, beats_per_second, end_beat)
-    cut_beats = sorted({b for c in cuts if 0 < (b := _nearest_beat(c, beats_per_second)) < end_beat})
+    spans = _chord_spans(ids, key, grid)
+    cut_beats = sorted(grid.onsets[step] for step in grid.cut_steps)
     parts = [
         Part("Chords", 0, instruments.chords, pan=50, notes=_chord_part(spans, beat_loudness)),
         Part("Arpeggio", 1, instruments.arpeggio, pan=80, notes=_arpeggio_part(spans, levels, beat_loudness)),
@@ -301,32 +296,17 @@ def arrange(
         parts.append(Part("Drums", DRUM_CHANNEL, instruments.drums, notes=drum_notes))
     arrangement = Arrangement(parts, spans, key, float(tempo), end_beat * TICKS_PER_BEAT)
     logger.debug(
-        "arranged %d s into %d chord spans in %s at %g bpm (%s)",
+        "arranged %d steps into %d chord spans in %s at %g bpm (%s)",
         len(ids), len(spans), key.name, tempo, ", ".join(f"{p.name} {len(p.notes)} notes" for p in parts),
     )  # fmt: skip
     return arrangement
 
 
-def _nearest_beat(seconds: float, beats_per_second: float) -> int:
-    return int(math.floor(seconds * beats_per_second + 0.5))
-
-
-def _chord_spans(ids: list[int], key: vocab.Key, beats_per_second: float, end_beat: int) -> list[ChordSpan]:
-    """Runs of one chord, transposed into ``key``, their onsets snapped to beats."""
-    spans: list[ChordSpan] = []
-    runs = [(cid, len(list(group))) for cid, group in itertools.groupby(ids)]
-    second = 0
-    for index, (cid, length) in enumerate(runs):
-        start = _nearest_beat(second, beats_per_second)
-        second += length
-        end = end_beat if index == len(runs) - 1 else _nearest_beat(second, beats_per_second)
-        end = min(end, end_beat)
-        if end <= start:
-            continue  # shorter than half a beat at this tempo: snapping leaves it no time
+def _chord_spans(ids: list[int], key: vocab.Key, grid: Grid) -> list[ChordSpan]:
+    """Runs of one chord on the grid, transposed into ``key``."""
+    spans = []
+    for start, end, cid in grid.spans(ids):
         chord = vocab.transpose_chord(cid, key.transpose)
-        if spans and spans[-1].chord == chord:  # its neighbour vanished: the two runs join
-            spans[-1] = ChordSpan(chord, spans[-1].label, spans[-1].start, end * TICKS_PER_BEAT)
-            continue
         label = vocab.chord_label(chord, key)
         spans.append(ChordSpan(chord, label, start * TICKS_PER_BEAT, end * TICKS_PER_BEAT))
     return spans

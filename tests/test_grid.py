@@ -1,0 +1,104 @@
+"""The half-bar grid chords are decided on, and the key rules decoding applies."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from video2music import harmony, vocab
+from video2music.errors import UserError
+from video2music.features.video_features import VideoFeatures
+from video2music.grid import Grid, check_tempo
+
+
+def test_at_120_bpm_a_step_is_a_second_and_the_grid_fills_whole_bars():
+    grid = Grid.for_video(25.3, 120.0)
+    assert grid.steps == 24  # 12 whole bars fit in 25.3 s
+    assert grid.onset_seconds().tolist() == list(range(24))
+    assert grid.duration == 24.0
+    values = np.arange(26) * 10
+    assert grid.sample(values).tolist() == values[:24].tolist()
+
+
+def test_at_90_bpm_steps_read_the_second_they_start_in():
+    grid = Grid.for_video(12.0, 90.0)
+    assert grid.steps == 8  # a bar is 2.67 s: four fit
+    assert grid.sample(np.arange(12)).tolist() == [0, 1, 2, 4, 5, 6, 8, 9]
+
+
+def test_short_videos_get_one_bar():
+    assert Grid.for_video(0.5, 120.0).steps == 2
+
+
+@pytest.mark.parametrize(
+    ("cut", "step", "beat"),
+    [(6.0, 5, 9), (6.7, 5, 10), (5.4, 4, 8)],  # at 90 bpm a beat is 2/3 s
+)
+def test_a_cut_moves_its_step_to_the_nearest_beat(cut, step, beat):
+    grid = Grid.for_video(12.0, 90.0, cuts=[cut])
+    assert grid.cut_steps == {step}
+    assert grid.onsets[step] == beat
+    assert abs(beat * 60 / 90 - cut) <= 60 / 90 / 2
+    assert [b for i, b in enumerate(grid.onsets) if i != step] == [2 * i for i in range(8) if i != step]
+
+
+def test_cuts_at_the_very_start_or_past_the_last_step_are_left_alone():
+    grid = Grid.for_video(8.0, 120.0, cuts=[0.1, 7.9, 9.0])
+    assert grid.cut_steps == frozenset()
+    assert grid.scene_offsets().tolist() == list(range(8))
+
+
+def test_scene_offsets_count_steps_from_each_cut():
+    grid = Grid.for_video(8.0, 120.0, cuts=[3.0, 5.0])
+    assert grid.scene_offsets().tolist() == [0, 1, 2, 0, 1, 0, 1, 2]
+
+
+def test_spans_join_runs_and_per_second_reads_them_back():
+    grid = Grid.for_video(11.0, 90.0, cuts=[4.7])  # step 4 anticipated to beat 7 (4.67 s)
+    chords = [1, 1, 1, 1, 14, 14, 14, 1]
+    assert grid.spans(chords) == [(0, 7, 1), (7, 14, 14), (14, 16, 1)]
+    assert grid.per_second(chords, 11) == [1, 1, 1, 1, 1, 14, 14, 14, 14, 14, 1]
+    with pytest.raises(UserError, match="steps"):
+        grid.spans(chords[:-1])
+
+
+def test_resampled_features_are_what_the_model_reads_per_step():
+    features = VideoFeatures(
+        duration=6.0,
+        fps=25.0,
+        semantic=None,
+        emotion=np.eye(6, dtype=np.float32),
+        scene_offset=np.array([0, 1, 2, 0, 1, 2]),
+        scene_cuts=[3.0],
+        motion=np.arange(6, dtype=np.float32),
+        backend="basic",
+    )
+    grid = Grid.for_video(features.duration, 60.0, features.scene_cuts)  # a step is two seconds
+    on_grid = grid.resample(features)
+    assert on_grid.T == 2 and grid.cut_steps == frozenset()  # the cut falls in the last beat
+    assert on_grid.motion.tolist() == [0.0, 2.0]
+    assert on_grid.emotion.argmax(1).tolist() == [0, 2]
+
+
+@pytest.mark.parametrize("tempo", [0.0, 3.6, 19.9, 301.0, float("nan"), float("inf")])
+def test_tempos_outside_the_range_are_refused(tempo):
+    with pytest.raises(UserError, match="tempo"):
+        check_tempo(tempo)
+
+
+def test_in_key_counts_the_raised_seventh_in_minor_only():
+    e_major = vocab.parse_chord("E")
+    assert harmony.in_key(e_major, harmony.MINOR) and not harmony.in_key(e_major, harmony.MAJOR)
+    assert all(harmony.in_key(c, 0) for c in vocab.parse_progression("C Dm Em F G7 Am Bm7b5"))
+    assert not any(harmony.in_key(c, 0) for c in vocab.parse_progression("F# Eb Ab C#m"))
+
+
+def test_key_bias_allows_diatonic_chords_penalises_borrowed_and_forbids_the_rest():
+    bias = harmony.key_bias(harmony.MAJOR)
+    assert bias[vocab.parse_chord("F")] == 0.0
+    assert bias[vocab.parse_chord("Bb")] == -harmony.BORROWED_PENALTY
+    assert bias[vocab.parse_chord("F#")] == -np.inf
+    assert bias[vocab.parse_chord("C:aug")] == -np.inf
+    assert bias[vocab.END_ID] == -np.inf
+    assert harmony.cadence_chords(harmony.MAJOR) <= harmony.allowed_chords(harmony.MAJOR)
+    assert harmony.cadence_chords(harmony.MINOR) <= harmony.allowed_chords(harmony.MINOR)
