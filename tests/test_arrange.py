@@ -150,12 +150,26 @@ def test_density_picks_the_patterns_and_loudness_only_the_velocities():
     counts = {}
     for density in (0.0, 5.0, 10.0, 15.0, 30.0):
         music = arrange(chords, density, 0.2, "C major")
-        counts[density] = {p.name: len(p.notes) for p in music.parts}
+        ending = music.end - 4 * TICKS_PER_BEAT  # the last bar rings out at every density
+        counts[density] = {p.name: sum(n.start < ending for n in p.notes) for p in music.parts}
     for part in ("Arpeggio", "Bass", "Drums"):
         series = [counts[d][part] for d in sorted(counts)]
         assert series == sorted(series) and series[0] < series[-1], (part, series)
     assert counts[0.0]["Drums"] == 0
     assert 0 < 2 * counts[0.0]["Arpeggio"] == counts[5.0]["Arpeggio"]  # half notes against quarters
+
+
+def test_the_last_bar_rings_out_after_a_crash():
+    chords = vocab.parse_progression("C C Am Am F F G C")
+    music = arrange(chords, 15.0, 0.2, "C major")
+    last_bar = music.end - 4 * TICKS_PER_BEAT
+    drums = music.part("Drums").notes
+    assert [n.pitch for n in drums if n.start == last_bar and n.pitch == CRASH] == [CRASH]
+    assert not [n for n in drums if n.start > last_bar]
+    arpeggio = [n for n in music.part("Arpeggio").notes if n.start >= last_bar]
+    assert [n.end - n.start for n in arpeggio] == [2 * TICKS_PER_BEAT] * 2  # half notes to the end
+    still = arrange(chords, 0.0, 0.2, "C major")
+    assert not still.part("Drums").notes  # a still ending stays still
 
     quiet, loud = (arrange(chords, 15.0, level, "C major") for level in (0.02, 0.5))
     for soft_part, loud_part in zip(quiet.parts, loud.parts, strict=True):
@@ -171,12 +185,12 @@ def test_velocity_follows_loudness_on_a_decibel_scale():
     assert 1 <= velocity(1.0, 100) <= 127
 
 
-def test_density_and_loudness_may_change_every_second():
-    chords = [1] * 8
-    density = [0, 0, 0, 0, 30, 30, 30, 30]
-    loudness = [0.05] * 4 + [0.5] * 4
+def test_density_and_loudness_may_change_every_step():
+    chords = [1] * 10  # the last bar is the ending, left out below
+    density = [0, 0, 0, 0, 30, 30, 30, 30, 30, 30]
+    loudness = [0.05] * 4 + [0.5] * 6
     music = arrange(chords, density, loudness, "C major")
-    arpeggio = music.part("Arpeggio").notes
+    arpeggio = [n for n in music.part("Arpeggio").notes if n.start < 16 * TICKS_PER_BEAT]
     half = 4 * 2 * TICKS_PER_BEAT
     calm = [n for n in arpeggio if n.start < half]
     assert len(calm) == 4 and all(n.end - n.start == 2 * TICKS_PER_BEAT for n in calm)  # half notes
@@ -207,7 +221,9 @@ def test_a_chord_that_hits_a_cut_is_anticipated_by_a_beat():
 def test_scene_cuts_get_a_crash_and_a_fill_leading_into_them():
     grid = Grid.for_video(12.0, 120.0, cuts=[4.0, 9.6])
     music = arrange([1] * 12, 10.0, 0.2, "C major", grid=grid)
+    ending = 20 * TICKS_PER_BEAT  # the crash of the last bar is the ending's, tested above
     drums = music.part("Drums").notes
+    drums = [n for n in drums if n.start < ending]
     crashes = sorted(n.start for n in drums if n.pitch == CRASH)
     assert crashes == [8 * TICKS_PER_BEAT, 19 * TICKS_PER_BEAT]  # 9.6 s is beat 19, anticipating step 10
     for cut in crashes:

@@ -20,7 +20,10 @@ onset, so a DAW shows the progression.
 Timing: one chord span covers the steps in which the chord does not change; it starts on its
 first step's onset (a half-bar line, or the beat of a scene cut, see ``video2music.grid``). The
 music ends on the grid's last bar line. Per-beat density and loudness are those of the step the
-beat falls in. A crash marks the start of each step that begins at a scene cut.
+beat falls in. A crash marks the start of each step that begins at a scene cut. The last bar
+(in pieces of two bars or more) is the ending: the parts play their calmest patterns over the
+final chord so the music rings out, and when the drums were playing into it a fill leads into a
+crash on its downbeat.
 
 Density levels (notes per second), shared by all parts:
 
@@ -283,16 +286,22 @@ def arrange(
     beat_steps = np.array([grid.step_of_beat(b) for b in range(end_beat)])
     levels = density_levels(density)[beat_steps]
     beat_loudness = loudness[beat_steps]
+    crash_beats = {grid.onsets[step] for step in grid.cut_steps}
+    if end_beat >= 2 * BEATS_PER_BAR:
+        # The last bar is the ending: a crash on its downbeat, then the parts hold and ring out.
+        last_bar = end_beat - BEATS_PER_BAR
+        if levels[last_bar - 1] > 0:  # a still ending stays still
+            crash_beats.add(last_bar)
+        levels[last_bar:] = 0
 
     spans = _chord_spans(ids, key, grid)
-    cut_beats = sorted(grid.onsets[step] for step in grid.cut_steps)
     parts = [
         Part("Chords", 0, instruments.chords, pan=50, notes=_chord_part(spans, beat_loudness)),
         Part("Arpeggio", 1, instruments.arpeggio, pan=80, notes=_arpeggio_part(spans, levels, beat_loudness)),
         Part("Bass", 2, instruments.bass, notes=_bass_part(spans, levels, beat_loudness)),
     ]
     if drums:
-        drum_notes = _drum_part(levels, beat_loudness, cut_beats)
+        drum_notes = _drum_part(levels, beat_loudness, sorted(crash_beats))
         parts.append(Part("Drums", DRUM_CHANNEL, instruments.drums, notes=drum_notes))
     arrangement = Arrangement(parts, spans, key, float(tempo), end_beat * TICKS_PER_BEAT)
     logger.debug(
@@ -462,10 +471,10 @@ _DRUM_ACCENTS = {KICK: 4, SNARE: 2, SIDE_STICK: -6, CLOSED_HAT: -18, OPEN_HAT: -
 _FILL = ((0, SNARE, -10), (1, SNARE, -6), (2, HIGH_TOM, -2), (3, LOW_TOM, 2))  # sixteenth, drum, accent
 
 
-def _drum_part(levels: np.ndarray, beat_loudness: np.ndarray, cut_beats: list[int]) -> list[Note]:
+def _drum_part(levels: np.ndarray, beat_loudness: np.ndarray, crash_beats: list[int]) -> list[Note]:
     sixteenth = TICKS_PER_BEAT // 4
     hits: dict[tuple[int, int], int] = {}  # (tick, drum) -> velocity; one hit per drum and tick
-    fill_beats = {b - 1 for b in cut_beats if b - 1 not in cut_beats}
+    fill_beats = {b - 1 for b in crash_beats if b - 1 not in crash_beats}
     for beat, level in enumerate(levels):
         loud = beat_loudness[beat]
         if beat in fill_beats and level > 0:
@@ -477,7 +486,7 @@ def _drum_part(levels: np.ndarray, beat_loudness: np.ndarray, cut_beats: list[in
             for step in (s for s in grid if first <= s < first + 4):
                 tick = beat * TICKS_PER_BEAT + (step - first) * sixteenth
                 hits[(tick, drum)] = velocity(loud, _DRUM_ACCENTS[drum] + (4 if step == 0 else 0))
-    for beat in cut_beats:
+    for beat in crash_beats:
         tick = beat * TICKS_PER_BEAT
         hits[(tick, CRASH)] = velocity(beat_loudness[beat], _DRUM_ACCENTS[CRASH])
         hits[(tick, KICK)] = velocity(beat_loudness[beat], _DRUM_ACCENTS[KICK] + 4)
