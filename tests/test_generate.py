@@ -15,6 +15,7 @@ import pytest
 
 from video2music import Video2Music, vocab
 from video2music.features import VideoFeatures
+from video2music.writer import plan_result, write_result
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "examples" / "testvideo.mp4"
@@ -160,7 +161,8 @@ def test_same_seed_same_music(tmp_path, sample_features):
     paths = []
     for run in range(2):
         result = v2m.generate(SAMPLE, features=sample_features, seed=7, key="E minor")
-        paths.append(result.save(tmp_path / str(run), wav=False, video=False, json=False)["midi"])
+        outputs = plan_result(tmp_path / str(run), SAMPLE.stem, wav=False, video=False, json=False)
+        paths.append(write_result(result, outputs)["midi"])
     assert paths[0].read_bytes() == paths[1].read_bytes()
     other = v2m.generate(SAMPLE, features=sample_features, seed=8, key="E minor")
     assert other.chords != result.chords or other.settings["seed"] != result.settings["seed"]
