@@ -280,9 +280,8 @@ def write_music(
             arrangement.to_midi().save(stage["midi"])
         if "wav" in stage:
             with watch("render"), writing(outputs.targets["wav"]):
-                synth.write_wav(
-                    synth.synthesize(stage["midi"], outputs.soundfont, duration=duration, progress=progress),
-                    stage["wav"],
+                synth.render_wav(
+                    stage["midi"], stage["wav"], outputs.soundfont, duration=duration, progress=progress
                 )
         if "video" in stage:
             with watch("mux"), writing(outputs.targets["video"]):
