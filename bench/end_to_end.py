@@ -40,6 +40,7 @@ def main() -> None:
 
     from video2music import Video2Music
     from video2music.features import extract, probe
+    from video2music.writer import write_result
 
     duration = probe(args.video).duration
     decode = plain_decode_seconds(args.video)
@@ -71,7 +72,7 @@ def main() -> None:
     stages["features"] = time.perf_counter() - started
     result = v2m.generate(args.video, features=features, seed=0)
     with tempfile.TemporaryDirectory() as out:
-        result.save(out)  # adds its stages to result.timings
+        write_result(result, out)  # adds its stages to result.timings
     stages.update({k: v for k, v in result.timings.items() if k != "features"})
     in_process = sum(stages.values())
 

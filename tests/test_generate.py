@@ -15,6 +15,8 @@ import pytest
 
 from video2music import Video2Music, vocab
 from video2music.features import VideoFeatures
+from video2music.grid import STEPS_PER_BAR
+from video2music.writer import plan_result, write_result
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "examples" / "testvideo.mp4"
@@ -160,21 +162,27 @@ def test_same_seed_same_music(tmp_path, sample_features):
     paths = []
     for run in range(2):
         result = v2m.generate(SAMPLE, features=sample_features, seed=7, key="E minor")
-        paths.append(result.save(tmp_path / str(run), wav=False, video=False, json=False)["midi"])
+        outputs = plan_result(tmp_path / str(run), SAMPLE.stem, wav=False, video=False, json=False)
+        paths.append(write_result(result, outputs)["midi"])
     assert paths[0].read_bytes() == paths[1].read_bytes()
     other = v2m.generate(SAMPLE, features=sample_features, seed=8, key="E minor")
     assert other.chords != result.chords or other.settings["seed"] != result.settings["seed"]
 
 
 def test_chords_change_on_scene_cuts(sample_features):
-    from video2music.pipeline import cut_seconds
-
     v2m = Video2Music.from_pretrained("debug")
-    cuts = cut_seconds(sample_features.scene_offset)
-    assert cuts
-    for seed in range(3):
-        chords = v2m.generate(SAMPLE, features=sample_features, seed=seed).chords
-        assert all(chords[t] != chords[t - 1] for t in cuts)
+    for tempo in (90.0, 120.0):
+        for seed in range(3):
+            result = v2m.generate(SAMPLE, features=sample_features, seed=seed, tempo=tempo)
+            grid, chords = result.grid, result.chords
+            ending = grid.steps - STEPS_PER_BAR  # the cadence owns the last bar
+            cut_steps = [step for step in grid.cut_steps if step < ending]
+            assert cut_steps
+            assert all(chords[step] != chords[step - 1] for step in cut_steps)
+            changes = np.array([t for t, _ in result.chord_changes()])
+            for cut in sample_features.scene_cuts:
+                if cut < grid.onset_seconds()[ending] - grid.seconds_per_beat:
+                    assert np.abs(changes - cut).min() <= grid.seconds_per_beat / 2 + 1e-3
 
 
 def timeline(emotion_name: str, seconds: int = 60) -> VideoFeatures:

@@ -2,17 +2,24 @@
 
 A ``UserError`` is something the person running the tool can fix (a bad chord symbol, a
 missing file). Command lines print it as one line and exit with status 2, never a traceback.
+SIGTERM and SIGHUP stop a command the way Ctrl-C does (KeyboardInterrupt, exit 130), so the
+``finally`` blocks that remove temporary files run for a kill or a closed terminal too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 F = TypeVar("F", bound=Callable[..., int | None])
 
@@ -28,12 +35,31 @@ def cli_main(func: F) -> F:
     def wrapper(*args, **kwargs):
         logging.basicConfig(level=logging.INFO, format="%(message)s")
         try:
-            return func(*args, **kwargs) or 0
+            with _stop_signals_interrupt():
+                return func(*args, **kwargs) or 0
         except UserError as error:
             print(f"error: {error}", file=sys.stderr)
             return EXIT_USAGE
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
-            return 130
+            return EXIT_INTERRUPTED
 
     return wrapper  # type: ignore[return-value]
+
+
+def _interrupt(signum: int, frame) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _stop_signals_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM and SIGHUP raise KeyboardInterrupt as SIGINT does."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may
+        yield
+        return
+    previous = {number: signal.signal(number, _interrupt) for number in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)

@@ -1,42 +1,38 @@
 """The façade: ``Video2Music.from_pretrained(...).generate(video, ...)``.
 
 One object holds the models (the chord transformer, and a regression checkpoint or the
-rule-based dynamics) and runs the whole chain: features -> chords -> dynamics -> MIDI. The
-result renders and saves itself (MIDI, WAV, video with music, JSON summary, timeline plot).
+rule-based dynamics) and runs the whole chain: features -> chords -> dynamics -> MIDI. It
+returns a ``GenerationResult`` (data); ``video2music.writer`` renders and writes it.
 
-    from video2music import Video2Music
+    from video2music import Video2Music, write_result
     v2m = Video2Music.from_pretrained("default")
     result = v2m.generate("clip.mp4", key="A minor", seed=0)
-    result.save("out/")
+    write_result(result, "out/")
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from video2music import __version__, vocab
+from video2music import vocab
 from video2music.errors import UserError
 from video2music.features import VideoFeatures, extract, probe
-from video2music.fileio import atomic_output, check_writable, make_folder
 from video2music.grid import STEPS_PER_BAR, Grid
 from video2music.model.checkpoint import load_any
 from video2music.model.decode import DecodeOptions, decode_chords
 from video2music.model.dynamics_rule import rule_dynamics
 from video2music.model.inputs import build_video_input
 from video2music.model.regression import postprocess
-from video2music.music.arrange import Arrangement, Instruments, arrange, check_tempo, write_midi
-from video2music.music.mux import mux
-from video2music.music.synth import render
+from video2music.music.arrange import Instruments, arrange, check_tempo
+from video2music.result import GenerationResult
+from video2music.timing import Stopwatch
 
 logger = logging.getLogger(__name__)
 
@@ -81,11 +77,6 @@ def choose_key(emotion: np.ndarray) -> vocab.Key:
     return vocab.Key(9, "minor") if minor else vocab.Key(0, "major")
 
 
-def cut_seconds(scene_offset: np.ndarray) -> frozenset[int]:
-    """The seconds (after the first) on which a new scene begins: where the offset restarts at 0."""
-    return frozenset(int(t) for t in np.flatnonzero(np.asarray(scene_offset) == 0) if t > 0)
-
-
 def resolve_checkpoint(name_or_path: str | Path) -> Path:
     """A shipped model name (``default``, ``debug``) or a path to a checkpoint file."""
     path = Path(name_or_path)
@@ -101,150 +92,6 @@ def resolve_checkpoint(name_or_path: str | Path) -> Path:
     if path.is_dir():
         raise UserError(f"{path} is a folder; give the checkpoint file inside it")
     return path
-
-
-@dataclass
-class GenerationResult:
-    """Everything one generation produced; ``save`` writes it out."""
-
-    video: Path | None
-    features: VideoFeatures
-    chords: list[int]  # one id per half-bar step of ``grid``, in the normalised C major / A minor space
-    grid: Grid
-    key: vocab.Key
-    tempo: float
-    density: np.ndarray
-    loudness: np.ndarray
-    arrangement: Arrangement  # the MIDI, before it is written
-    settings: dict[str, Any]
-    models: dict[str, Any]
-    timings: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def seed(self) -> int:
-        return int(self.settings["seed"])
-
-    def _label(self, chord: int) -> str:
-        return vocab.chord_label(vocab.transpose_chord(chord, self.key.transpose), self.key)
-
-    def chord_labels(self) -> list[str]:
-        """The chord sounding at the start of each second, in the output key, spelled for it."""
-        return [self._label(c) for c in self.grid.per_second(self.chords, self.features.T)]
-
-    def chord_timeline(self) -> list[tuple[float, float, int, str]]:
-        """(start, end in seconds, normalised chord id, label in the key) for each chord played."""
-        seconds = self.grid.seconds_per_beat
-        return [
-            (round(start * seconds, 3), round(end * seconds, 3), chord, self._label(chord))
-            for start, end, chord in self.grid.spans(self.chords)
-        ]
-
-    def chord_changes(self) -> list[tuple[float, str]]:
-        """(seconds, label) at each change of chord."""
-        return [(start, label) for start, _, _, label in self.chord_timeline()]
-
-    def chords_text(self) -> str:
-        """A readable progression: ``0s C | 2s Am | 4s F ...``."""
-        return " | ".join(f"{t:g}s {label}" for t, label in self.chord_changes())
-
-    def summary(self) -> dict[str, Any]:
-        """What the JSON file holds: settings, models, features summary and per-second results."""
-        f = self.features
-        return {
-            "video2music_version": __version__,
-            "video": str(self.video) if self.video else None,
-            "duration": f.duration,
-            "seconds": f.T,
-            "key": self.key.name,
-            "tempo": self.tempo,
-            "settings": self.settings,
-            "models": self.models,
-            "features": {
-                "backend": f.backend,
-                "fps": f.fps,
-                "scene_cuts": [float(c) for c in f.scene_cuts],
-                "mean_emotion": dict(
-                    zip(vocab.EMOTIONS, np.round(f.emotion.mean(0), 4).tolist(), strict=True)
-                ),
-                "mean_motion": round(float(f.motion.mean()), 4),
-            },
-            "chords": self.chord_labels(),
-            "chord_changes": [{"time": t, "chord": label} for t, label in self.chord_changes()],
-            "chord_ids_normalised": [int(c) for c in self.grid.per_second(self.chords, f.T)],
-            "grid": {
-                "tempo": self.grid.tempo,
-                "step_onset_beats": list(self.grid.onsets),
-                "cut_steps": sorted(self.grid.cut_steps),
-                "chord_ids_per_step": [int(c) for c in self.chords],
-            },
-            "emotion": np.round(f.emotion, 4).tolist(),
-            "scene_offset": f.scene_offset.astype(int).tolist(),
-            "motion": np.round(f.motion, 3).tolist(),
-            "note_density": np.round(self.density, 3).tolist(),
-            "loudness": np.round(self.loudness, 4).tolist(),
-            "timings": {k: round(v, 3) for k, v in self.timings.items()},
-        }
-
-    def save(
-        self,
-        folder: str | Path,
-        stem: str | None = None,
-        *,
-        wav: bool = True,
-        video: bool = True,
-        json: bool = True,
-        plot: bool = False,
-        soundfont: str | Path | None = None,
-        overwrite: bool = False,
-        progress: bool = False,
-    ) -> dict[str, Path]:
-        """Write ``stem.mid`` and, as asked, ``stem.wav``, ``stem_with_music.mp4``, ``stem.json``,
-        ``stem.png`` into ``folder`` (created if missing). Every target is checked before anything
-        is written, and each file appears only once complete."""
-        folder = make_folder(folder)
-        stem = stem or (self.video.stem if self.video else "video2music")
-        targets = {"midi": folder / f"{stem}.mid"}
-        if wav or (video and self.video):
-            targets["wav"] = folder / f"{stem}.wav"
-        if video and self.video:
-            targets["video"] = folder / f"{stem}_with_music.mp4"
-        if json:
-            targets["json"] = folder / f"{stem}.json"
-        if plot:
-            targets["plot"] = folder / f"{stem}.png"
-        for path in targets.values():
-            check_writable(path, overwrite)
-
-        started = time.perf_counter()
-        write_midi(self.arrangement, targets["midi"], overwrite=overwrite)
-        self.timings["save_midi"] = time.perf_counter() - started
-        if "wav" in targets:
-            started = time.perf_counter()
-            render(
-                targets["midi"],
-                targets["wav"],
-                soundfont=soundfont,
-                overwrite=overwrite,
-                duration=self.features.duration,
-                progress=progress,
-            )
-            self.timings["render"] = time.perf_counter() - started
-        if "video" in targets:
-            started = time.perf_counter()
-            mux(self.video, targets["wav"], targets["video"], overwrite=overwrite)
-            self.timings["mux"] = time.perf_counter() - started
-        if "plot" in targets:
-            from video2music.plot import plot_timeline  # matplotlib is slow to import; only when asked
-
-            plot_timeline(self, targets["plot"], overwrite=overwrite)
-        if "json" in targets:
-            with atomic_output(targets["json"], overwrite) as tmp:
-                tmp.write_text(_json_dumps(self.summary()))
-        return targets
-
-
-def _json_dumps(data: dict[str, Any]) -> str:
-    return json.dumps(data, indent=1)
 
 
 class Video2Music:
@@ -393,62 +240,59 @@ class Video2Music:
             temperature=temperature,
             emotion_guidance=emotion_guidance,
         )
-        timings: dict[str, float] = {}
-
-        started = time.perf_counter()
-        if features is None:
-            _warn_if_long(video, probe(video).duration)
-            report(0.0, "extracting video features")
-            features = self.extract_features(video, backend, progress=progress_bars)
-        else:
-            if "semantic" in self.inputs and features.semantic is None:
-                self.feature_backend("basic")  # raises the explanation
-            _warn_if_long(video, features.duration)
-        timings["features"] = time.perf_counter() - started
+        watch = Stopwatch()
+        with watch("features"):
+            if features is None:
+                _warn_if_long(video, probe(video).duration)
+                report(0.0, "extracting video features")
+                features = self.extract_features(video, backend, progress=progress_bars)
+            else:
+                if "semantic" in self.inputs and features.semantic is None:
+                    self.feature_backend("basic")  # raises the explanation
+                _warn_if_long(video, features.duration)
 
         report(0.4, "writing chords")
-        started = time.perf_counter()
-        out_key = out_key or choose_key(features.emotion)
-        cuts = features.scene_cuts if self.generation_params["cut_changes"] else ()
-        grid = Grid.for_video(features.duration, tempo, cuts)
-        on_grid = grid.resample(features)
-        video_input = build_video_input(on_grid, self.model.config.inputs).to(self.device)
-        # A primer chord lasts a bar, and the loop then brings the primer back every four bars.
-        primer_steps = [c for c in primer_ids for _ in range(STEPS_PER_BAR)][: grid.steps]
-        options = dataclasses.replace(
-            decoding,
-            primer=tuple(vocab.transpose_chord(c, -out_key.transpose) for c in primer_steps),
-            change_at=grid.cut_steps,
-        )
-        chords = decode_chords(self.model, video_input, out_key.mode_bit, options, emotion=on_grid.emotion)
-        timings["chords"] = time.perf_counter() - started
+        with watch("chords"):
+            out_key = out_key or choose_key(features.emotion)
+            cuts = features.scene_cuts if self.generation_params["cut_changes"] else ()
+            grid = Grid.for_video(features.duration, tempo, cuts)
+            on_grid = grid.resample(features)
+            video_input = build_video_input(on_grid, self.model.config.inputs).to(self.device)
+            # A primer chord lasts a bar, and the loop then brings the primer back every four bars.
+            primer_steps = [c for c in primer_ids for _ in range(STEPS_PER_BAR)][: grid.steps]
+            options = dataclasses.replace(
+                decoding,
+                primer=tuple(vocab.transpose_chord(c, -out_key.transpose) for c in primer_steps),
+                change_at=grid.cut_steps,
+            )
+            chords = decode_chords(
+                self.model, video_input, out_key.mode_bit, options, emotion=on_grid.emotion
+            )
 
         report(0.6, "setting note density and loudness")
-        started = time.perf_counter()
-        if self.regression is not None:
-            reg_input = build_video_input(features, self.regression.model.config.inputs).to(self.device)
-            with torch.inference_mode():
-                density, loudness = postprocess(self.regression.model(reg_input))
-            density, loudness = np.asarray(density).reshape(-1), np.asarray(loudness).reshape(-1)
-            dynamics_name = "regression"
-        else:
-            density, loudness = rule_dynamics(features.motion, features.emotion, features.scene_offset)
-            dynamics_name = "rule"
-        timings["dynamics"] = time.perf_counter() - started
+        with watch("dynamics"):
+            if self.regression is not None:
+                reg_input = build_video_input(features, self.regression.model.config.inputs).to(self.device)
+                with torch.inference_mode():
+                    density, loudness = postprocess(self.regression.model(reg_input))
+                density, loudness = np.asarray(density).reshape(-1), np.asarray(loudness).reshape(-1)
+                dynamics_name = "regression"
+            else:
+                density, loudness = rule_dynamics(features.motion, features.emotion, features.scene_offset)
+                dynamics_name = "rule"
 
         report(0.8, "arranging")
-        started = time.perf_counter()
-        arrangement = arrange(
-            chords,
-            grid.sample(density),
-            grid.sample(loudness),
-            out_key,
-            tempo=tempo,
-            instruments=instruments,
-            grid=grid,
-            drums=drums,
-        )
-        timings["arrange"] = time.perf_counter() - started
+        with watch("arrange"):
+            arrangement = arrange(
+                chords,
+                grid.sample(density),
+                grid.sample(loudness),
+                out_key,
+                tempo=tempo,
+                instruments=instruments,
+                grid=grid,
+                drums=drums,
+            )
         report(1.0, "done")
         settings = {
             "seed": seed,
@@ -479,5 +323,5 @@ class Video2Music:
             arrangement=arrangement,
             settings=settings,
             models=models,
-            timings=timings,
+            timings=watch.seconds,
         )

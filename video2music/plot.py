@@ -12,16 +12,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from video2music import vocab  # noqa: E402
-from video2music.fileio import atomic_output  # noqa: E402
 
 if TYPE_CHECKING:
-    from video2music.pipeline import GenerationResult
+    from video2music.result import GenerationResult
 
 _EMOTION_COLOURS = ("#e6550d", "#756bb1", "#de2d26", "#3182bd", "#31a354", "#bdbdbd")
 
 
-def plot_timeline(result: GenerationResult, path: str | Path, overwrite: bool = False) -> Path:
-    """Draw the per-second timeline of ``result`` and save it as a PNG at ``path``."""
+def plot_timeline(result: GenerationResult, path: str | Path) -> Path:
+    """Draw the per-second timeline of ``result`` into the PNG ``path`` (``video2music.writer``
+    stages it, so it is written directly)."""
     f = result.features
     seconds = np.arange(f.T)
     fig, axes = plt.subplots(
@@ -63,7 +63,8 @@ def plot_timeline(result: GenerationResult, path: str | Path, overwrite: bool = 
         f"{result.tempo:g} bpm, seed {result.seed}; dashed lines: scene cuts"
     )
     fig.tight_layout()
-    with atomic_output(path, overwrite) as tmp:
-        fig.savefig(tmp, dpi=100)
-    plt.close(fig)
+    try:
+        fig.savefig(path, dpi=100)
+    finally:
+        plt.close(fig)
     return Path(path)

@@ -19,6 +19,7 @@ from video2music.app.runs import RunFolders, safe_stem
 from video2music.errors import UserError
 from video2music.music.arrange import Instruments
 from video2music.pipeline import Progress, Video2Music
+from video2music.writer import plan_result, write_result
 
 logger = logging.getLogger(__name__)
 
@@ -134,9 +135,9 @@ class Scorer:
         )
         report(0.6, "rendering audio and video")
         folder = self.runs.new()
-        files = result.save(folder, stem=safe_stem(video.name), plot=True, overwrite=True)
+        files = write_result(result, plan_result(folder, safe_stem(video.name), plot=True, overwrite=True))
         stray = [p for p in files.values() if not self.runs.owns(p)]
-        if stray:  # save() is asked for files in the run folder; anything else must never be served
+        if stray:  # the writer is asked for files in the run folder; anything else must never be served
             raise RuntimeError(f"outputs outside the run folder: {stray}")
         report(1.0, "done")
         finished = time.perf_counter()

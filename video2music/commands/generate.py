@@ -79,14 +79,14 @@ def collect_videos(paths: list[str]) -> list[Path]:
 @cli_main
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    from video2music.music.synth import find_soundfont, load_fluidsynth
     from video2music.pipeline import Video2Music
+    from video2music.writer import check_distinct, plan_result, write_result
 
-    # Check every setting before the slow work starts.
+    # Every setting, the soundfont and every output are checked before the slow work starts.
     instruments = Instruments.parse(args.instruments) if args.instruments else None
-    if args.soundfont:
-        from video2music.music.synth import find_soundfont
-
-        find_soundfont(args.soundfont)
+    find_soundfont(args.soundfont)  # also $VIDEO2MUSIC_SOUNDFONT and the defaults
+    load_fluidsynth()
     videos = collect_videos(args.video)
     v2m = Video2Music.from_pretrained(args.weights, regression=args.regression_weights, device=args.device)
     v2m.set_generation_params(cut_changes=not args.no_cut_changes)
@@ -104,7 +104,29 @@ def main(argv: list[str] | None = None) -> int:
     v2m.feature_backend(args.features)
 
     failures: list[str] = []
-    for video in tqdm(videos, desc="videos", unit="video", disable=len(videos) < 2):
+
+    def failed(video: Path, error: UserError) -> None:
+        if len(videos) == 1:
+            raise error
+        failures.append(f"{video}: {error}")
+        logger.error("error: %s: %s", video, error)
+
+    plans = {}
+    for video in videos:
+        try:
+            plans[video] = plan_result(
+                args.out or video.parent,
+                video.stem,
+                video=not args.no_video,
+                plot=args.plot,
+                soundfont=args.soundfont,
+                overwrite=args.overwrite,
+            )
+        except UserError as error:
+            failed(video, error)
+    check_distinct(list(plans.values()))
+
+    for video, outputs in tqdm(plans.items(), desc="videos", unit="video", disable=len(videos) < 2):
         try:
             # Progress bars only for one long video; a batch shows one bar over the videos.
             show = len(videos) == 1 and sys.stderr.isatty()
@@ -116,20 +138,9 @@ def main(argv: list[str] | None = None) -> int:
                 backend=args.features,
                 **settings,
             )
-            paths = result.save(
-                args.out or video.parent,
-                video.stem,
-                video=not args.no_video,
-                plot=args.plot,
-                soundfont=args.soundfont,
-                overwrite=args.overwrite,
-                progress=show,
-            )
+            paths = write_result(result, outputs, progress=show)
         except UserError as error:
-            if len(videos) == 1:
-                raise
-            failures.append(f"{video}: {error}")
-            logger.error("error: %s: %s", video, error)
+            failed(video, error)
             continue
         logger.info("%s: %s, %s", video.name, result.key.name, result.chords_text())
         logger.info("wrote %s", ", ".join(str(p) for p in paths.values()))

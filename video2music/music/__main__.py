@@ -13,17 +13,15 @@ starts on half bar ceil(i * half_bars / n).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import sys
 import time
-from pathlib import Path
 
 from video2music import vocab
 from video2music.errors import UserError, cli_main
-from video2music.fileio import atomic_output, check_writable, make_folder
 from video2music.grid import Grid, check_tempo
-from video2music.music import arrange, mux, synth
+from video2music.music import arrange, mux
+from video2music.writer import plan_music, write_music
 
 logger = logging.getLogger(__name__)
 
@@ -90,12 +88,6 @@ def spread(chords: list[int], steps: int) -> list[int]:
     return [chords[step * len(chords) // steps] for step in range(steps)]
 
 
-def _outputs(out: str, video: bool) -> dict[str, Path]:
-    base = Path(out)
-    suffixes = (".mid", ".wav", ".mp4") if video else (".mid", ".wav")
-    return {suffix: base.with_name(base.name + suffix) for suffix in suffixes}
-
-
 @cli_main
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
@@ -106,8 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError('--chords is empty; give chord symbols such as "C Am F G"')
     key = vocab.parse_key(args.key)
     instruments = arrange.Instruments.parse(args.instruments)
-    soundfont = synth.find_soundfont(args.soundfont)
-    synth.load_fluidsynth()
+    outputs = plan_music(args.out, video=bool(args.video), soundfont=args.soundfont, overwrite=args.overwrite)
     duration = mux.video_timing(args.video)[1] if args.video else None
     if args.seconds is not None:
         seconds = args.seconds
@@ -127,26 +118,10 @@ def main(argv: list[str] | None = None) -> int:
         instruments,
         drums=not args.no_drums,
     )  # cheap, and it validates tempo, density and loudness before any file is touched
-    outputs = _outputs(args.out, bool(args.video))
-    make_folder(outputs[".mid"].parent)
-    for path in outputs.values():
-        check_writable(path, args.overwrite)
-
-    # All outputs appear together, or none: each is renamed into place only if every step succeeded.
-    with contextlib.ExitStack() as stack:
-        tmp = {
-            suffix: stack.enter_context(atomic_output(path, args.overwrite))
-            for suffix, path in outputs.items()
-        }
-        midi = music.to_midi()
-        midi.save(tmp[".mid"])
-        samples = synth.synthesize(midi, soundfont, duration=duration, progress=sys.stderr.isatty())
-        synth.write_wav(samples, tmp[".wav"])
-        if args.video:
-            mux.mux_into(args.video, tmp[".wav"], tmp[".mp4"])
+    write_music(outputs, music, video=args.video, duration=duration, progress=sys.stderr.isatty())
     logger.info(
         "wrote %s in %.2f s (%s, %g bpm, chords %s)",
-        ", ".join(str(p) for p in outputs.values()), time.perf_counter() - began, key.name, args.tempo,
+        ", ".join(map(str, outputs.targets.values())), time.perf_counter() - began, key.name, args.tempo,
         " ".join(span.label for span in music.spans),
     )  # fmt: skip
     return 0

@@ -4,6 +4,10 @@ No audio driver is opened: the MIDI events are fed to a FluidSynth synthesizer i
 the samples between them are pulled with ``get_samples``, so rendering runs faster than real time
 and gives the same result on every machine with the same soundfont.
 
+``render_wav`` streams: the synth's blocks go straight into the WAV file, and the level (which
+depends on the whole render's peak) is applied afterwards in place, block by block, so memory
+stays the same for a minute or for hours of music.
+
 Soundfont lookup order: an explicit path, then the ``VIDEO2MUSIC_SOUNDFONT`` environment
 variable, then Debian's ``/usr/share/sounds/sf2/FluidR3_GM.sf2`` (package fluid-soundfont-gm),
 then the small ``TimGM6mb.sf2`` that pretty_midi ships.
@@ -14,7 +18,9 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import struct
 import wave
+from collections.abc import Iterator
 from pathlib import Path
 
 import mido
@@ -38,6 +44,7 @@ MAKEUP = 4.0
 PEAK = 0.89 * 32767  # -1 dBFS
 FADE = 0.01  # seconds; the last samples fade out so a trimmed render ends without a click
 _BLOCK = 4096  # samples pulled per get_samples call while advancing through a gap
+_LEVEL_BLOCK = 1 << 16  # frames levelled at a time in the written WAV
 
 _HOW_TO_GET_ONE = (
     "install one (sudo apt-get install fluid-soundfont-gm), set "
@@ -64,6 +71,14 @@ def _check_soundfont(path: Path, origin: str) -> Path:
         ) from None
     if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"sfbk":
         raise UserError(f"{path} ({origin}) is not a SoundFont (.sf2/.sf3) file; {_HOW_TO_GET_ONE}")
+    # The RIFF header states the file's length: a shorter file was cut off in a copy or download,
+    # and FluidSynth would refuse it only when the render starts.
+    stated = struct.unpack("<I", header[4:8])[0] + 8
+    if path.stat().st_size < stated:
+        raise UserError(
+            f"soundfont {path} ({origin}) is truncated ({path.stat().st_size} of {stated} bytes); "
+            f"{_HOW_TO_GET_ONE}"
+        )
     return path
 
 
@@ -105,18 +120,17 @@ def _events(midi: mido.MidiFile) -> list[tuple[float, mido.Message]]:
     return events
 
 
-def synthesize(
+def _raw_blocks(
     midi: str | os.PathLike | mido.MidiFile,
-    soundfont: str | os.PathLike | None = None,
-    *,
-    duration: float | None = None,
-    tail: float = DEFAULT_TAIL,
-    progress: bool = False,
-) -> np.ndarray:
-    """Render ``midi`` to an (n, 2) int16 array at SAMPLE_RATE.
+    soundfont: str | os.PathLike | None,
+    duration: float | None,
+    tail: float,
+    progress: bool,
+) -> tuple[int, Iterator[np.ndarray]]:
+    """The render's length in samples and its (n, 2) int16 blocks at RENDER_GAIN, before levelling.
 
-    The length is ``duration`` seconds when given (the music is cut or padded with what the synth
-    still sounds), else the last event plus ``tail`` seconds of release and reverb.
+    Everything that can be refused (library, soundfont, duration, MIDI) is checked before the
+    first block is asked for.
     """
     fluidsynth = load_fluidsynth()
     soundfont = find_soundfont(soundfont)
@@ -132,39 +146,110 @@ def synthesize(
     last = events[-1][0] if events else 0.0
     total = round((duration if duration is not None else last + tail) * SAMPLE_RATE)
 
-    synth = fluidsynth.Synth(gain=RENDER_GAIN, samplerate=float(SAMPLE_RATE))
-    try:
-        if synth.sfload(str(soundfont)) == -1:
-            raise UserError(f"FluidSynth could not load the soundfont {soundfont}; {_HOW_TO_GET_ONE}")
-        synth.set_reverb(roomsize=0.6, damping=0.4, width=0.8, level=0.5)
-        blocks: list[np.ndarray] = []
-        rendered = 0
+    def blocks() -> Iterator[np.ndarray]:
+        synth = fluidsynth.Synth(gain=RENDER_GAIN, samplerate=float(SAMPLE_RATE))
+        try:
+            if synth.sfload(str(soundfont)) == -1:
+                raise UserError(f"FluidSynth could not load the soundfont {soundfont}; {_HOW_TO_GET_ONE}")
+            synth.set_reverb(roomsize=0.6, damping=0.4, width=0.8, level=0.5)
+            rendered = 0
+            with tqdm(
+                total=total, unit="sample", unit_scale=True, disable=not progress, desc="render"
+            ) as bar:
+                for time, message in [*events, (None, None)]:
+                    at = total if time is None else min(round(time * SAMPLE_RATE), total)
+                    while rendered < at:
+                        count = min(_BLOCK, at - rendered)
+                        yield np.asarray(synth.get_samples(count), dtype=np.int16).reshape(-1, 2)
+                        rendered += count
+                        bar.update(count)
+                    if rendered >= total:
+                        break
+                    _send(synth, message)
+        finally:
+            synth.delete()
 
-        def advance(to: int) -> None:
-            nonlocal rendered
-            while rendered < to:
-                count = min(_BLOCK, to - rendered)
-                blocks.append(np.asarray(synth.get_samples(count), dtype=np.int16).reshape(-1, 2))
-                rendered += count
-                bar.update(count)
+    return total, blocks()
 
-        with tqdm(total=total, unit="sample", unit_scale=True, disable=not progress, desc="render") as bar:
-            for time, message in events:
-                at = round(time * SAMPLE_RATE)
-                if at >= total:
-                    break
-                advance(at)
-                _send(synth, message)
-            advance(total)
-    finally:
-        synth.delete()
-    samples = np.concatenate(blocks).astype(np.float64) if blocks else np.zeros((0, 2))
-    peak = float(np.abs(samples).max()) if samples.size else 0.0
-    samples *= min(MAKEUP, PEAK / peak) if peak else 1.0
-    fade = min(len(samples), round(FADE * SAMPLE_RATE))
-    if fade:
-        samples[-fade:] *= np.linspace(1.0, 0.0, fade)[:, None]
-    return np.round(samples).astype(np.int16)
+
+class _Level:
+    """The gain and closing fade applied to the raw render, one block at a time.
+
+    The gain raises the render by MAKEUP, less if that would take its peak above PEAK; the last
+    FADE seconds fade to silence so a trimmed render ends without a click.
+    """
+
+    def __init__(self, peak: int, total: int) -> None:
+        self.gain = min(MAKEUP, PEAK / peak) if peak else 1.0
+        self.total = total
+        self.ramp = np.linspace(1.0, 0.0, min(total, round(FADE * SAMPLE_RATE)))
+
+    def __call__(self, block: np.ndarray, start: int) -> np.ndarray:
+        """``block`` (int16, its first frame at ``start``) levelled, as int16."""
+        samples = block.astype(np.float64) * self.gain
+        fade_from = self.total - len(self.ramp)
+        if len(self.ramp) and start + len(samples) > fade_from:
+            first = max(fade_from, start)
+            samples[first - start :] *= self.ramp[first - fade_from : start + len(samples) - fade_from, None]
+        return np.round(samples).astype(np.int16)
+
+
+def _peak(block: np.ndarray) -> int:
+    return int(np.abs(block.astype(np.int32)).max()) if block.size else 0
+
+
+def synthesize(
+    midi: str | os.PathLike | mido.MidiFile,
+    soundfont: str | os.PathLike | None = None,
+    *,
+    duration: float | None = None,
+    tail: float = DEFAULT_TAIL,
+    progress: bool = False,
+) -> np.ndarray:
+    """Render ``midi`` to an (n, 2) int16 array at SAMPLE_RATE, in memory (``render_wav`` streams).
+
+    The length is ``duration`` seconds when given (the music is cut or padded with what the synth
+    still sounds), else the last event plus ``tail`` seconds of release and reverb.
+    """
+    total, blocks = _raw_blocks(midi, soundfont, duration, tail, progress)
+    samples = np.concatenate(list(blocks)) if total else np.zeros((0, 2), np.int16)
+    return _Level(_peak(samples), total)(samples, 0)
+
+
+def render_wav(
+    midi: str | os.PathLike | mido.MidiFile,
+    path: str | os.PathLike,
+    soundfont: str | os.PathLike | None = None,
+    *,
+    duration: float | None = None,
+    tail: float = DEFAULT_TAIL,
+    progress: bool = False,
+) -> None:
+    """Render ``midi`` into the WAV ``path`` (not atomic: see ``render``) the same samples as
+    ``synthesize``, holding one block in memory at a time."""
+    total, blocks = _raw_blocks(midi, soundfont, duration, tail, progress)
+    peak = 0
+    with wave.open(str(path), "wb") as out:
+        _wav_format(out)
+        for block in blocks:
+            peak = max(peak, _peak(block))
+            out.writeframesraw(np.ascontiguousarray(block, dtype="<i2").tobytes())
+    level = _Level(peak, total)
+    with open(path, "r+b") as handle:
+        handle.seek(0, os.SEEK_END)
+        data = handle.tell() - 4 * total  # the wave module writes the sample data last
+        for start in range(0, total, _LEVEL_BLOCK):
+            handle.seek(data + 4 * start)
+            raw = handle.read(4 * min(_LEVEL_BLOCK, total - start))
+            block = np.frombuffer(raw, dtype="<i2").reshape(-1, 2)
+            handle.seek(data + 4 * start)
+            handle.write(level(block, start).astype("<i2").tobytes())
+
+
+def _wav_format(out: wave.Wave_write) -> None:
+    out.setnchannels(2)
+    out.setsampwidth(2)
+    out.setframerate(SAMPLE_RATE)
 
 
 def _send(synth, message: mido.Message) -> None:
@@ -184,9 +269,7 @@ def _send(synth, message: mido.Message) -> None:
 def write_wav(samples: np.ndarray, path: str | os.PathLike) -> None:
     """Write (n, 2) int16 samples as a 16-bit stereo WAV at SAMPLE_RATE (not atomic: see render)."""
     with wave.open(str(path), "wb") as out:
-        out.setnchannels(2)
-        out.setsampwidth(2)
-        out.setframerate(SAMPLE_RATE)
+        _wav_format(out)
         out.writeframes(np.ascontiguousarray(samples, dtype="<i2").tobytes())
 
 
@@ -200,9 +283,9 @@ def render(
     tail: float = DEFAULT_TAIL,
     progress: bool = False,
 ) -> Path:
-    """Render a MIDI file to a 44.1 kHz 16-bit stereo WAV (atomically; see ``synthesize``)."""
+    """Render a MIDI file to a 44.1 kHz 16-bit stereo WAV (atomically; see ``render_wav``)."""
     soundfont = find_soundfont(soundfont)
     with atomic_output(wav_path, overwrite) as tmp:
-        write_wav(synthesize(midi_path, soundfont, duration=duration, tail=tail, progress=progress), tmp)
+        render_wav(midi_path, tmp, soundfont, duration=duration, tail=tail, progress=progress)
     logger.info("rendered %s with %s", wav_path, soundfont.name)
     return Path(wav_path)
