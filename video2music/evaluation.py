@@ -35,10 +35,12 @@ from tqdm import tqdm
 
 from video2music import vocab
 from video2music.data.dataset import DEFAULT_WINDOW, Batch, WindowDataset, collate
+from video2music.data.melody import MelodyBatch, MelodySequence, MelodyWindows, collate_melody
 from video2music.data.muvisync import MuViSyncVideo
 from video2music.errors import UserError
 from video2music.model.checkpoint import Checkpoint
 from video2music.model.loss import DEFAULT_LAMBDA, amt_loss
+from video2music.model.melody import melody_forward
 
 logger = logging.getLogger(__name__)
 
@@ -162,6 +164,12 @@ def regression_forward(model: torch.nn.Module, batch: Batch) -> tuple[torch.Tens
     return model(batch.video, batch.mask), torch.stack([batch.note_density, batch.loudness], dim=-1)
 
 
+def melody_loss(model: torch.nn.Module, batch: MelodyBatch) -> torch.Tensor:
+    """Mean cross-entropy of the melody model's next-sixteenth predictions, padding left out."""
+    logits = melody_forward(model, batch.tokens, batch.conditions)
+    return torch.nn.functional.cross_entropy(logits[batch.mask], batch.tokens[batch.mask])
+
+
 def hits_at_k(logits: torch.Tensor, targets: torch.Tensor, ks: Sequence[int] = HITS_K) -> dict[int, int]:
     """For each k, how many non-PAD targets are among the k highest logits at their position."""
     top = logits.topk(max(ks), dim=-1).indices
@@ -170,10 +178,19 @@ def hits_at_k(logits: torch.Tensor, targets: torch.Tensor, ks: Sequence[int] = H
 
 
 def batch_totals(
-    kind: str, model: torch.nn.Module, batch: Batch, lam: float = DEFAULT_LAMBDA
+    kind: str, model: torch.nn.Module, batch: Batch | MelodyBatch, lam: float = DEFAULT_LAMBDA
 ) -> dict[str, float]:
     """Sums over one batch that ``finish_metrics`` turns into metrics (summable across batches
     and processes). Call under ``torch.no_grad()``."""
+    if kind == "melody":
+        logits = melody_forward(model, batch.tokens, batch.conditions)[batch.mask]
+        targets = batch.tokens[batch.mask]
+        onsets = targets >= 2  # pitch tokens (not rest or hold)
+        loss = torch.nn.functional.cross_entropy(logits, targets, reduction="sum")
+        totals = {"loss": float(loss), "targets": float(len(targets)), "onsets": float(onsets.sum())}
+        totals.update({f"hits{k}": float(h) for k, h in hits_at_k(logits, targets).items()})
+        totals["onset_hits1"] = float((logits.argmax(-1) == targets)[onsets].sum())
+        return totals
     if kind == "regression":
         prediction, target = regression_forward(model, batch)
         mask = batch.mask.unsqueeze(-1)
@@ -218,6 +235,10 @@ def finish_metrics(kind: str, totals: dict[str, float]) -> dict[str, float]:
         }
     metrics = {"loss": ratio("loss", "targets")}
     metrics.update({f"hits@{k}": ratio(f"hits{k}", "targets") for k in HITS_K})
+    if kind == "melody":
+        metrics["onset_hits@1"] = ratio("onset_hits1", "onsets")
+        metrics["targets"] = int(totals.get("targets", 0))
+        return metrics
     metrics["emotion_correspondence"] = ratio("emotion_fit", "emotion_counted")
     metrics["emotion_seconds"] = int(totals.get("emotion_counted", 0))
     metrics["targets"] = int(totals.get("targets", 0))
@@ -226,22 +247,26 @@ def finish_metrics(kind: str, totals: dict[str, float]) -> dict[str, float]:
 
 def evaluate_split(
     checkpoint: Checkpoint,
-    videos: Sequence[MuViSyncVideo],
+    videos: Sequence[MuViSyncVideo] | Sequence[MelodySequence],
     batch_size: int = 8,
     device: str | torch.device = "cpu",
     lam: float = DEFAULT_LAMBDA,
     progress: bool = False,
 ) -> dict[str, float]:
-    """The paper's metrics for one model on ``videos``: every second, in fixed windows."""
+    """The paper's metrics for one model on ``videos``: every second, in fixed windows (a melody
+    model: every sixteenth of POP909 ``MelodySequence``s, in windows of ``DEFAULT_WINDOW``)."""
     model = checkpoint.model.to(device).eval()
-    window = checkpoint.config.max_len if checkpoint.kind == "amt" else DEFAULT_WINDOW
-    dataset = WindowDataset(videos, checkpoint.inputs, window=window)
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate)
+    if checkpoint.kind == "melody":
+        dataset, batches = MelodyWindows(videos, DEFAULT_WINDOW), collate_melody
+    else:
+        window = checkpoint.config.max_len if checkpoint.kind == "amt" else DEFAULT_WINDOW
+        dataset, batches = WindowDataset(videos, checkpoint.inputs, window=window), collate
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=batches)
     totals: dict[str, float] = {}
     with torch.no_grad():
         for batch in tqdm(loader, desc=f"evaluating {checkpoint.kind}", disable=not progress):
             add_totals(totals, batch_totals(checkpoint.kind, model, batch.to(device), lam))
-    return {"videos": len(dataset.videos), **finish_metrics(checkpoint.kind, totals)}
+    return {"videos": len(videos), **finish_metrics(checkpoint.kind, totals)}
 
 
 # ----------------------------------------------------------------------------- generated output

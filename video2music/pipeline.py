@@ -1,7 +1,8 @@
 """The façade: ``Video2Music.from_pretrained(...).generate(video, ...)``.
 
-One object holds the models (the chord transformer, and a regression checkpoint or the
-rule-based dynamics) and runs the whole chain: features -> chords -> dynamics -> MIDI. It
+One object holds the models (the chord transformer, a regression checkpoint or the rule-based
+dynamics, and the melody model) and runs the whole chain: features -> chords -> dynamics ->
+melody -> MIDI. It
 returns a ``GenerationResult`` (data); ``video2music.writer`` renders and writes it.
 
     from video2music import Video2Music, write_result
@@ -30,6 +31,7 @@ from video2music.model.decode import DecodeOptions, decode_chords
 from video2music.model.dynamics_rule import rule_dynamics
 from video2music.model.inputs import build_video_input
 from video2music.model.regression import postprocess
+from video2music.music import melody as melody_writer
 from video2music.music.arrange import Instruments, arrange, check_tempo
 from video2music.result import GenerationResult
 from video2music.timing import Stopwatch
@@ -77,14 +79,15 @@ def choose_key(emotion: np.ndarray) -> vocab.Key:
     return vocab.Key(9, "minor") if minor else vocab.Key(0, "major")
 
 
-def resolve_checkpoint(name_or_path: str | Path) -> Path:
-    """A shipped model name (``default``, ``debug``) or a path to a checkpoint file."""
+def resolve_checkpoint(name_or_path: str | Path, filename: str = "amt.pt") -> Path:
+    """A shipped model name (``default``, ``debug``; ``melody`` with ``filename="melody.pt"``) or
+    a path to a checkpoint file."""
     path = Path(name_or_path)
     if not path.exists():
-        shipped = SAVED_MODELS / str(name_or_path) / "amt.pt"
+        shipped = SAVED_MODELS / str(name_or_path) / filename
         if shipped.exists():
             return shipped
-        names = sorted(p.parent.name for p in SAVED_MODELS.glob("*/amt.pt"))
+        names = sorted(p.parent.name for p in SAVED_MODELS.glob(f"*/{filename}"))
         raise UserError(
             f"no model {str(name_or_path)!r}: give a checkpoint file or one of the shipped models "
             f"({', '.join(names) or 'none found in ' + str(SAVED_MODELS)})"
@@ -95,14 +98,17 @@ def resolve_checkpoint(name_or_path: str | Path) -> Path:
 
 
 class Video2Music:
-    """Chord transformer + dynamics (a regression checkpoint or the documented rule)."""
+    """Chord transformer + dynamics (a regression checkpoint or the documented rule) + melody."""
 
-    def __init__(self, checkpoint, regression=None, *, device: str = "cpu", name: str = "") -> None:
+    def __init__(
+        self, checkpoint, regression=None, *, melody=None, device: str = "cpu", name: str = ""
+    ) -> None:
         self.checkpoint = checkpoint
         self.model = checkpoint.model.to(device).eval()
         self.regression = regression
         if regression is not None:
             regression.model.to(device).eval()
+        self.melody = melody  # runs on the CPU: one sixteenth at a time, a GPU would only wait
         self.device = device
         self.name = name
         self.generation_params: dict[str, Any] = {
@@ -124,16 +130,19 @@ class Video2Music:
         name_or_path: str | Path = "default",
         *,
         regression: str | Path | None = None,
+        melody: str | Path = "melody",
         device: str = "cpu",
     ) -> Video2Music:
         """Load a shipped model (``default``, ``debug``), one of our checkpoints, or a published
         Video2Music state dict; ``regression`` optionally names a trained regression checkpoint
-        (without one, note density and loudness come from ``model.dynamics_rule``)."""
+        (without one, note density and loudness come from ``model.dynamics_rule``); ``melody``
+        the melody model (the shipped ``saved_models/melody``, or a checkpoint file)."""
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise UserError(f"device {device!r} asked for, but no CUDA GPU is available; use --device cpu")
         checkpoint = load_any(resolve_checkpoint(name_or_path), kind="amt")
         reg = load_any(resolve_checkpoint(regression), kind="regression") if regression else None
-        return cls(checkpoint, reg, device=device, name=str(name_or_path))
+        lead = load_any(resolve_checkpoint(melody, "melody.pt"), kind="melody")
+        return cls(checkpoint, reg, melody=lead, device=device, name=str(name_or_path))
 
     @property
     def inputs(self) -> frozenset[str]:
@@ -216,6 +225,7 @@ class Video2Music:
         tempo: float = 120.0,
         instruments: Instruments | None = None,
         drums: bool = True,
+        melody: bool = True,
         seed: int = 0,
         temperature: float | None = None,
         emotion_guidance: float | None = None,
@@ -223,7 +233,8 @@ class Video2Music:
         progress: Progress | None = None,
         progress_bars: bool = False,
     ) -> GenerationResult:
-        """Score ``video`` (or precomputed ``features``): chords, dynamics and the arranged MIDI.
+        """Score ``video`` (or precomputed ``features``): chords, dynamics, a melody (unless
+        ``melody`` is False) and the arranged MIDI.
 
         ``primer`` chords are typed in the output key (``"C Am F G"`` in C major). ``progress``,
         if given, is called with (fraction done, stage name); ``progress_bars`` shows tqdm bars
@@ -231,6 +242,8 @@ class Video2Music:
         """
         if video is None and features is None:
             raise UserError("give a video file or its features")
+        if melody and self.melody is None:
+            raise UserError("no melody model is loaded; load one with from_pretrained or pass melody=False")
         report = progress or (lambda fraction, message: None)
         out_key, primer_ids, decoding = self.check_settings(
             key=key,
@@ -281,6 +294,12 @@ class Video2Music:
                 density, loudness = rule_dynamics(features.motion, features.emotion, features.scene_offset)
                 dynamics_name = "rule"
 
+        report(0.7, "writing the melody")
+        with watch("melody"):
+            lead = None
+            if melody:
+                lead = melody_writer.compose(self.melody.model, chords, grid, grid.sample(density), seed=seed)
+
         report(0.8, "arranging")
         with watch("arrange"):
             arrangement = arrange(
@@ -292,6 +311,7 @@ class Video2Music:
                 instruments=instruments,
                 grid=grid,
                 drums=drums,
+                melody=lead,
             )
         report(1.0, "done")
         settings = {
@@ -301,6 +321,7 @@ class Video2Music:
             "primer": primer,
             "tempo": tempo,
             "drums": drums,
+            "melody": melody,
             "instruments": None if instruments is None else dataclasses.asdict(instruments),
             **self.generation_params,
             "temperature": decoding.temperature,
@@ -310,6 +331,7 @@ class Video2Music:
             "transformer": self.name,
             "transformer_inputs": sorted(self.inputs),
             "dynamics": dynamics_name,
+            "melody": self.melody.meta["source"] if melody else None,
         }
         return GenerationResult(
             video=Path(video) if video is not None else None,

@@ -1,4 +1,5 @@
-"""Training the chord transformer or the note density / loudness regression on MuVi-Sync.
+"""Training the chord transformer or the note density / loudness regression on MuVi-Sync, or
+the melody model on POP909's melodies.
 
 One function, ``train``, reads top to bottom: processes, data, model, optimiser and schedule
 (fresh or resumed), then the epochs — train, validate, log, save. It runs on CPU or one GPU, or
@@ -18,8 +19,12 @@ The run folder holds:
 Learning rate: Adam (betas 0.9/0.98, eps 1e-9) with the Transformer warm-up schedule, written
 with its peak: ``lr(step) = peak * min(step / warmup, sqrt(warmup / step))``. The default peak,
 ``d_model^-0.5 * warmup^-0.5``, makes it exactly the reference's
-``d_model^-0.5 * min(step^-0.5, step * warmup^-1.5)``. The regression has no d_model; its
-default peak is 1e-3.
+``d_model^-0.5 * min(step^-0.5, step * warmup^-1.5)``. The regression and the melody model have
+no d_model; their default peaks are 1e-3 and 3e-3.
+
+The melody task (``--task melody``) reads ``--data`` as a POP909 source (the raw folder or the
+compact ``dataset/pop909_derived.tsv.gz``), splits it by song like the chord corpus, and trains
+on windows of ``--window`` sixteenth notes (``video2music.data.melody``).
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from tqdm import tqdm
 
 from video2music import vocab
 from video2music.data.dataset import DEFAULT_WINDOW, Batch, WindowDataset, collate
+from video2music.data.melody import MelodyBatch, MelodyWindows, collate_melody, read_sequences
 from video2music.data.muvisync import load_split
 from video2music.errors import UserError
 from video2music.evaluation import (
@@ -50,13 +56,14 @@ from video2music.evaluation import (
     amt_forward,
     batch_totals,
     finish_metrics,
+    melody_loss,
     regression_forward,
 )
 from video2music.fileio import atomic_output
-from video2music.model.checkpoint import save_checkpoint
+from video2music.model.checkpoint import KINDS, save_checkpoint
 from video2music.model.inputs import INPUT_ORDER, check_inputs
 from video2music.model.loss import DEFAULT_LAMBDA, amt_loss, regression_loss
-from video2music.model.reference_import import KINDS
+from video2music.model.melody import MelodyConfig, MelodyModel
 from video2music.model.regression import RegressionConfig, VideoRegression
 from video2music.model.transformer import AffectiveMultimodalTransformer, AMTConfig
 
@@ -69,8 +76,10 @@ SIZES = ("full", "small", "debug")
 _SMALL = {
     "amt": {"n_encoder_layers": 3, "n_decoder_layers": 3, "d_model": 256, "n_heads": 4, "d_ff": 512},
     "regression": {"hidden": 32, "layers": 2},
+    "melody": {"hidden": 64},
 }
-REGRESSION_PEAK_LR = 1e-3
+PEAK_LR = {"regression": 1e-3, "melody": 3e-3}  # the tasks without a d_model
+_MODELS = {"amt": AffectiveMultimodalTransformer, "regression": VideoRegression, "melody": MelodyModel}
 
 
 class TrainingError(UserError):
@@ -81,9 +90,9 @@ class TrainingError(UserError):
 class TrainOptions:
     """Everything a run depends on; saved in the run folder and in every checkpoint."""
 
-    data: str  # a MuVi-Sync folder or a packed .npz
+    data: str  # a MuVi-Sync folder or a packed .npz (melody: a POP909 folder or compact file)
     out: str  # the run folder
-    task: str = "amt"  # "amt" (chord transformer) or "regression" (note density, loudness)
+    task: str = "amt"  # "amt" (chord transformer), "regression" (note density, loudness) or "melody"
     epochs: int = 20
     batch_size: int = 8
     lr: float | None = None  # peak learning rate; None: the reference schedule's peak
@@ -93,11 +102,11 @@ class TrainOptions:
     d_model: int | None = None
     heads: int | None = None
     ff: int | None = None
-    hidden: int | None = None  # regression GRU width
+    hidden: int | None = None  # regression / melody GRU width
     dropout: float | None = None
     inputs: tuple[str, ...] = INPUT_ORDER
     lam: float = DEFAULT_LAMBDA  # weight of the chord cross-entropy against the affective BCE
-    window: int = DEFAULT_WINDOW  # seconds per training window (at most the model's max_len)
+    window: int = DEFAULT_WINDOW  # steps per training window (seconds; melody: sixteenths)
     seed: int = 0
     workers: int = 0
     device: str = "cpu"
@@ -130,8 +139,14 @@ class TrainOptions:
             raise UserError("--workers and --save-every must be >= 0 and --clip > 0")
 
 
-def model_config(options: TrainOptions) -> AMTConfig | RegressionConfig:
+def model_config(options: TrainOptions) -> AMTConfig | RegressionConfig | MelodyConfig:
     """The model size for ``options``: a named size with any explicit overrides applied."""
+    if options.task == "melody":
+        sizes = {"full": {}, "small": _SMALL["melody"], "debug": MelodyConfig.debug().to_dict()}
+        values = {**MelodyConfig().to_dict(), **sizes[options.size]}
+        overrides = (("layers", options.layers), ("hidden", options.hidden), ("dropout", options.dropout))
+        values.update({k: v for k, v in overrides if v is not None})
+        return MelodyConfig.from_dict(values)
     if options.task == "regression":
         sizes = {"full": {}, "small": _SMALL["regression"], "debug": RegressionConfig.debug().to_dict()}
         values = {**RegressionConfig().to_dict(), **sizes[options.size]}
@@ -160,12 +175,12 @@ def model_config(options: TrainOptions) -> AMTConfig | RegressionConfig:
     return config
 
 
-def peak_lr(options: TrainOptions, config: AMTConfig | RegressionConfig) -> float:
+def peak_lr(options: TrainOptions, config: AMTConfig | RegressionConfig | MelodyConfig) -> float:
     if options.lr is not None:
         return options.lr
     if isinstance(config, AMTConfig):
         return config.d_model**-0.5 * options.warmup**-0.5
-    return REGRESSION_PEAK_LR
+    return PEAK_LR[options.task]
 
 
 def warmup_factor(warmup: int):
@@ -308,8 +323,12 @@ def _write_logs(out: Path, history: list[dict[str, Any]]) -> None:
         writer.writerows(history)
 
 
-def _loss(task: str, model: torch.nn.Module, batch: Batch, lam: float) -> tuple[torch.Tensor, int]:
+def _loss(
+    task: str, model: torch.nn.Module, batch: Batch | MelodyBatch, lam: float
+) -> tuple[torch.Tensor, int]:
     """Training loss of one batch and the number of predictions it averages over."""
+    if isinstance(batch, MelodyBatch):
+        return melody_loss(model, batch), int(batch.mask.sum())
     if task == "amt":
         logits, targets, emotion = amt_forward(model, batch)
         return amt_loss(logits, targets, emotion, lam), int((targets != vocab.PAD_ID).sum())
@@ -342,21 +361,29 @@ def train(options: TrainOptions) -> dict[str, Any]:
         out.mkdir(parents=True, exist_ok=True)
 
     # ---- data: validated in full before any compute
-    semantic = "semantic" in options.inputs
-    train_videos = load_split(options.data, "train", semantic=semantic)
-    val_videos = load_split(options.data, "val", semantic=semantic)
-    train_set = WindowDataset(
-        train_videos, options.inputs, options.window, random_crop=True, seed=options.seed
-    )
-    val_set = WindowDataset(val_videos, options.inputs, options.window)
+    if options.task == "melody":
+        batches = collate_melody
+        train_set = MelodyWindows(
+            read_sequences(options.data, "train"), options.window, random_crop=True, seed=options.seed
+        )
+        val_set = MelodyWindows(read_sequences(options.data, "val"), options.window)
+    else:
+        batches = collate
+        semantic = "semantic" in options.inputs
+        train_videos = load_split(options.data, "train", semantic=semantic)
+        val_videos = load_split(options.data, "val", semantic=semantic)
+        train_set = WindowDataset(
+            train_videos, options.inputs, options.window, random_crop=True, seed=options.seed
+        )
+        val_set = WindowDataset(val_videos, options.inputs, options.window)
     if not len(train_set) or not len(val_set):
-        raise UserError("the train and val splits need videos of at least 2 seconds")
+        raise UserError("the train and val splits need pieces of at least 2 steps")
     sampler = DistributedSampler(train_set, procs.world, procs.rank, shuffle=True, seed=options.seed)
     train_loader = DataLoader(
-        train_set, options.batch_size, sampler=sampler, num_workers=options.workers, collate_fn=collate
+        train_set, options.batch_size, sampler=sampler, num_workers=options.workers, collate_fn=batches
     )
     val_shard = Subset(val_set, range(procs.rank, len(val_set), procs.world))
-    val_loader = DataLoader(val_shard, options.batch_size, num_workers=options.workers, collate_fn=collate)
+    val_loader = DataLoader(val_shard, options.batch_size, num_workers=options.workers, collate_fn=batches)
 
     # ---- model, optimiser, schedule: fresh, or exactly where the resumed run stopped
     config = model_config(options)
@@ -367,7 +394,7 @@ def train(options: TrainOptions) -> dict[str, Any]:
             "resume with the same --size/--layers/--d-model/--heads/--ff/--hidden/--dropout/--inputs"
         )
     _seed_everything(options.seed + procs.rank)
-    model = (AffectiveMultimodalTransformer if options.task == "amt" else VideoRegression)(config)
+    model = _MODELS[options.task](config)
     model.to(procs.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=peak_lr(options, config), betas=(0.9, 0.98), eps=1e-9)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_factor(options.warmup))

@@ -1,6 +1,7 @@
 """Writing a result's files as one set: all of them, or none, and never a mix of two runs.
 
-Every file of a set (``.mid``, ``.wav``, the video with music, ``.json``, ``.png``) is first
+Every file of a set (``.mid``, ``.wav``, the video with music, ``.json``, ``.png``, the lead
+sheet ``.musicxml``) is first
 written into a hidden staging folder inside the output folder, under its final name (libraries
 pick the format from the extension). Only when every file is complete are they renamed into
 place, with SIGINT, SIGTERM and SIGHUP held back for those few renames; with ``overwrite`` the
@@ -45,6 +46,7 @@ RESULT_NAMES = {
     "video": "_with_music.mp4",
     "json": ".json",
     "plot": ".png",
+    "leadsheet": ".musicxml",
 }
 # The music command's set, after the --out base name.
 MUSIC_NAMES = {"midi": ".mid", "wav": ".wav", "video": ".mp4"}
@@ -73,16 +75,19 @@ def plan_result(
     video: bool = True,
     json: bool = True,
     plot: bool = False,
+    lead_sheet: bool = True,
     soundfont: str | os.PathLike | None = None,
     overwrite: bool = False,
 ) -> OutputSet:
     """The set ``write_result`` writes for one video: ``stem.mid`` and, as asked, ``stem.wav``,
     ``stem_with_music.mp4`` (only for a result that has a video; it needs the WAV), ``stem.json``,
-    ``stem.png``. Raises UserError for anything that would stop the writing later."""
+    ``stem.png``, ``stem.musicxml`` (the lead sheet). Raises UserError for anything that would
+    stop the writing later."""
     kinds = ["midi"]
     if wav or video:
         kinds.append("wav")
-    kinds += [kind for kind, wanted in (("video", video), ("json", json), ("plot", plot)) if wanted]
+    wanted = (("video", video), ("json", json), ("plot", plot), ("leadsheet", lead_sheet))
+    kinds += [kind for kind, asked in wanted if asked]
     return _plan(Path(folder), stem, RESULT_NAMES, kinds, soundfont, overwrite)
 
 
@@ -312,12 +317,17 @@ def write_result(
     def write_json(path: Path) -> None:
         path.write_text(json.dumps(result.summary(), indent=1))
 
+    def write_sheet(path: Path) -> None:
+        from video2music.music.leadsheet import write_lead_sheet  # music21 is slow to import
+
+        write_lead_sheet(result.arrangement, path, title=outputs.targets["midi"].stem)
+
     write_music(
         outputs,
         result.arrangement,
         video=result.video,
         duration=result.features.duration,
-        extra={"plot": write_plot, "json": write_json},
+        extra={"plot": write_plot, "json": write_json, "leadsheet": write_sheet},
         timings=result.timings,
         progress=progress,
     )

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from video2music.data.melody import read_sequences
 from video2music.data.muvisync import load_split
 from video2music.errors import UserError, cli_main
 from video2music.evaluation import evaluate_generated, evaluate_split, format_table
@@ -20,7 +21,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="evaluate.py",
         description="Either --checkpoint(s) with --data: Hits@1/3/5, emotion correspondence (transformer) "
-        "and note density / loudness RMSE (regression) on a split, teacher forced. Or --generated FOLDER: "
+        "and note density / loudness RMSE (regression) on a split, teacher forced (a melody model: loss and "
+        "Hits@k per sixteenth, --data a POP909 folder or compact file). Or --generated FOLDER: "
         "scene-cut/chord-change F1, emotion agreement, chord entropy and repetition rate of the .json "
         "files generate.py wrote.",
     )
@@ -68,12 +70,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         table = {f"generated output in {args.generated}": results["overall"]}
     else:
         checkpoints = [load_any(path) for path in args.checkpoint]
-        semantic = any("semantic" in c.inputs for c in checkpoints)
-        videos = load_split(args.data, args.split, semantic=semantic or None)
+        data: dict[bool, list] = {}
+        if any(c.kind == "melody" for c in checkpoints):
+            data[True] = read_sequences(args.data, args.split)
+        if any(c.kind != "melody" for c in checkpoints):
+            semantic = any("semantic" in c.inputs for c in checkpoints)
+            data[False] = load_split(args.data, args.split, semantic=semantic or None)
         results = {"data": str(args.data), "split": args.split, "models": {}}
         for path, checkpoint in zip(args.checkpoint, checkpoints, strict=True):
             metrics = evaluate_split(
-                checkpoint, videos, args.batch_size, args.device, progress=not args.no_progress
+                checkpoint,
+                data[checkpoint.kind == "melody"],
+                args.batch_size,
+                args.device,
+                progress=not args.no_progress,
             )
             results["models"][str(path)] = {"kind": checkpoint.kind, **metrics}
         table = {f"{path} on {args.split}": metrics for path, metrics in results["models"].items()}

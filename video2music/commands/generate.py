@@ -20,7 +20,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="generate.py",
         description="Score a video with editable music: writes NAME.mid, NAME.wav, "
-        "NAME_with_music.mp4 and NAME.json beside the video (or in --out).",
+        "NAME_with_music.mp4, NAME.json and the lead sheet NAME.musicxml beside the video (or in --out).",
     )
     p.add_argument("--video", nargs="+", required=True, help="video files, or folders of videos")
     p.add_argument("--out", type=Path, help="output folder (default: beside each video)")
@@ -38,8 +38,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="bias toward chord qualities that fit each second's emotion (default 1.5; 0 = off)",
     )
     p.add_argument("--no-cut-changes", action="store_true", help="no forced chord change at scene cuts")
-    p.add_argument("--instruments", help="General MIDI programs, e.g. 'chords=0,arpeggio=46,bass=33'")
+    p.add_argument(
+        "--instruments", help="General MIDI programs, e.g. 'chords=0,arpeggio=46,bass=33,melody=80'"
+    )
     p.add_argument("--no-drums", action="store_true")
+    p.add_argument("--no-melody", action="store_true", help="leave out the Melody track")
+    p.add_argument(
+        "--lead-sheet",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="write NAME.musicxml: melody, chord symbols, key and tempo (default: on)",
+    )
     p.add_argument("--soundfont", help="a .sf2 file (default: $VIDEO2MUSIC_SOUNDFONT, FluidR3_GM, TimGM6mb)")
     p.add_argument(
         "--features",
@@ -119,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
                 video.stem,
                 video=not args.no_video,
                 plot=args.plot,
+                lead_sheet=args.lead_sheet,
                 soundfont=args.soundfont,
                 overwrite=args.overwrite,
             )
@@ -135,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                 progress_bars=show,
                 instruments=instruments,
                 drums=not args.no_drums,
+                melody=not args.no_melody,
                 backend=args.features,
                 **settings,
             )

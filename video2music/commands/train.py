@@ -17,7 +17,8 @@ DEFAULTS = {f.name: f.default for f in fields(TrainOptions)}
 def parse_args(argv: Sequence[str] | None) -> TrainOptions:
     p = argparse.ArgumentParser(
         prog="train.py",
-        description="Train on MuVi-Sync (a folder in its layout or a .npz from pack). Writes best.pt, "
+        description="Train on MuVi-Sync (a folder in its layout or a .npz from pack), or the melody model "
+        "on POP909 (its raw folder or dataset/pop909_derived.tsv.gz). Writes best.pt, "
         "state.pt (for --resume), log.csv and log.json to --out. For several GPUs or machines, launch "
         "with torchrun, e.g. torchrun --nproc_per_node 4 train.py ... --device cuda.",
     )
@@ -27,7 +28,7 @@ def parse_args(argv: Sequence[str] | None) -> TrainOptions:
         "--task",
         choices=TASKS,
         default=DEFAULTS["task"],
-        help="amt: chords; regression: note density, loudness",
+        help="amt: chords; regression: note density, loudness; melody: the lead line (--data: POP909)",
     )
     p.add_argument(
         "--epochs", type=int, default=DEFAULTS["epochs"], help="train until this epoch (default %(default)s)"
@@ -62,7 +63,7 @@ def parse_args(argv: Sequence[str] | None) -> TrainOptions:
         "--window",
         type=int,
         default=DEFAULTS["window"],
-        help="seconds per training window (default %(default)s)",
+        help="steps per training window: seconds, or sixteenths for melody (default %(default)s)",
     )
     p.add_argument("--seed", type=int, default=DEFAULTS["seed"])
     p.add_argument("--workers", type=int, default=DEFAULTS["workers"], help="data loader processes")

@@ -23,8 +23,8 @@ import torch
 from video2music import vocab
 from video2music.errors import UserError
 from video2music.fileio import atomic_output
+from video2music.model.melody import MelodyConfig, MelodyModel
 from video2music.model.reference_import import (
-    KINDS,
     import_reference,
     read_checkpoint_object,
     state_dict_or_none,
@@ -36,11 +36,13 @@ from video2music.model.transformer import AffectiveMultimodalTransformer, AMTCon
 FORMAT = "video2music-checkpoint"
 FORMAT_VERSION = 1
 
-Model = AffectiveMultimodalTransformer | VideoRegression
+Model = AffectiveMultimodalTransformer | VideoRegression | MelodyModel
 _CLASSES: dict[str, tuple[type, type]] = {
     "amt": (AffectiveMultimodalTransformer, AMTConfig),
     "regression": (VideoRegression, RegressionConfig),
+    "melody": (MelodyModel, MelodyConfig),
 }
+KINDS = tuple(_CLASSES)  # what a checkpoint can hold (published state dicts: amt and regression)
 
 
 @dataclass
@@ -49,7 +51,7 @@ class Checkpoint:
 
     model: Model
     kind: str
-    config: AMTConfig | RegressionConfig
+    config: AMTConfig | RegressionConfig | MelodyConfig
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -61,7 +63,9 @@ def kind_of(model: Model) -> str:
     for kind, (cls, _) in _CLASSES.items():
         if isinstance(model, cls):
             return kind
-    raise TypeError(f"cannot save a {type(model).__name__}; expected a transformer or a regression model")
+    raise TypeError(
+        f"cannot save a {type(model).__name__}; expected a transformer, regression or melody model"
+    )
 
 
 def save_checkpoint(

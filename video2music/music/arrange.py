@@ -3,8 +3,10 @@
 Inputs are timelines on the musical grid (``video2music.grid``: one step per half bar at the
 tempo): chord ids in the normalised C major / A minor space, note density (MuVi-Sync units:
 notes sounding per second, roughly 0-40) and loudness
-(MuVi-Sync units: linear RMS amplitude, 0-1; pop music sits near 0.1-0.3). The result has four
-named tracks, each on its own channel with a General MIDI program the caller chooses:
+(MuVi-Sync units: linear RMS amplitude, 0-1; pop music sits near 0.1-0.3), and optionally a
+melody written on sixteenths in the normalised key (``video2music.music.melody``). The result
+has up to five named tracks, each on its own channel with a General MIDI program the caller
+chooses:
 
 - **Chords** (channel 1): one held four-voice chord per chord span, voice-led so that common
   tones stay put and no voice moves more than an octave, between C3 and E5.
@@ -12,6 +14,8 @@ named tracks, each on its own channel with a General MIDI program the caller cho
 - **Bass** (channel 3): the root between A1 and G#2, moving more (fifths, octaves) as density rises.
 - **Drums** (channel 10, a GM kit): a groove whose density follows note density, a crash on
   every scene cut and a one-beat fill leading into it.
+- **Melody** (channel 4, when a melody is given): the melody transposed into the key, its
+  velocity following loudness a little above the arpeggio's.
 
 Loudness sets velocities only; note density sets the patterns only. A conductor track carries
 tempo, 4/4, the key signature and a marker with each chord's name (spelled for the key) at its
@@ -49,6 +53,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import mido
 import numpy as np
@@ -58,6 +63,9 @@ from video2music import vocab
 from video2music.errors import UserError
 from video2music.fileio import atomic_output
 from video2music.grid import BEATS_PER_BAR, Grid, check_tempo
+
+if TYPE_CHECKING:  # the melody writer needs torch, which arranging alone does not
+    from video2music.music.melody import MelodyNote
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +81,8 @@ BASS_FLOOR = 33  # A1: roots lie in A1..G#2
 KICK, SIDE_STICK, SNARE, CLOSED_HAT, OPEN_HAT, CRASH = 36, 37, 38, 42, 46, 49
 HIGH_TOM, LOW_TOM = 50, 45
 DRUM_CHANNEL = 9  # "channel 10" as musicians count
+MELODY_CHANNEL = 3
+PARTS = ("chords", "arpeggio", "bass", "drums", "melody")
 
 
 @dataclass(frozen=True)
@@ -80,25 +90,27 @@ class Instruments:
     """General MIDI programs (0-based, as MIDI files store them) for each part.
 
     Defaults: String Ensemble 1 holds the chords, Acoustic Grand Piano plays the arpeggio,
-    Electric Bass (finger) the bass, and the Standard kit the drums.
+    Electric Bass (finger) the bass, the Standard kit the drums and Flute the melody.
     """
 
     chords: int = 48
     arpeggio: int = 0
     bass: int = 33
     drums: int = 0  # drum kit number on channel 10 (0 Standard, 8 Room, 16 Power, 25 TR-808, 40 Brush)
+    melody: int = 73
 
     def __post_init__(self) -> None:
-        for name in ("chords", "arpeggio", "bass", "drums"):
+        for name in PARTS:
             value = getattr(self, name)
             if not isinstance(value, int) or not 0 <= value <= 127:
                 raise UserError(f"{name} program {value!r} is not a General MIDI program; use 0..127")
 
     @classmethod
     def parse(cls, text: str) -> Instruments:
-        """Parse ``"chords=0,arpeggio=46,bass=33,drums=0"``; parts not named keep their default."""
+        """Parse ``"chords=0,arpeggio=46,bass=33,drums=0,melody=80"``; parts not named keep their
+        default."""
         values: dict[str, int] = {}
-        parts = ("chords", "arpeggio", "bass", "drums")
+        parts = PARTS
         for item in filter(None, (s.strip() for s in text.split(","))):
             name, sep, number = item.partition("=")
             name = name.strip().lower()
@@ -269,13 +281,14 @@ def arrange(
     instruments: Instruments | None = None,
     drums: bool = True,
     grid: Grid | None = None,
+    melody: Sequence[MelodyNote] | None = None,
 ) -> Arrangement:
     """Arrange one chord id per half-bar step (normalised C major / A minor space) in ``key``.
 
     ``density`` and ``loudness`` are per step (or one constant for all steps); ``grid`` gives the
-    steps' onsets and scene cuts (default: regular half bars at ``tempo``, no cuts). See the
-    module docstring for timing and patterns. Raises UserError for out-of-range input before
-    doing any work.
+    steps' onsets and scene cuts (default: regular half bars at ``tempo``, no cuts); ``melody``,
+    if given, becomes the Melody track. See the module docstring for timing and patterns. Raises
+    UserError for out-of-range input before doing any work.
     """
     key = vocab.parse_key(key) if isinstance(key, str) else key
     ids, density, loudness, grid = _validate(chords, density, loudness, tempo, grid)
@@ -303,12 +316,30 @@ def arrange(
     if drums:
         drum_notes = _drum_part(levels, beat_loudness, sorted(crash_beats))
         parts.append(Part("Drums", DRUM_CHANNEL, instruments.drums, notes=drum_notes))
+    if melody is not None:
+        melody_notes = _melody_part(melody, key, beat_loudness, end_beat)
+        parts.append(Part("Melody", MELODY_CHANNEL, instruments.melody, notes=melody_notes))
     arrangement = Arrangement(parts, spans, key, float(tempo), end_beat * TICKS_PER_BEAT)
     logger.debug(
         "arranged %d steps into %d chord spans in %s at %g bpm (%s)",
         len(ids), len(spans), key.name, tempo, ", ".join(f"{p.name} {len(p.notes)} notes" for p in parts),
     )  # fmt: skip
     return arrangement
+
+
+def _melody_part(
+    melody: Sequence[MelodyNote], key: vocab.Key, beat_loudness: np.ndarray, end_beat: int
+) -> list[Note]:
+    """The melody in ``key``: sixteenths to ticks, velocity from loudness, beats 1 and 3 stressed."""
+    sixteenth = TICKS_PER_BEAT // 4
+    notes = []
+    for note in melody:
+        if not 0 <= note.start < note.end <= 4 * end_beat:
+            raise UserError(f"melody note {note} lies outside the {end_beat} beats of the music")
+        accent = 4 if note.start % 8 == 0 else 0
+        vel = velocity(beat_loudness[note.start // 4], accent + 2)
+        notes.append(Note(note.pitch + key.transpose, note.start * sixteenth, note.end * sixteenth, vel))
+    return notes
 
 
 def _chord_spans(ids: list[int], key: vocab.Key, grid: Grid) -> list[ChordSpan]:
