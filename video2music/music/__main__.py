@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the chords are in C major / A minor (as the model writes them); transpose them into --key",
     )
     parser.add_argument(
-        "--tempo", type=float, default=120.0, help="beats per minute, above 0 and at most 300 (default 120)"
+        "--tempo", type=float, default=120.0, help="beats per minute, 20 to 300 (default 120)"
     )
     parser.add_argument(
         "--density",
@@ -115,8 +115,9 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(f"--seconds {seconds} must be at least 1")
     if not args.normalised:  # arrange() moves C major / A minor into the key; typed chords are there already
         chords = [vocab.transpose_chord(c, -key.transpose) for c in chords]
+    per_second = spread(chords, seconds)
     music = arrange.arrange(
-        spread(chords, seconds),
+        per_second,
         args.density,
         args.loudness,
         key,
@@ -124,6 +125,12 @@ def main(argv: list[str] | None = None) -> int:
         instruments,
         drums=not args.no_drums,
     )  # cheap, and it validates tempo, density and loudness before any file is touched
+    changes = sum(1 for before, now in zip([None, *per_second], per_second, strict=False) if now != before)
+    if len(music.spans) < changes:  # chords shorter than half a beat snap away to nothing
+        raise UserError(
+            f"at {args.tempo:g} bpm some of the {len(chords)} chords in {seconds} seconds last under half "
+            "a beat and would be dropped; give more --seconds or a faster --tempo"
+        )
     outputs = _outputs(args.out, bool(args.video))
     make_folder(outputs[".mid"].parent)
     for path in outputs.values():

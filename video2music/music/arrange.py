@@ -59,6 +59,7 @@ logger = logging.getLogger(__name__)
 
 TICKS_PER_BEAT = 480
 BEATS_PER_BAR = 4
+MIN_TEMPO = 20.0
 MAX_TEMPO = 300.0
 DENSITY_THRESHOLDS = (3.0, 7.0, 12.0, 20.0)  # notes per second where the next level starts
 
@@ -236,9 +237,15 @@ def _per_second(name: str, values: Sequence[float] | np.ndarray | float, length:
 
 
 def check_tempo(tempo: float) -> None:
-    """Raise UserError unless ``tempo`` (bpm) is one the arrangement can be written at."""
-    if not (math.isfinite(tempo) and 0 < tempo <= MAX_TEMPO):
-        raise UserError(f"tempo {tempo:g} bpm is out of range; use a tempo above 0 and at most {MAX_TEMPO:g}")
+    """Raise UserError unless ``tempo`` (bpm) lies in MIN_TEMPO..MAX_TEMPO.
+
+    Below a few bpm MIDI cannot store the tempo at all, and well before that a beat outlasts
+    several seconds of video, so snapping chord changes to beats would merge them away.
+    """
+    if not (math.isfinite(tempo) and MIN_TEMPO <= tempo <= MAX_TEMPO):
+        raise UserError(
+            f"tempo {tempo:g} bpm is out of range; use {MIN_TEMPO:g} to {MAX_TEMPO:g} beats per minute"
+        )
 
 
 def _validate(
