@@ -54,6 +54,7 @@ from video2music.evaluation import (
 )
 from video2music.fileio import atomic_output
 from video2music.model.checkpoint import save_checkpoint
+from video2music.model.device import check_device
 from video2music.model.inputs import INPUT_ORDER, check_inputs
 from video2music.model.loss import DEFAULT_LAMBDA, amt_loss, regression_loss
 from video2music.model.reference_import import KINDS
@@ -211,10 +212,9 @@ class _Processes:
 
 
 def _start_processes(device: str) -> _Processes:
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"--device {device}: no CUDA GPU is available here; use --device cpu")
     if "RANK" not in os.environ:
-        return _Processes(device=torch.device(device))
+        return _Processes(device=check_device(device))
+    check_device(device)
     # Launched by torchrun: one process per GPU, or per CPU worker with gloo.
     backend = "nccl" if device.startswith("cuda") else "gloo"
     if not dist.is_initialized():
