@@ -7,7 +7,7 @@ import pytest
 from fault_helpers import one_error_line
 
 from video2music.commands.generate import main as generate_main
-from video2music.music import arrange
+from video2music.music import arrange, synth
 from video2music.music.__main__ import main as music_main
 
 
@@ -46,3 +46,18 @@ def test_music_cli_refuses_chords_too_short_for_the_tempo(tmp_path, capsys):
     line = one_error_line(capsys, status)
     assert "--seconds" in line and "--tempo" in line
     assert list(tmp_path.iterdir()) == []
+
+
+def test_fluidsynth_prints_nothing_before_the_error_line(tmp_path, capfd):
+    # A real soundfont cut short: its header passes the up-front check, FluidSynth then fails on it.
+    truncated = tmp_path / "cut.sf2"
+    truncated.write_bytes(synth.find_soundfont().read_bytes()[:100_000])
+    out = tmp_path / "out"
+    status = music_main(
+        ["--chords", "C Am", "--seconds", "4", "--soundfont", str(truncated), "--out", str(out)]
+    )
+    captured = capfd.readouterr()
+    assert status == 2 and not captured.out
+    assert captured.err.splitlines() == [captured.err.strip()] and captured.err.startswith("error: ")
+    assert f"FluidSynth could not load the soundfont {truncated}" in captured.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.sf2"]
