@@ -9,6 +9,7 @@ import pytest
 import torch
 from fault_helpers import one_error_line
 
+from video2music.commands.evaluate import main as evaluate_main
 from video2music.commands.generate import main as generate_main
 from video2music.commands.train import main as train_main
 from video2music.data.fixture import write_fixture
@@ -86,7 +87,7 @@ def test_a_checkpoint_holding_code_objects_is_refused_without_unsafe_advice(tmp_
     assert f"{path} holds Python objects" in line and "weights_only" not in line
 
 
-def test_an_unknown_device_is_one_line_in_generate_and_train(tmp_path, generate, capsys):
+def test_an_unknown_device_is_one_line_in_generate_train_and_evaluate(tmp_path, generate, capsys):
     assert "--device foo is not a device" in generate("--device", "foo")
     assert "--device cuda:7" in generate("--device", "cuda:7")
     data = tmp_path / "data"
@@ -104,3 +105,5 @@ def test_an_unknown_device_is_one_line_in_generate_and_train(tmp_path, generate,
     ]
     line = one_error_line(capsys, train_main([*argv, "--device", "foo", "--no-progress"]))
     assert "--device foo is not a device" in line and not run.exists()
+    status = evaluate_main(["--checkpoint", str(DEBUG), "--data", str(data), "--device", "foo"])
+    assert "--device foo is not a device" in one_error_line(capsys, status)

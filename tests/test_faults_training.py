@@ -12,13 +12,7 @@ from video2music.commands.train import main as train_main
 from video2music.data import muvisync
 from video2music.data.fixture import write_fixture
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def argv(data, run, *extra: str) -> list[str]:
