@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import pytest
@@ -70,6 +71,7 @@ def first_weight(state) -> str:
         (lambda s: s["optimizer"]["state"][0].__setitem__("exp_avg", torch.zeros(5)), "optimizer"),
         (lambda s: s["optimizer"].__setitem__("param_groups", []), "optimizer"),
         (lambda s: s.__setitem__("scheduler", [1, 2]), "scheduler"),
+        (lambda s: s["rng"][0].__setitem__("numpy", "junk"), "random generators"),
     ],
 )
 def test_a_damaged_state_is_one_line(data, run, capsys, edit, message):
@@ -107,3 +109,9 @@ def test_resume_refuses_another_clip(data, run, capsys):
     assert "--clip 0.5 differs from the run being resumed (1.0)" in refused(
         capsys, data, run, "--clip", "0.5"
     )
+
+
+def test_a_state_of_random_bytes_gives_no_unsafe_advice(data, run, capsys):
+    (run / "state.pt").write_bytes(os.urandom(2048))
+    line = refused(capsys, data, run)
+    assert "state.pt is damaged and cannot be resumed" in line and "weights_only" not in line

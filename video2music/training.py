@@ -59,7 +59,13 @@ from video2music.model.checkpoint import save_checkpoint
 from video2music.model.device import check_device
 from video2music.model.inputs import INPUT_ORDER, check_inputs
 from video2music.model.loss import DEFAULT_LAMBDA, amt_loss, regression_loss
-from video2music.model.reference_import import KINDS, name_list, nonfinite_tensors, state_mismatch
+from video2music.model.reference_import import (
+    KINDS,
+    name_list,
+    nonfinite_tensors,
+    read_checkpoint_object,
+    state_mismatch,
+)
 from video2music.model.regression import RegressionConfig, VideoRegression
 from video2music.model.transformer import AffectiveMultimodalTransformer, AMTConfig
 
@@ -276,11 +282,9 @@ def _load_state(path: Path, options: TrainOptions, data: dict[str, Any]) -> dict
     """The saved state of the run in ``path``, checked to be whole and to continue the same run:
     the same ``data`` (:func:`_data_fingerprint`) and the options in ``_RESUME_SAME``."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many kinds for a damaged file
-        raise TrainingError(
-            f"{path} is damaged and cannot be resumed ({type(error).__name__}: {error})"
-        ) from None
+        state = read_checkpoint_object(path)
+    except UserError as error:
+        raise TrainingError(f"{path} is damaged and cannot be resumed ({error})") from None
     if (
         not isinstance(state, dict)
         or state.get("format") != STATE_FORMAT
@@ -300,11 +304,12 @@ def _load_state(path: Path, options: TrainOptions, data: dict[str, Any]) -> dict
                 f"({saved.get(name)!r}); resume with the same settings or start a new run"
             )
     # States written before the fingerprint existed can only compare the path.
-    same_data = state["data"] == data if "data" in state else saved.get("data") == given["data"]
+    recorded = state.get("data_fingerprint")
+    same_data = recorded == data if recorded is not None else saved.get("data") == given["data"]
     if not same_data:
         raise TrainingError(
             f"--data {options.data} holds other data than the run being resumed, which trained on "
-            f"{saved.get('data')} ({_describe(state.get('data'))}; now {_describe(data)}); "
+            f"{saved.get('data')} ({_describe(recorded)}; now {_describe(data)}); "
             "resume with the same data or start a new run"
         )
     return state
@@ -460,7 +465,10 @@ def train(options: TrainOptions) -> dict[str, Any]:
         _restore(out / "state.pt", state, model, optimizer, scheduler)
         first_epoch, best_val, history = state["epoch"] + 1, state["best_val"], list(state["history"])
         if len(state["rng"]) == procs.world:
-            _set_rng_state(state["rng"][procs.rank])
+            try:
+                _set_rng_state(state["rng"][procs.rank])
+            except (KeyError, TypeError, ValueError, RuntimeError) as error:
+                raise _damaged_state(out / "state.pt", f"its random generators: {error}") from None
         else:
             logger.warning(
                 "resuming with %d processes instead of %d: draws will differ", procs.world, len(state["rng"])
@@ -545,7 +553,7 @@ def train(options: TrainOptions) -> dict[str, Any]:
             "vocab_version": vocab.VOCAB_VERSION,
             "options": _jsonable(options),
             "config": config.to_dict(),
-            "data": data,
+            "data_fingerprint": data,
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),

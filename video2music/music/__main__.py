@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import logging
 import sys
 import time
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         instruments,
         drums=not args.no_drums,
     )  # cheap, and it validates tempo, density and loudness before any file is touched
-    changes = sum(1 for before, now in zip([None, *per_second], per_second, strict=False) if now != before)
+    changes = 1 + sum(before != now for before, now in itertools.pairwise(per_second))
     if len(music.spans) < changes:  # chords shorter than half a beat snap away to nothing
         raise UserError(
             f"at {args.tempo:g} bpm some of the {len(chords)} chords in {seconds} seconds last under half "
