@@ -63,3 +63,15 @@ def write_clip(
 def make_clip():
     """The :func:`write_clip` helper, for tests that generate odd-format videos into tmp_path."""
     return write_clip
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Torch on one thread for a module: several test processes share two cores, and one thread
+    each is many times faster than two."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -72,8 +72,13 @@ def test_cli_writes_every_output(sample_run):
     assert summary["settings"]["seed"] == 3 and summary["models"]["dynamics"] == "rule"
     assert all(vocab.parse_chord(label) != vocab.N_ID for label in summary["chords"])
 
+    tracks = [
+        next(m.name for m in t if m.type == "track_name") for t in mido.MidiFile(out / "testvideo.mid").tracks
+    ]
+    assert set(tracks[1:]) == TRACKS
     midi = pretty_midi.PrettyMIDI(str(out / "testvideo.mid"))
-    assert {i.name for i in midi.instruments} == TRACKS
+    # The sample is calm footage (about 2 notes/s): the harmonic parts play, the drums rest.
+    assert {i.name for i in midi.instruments} == TRACKS - {"Drums"}
     assert all(len(i.notes) > 0 for i in midi.instruments)
     events = [m for t in mido.MidiFile(str(out / "testvideo.mid")).tracks for m in t if m.is_meta]
     assert [m.text for m in events if m.type == "marker"] == [c["chord"] for c in summary["chord_changes"]]

@@ -10,6 +10,7 @@ import pytest
 
 from video2music import vocab
 from video2music.errors import UserError
+from video2music.grid import Grid
 from video2music.music import synth
 from video2music.music.arrange import arrange, write_midi
 
@@ -30,7 +31,8 @@ def _rms_dbfs(samples: np.ndarray) -> float:
 @pytest.fixture(scope="module")
 def song_midi(tmp_path_factory):
     path = tmp_path_factory.mktemp("synth") / "song.mid"
-    return write_midi(arrange(SONG, 10.0, 0.2, "G major", scene_cuts=[4.0]), path)
+    grid = Grid.for_video(len(SONG), 120.0, cuts=[4.0])
+    return write_midi(arrange(SONG, 10.0, 0.2, "G major", grid=grid), path)
 
 
 def test_render_writes_a_44k_16_bit_stereo_wav_with_a_reverb_tail(song_midi, tmp_path):

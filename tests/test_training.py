@@ -24,13 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 INPUTS = ("scene_offset", "motion", "emotion")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Several test processes share two cores: one thread each is many times faster than two.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

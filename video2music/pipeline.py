@@ -28,6 +28,7 @@ from video2music.features import VideoFeatures, extract, probe
 from video2music.grid import STEPS_PER_BAR, Grid
 from video2music.model.checkpoint import load_any
 from video2music.model.decode import DecodeOptions, decode_chords
+from video2music.model.device import check_device
 from video2music.model.dynamics_rule import rule_dynamics
 from video2music.model.inputs import build_video_input
 from video2music.model.regression import postprocess
@@ -137,8 +138,7 @@ class Video2Music:
         Video2Music state dict; ``regression`` optionally names a trained regression checkpoint
         (without one, note density and loudness come from ``model.dynamics_rule``); ``melody``
         the melody model (the shipped ``saved_models/melody``, or a checkpoint file)."""
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise UserError(f"device {device!r} asked for, but no CUDA GPU is available; use --device cpu")
+        check_device(device)
         checkpoint = load_any(resolve_checkpoint(name_or_path), kind="amt")
         reg = load_any(resolve_checkpoint(regression), kind="regression") if regression else None
         lead = load_any(resolve_checkpoint(melody, "melody.pt"), kind="melody")

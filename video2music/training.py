@@ -13,7 +13,8 @@ The run folder holds:
 * ``epoch_NNNN.pt``: the model every ``save_every`` epochs;
 * ``state.pt``: everything ``resume`` needs to continue exactly as if never stopped — weights,
   optimiser, schedule, each process's random generators (python, numpy, torch), epoch, best
-  validation loss and the log so far;
+  validation loss, the log so far, and a fingerprint of the train and val data (a resume on other
+  data, or with settings that change the computation, is refused);
 * ``log.csv`` and ``log.json``: one row per epoch; ``options.json``: the options of the run.
 
 Learning rate: Adam (betas 0.9/0.98, eps 1e-9) with the Transformer warm-up schedule, written
@@ -30,6 +31,7 @@ on windows of ``--window`` sixteenth notes (``video2music.data.melody``).
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import logging
 import math
@@ -48,8 +50,8 @@ from tqdm import tqdm
 
 from video2music import vocab
 from video2music.data.dataset import DEFAULT_WINDOW, Batch, WindowDataset, collate
-from video2music.data.melody import MelodyBatch, MelodyWindows, collate_melody, read_sequences
-from video2music.data.muvisync import load_split
+from video2music.data.melody import MelodyBatch, MelodySequence, MelodyWindows, collate_melody, read_sequences
+from video2music.data.muvisync import MuViSyncVideo, load_split
 from video2music.errors import UserError
 from video2music.evaluation import (
     add_totals,
@@ -61,9 +63,16 @@ from video2music.evaluation import (
 )
 from video2music.fileio import atomic_output
 from video2music.model.checkpoint import KINDS, save_checkpoint
+from video2music.model.device import check_device
 from video2music.model.inputs import INPUT_ORDER, check_inputs
 from video2music.model.loss import DEFAULT_LAMBDA, amt_loss, regression_loss
 from video2music.model.melody import MelodyConfig, MelodyModel
+from video2music.model.reference_import import (
+    name_list,
+    nonfinite_tensors,
+    read_checkpoint_object,
+    state_mismatch,
+)
 from video2music.model.regression import RegressionConfig, VideoRegression
 from video2music.model.transformer import AffectiveMultimodalTransformer, AMTConfig
 
@@ -80,6 +89,9 @@ _SMALL = {
 }
 PEAK_LR = {"regression": 1e-3, "melody": 3e-3}  # the tasks without a d_model
 _MODELS = {"amt": AffectiveMultimodalTransformer, "regression": VideoRegression, "melody": MelodyModel}
+_STATE_KEYS = ("options", "config", "model", "optimizer", "scheduler", "rng", "epoch", "best_val", "history")
+# Options that change what is computed from the same model and data: a resume must keep them.
+_RESUME_SAME = ("task", "batch_size", "lr", "warmup", "window", "seed", "lam", "clip")
 
 
 class TrainingError(UserError):
@@ -226,10 +238,9 @@ class _Processes:
 
 
 def _start_processes(device: str) -> _Processes:
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"--device {device}: no CUDA GPU is available here; use --device cpu")
     if "RANK" not in os.environ:
-        return _Processes(device=torch.device(device))
+        return _Processes(device=check_device(device))
+    check_device(device)
     # Launched by torchrun: one process per GPU, or per CPU worker with gloo.
     backend = "nccl" if device.startswith("cuda") else "gloo"
     if not dist.is_initialized():
@@ -282,13 +293,13 @@ def _prepare_run_folder(options: TrainOptions) -> Path:
     return out
 
 
-def _load_state(path: Path, options: TrainOptions) -> dict[str, Any]:
+def _load_state(path: Path, options: TrainOptions, data: dict[str, Any]) -> dict[str, Any]:
+    """The saved state of the run in ``path``, checked to be whole and to continue the same run:
+    the same ``data`` (:func:`_data_fingerprint`) and the options in ``_RESUME_SAME``."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many kinds for a damaged file
-        raise TrainingError(
-            f"{path} is damaged and cannot be resumed ({type(error).__name__}: {error})"
-        ) from None
+        state = read_checkpoint_object(path)
+    except UserError as error:
+        raise TrainingError(f"{path} is damaged and cannot be resumed ({error})") from None
     if (
         not isinstance(state, dict)
         or state.get("format") != STATE_FORMAT
@@ -297,14 +308,93 @@ def _load_state(path: Path, options: TrainOptions) -> dict[str, Any]:
         raise TrainingError(f"{path} is not a version-{STATE_VERSION} training state; start a new run")
     if state.get("vocab_version") != vocab.VOCAB_VERSION:
         raise TrainingError(f"{path} was trained with another chord vocabulary; start a new run")
+    missing = [key for key in _STATE_KEYS if key not in state]
+    if missing:
+        raise _damaged_state(path, f"it lacks {', '.join(missing)}")
     saved, given = state["options"], _jsonable(options)
-    for name in ("task", "batch_size", "lr", "warmup", "window", "seed", "lam"):
-        if saved[name] != given[name]:
+    for name in _RESUME_SAME:
+        if saved.get(name) != given[name]:
             raise TrainingError(
                 f"--{name.replace('_', '-')} {given[name]!r} differs from the run being resumed "
-                f"({saved[name]!r}); resume with the same settings or start a new run"
+                f"({saved.get(name)!r}); resume with the same settings or start a new run"
             )
+    # States written before the fingerprint existed can only compare the path.
+    recorded = state.get("data_fingerprint")
+    same_data = recorded == data if recorded is not None else saved.get("data") == given["data"]
+    if not same_data:
+        raise TrainingError(
+            f"--data {options.data} holds other data than the run being resumed, which trained on "
+            f"{saved.get('data')} ({_describe(recorded)}; now {_describe(data)}); "
+            "resume with the same data or start a new run"
+        )
     return state
+
+
+def _damaged_state(path: Path, why: str) -> TrainingError:
+    return TrainingError(f"{path} is damaged ({why}); start over with --overwrite")
+
+
+_VIDEO_ARRAYS = ("chords", "emotion", "motion", "scene_offset", "loudness", "note_density", "semantic")
+
+
+def _data_fingerprint(splits: dict[str, list[MuViSyncVideo] | list[MelodySequence]]) -> dict[str, Any]:
+    """Per split, how many videos (melodies) and steps, and a hash of every value the run reads:
+    a resumed run must see exactly the data it began with, wherever it lies (a folder or its pack)."""
+    fingerprint = {}
+    for split, videos in splits.items():
+        digest = hashlib.blake2b(digest_size=16)
+        seconds = 0
+        for video in videos:
+            if isinstance(video, MelodySequence):
+                digest.update(f"{video.song_id}\0".encode())
+                names: tuple[str, ...] = ("tokens", "conditions")
+                seconds += len(video.tokens)
+            else:
+                digest.update(f"{video.video_id}\0{video.key}\0".encode())
+                names = _VIDEO_ARRAYS
+                seconds += video.T
+            for name in names:
+                values = getattr(video, name)
+                if values is not None:
+                    digest.update(np.ascontiguousarray(values).tobytes())
+        fingerprint[split] = {"videos": len(videos), "seconds": seconds, "hash": digest.hexdigest()}
+    return fingerprint
+
+
+def _describe(fingerprint: dict[str, Any] | None) -> str:
+    if not fingerprint:
+        return "not recorded"
+    return ", ".join(f"{split} {f['videos']} videos/{f['seconds']} s" for split, f in fingerprint.items())
+
+
+def _restore(path: Path, state: dict[str, Any], model: torch.nn.Module, optimizer, scheduler) -> None:
+    """Put the saved weights, optimiser and schedule into the fresh ones, or say what is damaged."""
+    weights = state["model"]
+    if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
+        raise _damaged_state(path, "its model is not a set of tensors")
+    problems = state_mismatch(model.state_dict(), weights)
+    nonfinite = nonfinite_tensors(weights)
+    if nonfinite:
+        problems.append(f"NaN or infinite weights in {name_list(nonfinite)}")
+    if problems:
+        raise _damaged_state(path, "; ".join(problems))
+    model.load_state_dict(weights)
+    for part, target in (("optimizer", optimizer), ("scheduler", scheduler)):
+        try:
+            target.load_state_dict(state[part])
+        except (AttributeError, KeyError, TypeError, ValueError, RuntimeError) as error:
+            raise _damaged_state(
+                path, f"its {part} cannot be loaded: {type(error).__name__}: {error}"
+            ) from None
+    # Adam keeps one moment per weight: a wrong shape would only fail at the first step.
+    misshaped = [
+        name
+        for name, weight in model.named_parameters()
+        for value in optimizer.state.get(weight, {}).values()
+        if isinstance(value, torch.Tensor) and value.ndim and value.shape != weight.shape
+    ]
+    if misshaped:
+        raise _damaged_state(path, f"its optimizer state has wrong shapes for {name_list(misshaped)}")
 
 
 def _jsonable(options: TrainOptions) -> dict[str, Any]:
@@ -363,19 +453,18 @@ def train(options: TrainOptions) -> dict[str, Any]:
     # ---- data: validated in full before any compute
     if options.task == "melody":
         batches = collate_melody
-        train_set = MelodyWindows(
-            read_sequences(options.data, "train"), options.window, random_crop=True, seed=options.seed
-        )
-        val_set = MelodyWindows(read_sequences(options.data, "val"), options.window)
+        splits = {split: read_sequences(options.data, split) for split in ("train", "val")}
+        train_set = MelodyWindows(splits["train"], options.window, random_crop=True, seed=options.seed)
+        val_set = MelodyWindows(splits["val"], options.window)
     else:
         batches = collate
         semantic = "semantic" in options.inputs
-        train_videos = load_split(options.data, "train", semantic=semantic)
-        val_videos = load_split(options.data, "val", semantic=semantic)
+        splits = {split: load_split(options.data, split, semantic=semantic) for split in ("train", "val")}
         train_set = WindowDataset(
-            train_videos, options.inputs, options.window, random_crop=True, seed=options.seed
+            splits["train"], options.inputs, options.window, random_crop=True, seed=options.seed
         )
-        val_set = WindowDataset(val_videos, options.inputs, options.window)
+        val_set = WindowDataset(splits["val"], options.inputs, options.window)
+    data = _data_fingerprint(splits)
     if not len(train_set) or not len(val_set):
         raise UserError("the train and val splits need pieces of at least 2 steps")
     sampler = DistributedSampler(train_set, procs.world, procs.rank, shuffle=True, seed=options.seed)
@@ -387,7 +476,7 @@ def train(options: TrainOptions) -> dict[str, Any]:
 
     # ---- model, optimiser, schedule: fresh, or exactly where the resumed run stopped
     config = model_config(options)
-    state = _load_state(out / "state.pt", options) if options.resume else None
+    state = _load_state(out / "state.pt", options, data) if options.resume else None
     if state is not None and state["config"] != config.to_dict():
         raise TrainingError(
             f"the model options ({config.to_dict()}) differ from the resumed run's ({state['config']}); "
@@ -400,12 +489,13 @@ def train(options: TrainOptions) -> dict[str, Any]:
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_factor(options.warmup))
     first_epoch, best_val, history = 1, math.inf, []
     if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
+        _restore(out / "state.pt", state, model, optimizer, scheduler)
         first_epoch, best_val, history = state["epoch"] + 1, state["best_val"], list(state["history"])
         if len(state["rng"]) == procs.world:
-            _set_rng_state(state["rng"][procs.rank])
+            try:
+                _set_rng_state(state["rng"][procs.rank])
+            except (KeyError, TypeError, ValueError, RuntimeError) as error:
+                raise _damaged_state(out / "state.pt", f"its random generators: {error}") from None
         else:
             logger.warning(
                 "resuming with %d processes instead of %d: draws will differ", procs.world, len(state["rng"])
@@ -490,6 +580,7 @@ def train(options: TrainOptions) -> dict[str, Any]:
             "vocab_version": vocab.VOCAB_VERSION,
             "options": _jsonable(options),
             "config": config.to_dict(),
+            "data_fingerprint": data,
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),

@@ -135,10 +135,15 @@ class Scorer:
         )
         report(0.6, "rendering audio and video")
         folder = self.runs.new()
-        files = write_result(result, plan_result(folder, safe_stem(video.name), plot=True, overwrite=True))
-        stray = [p for p in files.values() if not self.runs.owns(p)]
-        if stray:  # the writer is asked for files in the run folder; anything else must never be served
-            raise RuntimeError(f"outputs outside the run folder: {stray}")
+        try:
+            plan = plan_result(folder, safe_stem(video.name), plot=True, overwrite=True)
+            files = write_result(result, plan)
+            stray = [p for p in files.values() if not self.runs.owns(p)]
+            if stray:  # the writer is asked for files in the run folder; anything else must never be served
+                raise RuntimeError(f"outputs outside the run folder: {stray}")
+        except BaseException:
+            self.runs.discard(folder)  # a failed request leaves no folder, empty or half-filled
+            raise
         report(1.0, "done")
         finished = time.perf_counter()
         timings = {

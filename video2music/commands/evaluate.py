@@ -15,6 +15,7 @@ from video2music.errors import UserError, cli_main
 from video2music.evaluation import evaluate_generated, evaluate_split, format_table
 from video2music.fileio import atomic_output, check_writable
 from video2music.model.checkpoint import load_any
+from video2music.model.device import check_device
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -42,6 +43,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         raise UserError("--checkpoint needs --data: the MuVi-Sync folder or .npz to score on")
     if args.batch_size < 1:
         raise UserError("--batch-size must be at least 1")
+    check_device(args.device)
     for path in args.checkpoint:
         if not Path(path).is_file():
             raise UserError(f"checkpoint {path} does not exist")

@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the chords are in C major / A minor (as the model writes them); transpose them into --key",
     )
     parser.add_argument(
-        "--tempo", type=float, default=120.0, help="beats per minute, above 0 and at most 300 (default 120)"
+        "--tempo", type=float, default=120.0, help="beats per minute, 20 to 300 (default 120)"
     )
     parser.add_argument(
         "--density",

@@ -15,10 +15,13 @@ then the small ``TimGM6mb.sf2`` that pretty_midi ships.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
 import struct
+import sys
+import tempfile
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -110,6 +113,31 @@ def load_fluidsynth():
     return fluidsynth
 
 
+@contextlib.contextmanager
+def _stderr_captured() -> Iterator[list[str]]:
+    """Collect what C libraries write to file descriptor 2 (FluidSynth's and libinstpatch's own
+    error lines) instead of letting it reach the terminal ahead of our one ``error:`` line.
+
+    The list yielded is filled, with the lines written, when the block ends.
+    """
+    lines: list[str] = []
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with tempfile.TemporaryFile() as sink:
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield lines
+            finally:
+                os.dup2(saved, 2)
+                sink.seek(0)
+                lines += sink.read().decode("utf-8", "replace").splitlines()
+    finally:
+        os.close(saved)
+    for line in lines:
+        logger.debug("FluidSynth: %s", line)
+
+
 def _events(midi: mido.MidiFile) -> list[tuple[float, mido.Message]]:
     """Channel messages of all tracks with their absolute times in seconds, in time order."""
     events, now = [], 0.0
@@ -149,8 +177,16 @@ def _raw_blocks(
     def blocks() -> Iterator[np.ndarray]:
         synth = fluidsynth.Synth(gain=RENDER_GAIN, samplerate=float(SAMPLE_RATE))
         try:
-            if synth.sfload(str(soundfont)) == -1:
-                raise UserError(f"FluidSynth could not load the soundfont {soundfont}; {_HOW_TO_GET_ONE}")
+            with _stderr_captured() as said:
+                loaded = synth.sfload(str(soundfont))
+            if loaded == -1:
+                # FluidSynth's first complaint says why (e.g. "SoundFont file size mismatch": truncated).
+                why = next((line.split("error:", 1)[1].strip() for line in said if "error:" in line), "")
+                raise UserError(
+                    f"FluidSynth could not load the soundfont {soundfont}"
+                    + (f" ({why})" if why else "")
+                    + f"; {_HOW_TO_GET_ONE}"
+                )
             synth.set_reverb(roomsize=0.6, damping=0.4, width=0.8, level=0.5)
             rendered = 0
             with tqdm(
