@@ -9,6 +9,7 @@ from pathlib import Path
 
 import av
 import mido
+import music21
 import numpy as np
 import pretty_midi
 import pytest
@@ -21,7 +22,7 @@ from video2music.writer import plan_result, write_result
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "examples" / "testvideo.mp4"
 SHORT = ROOT / "examples" / "delayed_start.mp4"
-TRACKS = {"Chords", "Arpeggio", "Bass", "Drums"}
+TRACKS = {"Chords", "Arpeggio", "Bass", "Drums", "Melody"}
 
 
 def run_generate(*args: str) -> subprocess.CompletedProcess:
@@ -62,6 +63,7 @@ def test_cli_writes_every_output(sample_run):
     assert names == [
         "testvideo.json",
         "testvideo.mid",
+        "testvideo.musicxml",
         "testvideo.png",
         "testvideo.wav",
         "testvideo_with_music.mp4",
@@ -84,6 +86,22 @@ def test_cli_writes_every_output(sample_run):
     assert [m.text for m in events if m.type == "marker"] == [c["chord"] for c in summary["chord_changes"]]
     key_events = [m for m in events if m.type == "key_signature"]
     assert key_events and key_events[0].key == vocab.parse_key(summary["key"]).midi_name
+
+    # The Melody track, and the lead sheet holding the same notes under the same chord names.
+    melody = next(i for i in midi.instruments if i.name == "Melody")
+    assert melody.program == 73 and len(melody.notes) >= 10
+    assert all(55 <= n.pitch <= 86 for n in melody.notes)
+    sheet = music21.converter.parse(out / "testvideo.musicxml")
+    beat = 60.0 / summary["tempo"]
+    sheet_notes = [
+        (round(float(n.getOffsetInHierarchy(sheet)) * beat, 4), n.pitch.midi)
+        for n in sheet.stripTies().recurse().getElementsByClass(music21.note.Note)
+    ]
+    assert sheet_notes == [(round(n.start, 4), n.pitch) for n in melody.notes]
+    symbols = list(sheet.recurse().getElementsByClass(music21.harmony.ChordSymbol))
+    assert [vocab.parse_chord(s.figure.replace("-", "b")) for s in symbols] == [
+        vocab.parse_chord(c["chord"]) for c in summary["chord_changes"]
+    ]
 
     duration, rms = wav_rms(out / "testvideo.wav")
     assert abs(duration - 24.0) < 0.1 and rms > 0.01
@@ -109,6 +127,7 @@ def test_cli_refuses_to_overwrite_and_leaves_files_alone(sample_run):
         (["--tempo", "0"], "tempo"),
         (["--weights", "no-such-model"], "no model"),
         (["--instruments", "piano=0"], "bad instrument"),
+        (["--instruments", "melody=200"], "melody program 200"),
     ],
 )
 def test_cli_bad_settings_get_one_line(tmp_path, args, message):
@@ -138,7 +157,19 @@ def test_a_folder_of_videos_goes_on_past_a_bad_one(tmp_path):
     proc = run_generate("--video", str(folder), "--out", str(out), "--weights", "debug", "--no-video")
     assert proc.returncode == 2
     assert "broken.mp4" in proc.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["short.json", "short.mid", "short.wav"]
+    assert sorted(p.name for p in out.iterdir()) == ["short.json", "short.mid", "short.musicxml", "short.wav"]
+
+
+def test_cli_without_melody_or_lead_sheet(tmp_path):
+    proc = run_generate(
+        *("--video", str(SHORT), "--out", str(tmp_path), "--weights", "debug", "--no-video"),
+        *("--no-melody", "--no-lead-sheet"),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["short.json", "short.mid", "short.wav"]
+    midi = pretty_midi.PrettyMIDI(str(tmp_path / "short.mid"))
+    assert "Melody" not in {i.name for i in midi.instruments}
+    assert json.loads((tmp_path / "short.json").read_text())["settings"]["melody"] is False
 
 
 def test_clip_model_with_basic_features_explains(tmp_path):

@@ -298,7 +298,14 @@ class Video2Music:
         with watch("melody"):
             lead = None
             if melody:
-                lead = melody_writer.compose(self.melody.model, chords, grid, grid.sample(density), seed=seed)
+                lead = melody_writer.compose(
+                    self.melody.model,
+                    chords,
+                    grid,
+                    grid.sample(density),
+                    seed=seed,
+                    transpose=out_key.transpose,
+                )
 
         report(0.8, "arranging")
         with watch("arrange"):

@@ -7,17 +7,24 @@ rest. The model proposes each sixteenth; a few rules shape what it may choose:
 * Phrases. Bars are grouped in 4-bar phrases from the first bar, the model's phrase input says
   which bar of its phrase each one is, and the last bar of a phrase is marked as its end (POP909
   melodies breathe there, and the model learned it).
-* Motifs come back. When the chords of a phrase's first three bars repeat those of an earlier
-  phrase (the chord decoder loops every 4 bars), those bars repeat its melody, and the
-  phrase's last bar is written anew, so the phrase returns with another ending.
+* Motifs come back, in the song form A A' B B' (4-bar phrases; the chord decoder loops every 4
+  bars). The second phrase of each 8-bar period answers the first: where their first two bars
+  have the same chords it repeats them and goes on anew. From the third period on, a period's
+  first phrase returns to the one 16 bars earlier: where their first three bars have the same
+  chords it repeats them. A phrase's last bar, and the piece's, are always written anew, so a
+  phrase comes back with another ending.
 * Strong beats. On beats 1 and 3 a new note that is not a chord tone, or a held one that is
   not, loses ``STRONG_BEAT_PENALTY`` nats of log-odds: pop melodies sit on chord tones there.
-* Register and leaps. New notes lie in ``MELODY_RANGE`` and within an octave of the note before;
-  each semitone of a leap beyond a whole tone costs ``LEAP_COST`` nats, each semitone outside
-  ``REGISTER`` (around C5, where POP909's melodies sit) ``REGISTER_COST``.
+* Register and leaps. New notes lie within an octave of the note before, and each semitone of
+  a leap beyond a whole tone costs ``LEAP_COST`` nats. The register is aimed at the output key:
+  each semitone outside ``REGISTER`` (around C5, where POP909's melodies sit) once transposed
+  costs ``REGISTER_COST``, and nothing leaves ``MELODY_RANGE``.
 * Breathing. A rest longer than ``LONG_REST`` sixteenths costs ``LONG_REST_COST`` nats per
   sixteenth more, so the line does not fall silent for bars on end (POP909's long rests are
   between sections), and the last beat of a phrase favours a rest by ``PHRASE_END_REST``.
+  Over the last ``SOUNDING_WINDOW`` sixteenths the line keeps sounding between
+  ``SOUNDING_SHARE`` of the time: beyond either end, each point of share moves the rest's
+  log-odds by ``SOUNDING_GAIN`` / 100 (POP909's melodies sound 66% of the time).
 * Ending. The last bar starts on a chord tone and holds it.
 * Density. The notes per beat asked of the model follow the video's note density, from
   ``CALM_NOTES_PER_SECOND`` to ``BUSY_NOTES_PER_SECOND`` (POP909's melodies: 1.36 a second).
@@ -52,15 +59,19 @@ from video2music.model.melody import (
 
 logger = logging.getLogger(__name__)
 
-MELODY_RANGE = (55, 86)  # G3..D6
+MELODY_RANGE = (55, 86)  # G3..D6, as heard (after transposition)
 MAX_LEAP = 12
-LEAP_COST = 0.15
-REGISTER = (64, 79)  # E4..G5 in the normalised key
-REGISTER_COST = 0.3
+LEAP_COST = 0.25
+REGISTER = (65, 79)  # F4..G5, as heard
+REGISTER_COST = 0.5
+SOUNDING_WINDOW = 32  # two bars
+SOUNDING_SHARE = (0.55, 0.8)
+SOUNDING_GAIN = 20.0
 LONG_REST = 8
 LONG_REST_COST = 0.25
 PHRASE_END_REST = 1.5
-STRONG_BEAT_PENALTY = 3.0
+STRONG_BEAT_PENALTY = 2.0
+ANSWER_BARS, RETURN_BARS = 2, 3  # bars a phrase repeats of its call / of its return's source
 CALM_NOTES_PER_SECOND, BUSY_NOTES_PER_SECOND = 1.0, 1.6
 BUSY_DENSITY = 12.0  # notes per second of the accompaniment at which the melody is busiest
 STRONG_POSITIONS = (0, 8)  # sixteenths of beats 1 and 3
@@ -87,32 +98,37 @@ def _bar_signature(chord_of_beat: np.ndarray, bar: int) -> tuple[int, ...]:
 
 
 _PITCHES = np.arange(LOW_PITCH, HIGH_PITCH + 1)
-_REGISTER_BIAS = -REGISTER_COST * np.maximum(REGISTER[0] - _PITCHES, 0) - REGISTER_COST * np.maximum(
-    _PITCHES - REGISTER[1], 0
-)
+
+
+@dataclass(frozen=True)
+class _Line:
+    """Where the line stands before a sixteenth: the token before, the last pitch, how many
+    sixteenths it has been silent and the share of the recent ones that sounded."""
+
+    previous: int
+    last_pitch: int | None
+    rest_run: int
+    sounding: float
 
 
 def _allowed(
-    previous: int,
-    last_pitch: int | None,
-    chord: int,
-    position: int,
-    final: bool,
-    rest_run: int = 0,
-    phrase_end: bool = False,
+    line: _Line, chord: int, position: int, final: bool, phrase_end: bool, transpose: int
 ) -> np.ndarray:
-    """Additive log-odds for each token at one sixteenth (-inf: not allowed); ``rest_run`` is how
-    many sixteenths the line has been silent, ``phrase_end`` whether the bar ends a phrase."""
+    """Additive log-odds for each token at one sixteenth (-inf: not allowed)."""
+    previous, last_pitch = line.previous, line.last_pitch
     bias = np.zeros(NUM_TOKENS, dtype=np.float32)
     pitches = _PITCHES
-    outside = (pitches < MELODY_RANGE[0]) | (pitches > MELODY_RANGE[1])
-    bias[2:] = _REGISTER_BIAS
+    heard = pitches + transpose
+    outside = (heard < MELODY_RANGE[0]) | (heard > MELODY_RANGE[1])
+    bias[2:] = -REGISTER_COST * (np.maximum(REGISTER[0] - heard, 0) + np.maximum(heard - REGISTER[1], 0))
     if last_pitch is not None:
         leaps = np.abs(pitches - last_pitch)
         outside |= leaps > MAX_LEAP
         bias[2:] -= LEAP_COST * np.maximum(leaps - 2, 0)
     bias[2:][outside] = -np.inf
-    bias[REST] -= LONG_REST_COST * max(rest_run - LONG_REST, 0)
+    bias[REST] -= LONG_REST_COST * max(line.rest_run - LONG_REST, 0)
+    low, high = SOUNDING_SHARE
+    bias[REST] += SOUNDING_GAIN * (max(line.sounding - high, 0) - max(low - line.sounding, 0))
     if phrase_end and position >= STEPS_PER_BAR - STEPS_PER_BEAT:
         bias[REST] += PHRASE_END_REST
     if previous == REST:
@@ -135,9 +151,11 @@ def compose(
     density: np.ndarray,
     seed: int = 0,
     temperature: float = 1.0,
+    transpose: int = 0,
 ) -> list[MelodyNote]:
     """A melody over ``chords`` (one normalised id per step of ``grid``), with the accompaniment's
-    note ``density`` per step; see the module docstring for the rules."""
+    note ``density`` per step, to be heard ``transpose`` semitones up (the output key's
+    ``Key.transpose``); see the module docstring for the rules."""
     beats = grid.end_beat
     steps = beats * STEPS_PER_BEAT
     beat_steps = np.array([grid.step_of_beat(b) for b in range(beats)])
@@ -172,14 +190,12 @@ def compose(
                     if final and positions[s] > 0:
                         token = HOLD  # the last note rings over the final bar
                     else:
+                        recent = tokens[max(0, s - SOUNDING_WINDOW) : s]
+                        sounding = float(np.mean(recent != REST)) if s >= SOUNDING_WINDOW else 0.66
+                        line = _Line(previous, last_pitch, rest_run, sounding)
+                        chord = int(chord_of_step[s])
                         bias = _allowed(
-                            previous,
-                            last_pitch,
-                            int(chord_of_step[s]),
-                            int(positions[s]),
-                            final,
-                            rest_run,
-                            bool(phrase_ends[s]),
+                            line, chord, int(positions[s]), final, bool(phrase_ends[s]), transpose
                         )
                         scaled = logits[0, -1] / max(temperature, 1e-3) + torch.from_numpy(bias)
                         token = int(torch.multinomial(torch.softmax(scaled, -1), 1, generator=generator))
@@ -192,22 +208,22 @@ def compose(
 
 
 def _repeated_bar(signatures: list[tuple[int, ...]], bar: int, final_bar: int) -> int | None:
-    """The earlier bar whose melody ``bar`` repeats, or None to write it anew.
-
-    A phrase's first three bars repeat the most recent earlier phrase whose first three bars
-    have the same chords; its last bar, and the piece's final bar, are always new.
-    """
-    place = bar % PHRASE_BARS
-    if place == PHRASE_BARS - 1 or bar == final_bar:
+    """The earlier bar whose melody ``bar`` repeats, or None to write it anew (see the module
+    docstring: an answering phrase repeats 2 bars of its call, a returning one 3 bars)."""
+    place, phrase = bar % PHRASE_BARS, bar // PHRASE_BARS
+    if phrase % 2:
+        source, length = phrase - 1, ANSWER_BARS
+    elif phrase >= 4:
+        source, length = phrase - 4, RETURN_BARS
+    else:
         return None
-    start = bar - place
-    head = signatures[start : start + PHRASE_BARS - 1]
-    if len(head) < PHRASE_BARS - 1:
+    if place >= length or bar == final_bar:
         return None
-    for earlier in range(start - PHRASE_BARS, -1, -PHRASE_BARS):
-        if signatures[earlier : earlier + PHRASE_BARS - 1] == head:
-            return earlier + place
-    return None
+    start, earlier = phrase * PHRASE_BARS, source * PHRASE_BARS
+    head = signatures[start : start + length]
+    if len(head) < length or signatures[earlier : earlier + length] != head:
+        return None
+    return earlier + place
 
 
 def melody_notes(tokens: np.ndarray) -> list[MelodyNote]:

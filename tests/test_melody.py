@@ -1,0 +1,195 @@
+"""The melody: POP909 melodies on the sixteenth grid, training, the shipped model, the rules that
+shape generation, and the Melody track as written and read back."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pretty_midi
+import pytest
+import torch
+
+from video2music import vocab
+from video2music.commands import evaluate as evaluate_command
+from video2music.commands import train as train_command
+from video2music.data import melody as data
+from video2music.data import pop909
+from video2music.errors import UserError
+from video2music.grid import Grid
+from video2music.model.checkpoint import load_checkpoint
+from video2music.model.melody import HOLD, NUM_TOKENS, REST, melody_forward, pitch_token
+from video2music.music import melody as writer
+from video2music.music import stats
+from video2music.music.arrange import MELODY_CHANNEL, Instruments, arrange
+from video2music.pipeline import SAVED_MODELS
+
+SHIPPED = SAVED_MODELS / "melody" / "melody.pt"
+LOOP = vocab.parse_progression("C C Am Am F F G G")
+
+
+@pytest.fixture(scope="module")
+def songs() -> list[pop909.Pop909Song]:
+    return pop909.read_compact(pop909.COMPACT_FILE)
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    torch.set_num_threads(1)
+    return load_checkpoint(SHIPPED, kind="melody")
+
+
+@pytest.mark.slow
+def test_a_song_on_the_sixteenth_grid_keeps_its_notes(songs):
+    song = next(s for s in songs if len(s.keys) == 1 and s.keys[0].key.transpose != 0)
+    sequence = data.song_sequence(song)
+    shift = song.keys[0].key.transpose
+    notes = writer.melody_notes(sequence.tokens)
+    lines = sequence.seconds
+    # Each annotated note starts on the sixteenth nearest its onset, moved into the normalised key
+    # (a few collide with the next note on one sixteenth, and the later wins).
+    nearest = [int(np.abs(lines - n.onset).argmin()) for n in song.melody]
+    found = [
+        sequence.tokens[i] == pitch_token(n.pitch - shift) for i, n in zip(nearest, song.melody, strict=True)
+    ]
+    assert np.mean(found) >= 0.97 and len(notes) >= 0.97 * len(song.melody)
+    assert sequence.tokens[0] >= 2 and not np.any(
+        (sequence.tokens[1:] == HOLD) & (sequence.tokens[:-1] == REST)
+    )  # a hold always follows a note
+    # The condition carries the chord sounding at each onset, normalised like the melody.
+    for note in notes[:20]:
+        chord = sequence.chords[note.start]
+        tones = np.flatnonzero(sequence.conditions[note.start, :12])
+        assert (
+            sorted(tones) == sorted(vocab.chord_pitch_classes(chord))
+            if chord != vocab.N_ID
+            else not len(tones)
+        )
+
+
+@pytest.mark.slow
+def test_train_and_evaluate_melody_from_the_command_line(songs, tmp_path, capsys):
+    source = tmp_path / "ten_songs.tsv.gz"
+    pop909.write_compact(songs[:10], source)
+    out = tmp_path / "run"
+    argv = ["--task", "melody", "--data", str(source), "--out", str(out), "--size", "debug"]
+    argv += ["--epochs", "3", "--window", "128", "--batch-size", "4", "--warmup", "5", "--no-progress"]
+    assert train_command.main(argv) == 0
+    log = json.loads((out / "log.json").read_text())
+    assert len(log) == 3 and log[-1]["train_loss"] < log[0]["train_loss"]
+    checkpoint = load_checkpoint(out / "best.pt", kind="melody")
+    assert checkpoint.config.hidden == 16
+    report = tmp_path / "test.json"
+    assert (
+        evaluate_command.main(
+            ["--checkpoint", str(out / "best.pt"), "--data", str(source), "--json", str(report)]
+        )
+        == 0
+    )
+    metrics = json.loads(report.read_text())["models"][str(out / "best.pt")]
+    assert metrics["kind"] == "melody" and 0 < metrics["hits@1"] <= metrics["hits@3"] <= 1
+    with pytest.raises(UserError, match="not a melody"):
+        load_checkpoint(SAVED_MODELS / "debug" / "amt.pt", kind="melody")
+
+
+@pytest.mark.slow
+def test_shipped_model_beats_token_frequencies_on_held_out_songs(songs, shipped):
+    splits = pop909.split_songs(songs)
+    by_id = {s.song_id: s for s in songs}
+    train = [data.song_sequence(by_id[i]) for i in splits["train"][:40]]
+    test = [data.song_sequence(by_id[i]) for i in splits["test"][:12]]
+    counts = np.bincount(np.concatenate([s.tokens for s in train]), minlength=NUM_TOKENS) + 1.0
+    frequencies = counts / counts.sum()
+    tokens = np.concatenate([s.tokens for s in test])
+    baseline = -np.log(frequencies[tokens]).mean()
+    with torch.inference_mode():
+        losses = [
+            torch.nn.functional.cross_entropy(
+                melody_forward(
+                    shipped.model, torch.as_tensor(s.tokens)[None], torch.as_tensor(s.conditions)[None]
+                )[0],
+                torch.as_tensor(s.tokens),
+                reduction="sum",
+            )
+            for s in test
+        ]
+    model_loss = float(sum(losses)) / len(tokens)
+    assert model_loss < 0.7 * baseline, (model_loss, baseline)
+
+
+def compose(shipped, chords, seed=0, tempo=120.0, density=8.0, transpose=0):
+    grid = Grid.regular(len(chords), tempo)
+    notes = writer.compose(
+        shipped.model, chords, grid, np.full(len(chords), density), seed=seed, transpose=transpose
+    )
+    return grid, notes
+
+
+def test_same_seed_same_melody_and_the_rules_hold(shipped):
+    chords = LOOP * 8  # 32 bars
+    grid, notes = compose(shipped, chords, seed=3)
+    assert compose(shipped, chords, seed=3)[1] == notes
+    assert compose(shipped, chords, seed=4)[1] != notes
+    assert all(writer.MELODY_RANGE[0] <= n.pitch <= writer.MELODY_RANGE[1] for n in notes)
+    assert all(abs(b.pitch - a.pitch) <= writer.MAX_LEAP for a, b in zip(notes, notes[1:], strict=False))
+    # The answering phrase (bars 4-5) repeats the call (bars 0-1): same chords.
+    bar = 16
+
+    def in_bars(first: int, shift: int = 0) -> list[tuple[int, int, int]]:
+        """(pitch, start, end) of the notes starting in two bars from ``first``, cut at their end."""
+        end = (first + 2) * bar
+        return [
+            (n.pitch, n.start - shift, min(n.end, end) - shift) for n in notes if first * bar <= n.start < end
+        ]
+
+    assert in_bars(4, 4 * bar) == in_bars(0)
+    # The last bar starts on a chord tone of the final chord and holds it to the end.
+    last = notes[-1]
+    assert last.start == grid.end_beat * 4 - bar and last.end == grid.end_beat * 4
+    assert last.pitch % 12 in vocab.chord_pitch_classes(chords[-1])
+
+
+def test_the_melody_follows_pop_statistics(shipped, tmp_path):
+    """Over several loops and seeds the written melody lands in the issue's target ranges."""
+    progressions = ["C C Am Am F F G G", "Am Am F F C C G G", "F F G G Em Em Am Am"]
+    values: dict[str, list[float]] = {}
+    for seed in range(6):
+        key = vocab.parse_key(["D major", "F minor", "Bb major"][seed % 3])
+        chords = vocab.parse_progression(progressions[seed % 3]) * 6
+        grid, notes = compose(
+            shipped, chords, seed=seed, tempo=(90.0, 120.0)[seed % 2], transpose=key.transpose
+        )
+        music = arrange(chords, 8.0, 0.2, key, tempo=grid.tempo, grid=grid, melody=notes)
+        path = tmp_path / f"{seed}.mid"
+        music.to_midi().save(path)
+        for name, value in stats.arrangement_stats(path).items():
+            values.setdefault(name, []).append(value)
+    median = {name: float(np.median(v)) for name, v in values.items()}
+    assert 0.5 <= median["sounding"] <= 0.8
+    assert 1.0 <= median["notes_per_second"] <= 1.8
+    assert 0.55 <= median["stepwise"] <= 0.78
+    assert median["chord_tones_beats_1_3"] >= 0.7
+    assert abs(median["pitch_median"] - 72) <= 5
+
+
+def test_melody_track_is_written_in_the_key(shipped, tmp_path):
+    chords = LOOP * 2
+    grid, notes = compose(shipped, chords, seed=1)
+    key = vocab.parse_key("Eb major")
+    music = arrange(
+        chords, 8.0, 0.2, key, grid=grid, melody=notes, instruments=Instruments.parse("melody=81")
+    )
+    path = tmp_path / "m.mid"
+    music.to_midi().save(path)
+    midi = pretty_midi.PrettyMIDI(str(path))
+    track = next(i for i in midi.instruments if i.name == "Melody")
+    assert track.program == 81
+    assert [n.pitch for n in track.notes] == [n.pitch + key.transpose for n in notes]
+    assert [round(n.start * 8) for n in track.notes] == [
+        n.start for n in notes
+    ]  # 120 bpm: 8 sixteenths a second
+    assert music.part("Melody").channel == MELODY_CHANNEL
+    with pytest.raises(UserError, match="outside"):
+        arrange(chords, 8.0, 0.2, key, grid=grid, melody=[writer.MelodyNote(72, 0, grid.end_beat * 4 + 1)])
+    with pytest.raises(UserError, match="melody program 128"):
+        Instruments.parse("melody=128")
