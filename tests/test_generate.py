@@ -166,10 +166,14 @@ def test_cli_without_melody_or_lead_sheet(tmp_path):
         *("--no-melody", "--no-lead-sheet"),
     )
     assert proc.returncode == 0, proc.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["short.json", "short.mid", "short.wav"]
-    midi = pretty_midi.PrettyMIDI(str(tmp_path / "short.mid"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "delayed_start.json",
+        "delayed_start.mid",
+        "delayed_start.wav",
+    ]
+    midi = pretty_midi.PrettyMIDI(str(tmp_path / "delayed_start.mid"))
     assert "Melody" not in {i.name for i in midi.instruments}
-    assert json.loads((tmp_path / "short.json").read_text())["settings"]["melody"] is False
+    assert json.loads((tmp_path / "delayed_start.json").read_text())["settings"]["melody"] is False
 
 
 def test_clip_model_with_basic_features_explains(tmp_path):

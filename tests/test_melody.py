@@ -170,6 +170,7 @@ def test_the_melody_follows_pop_statistics(shipped, tmp_path):
     assert 0.55 <= median["stepwise"] <= 0.78
     assert median["chord_tones_beats_1_3"] >= 0.7
     assert abs(median["pitch_median"] - 72) <= 5
+    assert median["velocity_range_melody"] >= 30
 
 
 def test_melody_track_is_written_in_the_key(shipped, tmp_path):
@@ -189,6 +190,10 @@ def test_melody_track_is_written_in_the_key(shipped, tmp_path):
         n.start for n in notes
     ]  # 120 bpm: 8 sixteenths a second
     assert music.part("Melody").channel == MELODY_CHANNEL
+    # Phrased as sung: notes on beats 1 and 3 louder than those between beats.
+    strong = [n.velocity for n in track.notes if round(n.start * 8) % 8 == 0]
+    between = [n.velocity for n in track.notes if round(n.start * 8) % 4 != 0]
+    assert strong and between and np.mean(strong) > np.mean(between) + 5
     with pytest.raises(UserError, match="outside"):
         arrange(chords, 8.0, 0.2, key, grid=grid, melody=[writer.MelodyNote(72, 0, grid.end_beat * 4 + 1)])
     with pytest.raises(UserError, match="melody program 128"):

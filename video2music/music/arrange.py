@@ -91,6 +91,8 @@ KICK, SIDE_STICK, SNARE, CLOSED_HAT, OPEN_HAT, CRASH = 36, 37, 38, 42, 46, 49
 HIGH_TOM, LOW_TOM = 50, 45
 DRUM_CHANNEL = 9  # "channel 10" as musicians count
 MELODY_CHANNEL = 3
+MELODY_ACCENTS = (8, 2, -6)  # velocity offsets: beats 1 and 3, beats 2 and 4, between beats
+MELODY_CONTOUR = 8  # at most this much louder (softer) for notes above (below) the line's median
 PARTS = ("chords", "arpeggio", "bass", "drums", "melody")
 
 
@@ -362,14 +364,17 @@ def arrange(
 def _melody_part(
     melody: Sequence[MelodyNote], key: vocab.Key, dynamics: _Dynamics, end_beat: int
 ) -> list[Note]:
-    """The melody in ``key``: sixteenths to ticks, velocity from the dynamics, beats 1 and 3 stressed."""
+    """The melody in ``key``: sixteenths to ticks, velocity from the dynamics, shaped as a singer
+    phrases: beats 1 and 3 stressed, notes off the beat lighter, high notes louder than low ones."""
     sixteenth = TICKS_PER_BEAT // 4
+    centre = float(np.median([n.pitch for n in melody])) if melody else 0.0
     notes = []
     for note in melody:
         if not 0 <= note.start < note.end <= 4 * end_beat:
             raise UserError(f"melody note {note} lies outside the {end_beat} beats of the music")
-        accent = 4 if note.start % 8 == 0 else 0
-        vel = dynamics.velocity(note.start // 4, accent + 2)
+        accent = MELODY_ACCENTS[0 if note.start % 8 == 0 else 1 if note.start % 4 == 0 else 2]
+        contour = int(np.clip(round(note.pitch - centre), -MELODY_CONTOUR, MELODY_CONTOUR))
+        vel = dynamics.velocity(note.start // 4, accent + contour)
         notes.append(Note(note.pitch + key.transpose, note.start * sixteenth, note.end * sixteenth, vel))
     return notes
 

@@ -16,7 +16,8 @@ rest. The model proposes each sixteenth; a few rules shape what it may choose:
 * Strong beats. On beats 1 and 3 a new note that is not a chord tone, or a held one that is
   not, loses ``STRONG_BEAT_PENALTY`` nats of log-odds: pop melodies sit on chord tones there.
 * Register and leaps. New notes lie within an octave of the note before, and each semitone of
-  a leap beyond a whole tone costs ``LEAP_COST`` nats. The register is aimed at the output key:
+  a leap beyond a whole tone costs ``LEAP_COST`` nats; striking the same pitch again costs
+  ``REPEAT_COST`` (the model, left alone, repeats notes more than POP909's 21%). The register is aimed at the output key:
   each semitone outside ``REGISTER`` (around C5, where POP909's melodies sit) once transposed
   costs ``REGISTER_COST``, and nothing leaves ``MELODY_RANGE``.
 * Breathing. A rest longer than ``LONG_REST`` sixteenths costs ``LONG_REST_COST`` nats per
@@ -62,6 +63,7 @@ logger = logging.getLogger(__name__)
 MELODY_RANGE = (55, 86)  # G3..D6, as heard (after transposition)
 MAX_LEAP = 12
 LEAP_COST = 0.25
+REPEAT_COST = 0.7
 REGISTER = (65, 79)  # F4..G5, as heard
 REGISTER_COST = 0.5
 SOUNDING_WINDOW = 32  # two bars
@@ -72,7 +74,7 @@ LONG_REST_COST = 0.25
 PHRASE_END_REST = 1.5
 STRONG_BEAT_PENALTY = 2.0
 ANSWER_BARS, RETURN_BARS = 2, 3  # bars a phrase repeats of its call / of its return's source
-CALM_NOTES_PER_SECOND, BUSY_NOTES_PER_SECOND = 1.0, 1.6
+CALM_NOTES_PER_SECOND, BUSY_NOTES_PER_SECOND = 1.15, 1.7
 BUSY_DENSITY = 12.0  # notes per second of the accompaniment at which the melody is busiest
 STRONG_POSITIONS = (0, 8)  # sixteenths of beats 1 and 3
 
@@ -124,7 +126,7 @@ def _allowed(
     if last_pitch is not None:
         leaps = np.abs(pitches - last_pitch)
         outside |= leaps > MAX_LEAP
-        bias[2:] -= LEAP_COST * np.maximum(leaps - 2, 0)
+        bias[2:] -= LEAP_COST * np.maximum(leaps - 2, 0) + REPEAT_COST * (leaps == 0)
     bias[2:][outside] = -np.inf
     bias[REST] -= LONG_REST_COST * max(line.rest_run - LONG_REST, 0)
     low, high = SOUNDING_SHARE
