@@ -73,10 +73,12 @@ def test_train_and_evaluate_melody_from_the_command_line(songs, tmp_path, capsys
     pop909.write_compact(songs[:10], source)
     out = tmp_path / "run"
     argv = ["--task", "melody", "--data", str(source), "--out", str(out), "--size", "debug"]
-    argv += ["--epochs", "3", "--window", "128", "--batch-size", "4", "--warmup", "5", "--no-progress"]
-    assert train_command.main(argv) == 0
+    argv += ["--window", "128", "--batch-size", "4", "--warmup", "5", "--no-progress"]
+    assert train_command.main([*argv, "--epochs", "3"]) == 0
     log = json.loads((out / "log.json").read_text())
     assert len(log) == 3 and log[-1]["train_loss"] < log[0]["train_loss"]
+    assert train_command.main([*argv, "--epochs", "4", "--resume"]) == 0  # one epoch more
+    assert [row["epoch"] for row in json.loads((out / "log.json").read_text())] == [1, 2, 3, 4]
     checkpoint = load_checkpoint(out / "best.pt", kind="melody")
     assert checkpoint.config.hidden == 16
     report = tmp_path / "test.json"
