@@ -17,9 +17,9 @@ rest. The model proposes each sixteenth; a few rules shape what it may choose:
   not, loses ``STRONG_BEAT_PENALTY`` nats of log-odds: pop melodies sit on chord tones there.
 * Register and leaps. New notes lie within an octave of the note before, and each semitone of
   a leap beyond a whole tone costs ``LEAP_COST`` nats; striking the same pitch again costs
-  ``REPEAT_COST`` (the model, left alone, repeats notes more than POP909's 21%). The register is aimed at the output key:
-  each semitone outside ``REGISTER`` (around C5, where POP909's melodies sit) once transposed
-  costs ``REGISTER_COST``, and nothing leaves ``MELODY_RANGE``.
+  ``REPEAT_COST`` (the model, left alone, repeats notes more than POP909's 21%). The register
+  is aimed at the output key: each semitone outside ``REGISTER`` (around C5, where POP909's
+  melodies sit) once transposed costs ``REGISTER_COST``, and nothing leaves ``MELODY_RANGE``.
 * Breathing. A rest longer than ``LONG_REST`` sixteenths costs ``LONG_REST_COST`` nats per
   sixteenth more, so the line does not fall silent for bars on end (POP909's long rests are
   between sections), and the last beat of a phrase favours a rest by ``PHRASE_END_REST``.
