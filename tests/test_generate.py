@@ -128,6 +128,7 @@ def test_cli_refuses_to_overwrite_and_leaves_files_alone(sample_run):
         (["--weights", "no-such-model"], "no model"),
         (["--instruments", "piano=0"], "bad instrument"),
         (["--instruments", "melody=200"], "melody program 200"),
+        (["--instruments", "melody=kazoo"], "unknown General MIDI instrument 'kazoo'"),
     ],
 )
 def test_cli_bad_settings_get_one_line(tmp_path, args, message):

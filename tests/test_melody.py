@@ -200,3 +200,7 @@ def test_melody_track_is_written_in_the_key(shipped, tmp_path):
         arrange(chords, 8.0, 0.2, key, grid=grid, melody=[writer.MelodyNote(72, 0, grid.end_beat * 4 + 1)])
     with pytest.raises(UserError, match="melody program 128"):
         Instruments.parse("melody=128")
+    assert Instruments.parse("melody=Flute, chords = violin").melody == 73
+    assert Instruments.parse("melody=lead 1 (square)") == Instruments(melody=80)
+    with pytest.raises(UserError, match="kit number"):
+        Instruments.parse("drums=flute")

@@ -118,20 +118,36 @@ class Instruments:
 
     @classmethod
     def parse(cls, text: str) -> Instruments:
-        """Parse ``"chords=0,arpeggio=46,bass=33,drums=0,melody=80"``; parts not named keep their
-        default."""
+        """Parse ``"chords=0,arpeggio=46,bass=33,drums=0,melody=flute"``: a program number or, for
+        the pitched parts, a General MIDI name (``violin``, ``lead 1 (square)``; case, spaces and
+        punctuation do not matter); parts not named keep their default."""
         values: dict[str, int] = {}
         parts = PARTS
         for item in filter(None, (s.strip() for s in text.split(","))):
-            name, sep, number = item.partition("=")
-            name = name.strip().lower()
-            if not sep or name not in parts or not number.strip().isdigit():
+            name, sep, program = (part.strip() for part in item.partition("="))
+            name = name.lower()
+            if not sep or name not in parts or not program:
                 raise UserError(
                     f"bad instrument setting {item!r}: expected part=program with part one of "
-                    f"{', '.join(parts)} and program 0..127, e.g. 'chords=0,arpeggio=46,bass=33'"
+                    f"{', '.join(parts)} and program 0..127 or a General MIDI name, e.g. "
+                    "'chords=0,arpeggio=46,bass=33,melody=flute'"
                 )
-            values[name] = int(number)
+            values[name] = int(program) if program.isdigit() else _program_named(name, program)
         return cls(**values)
+
+
+def _program_named(part: str, name: str) -> int:
+    if part == "drums":
+        raise UserError(
+            f"drums take a kit number (0 Standard, 8 Room, 16 Power, 25 TR-808, 40 Brush), not {name!r}"
+        )
+    try:
+        return pretty_midi.instrument_name_to_program(name)
+    except ValueError:
+        raise UserError(
+            f"unknown General MIDI instrument {name!r} for {part}; give a program 0..127 or a General MIDI "
+            "name such as 'flute', 'violin' or 'lead 1 (square)'"
+        ) from None
 
 
 @dataclass(frozen=True)
