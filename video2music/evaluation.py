@@ -2,12 +2,7 @@
 
 On a split (MuVi-Sync annotations, teacher forcing):
 
-* Hits@k: share of target chords among the model's k most likely (k = 1, 3, 5), over every
-  predicted second and (``hits@k_change``) over the seconds whose chord differs from the
-  previous second's, where merely holding a chord cannot score.
-* Baselines on the same seconds (``ChordBaselines``, fitted on the training split): "repeat"
-  ranks the previous chord first, then the training split's chords by frequency; "bigram"
-  ranks chords by their add-one-smoothed frequency after the previous chord in training.
+* Hits@k: share of target chords among the model's k most likely (k = 1, 3, 5).
 * Emotion correspondence: share of predicted (argmax) chords whose quality the affective table
   allows for the second's top emotion, over seconds whose top emotion has probability >= 0.8
   and is not neutral.
@@ -182,64 +177,8 @@ def hits_at_k(logits: torch.Tensor, targets: torch.Tensor, ks: Sequence[int] = H
     return {k: int(((top[..., :k] == targets.unsqueeze(-1)).any(-1) & valid).sum()) for k in ks}
 
 
-def _hit_totals(
-    scores: torch.Tensor, inputs: torch.Tensor, targets: torch.Tensor, prefix: str = ""
-) -> dict[str, float]:
-    """Hits over every target and over targets that change chord (``prefix`` names the scorer)."""
-    changed = targets != inputs
-    totals = {f"{prefix}hits{k}": float(h) for k, h in hits_at_k(scores, targets).items()}
-    masked = targets.masked_fill(~changed, vocab.PAD_ID)
-    totals.update({f"{prefix}change_hits{k}": float(h) for k, h in hits_at_k(scores, masked).items()})
-    totals[f"{prefix}changes"] = float((changed & (targets != vocab.PAD_ID)).sum())
-    return totals
-
-
-@dataclass
-class ChordBaselines:
-    """Chord counts of a training split, for the "repeat" and "bigram" baselines.
-
-    ``unigram`` (159,) counts each chord; ``bigram`` (159, 159) counts chord ``j`` right after
-    chord ``i`` within a video.
-    """
-
-    unigram: np.ndarray
-    bigram: np.ndarray
-
-    @classmethod
-    def fit(cls, videos: Sequence[MuViSyncVideo]) -> ChordBaselines:
-        unigram = np.zeros(vocab.VOCAB_SIZE)
-        bigram = np.zeros((vocab.VOCAB_SIZE, vocab.VOCAB_SIZE))
-        for video in videos:
-            chords = np.asarray(video.chords, dtype=np.int64)
-            np.add.at(unigram, chords, 1.0)
-            np.add.at(bigram, (chords[:-1], chords[1:]), 1.0)
-        return cls(unigram, bigram)
-
-    def scores(self, name: str, previous: torch.Tensor) -> torch.Tensor:
-        """(..., 159) scores whose ranking is the baseline's guess after each ``previous`` chord."""
-        frequency = self.unigram / max(1.0, self.unigram.sum())  # < 1: only breaks ties
-        if name == "repeat":
-            table = np.eye(vocab.VOCAB_SIZE) * 2.0 + frequency
-        elif name == "bigram":
-            # add-one smoothing; the unigram share breaks ties among unseen successors
-            table = np.log(self.bigram + 1.0) - np.log(self.bigram.sum(1, keepdims=True) + vocab.VOCAB_SIZE)
-            table = table + 1e-3 * frequency
-        else:
-            raise ValueError(f"unknown baseline {name!r}; known: {', '.join(BASELINES)}")
-        table[:, vocab.PAD_ID] = -np.inf  # never guessed
-        lookup = torch.as_tensor(table, dtype=torch.float32, device=previous.device)
-        return lookup[previous.clamp(0, vocab.VOCAB_SIZE - 1)]
-
-
-BASELINES = ("repeat", "bigram")
-
-
 def batch_totals(
-    kind: str,
-    model: torch.nn.Module,
-    batch: Batch | MelodyBatch,
-    lam: float = DEFAULT_LAMBDA,
-    baselines: ChordBaselines | None = None,
+    kind: str, model: torch.nn.Module, batch: Batch | MelodyBatch, lam: float = DEFAULT_LAMBDA
 ) -> dict[str, float]:
     """Sums over one batch that ``finish_metrics`` turns into metrics (summable across batches
     and processes). Call under ``torch.no_grad()``."""
@@ -267,10 +206,7 @@ def batch_totals(
     valid = targets != vocab.PAD_ID
     n = float(valid.sum())
     totals = {"loss": float(amt_loss(logits, targets, emotion, lam)) * n, "targets": n}
-    inputs = batch.chords[:, :-1]
-    totals.update(_hit_totals(logits, inputs, targets))
-    for name in BASELINES if baselines is not None else ():
-        totals.update(_hit_totals(baselines.scores(name, inputs), inputs, targets, f"{name}_"))
+    totals.update({f"hits{k}": float(hits) for k, hits in hits_at_k(logits, targets).items()})
     fit, counted = emotion_counts(
         logits.argmax(-1)[valid].cpu().numpy(), emotion[valid].cpu().numpy(), EMOTION_THRESHOLD
     )
@@ -298,20 +234,14 @@ def finish_metrics(kind: str, totals: dict[str, float]) -> dict[str, float]:
             "seconds": int(totals.get("seconds", 0)),
         }
     metrics = {"loss": ratio("loss", "targets")}
+    metrics.update({f"hits@{k}": ratio(f"hits{k}", "targets") for k in HITS_K})
     if kind == "melody":
-        metrics.update({f"hits@{k}": ratio(f"hits{k}", "targets") for k in HITS_K})
         metrics["onset_hits@1"] = ratio("onset_hits1", "onsets")
         metrics["targets"] = int(totals.get("targets", 0))
         return metrics
-    for prefix in ("", *(f"{b}_" for b in BASELINES if f"{b}_hits1" in totals)):
-        metrics.update({f"{prefix}hits@{k}": ratio(f"{prefix}hits{k}", "targets") for k in HITS_K})
-        metrics.update(
-            {f"{prefix}hits@{k}_change": ratio(f"{prefix}change_hits{k}", "changes") for k in HITS_K}
-        )
     metrics["emotion_correspondence"] = ratio("emotion_fit", "emotion_counted")
     metrics["emotion_seconds"] = int(totals.get("emotion_counted", 0))
     metrics["targets"] = int(totals.get("targets", 0))
-    metrics["change_targets"] = int(totals.get("changes", 0))
     return metrics
 
 
@@ -322,11 +252,9 @@ def evaluate_split(
     device: str | torch.device = "cpu",
     lam: float = DEFAULT_LAMBDA,
     progress: bool = False,
-    baselines: ChordBaselines | None = None,
 ) -> dict[str, float]:
-    """The paper's metrics for one model on ``videos``: every second, in fixed windows; with
-    ``baselines``, also theirs (``repeat_hits@1`` ...) on the same seconds. A melody model is
-    scored on every sixteenth of POP909 ``MelodySequence``s, in windows of ``DEFAULT_WINDOW``."""
+    """The paper's metrics for one model on ``videos``: every second, in fixed windows (a melody
+    model: every sixteenth of POP909 ``MelodySequence``s, in windows of ``DEFAULT_WINDOW``)."""
     model = checkpoint.model.to(device).eval()
     if checkpoint.kind == "melody":
         dataset, batches = MelodyWindows(videos, DEFAULT_WINDOW), collate_melody
@@ -337,7 +265,7 @@ def evaluate_split(
     totals: dict[str, float] = {}
     with torch.no_grad():
         for batch in tqdm(loader, desc=f"evaluating {checkpoint.kind}", disable=not progress):
-            add_totals(totals, batch_totals(checkpoint.kind, model, batch.to(device), lam, baselines))
+            add_totals(totals, batch_totals(checkpoint.kind, model, batch.to(device), lam))
     return {"videos": len(videos), **finish_metrics(checkpoint.kind, totals)}
 
 

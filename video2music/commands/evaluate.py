@@ -12,7 +12,7 @@ from typing import Any
 from video2music.data.melody import read_sequences
 from video2music.data.muvisync import load_split
 from video2music.errors import UserError, cli_main
-from video2music.evaluation import ChordBaselines, evaluate_generated, evaluate_split, format_table
+from video2music.evaluation import evaluate_generated, evaluate_split, format_table
 from video2music.fileio import atomic_output, check_writable
 from video2music.model.checkpoint import load_any
 from video2music.model.device import check_device
@@ -31,11 +31,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--data", help="MuVi-Sync folder or packed .npz")
     p.add_argument("--split", default="test", help="split to score (default test)")
     p.add_argument("--generated", type=Path, help="folder of generate.py .json results")
-    p.add_argument(
-        "--baselines",
-        action="store_true",
-        help="also score 'repeat the previous chord' and a chord bigram fitted on the train split of --data",
-    )
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", type=Path, help="also write the results to this .json file")
@@ -83,7 +78,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if any(c.kind != "melody" for c in checkpoints):
             semantic = any("semantic" in c.inputs for c in checkpoints)
             data[False] = load_split(args.data, args.split, semantic=semantic or None)
-        baselines = ChordBaselines.fit(load_split(args.data, "train")) if args.baselines else None
         results = {"data": str(args.data), "split": args.split, "models": {}}
         for path, checkpoint in zip(args.checkpoint, checkpoints, strict=True):
             metrics = evaluate_split(
@@ -92,7 +86,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.batch_size,
                 args.device,
                 progress=not args.no_progress,
-                baselines=baselines if checkpoint.kind == "amt" else None,
             )
             results["models"][str(path)] = {"kind": checkpoint.kind, **metrics}
         table = {f"{path} on {args.split}": metrics for path, metrics in results["models"].items()}

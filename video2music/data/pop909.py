@@ -16,7 +16,7 @@ and skips the song.
 
 The compact file (``dataset/pop909_derived.tsv.gz``, written by ``--export``) holds exactly
 what ``Pop909Song`` holds, so the corpus (and the melody) can be rebuilt without the raw
-folder: ``--source`` takes either. Times are kept to the millisecond in both.
+folder: ``--source`` takes either.
 
 Chord labels -> the 13 vocabulary qualities. The vocabulary has no inversions and no
 extensions, so each Harte label maps to the quality whose tones all sound in the chord and
@@ -235,7 +235,7 @@ def _span(path: Path, number: int, start: str, end: str) -> tuple[float, float]:
         raise Pop909Error(f"{path}:{number}: start and end must be numbers, got {start!r} {end!r}") from None
     if not (math.isfinite(a) and math.isfinite(b) and 0 <= a <= b):
         raise Pop909Error(f"{path}:{number}: times must satisfy 0 <= start <= end, got {start} {end}")
-    return round(a, 3), round(b, 3)
+    return a, b
 
 
 def read_chords(path: Path) -> list[TimedChord]:
@@ -270,7 +270,7 @@ def read_beats(path: Path) -> tuple[np.ndarray, np.ndarray]:
             raise Pop909Error(f"{path}:{number}: expected three numbers, got {' '.join(cells)!r}") from None
         if not math.isfinite(time) or (times and time <= times[-1]) or downbeat not in (0.0, 1.0):
             raise Pop909Error(f"{path}:{number}: beat times must increase and flags be 0 or 1")
-        times.append(round(time, 3))
+        times.append(time)
         down.append(downbeat == 1.0)
     beats = np.array(times)
     if not any(down):
@@ -282,13 +282,13 @@ def _beat_activity(
     beats: np.ndarray, onsets: np.ndarray, velocities: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Onsets from each beat to the next (the last beat lasts a median beat; earlier notes count
-    in the first beat) and their mean velocity, rounded as velocities are."""
+    in the first beat) and their mean velocity."""
     index = np.clip(np.searchsorted(beats, onsets, side="right") - 1, 0, len(beats) - 1)
     last_end = beats[-1] + (np.median(np.diff(beats)) if len(beats) > 1 else 0.5)
     keep = onsets < last_end
     counts = np.bincount(index[keep], minlength=len(beats))
     total = np.bincount(index[keep], weights=velocities[keep], minlength=len(beats))
-    return counts.astype(np.int64), np.round(np.where(counts > 0, total / np.maximum(counts, 1), 0.0))
+    return counts.astype(np.int64), np.where(counts > 0, total / np.maximum(counts, 1), 0.0)
 
 
 def read_midi(path: Path, beats: np.ndarray) -> tuple[list[MelodyNote], np.ndarray, np.ndarray]:
@@ -305,7 +305,7 @@ def read_midi(path: Path, beats: np.ndarray) -> tuple[list[MelodyNote], np.ndarr
     if "MELODY" not in tracks:
         raise Pop909Error(f"{path}: no MELODY track (tracks: {', '.join(sorted(tracks)) or 'none'})")
     melody = [
-        MelodyNote(round(n.start, 3), round(n.end, 3), int(n.pitch), int(n.velocity))
+        MelodyNote(float(n.start), float(n.end), int(n.pitch), int(n.velocity))
         for n in sorted(tracks["MELODY"].notes, key=lambda n: (n.start, n.pitch))
     ]
     notes = [n for instrument in midi.instruments for n in instrument.notes]
@@ -582,12 +582,6 @@ def phrase_starts(chords: np.ndarray) -> list[int]:
             starts.append(t)
             last = t
     return starts
-
-
-def phrase_start_times(song: Pop909Song) -> list[float]:
-    """Seconds at which ``phrase_starts`` begins a phrase, on the song's whole half-bar grid."""
-    grid = half_bar_grid(song.beats, song.downbeats)
-    return [float(grid[t]) for t in phrase_starts(chords_on_grid(song.chords, grid))]
 
 
 # ----------------------------------------------------------------------------- the corpus
