@@ -21,12 +21,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from video2music import vocab
+from video2music import harmony, vocab
 from video2music.errors import UserError
 from video2music.features import VideoFeatures, extract, probe
 from video2music.grid import STEPS_PER_BAR, Grid
 from video2music.model.checkpoint import load_any
-from video2music.model.decode import DecodeOptions, decode_chords
+from video2music.model.decode import DecodeOptions, decode_chords, video_digest
 from video2music.model.device import check_device
 from video2music.model.dynamics_rule import rule_dynamics
 from video2music.model.inputs import build_video_input
@@ -66,16 +66,20 @@ def _warn_if_long(video: str | Path | None, duration: float | None) -> None:
         )
 
 
-def choose_key(emotion: np.ndarray) -> vocab.Key:
-    """The key when none is asked for: A minor if the video's negative emotions (fearful, tense,
-    sad) outweigh its positive ones (exciting, relaxing) on average, else C major.
+def choose_key(emotion: np.ndarray, seed: int = 0, video_digest: int = 0) -> vocab.Key:
+    """The key when none is asked for.
 
-    Only the mode follows the mood; C and A are the model's own normalised keys, so the chords
-    come out exactly as decoded. Ask for another tonic with ``key=``.
+    The mode follows the mood: minor if the video's negative emotions (fearful, tense, sad)
+    outweigh its positive ones (exciting, relaxing) on average, else major. The tonic is drawn,
+    as often as pop songs use each (``harmony.TONIC_COUNTS``, from POP909), from a generator
+    seeded by ``seed`` and the video, so a video keeps its key for a seed while two videos
+    rarely share one. Ask for a key with ``key=``.
     """
     mean = emotion.mean(axis=0)
-    minor = mean[_NEGATIVE].sum() > mean[_POSITIVE].sum()
-    return vocab.Key(9, "minor") if minor else vocab.Key(0, "major")
+    mode = harmony.MINOR if mean[_NEGATIVE].sum() > mean[_POSITIVE].sum() else harmony.MAJOR
+    counts = np.asarray(harmony.TONIC_COUNTS[mode], dtype=float)
+    tonic = np.random.default_rng([seed % 2**32, video_digest]).choice(12, p=counts / counts.sum())
+    return vocab.Key(int(tonic), "minor" if mode == harmony.MINOR else "major")
 
 
 def resolve_checkpoint(name_or_path: str | Path) -> Path:
@@ -253,11 +257,11 @@ class Video2Music:
 
         report(0.4, "writing chords")
         with watch("chords"):
-            out_key = out_key or choose_key(features.emotion)
             cuts = features.scene_cuts if self.generation_params["cut_changes"] else ()
             grid = Grid.for_video(features.duration, tempo, cuts)
             on_grid = grid.resample(features)
             video_input = build_video_input(on_grid, self.model.config.inputs).to(self.device)
+            out_key = out_key or choose_key(features.emotion, seed, video_digest(video_input))
             # A primer chord lasts a bar, and the loop then brings the primer back every four bars.
             primer_steps = [c for c in primer_ids for _ in range(STEPS_PER_BAR)][: grid.steps]
             options = dataclasses.replace(

@@ -124,13 +124,13 @@ class ChordSampler:
 
     def _ending(self, step: int) -> list[int] | None:
         """The chords the cadence allows at ``step``, or None outside the last two bars."""
-        if not self.options.cadence or self.steps < 2 * grid.STEPS_PER_BAR:
+        if not self.options.cadence:
             return None
         from_end = self.steps - step
         if from_end <= grid.STEPS_PER_BAR:
             return [self.tonic]
-        if from_end <= 2 * grid.STEPS_PER_BAR:
-            return self.cadence
+        if from_end <= 2 * grid.STEPS_PER_BAR and step >= grid.STEPS_PER_BAR:
+            return self.cadence  # not in a piece's first bar: that belongs to the start
         return None
 
     def __call__(self, logits: torch.Tensor, step: int, history: list[int]) -> int:
@@ -149,6 +149,8 @@ class ChordSampler:
         logits[self.banned] = float("-inf")
         ending = self._ending(step)
         if ending is not None:
+            if step in self.change_at and history and len(ending) > 1:
+                ending = [c for c in ending if c != history[-1]]
             # The model still chooses among the cadence chords (every one is in key, so finite).
             allowed = torch.full_like(logits, float("-inf"))
             allowed[ending] = 0.0
