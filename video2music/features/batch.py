@@ -109,7 +109,7 @@ def run_job(job: Job, progress: bool = False) -> Outcome:
             except UserError as error:
                 # Cut off or corrupted (a full disk, a copy stopped half way): not done, so redone,
                 # replacing this video's own files.
-                logger.warning("%s; extracting %s again", error, job.video)
+                logger.warning("extracting %s again: %s", job.video, error)
                 job = dataclasses.replace(job, overwrite=True)
             else:
                 if mirror and not any(path.exists() for path in mirror.values()):
