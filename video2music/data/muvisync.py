@@ -155,13 +155,9 @@ def _value_problems(field: str, values: np.ndarray) -> list[tuple[int, str]]:
             found.append((int(r), f"motion {rows[r, 0]:g} is outside 0-255"))
     elif field == "scene_offset":
         wrong = (rows < 0) | (rows != np.round(rows)) | (rows > _MAX_SCENE_OFFSET)
+        expected = f"a whole number of seconds in 0..{_MAX_SCENE_OFFSET}"
         for r in np.flatnonzero(wrong.any(axis=1) & ~bad):
-            found.append(
-                (
-                    int(r),
-                    f"scene offset {rows[r, 0]:g} is not a whole number of seconds in 0..{_MAX_SCENE_OFFSET}",
-                )
-            )
+            found.append((int(r), f"scene offset {rows[r, 0]:g} is not {expected}"))
     elif field in ("loudness", "note_density"):
         for r in np.flatnonzero((rows < 0).any(axis=1) & ~bad):
             found.append((int(r), f"{field} {rows[r, 0]:g} is negative"))

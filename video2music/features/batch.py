@@ -109,7 +109,7 @@ def run_job(job: Job, progress: bool = False) -> Outcome:
             except UserError as error:
                 # Cut off or corrupted (a full disk, a copy stopped half way): not done, so redone,
                 # replacing this video's own files.
-                logger.warning("%s; extracting %s again", error, job.video)
+                logger.warning("extracting %s again: %s", job.video, error)
                 job = dataclasses.replace(job, overwrite=True)
             else:
                 if mirror and not any(path.exists() for path in mirror.values()):
@@ -147,7 +147,7 @@ def _exit_on_sigterm(signum: int, frame) -> None:
     raise SystemExit(128 + signum)
 
 
-def run_pool_job(job: Job) -> Outcome:
+def _run_pool_job(job: Job) -> Outcome:
     """``run_job`` in a pool worker: stopped by the parent, it ends the process once the job has
     unwound rather than going on to another queued video."""
     try:
@@ -190,7 +190,7 @@ def run_jobs(jobs: list[Job], workers: int, init_args: tuple) -> list[Outcome]:
         pool = concurrent.futures.ProcessPoolExecutor(workers, context, _init_pool_worker, init_args)
         try:
             with _sigint_ignored():  # the workers start while the jobs are submitted
-                futures = {pool.submit(run_pool_job, job): job for job in jobs}
+                futures = {pool.submit(_run_pool_job, job): job for job in jobs}
             for future in concurrent.futures.as_completed(futures):
                 try:
                     outcomes.append(future.result())
