@@ -8,6 +8,7 @@ import wave
 
 import av
 import mido
+import numpy as np
 import pytest
 
 from video2music import vocab
@@ -170,3 +171,49 @@ def test_missing_fluidsynth_library_is_reported(tmp_path, monkeypatch, capsys):
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and "libfluidsynth3" in error[0]
     assert not list(tmp_path.iterdir())
+
+
+def test_stems_sum_to_the_mix_at_the_loudness_target(tmp_path):
+    import pyloudnorm
+
+    base = tmp_path / "song"
+    args = [
+        "--chords",
+        "C Am F G",
+        "--seconds",
+        "8",
+        "--out",
+        str(base),
+        "--stems",
+        "--loudness-target",
+        "-18",
+    ]
+    assert main(args) == 0
+    mix = _wav(base.with_name("song.wav"))
+    stems = {
+        part: _wav(base.with_name(f"song_{part}.wav")) for part in ("chords", "arpeggio", "bass", "drums")
+    }
+    assert not base.with_name("song_melody.wav").exists()  # no melody part, no melody stem
+    assert all(np.abs(s).max() > 0 for s in stems.values())
+    residual = mix - sum(stems.values())
+    assert 20 * np.log10(np.sqrt(np.mean(residual**2)) / np.sqrt(np.mean(mix**2))) < -40
+    assert pyloudnorm.Meter(44100).integrated_loudness(mix / 32768) == pytest.approx(-18, abs=1.0)
+
+
+def test_a_bad_loudness_target_is_one_line_and_writes_nothing(tmp_path, capsys):
+    for target in ("loud", "0", "-60"):
+        assert main(["--chords", "C", "--out", str(tmp_path / "x"), "--loudness-target", target]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "loudness target" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def _wav(path):
+    import wave
+
+    with wave.open(str(path)) as handle:
+        return (
+            np.frombuffer(handle.readframes(handle.getnframes()), dtype="<i2")
+            .reshape(-1, 2)
+            .astype(np.float64)
+        )

@@ -12,6 +12,7 @@ from tqdm import tqdm
 from video2music.errors import UserError, cli_main
 from video2music.features.decode import VIDEO_EXTENSIONS, videos_in
 from video2music.music.arrange import Instruments
+from video2music.music.synth import LOUDNESS_TARGET, parse_loudness
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--no-video", action="store_true", help="skip the video with music")
     p.add_argument("--plot", action="store_true", help="also write NAME.png, a timeline")
+    p.add_argument(
+        "--stems",
+        action="store_true",
+        help="also write one WAV per part (NAME_chords.wav, ...) that sum to the mix",
+    )
+    p.add_argument(
+        "--loudness-target",
+        default=str(LOUDNESS_TARGET),
+        metavar="LUFS",
+        help=f"integrated loudness of the WAVs, true peak at most -1 dBTP (default {LOUDNESS_TARGET:g}; "
+        "off: as rendered)",
+    )
     return p.parse_args(argv)
 
 
@@ -85,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # Every setting, the soundfont and every output are checked before the slow work starts.
     instruments = Instruments.parse(args.instruments) if args.instruments else None
+    loudness = parse_loudness(args.loudness_target)
     find_soundfont(args.soundfont)  # also $VIDEO2MUSIC_SOUNDFONT and the defaults
     load_fluidsynth()
     videos = collect_videos(args.video)
@@ -119,7 +133,9 @@ def main(argv: list[str] | None = None) -> int:
                 video.stem,
                 video=not args.no_video,
                 plot=args.plot,
+                stems=args.stems,
                 soundfont=args.soundfont,
+                loudness=loudness,
                 overwrite=args.overwrite,
             )
         except UserError as error:

@@ -20,7 +20,7 @@ import time
 from video2music import vocab
 from video2music.errors import UserError, cli_main
 from video2music.grid import Grid, check_tempo
-from video2music.music import arrange, mux
+from video2music.music import arrange, mux, synth
 from video2music.writer import plan_music, write_music
 
 logger = logging.getLogger(__name__)
@@ -75,6 +75,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--soundfont", help="a General MIDI .sf2 (default: see the README's lookup order)")
     parser.add_argument("--video", help="also write OUT.mp4: this video with the music as its soundtrack")
     parser.add_argument("--out", required=True, help="output path without extension: writes OUT.mid, OUT.wav")
+    parser.add_argument(
+        "--stems",
+        action="store_true",
+        help="also write one WAV per part (OUT_chords.wav, ...) that sum to OUT.wav",
+    )
+    parser.add_argument(
+        "--loudness-target",
+        default=str(synth.LOUDNESS_TARGET),
+        metavar="LUFS",
+        help=f"integrated loudness of the WAVs, true peak at most -1 dBTP "
+        f"(default {synth.LOUDNESS_TARGET:g}; "
+        "off: as rendered)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     return parser
 
@@ -98,7 +111,14 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError('--chords is empty; give chord symbols such as "C Am F G"')
     key = vocab.parse_key(args.key)
     instruments = arrange.Instruments.parse(args.instruments)
-    outputs = plan_music(args.out, video=bool(args.video), soundfont=args.soundfont, overwrite=args.overwrite)
+    outputs = plan_music(
+        args.out,
+        video=bool(args.video),
+        soundfont=args.soundfont,
+        overwrite=args.overwrite,
+        stems=args.stems,
+        loudness=synth.parse_loudness(args.loudness_target),
+    )
     duration = mux.video_timing(args.video)[1] if args.video else None
     if args.seconds is not None:
         seconds = args.seconds
