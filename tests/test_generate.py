@@ -221,3 +221,22 @@ def test_video_over_twenty_minutes_warns_and_goes_on(caplog):
     with caplog.at_level(logging.WARNING, logger="video2music.pipeline"):
         quiet.generate(SHORT, backend="basic", seed=0)
     assert "minutes" not in caplog.text
+
+
+def test_generation_settings_are_typed_frozen_and_checked():
+    import dataclasses
+
+    from video2music.errors import UserError
+    from video2music.pipeline import GenerationSettings
+
+    settings = GenerationSettings()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.temperature = 2.0  # type: ignore[misc]
+    with pytest.raises(UserError, match="unknown generation parameter"):
+        settings.replace(temprature=1.0)
+    with pytest.raises(UserError, match="temperature"):
+        settings.replace(temperature=-1.0)
+    assert settings.replace(top_p=0.5).top_p == 0.5 and settings.top_p == 0.95
+    v2m = Video2Music.from_pretrained("debug")
+    v2m.set_generation_params(cut_changes=False)
+    assert v2m.settings == GenerationSettings(cut_changes=False)

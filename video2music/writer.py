@@ -269,7 +269,7 @@ def write_music(
     duration: float | None = None,
     extra: dict[str, Callable[[Path], None]] | None = None,
     timings: dict[str, float] | None = None,
-    progress: bool = False,
+    progress_bars: bool = False,
 ) -> dict[str, float]:
     """Write the set: the MIDI, its render, the video with it as soundtrack, then ``extra`` kinds
     in order (kind -> a function that writes that file at the path it is given). Returns seconds
@@ -281,7 +281,11 @@ def write_music(
         if "wav" in stage:
             with watch("render"), writing(outputs.targets["wav"]):
                 synth.render_wav(
-                    stage["midi"], stage["wav"], outputs.soundfont, duration=duration, progress=progress
+                    stage["midi"],
+                    stage["wav"],
+                    outputs.soundfont,
+                    duration=duration,
+                    progress_bars=progress_bars,
                 )
         if "video" in stage:
             with watch("mux"), writing(outputs.targets["video"]):
@@ -295,7 +299,7 @@ def write_music(
 
 
 def write_result(
-    result: GenerationResult, outputs: OutputSet | str | os.PathLike, *, progress: bool = False
+    result: GenerationResult, outputs: OutputSet | str | os.PathLike, *, progress_bars: bool = False
 ) -> dict[str, Path]:
     """Write ``result`` as the set ``outputs`` plans (a folder: the default set, named after the
     video); returns kind -> path and adds the writing stages to ``result.timings``."""
@@ -319,7 +323,7 @@ def write_result(
         duration=result.features.duration,
         extra={"plot": write_plot, "json": write_json},
         timings=result.timings,
-        progress=progress,
+        progress_bars=progress_bars,
     )
     return dict(outputs.targets)
 

@@ -89,18 +89,13 @@ def main(argv: list[str] | None = None) -> int:
     load_fluidsynth()
     videos = collect_videos(args.video)
     v2m = Video2Music.from_pretrained(args.weights, regression=args.regression_weights, device=args.device)
-    v2m.set_generation_params(cut_changes=not args.no_cut_changes)
-    if args.top_p is not None:
-        v2m.set_generation_params(top_p=args.top_p)
-    settings = dict(
-        key=args.key,
-        primer=args.primer,
-        tempo=args.tempo,
-        seed=args.seed,
-        temperature=args.temperature,
-        emotion_guidance=args.emotion_strength,
+    given = {"top_p": args.top_p, "temperature": args.temperature, "emotion_guidance": args.emotion_strength}
+    v2m.set_generation_params(
+        cut_changes=not args.no_cut_changes,
+        **{name: value for name, value in given.items() if value is not None},
     )
-    v2m.check_settings(**settings)
+    piece = dict(key=args.key, primer=args.primer, tempo=args.tempo)
+    v2m.check_settings(**piece)
     v2m.feature_backend(args.features)
 
     failures: list[str] = []
@@ -136,9 +131,10 @@ def main(argv: list[str] | None = None) -> int:
                 instruments=instruments,
                 drums=not args.no_drums,
                 backend=args.features,
-                **settings,
+                seed=args.seed,
+                **piece,
             )
-            paths = write_result(result, outputs, progress=show)
+            paths = write_result(result, outputs, progress_bars=show)
         except UserError as error:
             failed(video, error)
             continue

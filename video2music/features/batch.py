@@ -105,7 +105,7 @@ def run_job(job: Job, progress: bool = False) -> Outcome:
         for path in [job.npz, *mirror.values()]:  # refuse before decoding, so a refusal writes nothing
             path.parent.mkdir(parents=True, exist_ok=True)
             check_writable(path, job.overwrite)
-        features = extract(job.video, _BACKEND, progress=progress)
+        features = extract(job.video, _BACKEND, progress_bars=progress)
         if job.muvisync_root is not None:
             features.to_muvisync(job.muvisync_root, job.video_id, overwrite=job.overwrite)
         # Written last: an .npz means the video is done, so an interrupted run redoes it.

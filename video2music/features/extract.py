@@ -72,7 +72,7 @@ def extract(
     *,
     clip_model: str = DEFAULT_CLIP_MODEL,
     device: str = "cpu",
-    progress: bool = False,
+    progress_bars: bool = False,
 ) -> VideoFeatures:
     """Per-second features of the video at ``path`` (see VideoFeatures), in one decoding pass.
 
@@ -94,12 +94,12 @@ def extract(
             if isinstance(backend, str)
             else backend
         )
-        return _single_pass(container, stream, info, engine, progress)
+        return _single_pass(container, stream, info, engine, progress_bars)
     finally:
         container.close()
 
 
-def _single_pass(container, stream, info, engine: Backend, progress: bool) -> VideoFeatures:
+def _single_pass(container, stream, info, engine: Backend, progress_bars: bool) -> VideoFeatures:
     report = DecodeReport()
     scenes = SceneTracker(info.fps)
     sampler = FrameSampler(info, engine.sample_fit)
@@ -112,7 +112,9 @@ def _single_pass(container, stream, info, engine: Backend, progress: bool) -> Vi
     next_second = 0
     last_time = 0.0
     expected = round(info.duration * info.fps) if info.duration and info.fps else None
-    with tqdm(total=expected, unit="frame", desc=info.path.name, disable=not progress, leave=False) as bar:
+    with tqdm(
+        total=expected, unit="frame", desc=info.path.name, disable=not progress_bars, leave=False
+    ) as bar:
         for time, frame in iter_frames(container, stream, info, report):
             if report.frames == 1:
                 rotation = frame.rotation

@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         instruments,
         drums=not args.no_drums,
     )  # cheap, and it validates tempo, density and loudness before any file is touched
-    write_music(outputs, music, video=args.video, duration=duration, progress=sys.stderr.isatty())
+    write_music(outputs, music, video=args.video, duration=duration, progress_bars=sys.stderr.isatty())
     logger.info(
         "wrote %s in %.2f s (%s, %g bpm, chords %s)",
         ", ".join(map(str, outputs.targets.values())), time.perf_counter() - began, key.name, args.tempo,

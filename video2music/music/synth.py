@@ -125,7 +125,7 @@ def _raw_blocks(
     soundfont: str | os.PathLike | None,
     duration: float | None,
     tail: float,
-    progress: bool,
+    progress_bars: bool,
 ) -> tuple[int, Iterator[np.ndarray]]:
     """The render's length in samples and its (n, 2) int16 blocks at RENDER_GAIN, before levelling.
 
@@ -154,7 +154,7 @@ def _raw_blocks(
             synth.set_reverb(roomsize=0.6, damping=0.4, width=0.8, level=0.5)
             rendered = 0
             with tqdm(
-                total=total, unit="sample", unit_scale=True, disable=not progress, desc="render"
+                total=total, unit="sample", unit_scale=True, disable=not progress_bars, desc="render"
             ) as bar:
                 for time, message in [*events, (None, None)]:
                     at = total if time is None else min(round(time * SAMPLE_RATE), total)
@@ -204,14 +204,14 @@ def synthesize(
     *,
     duration: float | None = None,
     tail: float = DEFAULT_TAIL,
-    progress: bool = False,
+    progress_bars: bool = False,
 ) -> np.ndarray:
     """Render ``midi`` to an (n, 2) int16 array at SAMPLE_RATE, in memory (``render_wav`` streams).
 
     The length is ``duration`` seconds when given (the music is cut or padded with what the synth
     still sounds), else the last event plus ``tail`` seconds of release and reverb.
     """
-    total, blocks = _raw_blocks(midi, soundfont, duration, tail, progress)
+    total, blocks = _raw_blocks(midi, soundfont, duration, tail, progress_bars)
     samples = np.concatenate(list(blocks)) if total else np.zeros((0, 2), np.int16)
     return _Level(_peak(samples), total)(samples, 0)
 
@@ -223,11 +223,11 @@ def render_wav(
     *,
     duration: float | None = None,
     tail: float = DEFAULT_TAIL,
-    progress: bool = False,
+    progress_bars: bool = False,
 ) -> None:
     """Render ``midi`` into the WAV ``path`` (not atomic: see ``render``) the same samples as
     ``synthesize``, holding one block in memory at a time."""
-    total, blocks = _raw_blocks(midi, soundfont, duration, tail, progress)
+    total, blocks = _raw_blocks(midi, soundfont, duration, tail, progress_bars)
     peak = 0
     with wave.open(str(path), "wb") as out:
         _wav_format(out)
@@ -281,11 +281,11 @@ def render(
     *,
     duration: float | None = None,
     tail: float = DEFAULT_TAIL,
-    progress: bool = False,
+    progress_bars: bool = False,
 ) -> Path:
     """Render a MIDI file to a 44.1 kHz 16-bit stereo WAV (atomically; see ``render_wav``)."""
     soundfont = find_soundfont(soundfont)
     with atomic_output(wav_path, overwrite) as tmp:
-        render_wav(midi_path, tmp, soundfont, duration=duration, tail=tail, progress=progress)
+        render_wav(midi_path, tmp, soundfont, duration=duration, tail=tail, progress_bars=progress_bars)
     logger.info("rendered %s with %s", wav_path, soundfont.name)
     return Path(wav_path)
