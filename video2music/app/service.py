@@ -2,7 +2,7 @@
 video's features, generate, and save the results into a fresh run folder.
 
 Kept free of Gradio so it can be tested and reused directly; ``video2music.app.ui`` only maps
-page controls onto a ``Request`` and an ``Outcome`` back onto page components.
+page controls onto a ``Request`` and a ``ScoredRequest`` back onto page components.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from video2music import vocab
 from video2music.app.cache import FeatureCache
 from video2music.app.runs import RunFolders, safe_stem
 from video2music.errors import UserError
+from video2music.features import BACKENDS as FEATURE_BACKENDS
 from video2music.music.arrange import Instruments
 from video2music.pipeline import GenerationSettings, Progress, Video2Music
 from video2music.writer import plan_result, write_result
@@ -24,7 +25,7 @@ from video2music.writer import plan_result, write_result
 logger = logging.getLogger(__name__)
 
 AUTO_KEY = "auto (from the mood)"
-BACKENDS = ("auto", "basic", "clip")
+BACKENDS = ("auto", *FEATURE_BACKENDS)
 KEY_CHOICES = (AUTO_KEY,) + tuple(
     vocab.Key(tonic, mode).name for mode in ("major", "minor") for tonic in range(12)
 )
@@ -49,7 +50,7 @@ class Request:
 
 
 @dataclass
-class Outcome:
+class ScoredRequest:
     """What one request produced: its run folder, the saved files and what to show."""
 
     folder: Path
@@ -112,7 +113,7 @@ class Scorer:
             changes["emotion_guidance"] = float(request.emotion_strength)
         return self.v2m.settings.replace(**changes)
 
-    def run(self, request: Request, progress: Progress | None = None) -> Outcome:
+    def run(self, request: Request, progress: Progress | None = None) -> ScoredRequest:
         """Generate for ``request`` into a new run folder; UserError for anything the user can fix."""
         report = progress or (lambda fraction, message: None)
         started = time.perf_counter()
@@ -156,7 +157,7 @@ class Scorer:
             "total": finished - started,
         }
         logger.info("run %s: %s", folder.name, timings)
-        return Outcome(
+        return ScoredRequest(
             folder=folder,
             files=files,
             chords_text=result.chords_text(),

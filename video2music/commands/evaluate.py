@@ -46,14 +46,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def _jsonable(value: Any) -> Any:
+def _plain(value: Any) -> Any:
     """NaN (a metric with nothing to count) becomes null, as JSON has no NaN."""
     if isinstance(value, float) and math.isnan(value):
         return None
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_jsonable(v) for v in value]
+        return [_plain(v) for v in value]
     return value
 
 
@@ -80,5 +80,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(format_table(table))
     if args.json:
         with atomic_output(args.json, args.overwrite) as tmp:
-            tmp.write_text(json.dumps(_jsonable(results), indent=1) + "\n")
+            tmp.write_text(json.dumps(_plain(results), indent=1) + "\n")
     return 0

@@ -10,8 +10,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from video2music.errors import UserError, cli_main
-from video2music.features.decode import VIDEO_EXTENSIONS, videos_in
+from video2music.features.extract import BACKENDS
 from video2music.music.arrange import Instruments
+from video2music.video_io import find_videos
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--soundfont", help="a .sf2 file (default: $VIDEO2MUSIC_SOUNDFONT, FluidR3_GM, TimGM6mb)")
     p.add_argument(
         "--features",
-        choices=("auto", "clip", "basic"),
+        choices=("auto", *BACKENDS),
         default="auto",
         help="clip needs the CLIP weights, basic none (default: what the model needs)",
     )
@@ -60,22 +61,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def collect_videos(paths: list[str]) -> list[Path]:
-    videos: list[Path] = []
-    for text in paths:
-        path = Path(text)
-        if path.is_dir():
-            found = videos_in(path)
-            if not found:
-                raise UserError(f"folder {path} holds no videos ({', '.join(VIDEO_EXTENSIONS)})")
-            videos.extend(found)
-        elif path.exists():
-            videos.append(path)
-        else:
-            raise UserError(f"{path} does not exist; give a video file or a folder of videos")
-    return list(dict.fromkeys(videos))  # a video named and also in a named folder is scored once
-
-
 @cli_main
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
@@ -87,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     instruments = Instruments.parse(args.instruments) if args.instruments else None
     find_soundfont(args.soundfont)  # also $VIDEO2MUSIC_SOUNDFONT and the defaults
     load_fluidsynth()
-    videos = collect_videos(args.video)
+    videos = find_videos(args.video, strict=True)
     v2m = Video2Music.from_pretrained(args.weights, regression=args.regression_weights, device=args.device)
     given = {"top_p": args.top_p, "temperature": args.temperature, "emotion_guidance": args.emotion_strength}
     v2m.set_generation_params(

@@ -17,9 +17,10 @@ import sys
 from pathlib import Path
 
 from video2music.errors import UserError, cli_main
-from video2music.features.batch import find_videos, plan_jobs, run_jobs
+from video2music.features.batch import plan_jobs, run_jobs
 from video2music.features.clip import DEFAULT_CLIP_MODEL, check_clip_model
 from video2music.features.extract import BACKENDS
+from video2music.video_io import find_videos
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(f"--out {args.out} is a file; give a folder")
     if args.backend == "clip":
         check_clip_model(args.clip_model)  # fail before any video is decoded
-    jobs = plan_jobs(find_videos(args.inputs), args.out, args.muvisync, args.overwrite)
+    jobs = plan_jobs(find_videos(args.inputs, strict=False), args.out, args.muvisync, args.overwrite)
     if not jobs:
         raise UserError("no videos to process; give video files or folders that contain them")
     args.out.mkdir(parents=True, exist_ok=True)
