@@ -39,6 +39,7 @@ from video2music.data.muvisync import MuViSyncVideo
 from video2music.errors import UserError
 from video2music.model.checkpoint import Checkpoint
 from video2music.model.loss import DEFAULT_LAMBDA, amt_loss
+from video2music.timeline import cut_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -271,7 +272,7 @@ def read_generated(path: str | os.PathLike) -> GeneratedVideo:
         ) from None
     if not (len(chords) == len(emotion) == len(offset)) or emotion.shape[1:] != (len(vocab.EMOTIONS),):
         raise UserError(f"{path}: chords, emotion and scene_offset disagree on the number of seconds")
-    cuts = [int(t) for t in np.flatnonzero(offset == 0) if t > 0]
+    cuts = cut_seconds(offset)
     return GeneratedVideo(path.stem, chords, emotion, cuts)
 
 

@@ -31,6 +31,7 @@ from video2music.model.decode import DecodeOptions, decode_chords
 from video2music.model.inputs import build_video_input
 from video2music.music.arrange import Instruments, arrange, check_tempo
 from video2music.result import GenerationResult
+from video2music.timeline import cut_seconds
 from video2music.timing import Stopwatch
 
 logger = logging.getLogger(__name__)
@@ -68,11 +69,6 @@ def choose_key(emotion: np.ndarray) -> vocab.Key:
     mean = emotion.mean(axis=0)
     minor = mean[_NEGATIVE].sum() > mean[_POSITIVE].sum()
     return vocab.Key(9, "minor") if minor else vocab.Key(0, "major")
-
-
-def cut_seconds(scene_offset: np.ndarray) -> frozenset[int]:
-    """The seconds (after the first) on which a new scene begins: where the offset restarts at 0."""
-    return frozenset(int(t) for t in np.flatnonzero(np.asarray(scene_offset) == 0) if t > 0)
 
 
 def resolve_checkpoint(name_or_path: str | Path) -> Path:
@@ -254,7 +250,7 @@ class Video2Music:
             options = dataclasses.replace(
                 settings.decode_options(seed),
                 primer=tuple(vocab.transpose_chord(c, -out_key.transpose) for c in primer_ids),
-                change_at=cut_seconds(features.scene_offset) if settings.cut_changes else None,
+                change_at=frozenset(cut_seconds(features.scene_offset)) if settings.cut_changes else None,
             )
             chords = decode_chords(
                 self.model, video_input, out_key.mode_bit, options, emotion=features.emotion
