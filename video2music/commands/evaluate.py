@@ -11,9 +11,10 @@ from typing import Any
 
 from video2music.data.muvisync import load_split
 from video2music.errors import UserError, cli_main
-from video2music.evaluation import evaluate_generated, evaluate_split, format_table
+from video2music.evaluation import evaluate_generated, format_table
 from video2music.fileio import atomic_output, check_writable
 from video2music.model.checkpoint import load_any
+from video2music.tasks import evaluate_split
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -73,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         results = {"data": str(args.data), "split": args.split, "models": {}}
         for path, checkpoint in zip(args.checkpoint, checkpoints, strict=True):
             metrics = evaluate_split(
-                checkpoint, videos, args.batch_size, args.device, progress=not args.no_progress
+                checkpoint, videos, args.batch_size, args.device, progress_bars=not args.no_progress
             )
             results["models"][str(path)] = {"kind": checkpoint.kind, **metrics}
         table = {f"{path} on {args.split}": metrics for path, metrics in results["models"].items()}
