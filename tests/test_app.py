@@ -14,9 +14,9 @@ import pretty_midi
 import pytest
 
 from video2music.app.cache import FeatureCache, file_digest
-from video2music.app.cli import MARKER, check_port, parse_args, prepare_output_dir
 from video2music.app.runs import RunFolders, safe_stem
 from video2music.app.service import KEY_CHOICES, Request, Scorer
+from video2music.commands.app import MARKER, check_port, parse_args, prepare_output_dir
 from video2music.errors import UserError
 from video2music.features import extract
 
