@@ -101,6 +101,31 @@ def test_a_forbidden_folder_is_one_line(capsys):
     assert sorted(os.listdir("/sys/kernel")) == before
 
 
+def test_existing_outputs_and_clashing_names_are_refused_before_any_video_is_read(
+    tmp_path, capsys, monkeypatch
+):
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("a video was read although the outputs were refused")
+
+    monkeypatch.setattr("video2music.pipeline.Video2Music.extract_features", must_not_run)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "fades.json").write_text("an earlier result")
+    before = snapshot(tmp_path)
+    assert generate_main(["--video", str(FADES), "--out", str(out), "--weights", "debug"]) == 2
+    assert "fades.json already exists; pass --overwrite" in one_error_line(capsys)
+    assert snapshot(tmp_path) == before
+    # Two videos named alike in two folders would write one set: refused, with or without --overwrite.
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "clip.mp4").write_bytes(FADES.read_bytes())
+    before = snapshot(out)
+    videos = [str(tmp_path / "a" / "clip.mp4"), str(tmp_path / "b" / "clip.mp4")]
+    assert generate_main(["--video", *videos, "--out", str(out), "--weights", "debug", "--overwrite"]) == 2
+    assert "two videos would both write" in one_error_line(capsys)
+    assert snapshot(out) == before
+
+
 def test_an_output_name_that_is_a_folder_is_refused_even_with_overwrite(tmp_path, capsys):
     (tmp_path / "fades.wav").mkdir()
     before = snapshot(tmp_path)
