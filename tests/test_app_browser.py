@@ -22,6 +22,8 @@ from pathlib import Path
 import pretty_midi
 import pytest
 
+pytestmark = pytest.mark.slow  # a browser and a server: tens of seconds
+
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

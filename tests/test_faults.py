@@ -56,6 +56,7 @@ def one_error_line(capsys) -> str:
     return lines[0]
 
 
+@pytest.mark.slow
 def test_a_full_disk_is_one_line_and_leaves_the_folder_as_it_was(tmp_path, capsys):
     with mounted_tmpfs(tmp_path / "small", "size=1m") as out:
         (out / "keep.txt").write_text("the user's own file\n")
@@ -66,6 +67,7 @@ def test_a_full_disk_is_one_line_and_leaves_the_folder_as_it_was(tmp_path, capsy
         assert snapshot(out) == before
 
 
+@pytest.mark.slow
 def test_a_batch_onto_a_full_disk_goes_on_with_the_next_video(tmp_path, capsys, caplog):
     with mounted_tmpfs(tmp_path / "small", "size=1m") as out:
         before = snapshot(out)
@@ -135,6 +137,7 @@ def test_an_output_name_that_is_a_folder_is_refused_even_with_overwrite(tmp_path
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.slow
 def test_a_folder_that_appears_during_the_run_is_one_line(tmp_path, capsys, monkeypatch):
     """IsADirectoryError at the final rename: the old set stays and nothing new is left."""
     out = tmp_path / "out"

@@ -55,6 +55,7 @@ def sample_run(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_cli_writes_every_output(sample_run):
     out = sample_run
     names = sorted(p.name for p in out.iterdir())
@@ -95,6 +96,7 @@ def generate_in_process(capsys, *args: str) -> tuple[int, str]:
     return code, capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_cli_refuses_to_overwrite_and_leaves_files_alone(sample_run, capsys):
     before = {p.name: p.stat().st_mtime_ns for p in sample_run.iterdir()}
     returncode, stderr = generate_in_process(
@@ -221,6 +223,7 @@ def timeline(emotion_name: str, seconds: int = 60) -> VideoFeatures:
     )
 
 
+@pytest.mark.slow
 def test_default_model_follows_emotion():
     """Same key, same seeds: a sad timeline gets more minor-family chords than an exciting one."""
     v2m = Video2Music.from_pretrained("default")
@@ -234,6 +237,7 @@ def test_default_model_follows_emotion():
     assert shares["sad"] > shares["exciting"] + 0.1, shares
 
 
+@pytest.mark.slow
 def test_video_over_twenty_minutes_warns_and_goes_on(caplog):
     v2m = Video2Music.from_pretrained("debug")
     with caplog.at_level(logging.WARNING, logger="video2music.pipeline"):

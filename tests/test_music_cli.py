@@ -30,6 +30,7 @@ def _key_signature(path) -> str:
     return next(m.key for track in mido.MidiFile(path).tracks for m in track if m.type == "key_signature")
 
 
+@pytest.mark.slow
 def test_writes_into_a_fresh_output_folder(repo_dir, tmp_path):
     # out/ does not exist yet: the command creates it.
     result = _run(

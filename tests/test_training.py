@@ -55,6 +55,7 @@ def tiny(data, out, **changes) -> TrainOptions:
     return replace(base, **changes)
 
 
+@pytest.mark.slow
 def test_tiny_model_overfits_the_fixture(data, tmp_path):
     # Validate on the training videos themselves, so best.pt is the most overfitted model.
     overfit = tmp_path / "data"
@@ -185,6 +186,7 @@ def test_semantic_inputs_need_semantic_files(data, tmp_path, capsys):
     assert not (out / "state.pt").exists()
 
 
+@pytest.mark.slow
 def test_torchrun_two_cpu_processes(data, tmp_path):
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
