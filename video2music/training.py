@@ -44,21 +44,14 @@ from torch.utils.data import DataLoader, DistributedSampler, Subset
 from tqdm import tqdm
 
 from video2music import vocab
-from video2music.data.dataset import DEFAULT_WINDOW, Batch, WindowDataset, collate
+from video2music.data.dataset import DEFAULT_WINDOW, WindowDataset, collate
 from video2music.data.muvisync import MuViSyncVideo, load_split
 from video2music.errors import UserError
-from video2music.evaluation import (
-    add_totals,
-    amt_forward,
-    batch_totals,
-    finish_metrics,
-    regression_forward,
-)
 from video2music.fileio import atomic_output
 from video2music.model.checkpoint import save_checkpoint
 from video2music.model.device import check_device
 from video2music.model.inputs import INPUT_ORDER, check_inputs
-from video2music.model.loss import DEFAULT_LAMBDA, amt_loss, regression_loss
+from video2music.model.loss import DEFAULT_LAMBDA
 from video2music.model.reference_import import (
     KINDS,
     name_list,
@@ -66,8 +59,10 @@ from video2music.model.reference_import import (
     read_checkpoint_object,
     state_mismatch,
 )
-from video2music.model.regression import RegressionConfig, VideoRegression
-from video2music.model.transformer import AffectiveMultimodalTransformer, AMTConfig
+from video2music.model.regression import RegressionConfig
+from video2music.model.transformer import AMTConfig
+from video2music.tasks import TASKS as TASK_TABLE
+from video2music.tasks import add_totals
 
 logger = logging.getLogger(__name__)
 
@@ -396,15 +391,6 @@ def _write_logs(out: Path, history: list[dict[str, Any]]) -> None:
         writer.writerows(history)
 
 
-def _loss(task: str, model: torch.nn.Module, batch: Batch, lam: float) -> tuple[torch.Tensor, int]:
-    """Training loss of one batch and the number of predictions it averages over."""
-    if task == "amt":
-        logits, targets, emotion = amt_forward(model, batch)
-        return amt_loss(logits, targets, emotion, lam), int((targets != vocab.PAD_ID).sum())
-    prediction, target = regression_forward(model, batch)
-    return regression_loss(prediction, target, batch.mask), int(batch.mask.sum())
-
-
 def _diverged(what: str, epoch: int, step: int, out: Path) -> TrainingError:
     state = out / "state.pt"
     saved = f"the last good state is {state}" if state.exists() else "no epoch had finished"
@@ -456,7 +442,8 @@ def train(options: TrainOptions) -> dict[str, Any]:
             "resume with the same --size/--layers/--d-model/--heads/--ff/--hidden/--dropout/--inputs"
         )
     _seed_everything(options.seed + procs.rank)
-    model = (AffectiveMultimodalTransformer if options.task == "amt" else VideoRegression)(config)
+    task = TASK_TABLE[options.task]
+    model = task.model_class(config)
     model.to(procs.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=peak_lr(options, config), betas=(0.9, 0.98), eps=1e-9)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_factor(options.warmup))
@@ -498,7 +485,7 @@ def train(options: TrainOptions) -> dict[str, Any]:
             disable=not (options.progress and procs.main),
         )
         for step, batch in enumerate(bar, start=1):
-            loss, n = _loss(options.task, trained, batch.to(procs.device), options.lam)
+            loss, n = task.loss(trained, batch.to(procs.device), options.lam)
             if procs.sum([float(not torch.isfinite(loss))])[0]:
                 raise _diverged("the loss", epoch, step, out)
             optimizer.zero_grad(set_to_none=True)
@@ -517,11 +504,9 @@ def train(options: TrainOptions) -> dict[str, Any]:
         totals: dict[str, float] = {}
         with torch.no_grad():
             for batch in val_loader:
-                add_totals(totals, batch_totals(options.task, model, batch.to(procs.device), options.lam))
+                add_totals(totals, task.totals(model, batch.to(procs.device), options.lam))
         keys = sorted(set().union(*procs.gather(sorted(totals))))
-        val = finish_metrics(
-            options.task, dict(zip(keys, procs.sum([totals.get(k, 0.0) for k in keys]), strict=True))
-        )
+        val = task.metrics(dict(zip(keys, procs.sum([totals.get(k, 0.0) for k in keys]), strict=True)))
         row = {"epoch": epoch, "train_loss": loss_sum / max(count, 1.0), "lr": scheduler.get_last_lr()[0]}
         row.update({f"val_{k}": v for k, v in val.items()})
         history.append(row)

@@ -288,7 +288,7 @@ def write_music(
     duration: float | None = None,
     extra: dict[str, Callable[[Path], None]] | None = None,
     timings: dict[str, float] | None = None,
-    progress: bool = False,
+    progress_bars: bool = False,
 ) -> dict[str, Path]:
     """Write the set: the MIDI, its render, the stems, the video with the render as soundtrack,
     then ``extra`` kinds in order (kind -> a function that writes that file at the path it is
@@ -308,7 +308,7 @@ def write_music(
                     outputs.soundfont,
                     duration=duration,
                     loudness=outputs.loudness,
-                    progress=progress,
+                    progress_bars=progress_bars,
                 )
         for part in arrangement.parts:
             kind = f"stem:{part.name}"
@@ -331,7 +331,7 @@ def write_music(
 
 
 def write_result(
-    result: GenerationResult, outputs: OutputSet | str | os.PathLike, *, progress: bool = False
+    result: GenerationResult, outputs: OutputSet | str | os.PathLike, *, progress_bars: bool = False
 ) -> dict[str, Path]:
     """Write ``result`` as the set ``outputs`` plans (a folder: the default set, named after the
     video); returns kind -> path and adds the writing stages to ``result.timings``."""
@@ -355,7 +355,7 @@ def write_result(
         duration=result.features.duration,
         extra={"plot": write_plot, "json": write_json},
         timings=result.timings,
-        progress=progress,
+        progress_bars=progress_bars,
     )
 
 

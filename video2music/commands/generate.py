@@ -10,9 +10,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from video2music.errors import UserError, cli_main
-from video2music.features.decode import VIDEO_EXTENSIONS, videos_in
+from video2music.features.extract import BACKENDS
 from video2music.music.arrange import Instruments
 from video2music.music.synth import LOUDNESS_TARGET, parse_loudness
+from video2music.video_io import find_videos
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--soundfont", help="a .sf2 file (default: $VIDEO2MUSIC_SOUNDFONT, FluidR3_GM, TimGM6mb)")
     p.add_argument(
         "--features",
-        choices=("auto", "clip", "basic"),
+        choices=("auto", *BACKENDS),
         default="auto",
         help="clip needs the CLIP weights, basic none (default: what the model needs)",
     )
@@ -73,22 +74,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def collect_videos(paths: list[str]) -> list[Path]:
-    videos: list[Path] = []
-    for text in paths:
-        path = Path(text)
-        if path.is_dir():
-            found = videos_in(path)
-            if not found:
-                raise UserError(f"folder {path} holds no videos ({', '.join(VIDEO_EXTENSIONS)})")
-            videos.extend(found)
-        elif path.exists():
-            videos.append(path)
-        else:
-            raise UserError(f"{path} does not exist; give a video file or a folder of videos")
-    return list(dict.fromkeys(videos))  # a video named and also in a named folder is scored once
-
-
 @cli_main
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
@@ -101,20 +86,15 @@ def main(argv: list[str] | None = None) -> int:
     loudness = parse_loudness(args.loudness_target)
     find_soundfont(args.soundfont)  # also $VIDEO2MUSIC_SOUNDFONT and the defaults
     load_fluidsynth()
-    videos = collect_videos(args.video)
+    videos = find_videos(args.video, strict=True)
     v2m = Video2Music.from_pretrained(args.weights, regression=args.regression_weights, device=args.device)
-    v2m.set_generation_params(cut_changes=not args.no_cut_changes)
-    if args.top_p is not None:
-        v2m.set_generation_params(top_p=args.top_p)
-    settings = dict(
-        key=args.key,
-        primer=args.primer,
-        tempo=args.tempo,
-        seed=args.seed,
-        temperature=args.temperature,
-        emotion_guidance=args.emotion_strength,
+    given = {"top_p": args.top_p, "temperature": args.temperature, "emotion_guidance": args.emotion_strength}
+    v2m.set_generation_params(
+        cut_changes=not args.no_cut_changes,
+        **{name: value for name, value in given.items() if value is not None},
     )
-    v2m.check_settings(**settings)
+    piece = dict(key=args.key, primer=args.primer, tempo=args.tempo)
+    v2m.check_settings(**piece)
     v2m.feature_backend(args.features)
 
     failures: list[str] = []
@@ -152,9 +132,10 @@ def main(argv: list[str] | None = None) -> int:
                 instruments=instruments,
                 drums=not args.no_drums,
                 backend=args.features,
-                **settings,
+                seed=args.seed,
+                **piece,
             )
-            paths = write_result(result, outputs, progress=show)
+            paths = write_result(result, outputs, progress_bars=show)
         except UserError as error:
             failed(video, error)
             continue

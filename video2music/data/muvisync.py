@@ -1,8 +1,8 @@
 """Reading, validating, writing and packing data in the MuVi-Sync layout.
 
-One video is a timeline of ``T`` seconds spread over one file per modality (see ARCHITECTURE.md,
-"MuVi-Sync on disk"). Reading checks every file completely — line format, one line per second
-from 0, chord labels in the vocabulary, finite values in range, lengths that agree across
+One video is a timeline of ``T`` seconds spread over one file per modality (see
+docs/ARCHITECTURE.md, "MuVi-Sync on disk"). Reading checks every file completely — line format,
+one line per second from 0, chord labels in the vocabulary, finite values in range, lengths that agree across
 modalities — and reports *every* problem with its ``file:line`` in one ``DatasetError``, so a
 broken dataset is fixed in one pass and nothing is ever trained on garbage.
 

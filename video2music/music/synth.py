@@ -157,7 +157,7 @@ def _raw_blocks(
     soundfont: str | os.PathLike | None,
     duration: float | None,
     tail: float,
-    progress: bool,
+    progress_bars: bool,
 ) -> tuple[int, Iterator[np.ndarray]]:
     """The render's length in samples and its (n, 2) int16 blocks at RENDER_GAIN, before levelling.
 
@@ -194,7 +194,7 @@ def _raw_blocks(
             synth.set_reverb(roomsize=0.6, damping=0.4, width=0.8, level=0.5)
             rendered = 0
             with tqdm(
-                total=total, unit="sample", unit_scale=True, disable=not progress, desc="render"
+                total=total, unit="sample", unit_scale=True, disable=not progress_bars, desc="render"
             ) as bar:
                 for time, message in [*events, (None, None)]:
                     at = total if time is None else min(round(time * SAMPLE_RATE), total)
@@ -315,7 +315,7 @@ def synthesize(
     tail: float = DEFAULT_TAIL,
     loudness: float | None = LOUDNESS_TARGET,
     gain: float | None = None,
-    progress: bool = False,
+    progress_bars: bool = False,
 ) -> np.ndarray:
     """Render ``midi`` to an (n, 2) int16 array at SAMPLE_RATE, in memory (``render_wav`` streams).
 
@@ -324,7 +324,7 @@ def synthesize(
     brought to ``loudness`` LUFS (true peak at most TRUE_PEAK_CEILING; None: left at the synth's
     level), or raised by ``gain``.
     """
-    total, blocks = _raw_blocks(midi, soundfont, duration, tail, progress)
+    total, blocks = _raw_blocks(midi, soundfont, duration, tail, progress_bars)
     samples = np.concatenate(list(blocks)) if total else np.zeros((0, 2), np.int16)
     if gain is None:
         meter = _Meter()
@@ -343,13 +343,13 @@ def render_wav(
     tail: float = DEFAULT_TAIL,
     loudness: float | None = LOUDNESS_TARGET,
     gain: float | None = None,
-    progress: bool = False,
+    progress_bars: bool = False,
 ) -> float:
     """Render ``midi`` into the WAV ``path`` (not atomic: see ``render``) the same samples as
     ``synthesize``, holding one block in memory at a time. Returns the gain applied, so that
     stems rendered with it sum to this mix."""
     check_loudness(loudness)
-    total, blocks = _raw_blocks(midi, soundfont, duration, tail, progress)
+    total, blocks = _raw_blocks(midi, soundfont, duration, tail, progress_bars)
     meter = _Meter()
     with wave.open(str(path), "wb") as out:
         _wav_format(out)
@@ -411,11 +411,11 @@ def render(
     *,
     duration: float | None = None,
     tail: float = DEFAULT_TAIL,
-    progress: bool = False,
+    progress_bars: bool = False,
 ) -> Path:
     """Render a MIDI file to a 44.1 kHz 16-bit stereo WAV (atomically; see ``render_wav``)."""
     soundfont = find_soundfont(soundfont)
     with atomic_output(wav_path, overwrite) as tmp:
-        render_wav(midi_path, tmp, soundfont, duration=duration, tail=tail, progress=progress)
+        render_wav(midi_path, tmp, soundfont, duration=duration, tail=tail, progress_bars=progress_bars)
     logger.info("rendered %s with %s", wav_path, soundfont.name)
     return Path(wav_path)
