@@ -1,7 +1,7 @@
 """Benchmark: the arrangement (melody, parts, dynamics, audio) against held-out POP909 songs.
 
 The bundled sample videos (examples/*.mp4) are scored with ``--seeds`` seeds each, and so is
-one timeline of at least ``--min-seconds`` chained from their features (``musicality.chain``).
+one timeline of at least ``--min-seconds`` chained from their features (``chain``).
 Each run is written as generate.py writes it (MIDI and WAV through ``video2music.writer``) and
 every statistic is measured from the written files as read back (``video2music.music.stats``).
 In the same run the same melody statistics are computed on the held-out POP909 test songs
@@ -24,10 +24,10 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from musicality import chain
 
 from video2music import Video2Music
 from video2music.data import pop909
+from video2music.features import VideoFeatures
 from video2music.music import stats
 from video2music.writer import plan_result, write_result
 
@@ -45,6 +45,28 @@ MELODY_ROWS = {
     "melody highest pitch": ("pitch_high", ""),
 }
 TRACKS = ("chords", "arpeggio", "bass", "drums", "melody")
+
+
+def chain(clips: list[VideoFeatures], min_seconds: int) -> VideoFeatures:
+    """The clips' seconds one after another, the list repeated until ``min_seconds``; each clip's
+    first second starts a scene (its scene offsets already start at 0 there)."""
+    parts = clips * -(-min_seconds // sum(c.T for c in clips))
+    offsets = [0, *np.cumsum([c.T for c in parts])[:-1]]
+    return VideoFeatures(
+        duration=float(sum(c.T for c in parts)),
+        fps=parts[0].fps,
+        semantic=None,
+        emotion=np.concatenate([c.emotion for c in parts]),
+        scene_offset=np.concatenate([c.scene_offset for c in parts]),
+        scene_cuts=[
+            float(at + cut)
+            for at, c in zip(offsets, parts, strict=True)
+            for cut in [0.0, *c.scene_cuts]
+            if at + cut > 0
+        ],
+        motion=np.concatenate([c.motion for c in parts]),
+        backend=parts[0].backend,
+    )
 
 
 def summary(values: list[float]) -> str:
@@ -74,7 +96,7 @@ def pop909_rows(source: Path, raw: Path) -> list[dict[str, float]]:
         row = stats.pop909_melody_stats(song)
         midi = raw / song.song_id / f"{song.song_id}.mid"
         if midi.is_file():
-            parts, _, _ = stats.read_midi_parts(midi)
+            parts = stats.midi_parts(stats.read_midi(midi))
             for name in ("MELODY", "PIANO"):
                 if name in parts:
                     row[f"velocity_range_{name.lower()}"] = stats.velocity_range(parts[name])

@@ -16,7 +16,7 @@ INPUTS=scene_offset,motion,emotion  # no CLIP: the corpus has no pictures
 POP909=dataset/pop909_derived.tsv.gz
 
 if [[ $WHICH != melody ]]; then
-    "$PY" -m video2music.data.corpus --out "$DATA" --no-progress
+    "$PY" -m video2music.commands.corpus --out "$DATA" --no-progress
 fi
 
 train_and_ship() {  # name, then train.py size options

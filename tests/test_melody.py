@@ -204,3 +204,19 @@ def test_melody_track_is_written_in_the_key(shipped, tmp_path):
     assert Instruments.parse("melody=lead 1 (square)") == Instruments(melody=80)
     with pytest.raises(UserError, match="kit number"):
         Instruments.parse("drums=flute")
+
+
+def test_bars_bent_by_scene_cuts(shipped, tmp_path):
+    """Cuts on a fourth and on a second beat make a 3/4 and a 5/4 bar: the melody follows the bars."""
+    grid = Grid.for_video(40.0, 120.0, cuts=[7.5, 16.0])
+    assert sorted(set(grid.bars)) == [3, 4, 5]
+    chords = (LOOP * 6)[: grid.steps]
+    notes = writer.compose(shipped.model, chords, grid, np.full(grid.steps, 8.0), seed=2)
+    assert notes[-1].end == grid.end_beat * 4 and notes[-1].start == (grid.end_beat - grid.bars[-1]) * 4
+    music = arrange(chords, 8.0, 0.2, "G major", grid=grid, melody=notes)
+    path = tmp_path / "bent.mid"
+    music.to_midi().save(path)
+    midi = stats.read_midi(path)
+    strong = stats.strong_beats(midi.get_beats(), midi.get_downbeats())
+    assert len(strong) == 2 * len(grid.bars)  # every bar, 3/4 included, has a first and a third beat
+    assert stats.arrangement_stats(path)["chord_tones_beats_1_3"] >= 0.6

@@ -16,8 +16,8 @@ from video2music.commands.train import main as train_main
 from video2music.data import muvisync
 from video2music.data.fixture import write_fixture
 from video2music.errors import UserError
-from video2music.evaluation import evaluate_split
 from video2music.model.checkpoint import load_checkpoint
+from video2music.tasks import evaluate_split
 from video2music.training import TrainingError, TrainOptions, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,6 +49,7 @@ def tiny(data, out, **changes) -> TrainOptions:
     return replace(base, **changes)
 
 
+@pytest.mark.slow
 def test_tiny_model_overfits_the_fixture(data, tmp_path):
     # Validate on the training videos themselves, so best.pt is the most overfitted model.
     overfit = tmp_path / "data"
@@ -179,6 +180,7 @@ def test_semantic_inputs_need_semantic_files(data, tmp_path, capsys):
     assert not (out / "state.pt").exists()
 
 
+@pytest.mark.slow
 def test_torchrun_two_cpu_processes(data, tmp_path):
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

@@ -49,32 +49,26 @@ from torch.utils.data import DataLoader, DistributedSampler, Subset
 from tqdm import tqdm
 
 from video2music import vocab
-from video2music.data.dataset import DEFAULT_WINDOW, Batch, WindowDataset, collate
-from video2music.data.melody import MelodyBatch, MelodySequence, MelodyWindows, collate_melody, read_sequences
-from video2music.data.muvisync import MuViSyncVideo, load_split
+from video2music.data.dataset import DEFAULT_WINDOW
+from video2music.data.melody import MelodySequence
+from video2music.data.muvisync import MuViSyncVideo
 from video2music.errors import UserError
-from video2music.evaluation import (
-    add_totals,
-    amt_forward,
-    batch_totals,
-    finish_metrics,
-    melody_loss,
-    regression_forward,
-)
 from video2music.fileio import atomic_output
 from video2music.model.checkpoint import KINDS, save_checkpoint
 from video2music.model.device import check_device
 from video2music.model.inputs import INPUT_ORDER, check_inputs
-from video2music.model.loss import DEFAULT_LAMBDA, amt_loss, regression_loss
-from video2music.model.melody import MelodyConfig, MelodyModel
+from video2music.model.loss import DEFAULT_LAMBDA
+from video2music.model.melody import MelodyConfig
 from video2music.model.reference_import import (
     name_list,
     nonfinite_tensors,
     read_checkpoint_object,
     state_mismatch,
 )
-from video2music.model.regression import RegressionConfig, VideoRegression
-from video2music.model.transformer import AffectiveMultimodalTransformer, AMTConfig
+from video2music.model.regression import RegressionConfig
+from video2music.model.transformer import AMTConfig
+from video2music.tasks import TASKS as TASK_TABLE
+from video2music.tasks import add_totals
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +82,6 @@ _SMALL = {
     "melody": {"hidden": 64},
 }
 PEAK_LR = {"regression": 1e-3, "melody": 3e-3}  # the tasks without a d_model
-_MODELS = {"amt": AffectiveMultimodalTransformer, "regression": VideoRegression, "melody": MelodyModel}
 _STATE_KEYS = ("options", "config", "model", "optimizer", "scheduler", "rng", "epoch", "best_val", "history")
 # Options that change what is computed from the same model and data: a resume must keep them.
 _RESUME_SAME = ("task", "batch_size", "lr", "warmup", "window", "seed", "lam", "clip")
@@ -413,19 +406,6 @@ def _write_logs(out: Path, history: list[dict[str, Any]]) -> None:
         writer.writerows(history)
 
 
-def _loss(
-    task: str, model: torch.nn.Module, batch: Batch | MelodyBatch, lam: float
-) -> tuple[torch.Tensor, int]:
-    """Training loss of one batch and the number of predictions it averages over."""
-    if isinstance(batch, MelodyBatch):
-        return melody_loss(model, batch), int(batch.mask.sum())
-    if task == "amt":
-        logits, targets, emotion = amt_forward(model, batch)
-        return amt_loss(logits, targets, emotion, lam), int((targets != vocab.PAD_ID).sum())
-    prediction, target = regression_forward(model, batch)
-    return regression_loss(prediction, target, batch.mask), int(batch.mask.sum())
-
-
 def _diverged(what: str, epoch: int, step: int, out: Path) -> TrainingError:
     state = out / "state.pt"
     saved = f"the last good state is {state}" if state.exists() else "no epoch had finished"
@@ -451,28 +431,22 @@ def train(options: TrainOptions) -> dict[str, Any]:
         out.mkdir(parents=True, exist_ok=True)
 
     # ---- data: validated in full before any compute
-    if options.task == "melody":
-        batches = collate_melody
-        splits = {split: read_sequences(options.data, split) for split in ("train", "val")}
-        train_set = MelodyWindows(splits["train"], options.window, random_crop=True, seed=options.seed)
-        val_set = MelodyWindows(splits["val"], options.window)
-    else:
-        batches = collate
-        semantic = "semantic" in options.inputs
-        splits = {split: load_split(options.data, split, semantic=semantic) for split in ("train", "val")}
-        train_set = WindowDataset(
-            splits["train"], options.inputs, options.window, random_crop=True, seed=options.seed
-        )
-        val_set = WindowDataset(splits["val"], options.inputs, options.window)
+    task = TASK_TABLE[options.task]
+    semantic = "semantic" in options.inputs
+    splits = {split: task.read(options.data, split, semantic) for split in ("train", "val")}
+    train_set = task.windows(splits["train"], options.inputs, options.window, True, options.seed)
+    val_set = task.windows(splits["val"], options.inputs, options.window, False, options.seed)
     data = _data_fingerprint(splits)
     if not len(train_set) or not len(val_set):
         raise UserError("the train and val splits need pieces of at least 2 steps")
     sampler = DistributedSampler(train_set, procs.world, procs.rank, shuffle=True, seed=options.seed)
     train_loader = DataLoader(
-        train_set, options.batch_size, sampler=sampler, num_workers=options.workers, collate_fn=batches
+        train_set, options.batch_size, sampler=sampler, num_workers=options.workers, collate_fn=task.collate
     )
     val_shard = Subset(val_set, range(procs.rank, len(val_set), procs.world))
-    val_loader = DataLoader(val_shard, options.batch_size, num_workers=options.workers, collate_fn=batches)
+    val_loader = DataLoader(
+        val_shard, options.batch_size, num_workers=options.workers, collate_fn=task.collate
+    )
 
     # ---- model, optimiser, schedule: fresh, or exactly where the resumed run stopped
     config = model_config(options)
@@ -483,7 +457,7 @@ def train(options: TrainOptions) -> dict[str, Any]:
             "resume with the same --size/--layers/--d-model/--heads/--ff/--hidden/--dropout/--inputs"
         )
     _seed_everything(options.seed + procs.rank)
-    model = _MODELS[options.task](config)
+    model = task.model_class(config)
     model.to(procs.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=peak_lr(options, config), betas=(0.9, 0.98), eps=1e-9)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_factor(options.warmup))
@@ -525,7 +499,7 @@ def train(options: TrainOptions) -> dict[str, Any]:
             disable=not (options.progress and procs.main),
         )
         for step, batch in enumerate(bar, start=1):
-            loss, n = _loss(options.task, trained, batch.to(procs.device), options.lam)
+            loss, n = task.loss(trained, batch.to(procs.device), options.lam)
             if procs.sum([float(not torch.isfinite(loss))])[0]:
                 raise _diverged("the loss", epoch, step, out)
             optimizer.zero_grad(set_to_none=True)
@@ -544,11 +518,9 @@ def train(options: TrainOptions) -> dict[str, Any]:
         totals: dict[str, float] = {}
         with torch.no_grad():
             for batch in val_loader:
-                add_totals(totals, batch_totals(options.task, model, batch.to(procs.device), options.lam))
+                add_totals(totals, task.totals(model, batch.to(procs.device), options.lam))
         keys = sorted(set().union(*procs.gather(sorted(totals))))
-        val = finish_metrics(
-            options.task, dict(zip(keys, procs.sum([totals.get(k, 0.0) for k in keys]), strict=True))
-        )
+        val = task.metrics(dict(zip(keys, procs.sum([totals.get(k, 0.0) for k in keys]), strict=True)))
         row = {"epoch": epoch, "train_loss": loss_sum / max(count, 1.0), "lr": scheduler.get_last_lr()[0]}
         row.update({f"val_{k}": v for k, v in val.items()})
         history.append(row)

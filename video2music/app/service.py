@@ -2,7 +2,7 @@
 video's features, generate, and save the results into a fresh run folder.
 
 Kept free of Gradio so it can be tested and reused directly; ``video2music.app.ui`` only maps
-page controls onto a ``Request`` and an ``Outcome`` back onto page components.
+page controls onto a ``Request`` and a ``ScoredRequest`` back onto page components.
 """
 
 from __future__ import annotations
@@ -17,14 +17,15 @@ from video2music import vocab
 from video2music.app.cache import FeatureCache
 from video2music.app.runs import RunFolders, safe_stem
 from video2music.errors import UserError
+from video2music.features import BACKENDS as FEATURE_BACKENDS
 from video2music.music.arrange import Instruments
-from video2music.pipeline import Progress, Video2Music
+from video2music.pipeline import GenerationSettings, Progress, Video2Music
 from video2music.writer import plan_result, write_result
 
 logger = logging.getLogger(__name__)
 
 AUTO_KEY = "auto (from the mood)"
-BACKENDS = ("auto", "basic", "clip")
+BACKENDS = ("auto", *FEATURE_BACKENDS)
 KEY_CHOICES = (AUTO_KEY,) + tuple(
     vocab.Key(tonic, mode).name for mode in ("major", "minor") for tonic in range(12)
 )
@@ -49,7 +50,7 @@ class Request:
 
 
 @dataclass
-class Outcome:
+class ScoredRequest:
     """What one request produced: its run folder, the saved files and what to show."""
 
     folder: Path
@@ -77,8 +78,9 @@ class Scorer:
         self.cache = cache
         self.runs = runs
 
-    def check(self, request: Request) -> tuple[Path, str, Instruments]:
-        """Every setting checked before any work: the video path, resolved backend, instruments."""
+    def check(self, request: Request) -> tuple[Path, str, Instruments, GenerationSettings]:
+        """Every setting checked before any work: the video path, resolved backend, instruments and
+        generation settings."""
         if request.video is None or not str(request.video):
             raise UserError("no video yet: upload one or pick the sample video, then press Generate")
         video = Path(request.video)
@@ -86,31 +88,36 @@ class Scorer:
             raise UserError(f"the uploaded video {video.name} is gone; upload it again")
         if request.key not in KEY_CHOICES:
             raise UserError(f"unknown key {request.key!r}; pick one from the list")
-        self.v2m.check_settings(**self._settings(request))
+        self.v2m.check_settings(**self._piece(request))
         instruments = Instruments(
             chords=int(request.chords_program),
             arpeggio=int(request.arpeggio_program),
             bass=int(request.bass_program),
         )
-        return video, self.v2m.feature_backend(request.backend), instruments
+        return video, self.v2m.feature_backend(request.backend), instruments, self._settings(request)
 
     @staticmethod
-    def _settings(request: Request) -> dict[str, Any]:
-        """The request's settings as ``Video2Music.generate`` takes them."""
+    def _piece(request: Request) -> dict[str, Any]:
+        """The request's choices for this piece as ``Video2Music.generate`` takes them."""
         return {
             "key": None if request.key == AUTO_KEY else request.key,
             "primer": request.primer.strip() or None,
             "tempo": float(request.tempo),
-            "seed": int(request.seed),
-            "temperature": float(request.temperature),
-            "emotion_guidance": request.emotion_strength,
         }
 
-    def run(self, request: Request, progress: Progress | None = None) -> Outcome:
+    def _settings(self, request: Request) -> GenerationSettings:
+        """The model's settings with this request's sampling choices (checked; the model is shared
+        between requests, so they are passed per call rather than set on it)."""
+        changes: dict[str, Any] = {"temperature": float(request.temperature)}
+        if request.emotion_strength is not None:
+            changes["emotion_guidance"] = float(request.emotion_strength)
+        return self.v2m.settings.replace(**changes)
+
+    def run(self, request: Request, progress: Progress | None = None) -> ScoredRequest:
         """Generate for ``request`` into a new run folder; UserError for anything the user can fix."""
         report = progress or (lambda fraction, message: None)
         started = time.perf_counter()
-        video, backend, instruments = self.check(request)
+        video, backend, instruments, settings = self.check(request)
 
         report(0.0, "reading the video")
         try:
@@ -131,7 +138,9 @@ class Scorer:
             instruments=instruments,
             drums=bool(request.drums),
             progress=generation_progress,
-            **self._settings(request),
+            seed=int(request.seed),
+            settings=settings,
+            **self._piece(request),
         )
         report(0.6, "rendering audio and video")
         folder = self.runs.new()
@@ -153,7 +162,7 @@ class Scorer:
             "total": finished - started,
         }
         logger.info("run %s: %s", folder.name, timings)
-        return Outcome(
+        return ScoredRequest(
             folder=folder,
             files=files,
             chords_text=result.chords_text(),

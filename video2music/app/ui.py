@@ -97,7 +97,7 @@ def build(scorer: Scorer, sample: Path | None = None) -> gr.Blocks:
                     emotion_strength = gr.Slider(
                         0,
                         3,
-                        value=scorer.v2m.generation_params["emotion_guidance"],
+                        value=scorer.v2m.settings.emotion_guidance,
                         step=0.1,
                         label="Emotion strength (0 = off)",
                         elem_id="emotion",

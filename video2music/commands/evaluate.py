@@ -9,13 +9,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from video2music.data.melody import read_sequences
-from video2music.data.muvisync import load_split
 from video2music.errors import UserError, cli_main
-from video2music.evaluation import evaluate_generated, evaluate_split, format_table
+from video2music.evaluation import evaluate_generated, format_table
 from video2music.fileio import atomic_output, check_writable
 from video2music.model.checkpoint import load_any
 from video2music.model.device import check_device
+from video2music.tasks import TASKS, evaluate_split
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -50,14 +49,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def _jsonable(value: Any) -> Any:
+def _plain(value: Any) -> Any:
     """NaN (a metric with nothing to count) becomes null, as JSON has no NaN."""
     if isinstance(value, float) and math.isnan(value):
         return None
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_jsonable(v) for v in value]
+        return [_plain(v) for v in value]
     return value
 
 
@@ -72,25 +71,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         table = {f"generated output in {args.generated}": results["overall"]}
     else:
         checkpoints = [load_any(path) for path in args.checkpoint]
-        data: dict[bool, list] = {}
-        if any(c.kind == "melody" for c in checkpoints):
-            data[True] = read_sequences(args.data, args.split)
-        if any(c.kind != "melody" for c in checkpoints):
-            semantic = any("semantic" in c.inputs for c in checkpoints)
-            data[False] = load_split(args.data, args.split, semantic=semantic or None)
+        semantic = any("semantic" in c.inputs for c in checkpoints)
+        splits = {}  # each kind of data read once: MuVi-Sync (chords, dynamics) or POP909 (melody)
+        for checkpoint in checkpoints:
+            read = TASKS[checkpoint.kind].read
+            if read not in splits:
+                splits[read] = read(args.data, args.split, semantic or None)
         results = {"data": str(args.data), "split": args.split, "models": {}}
         for path, checkpoint in zip(args.checkpoint, checkpoints, strict=True):
             metrics = evaluate_split(
                 checkpoint,
-                data[checkpoint.kind == "melody"],
+                splits[TASKS[checkpoint.kind].read],
                 args.batch_size,
                 args.device,
-                progress=not args.no_progress,
+                progress_bars=not args.no_progress,
             )
             results["models"][str(path)] = {"kind": checkpoint.kind, **metrics}
         table = {f"{path} on {args.split}": metrics for path, metrics in results["models"].items()}
     print(format_table(table))
     if args.json:
         with atomic_output(args.json, args.overwrite) as tmp:
-            tmp.write_text(json.dumps(_jsonable(results), indent=1) + "\n")
+            tmp.write_text(json.dumps(_plain(results), indent=1) + "\n")
     return 0

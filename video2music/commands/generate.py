@@ -10,8 +10,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from video2music.errors import UserError, cli_main
-from video2music.features.decode import VIDEO_EXTENSIONS, videos_in
+from video2music.features.extract import BACKENDS
 from video2music.music.arrange import Instruments
+from video2music.music.synth import LOUDNESS_TARGET, parse_loudness
+from video2music.video_io import find_videos
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +41,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--no-cut-changes", action="store_true", help="no forced chord change at scene cuts")
     p.add_argument(
-        "--instruments", help="General MIDI programs, e.g. 'chords=0,arpeggio=46,bass=33,melody=80'"
+        "--instruments",
+        help="General MIDI programs or names, e.g. 'chords=0,arpeggio=46,bass=33,melody=flute'",
     )
     p.add_argument("--no-drums", action="store_true")
     p.add_argument("--no-melody", action="store_true", help="leave out the Melody track")
@@ -52,7 +55,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--soundfont", help="a .sf2 file (default: $VIDEO2MUSIC_SOUNDFONT, FluidR3_GM, TimGM6mb)")
     p.add_argument(
         "--features",
-        choices=("auto", "clip", "basic"),
+        choices=("auto", *BACKENDS),
         default="auto",
         help="clip needs the CLIP weights, basic none (default: what the model needs)",
     )
@@ -66,23 +69,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--no-video", action="store_true", help="skip the video with music")
     p.add_argument("--plot", action="store_true", help="also write NAME.png, a timeline")
+    p.add_argument(
+        "--stems",
+        action="store_true",
+        help="also write one WAV per part (NAME_chords.wav, ...) that sum to the mix",
+    )
+    p.add_argument(
+        "--loudness-target",
+        default=str(LOUDNESS_TARGET),
+        metavar="LUFS",
+        help=f"integrated loudness of the WAVs, true peak at most -1 dBTP (default {LOUDNESS_TARGET:g}; "
+        "off: as rendered)",
+    )
     return p.parse_args(argv)
-
-
-def collect_videos(paths: list[str]) -> list[Path]:
-    videos: list[Path] = []
-    for text in paths:
-        path = Path(text)
-        if path.is_dir():
-            found = videos_in(path)
-            if not found:
-                raise UserError(f"folder {path} holds no videos ({', '.join(VIDEO_EXTENSIONS)})")
-            videos.extend(found)
-        elif path.exists():
-            videos.append(path)
-        else:
-            raise UserError(f"{path} does not exist; give a video file or a folder of videos")
-    return list(dict.fromkeys(videos))  # a video named and also in a named folder is scored once
 
 
 @cli_main
@@ -94,22 +93,18 @@ def main(argv: list[str] | None = None) -> int:
 
     # Every setting, the soundfont and every output are checked before the slow work starts.
     instruments = Instruments.parse(args.instruments) if args.instruments else None
+    loudness = parse_loudness(args.loudness_target)
     find_soundfont(args.soundfont)  # also $VIDEO2MUSIC_SOUNDFONT and the defaults
     load_fluidsynth()
-    videos = collect_videos(args.video)
+    videos = find_videos(args.video, strict=True)
     v2m = Video2Music.from_pretrained(args.weights, regression=args.regression_weights, device=args.device)
-    v2m.set_generation_params(cut_changes=not args.no_cut_changes)
-    if args.top_p is not None:
-        v2m.set_generation_params(top_p=args.top_p)
-    settings = dict(
-        key=args.key,
-        primer=args.primer,
-        tempo=args.tempo,
-        seed=args.seed,
-        temperature=args.temperature,
-        emotion_guidance=args.emotion_strength,
+    given = {"top_p": args.top_p, "temperature": args.temperature, "emotion_guidance": args.emotion_strength}
+    v2m.set_generation_params(
+        cut_changes=not args.no_cut_changes,
+        **{name: value for name, value in given.items() if value is not None},
     )
-    v2m.check_settings(**settings)
+    piece = dict(key=args.key, primer=args.primer, tempo=args.tempo)
+    v2m.check_settings(**piece)
     v2m.feature_backend(args.features)
 
     failures: list[str] = []
@@ -129,7 +124,9 @@ def main(argv: list[str] | None = None) -> int:
                 video=not args.no_video,
                 plot=args.plot,
                 lead_sheet=args.lead_sheet,
+                stems=args.stems,
                 soundfont=args.soundfont,
+                loudness=loudness,
                 overwrite=args.overwrite,
             )
         except UserError as error:
@@ -147,9 +144,10 @@ def main(argv: list[str] | None = None) -> int:
                 drums=not args.no_drums,
                 melody=not args.no_melody,
                 backend=args.features,
-                **settings,
+                seed=args.seed,
+                **piece,
             )
-            paths = write_result(result, outputs, progress=show)
+            paths = write_result(result, outputs, progress_bars=show)
         except UserError as error:
             failed(video, error)
             continue

@@ -1,8 +1,8 @@
 """Reading, validating, writing and packing data in the MuVi-Sync layout.
 
-One video is a timeline of ``T`` seconds spread over one file per modality (see ARCHITECTURE.md,
-"MuVi-Sync on disk"). Reading checks every file completely — line format, one line per second
-from 0, chord labels in the vocabulary, finite values in range, lengths that agree across
+One video is a timeline of ``T`` seconds spread over one file per modality (see
+docs/ARCHITECTURE.md, "MuVi-Sync on disk"). Reading checks every file completely — line format,
+one line per second from 0, chord labels in the vocabulary, finite values in range, lengths that agree across
 modalities — and reports *every* problem with its ``file:line`` in one ``DatasetError``, so a
 broken dataset is fixed in one pass and nothing is ever trained on garbage.
 
@@ -155,13 +155,9 @@ def _value_problems(field: str, values: np.ndarray) -> list[tuple[int, str]]:
             found.append((int(r), f"motion {rows[r, 0]:g} is outside 0-255"))
     elif field == "scene_offset":
         wrong = (rows < 0) | (rows != np.round(rows)) | (rows > _MAX_SCENE_OFFSET)
+        expected = f"a whole number of seconds in 0..{_MAX_SCENE_OFFSET}"
         for r in np.flatnonzero(wrong.any(axis=1) & ~bad):
-            found.append(
-                (
-                    int(r),
-                    f"scene offset {rows[r, 0]:g} is not a whole number of seconds in 0..{_MAX_SCENE_OFFSET}",
-                )
-            )
+            found.append((int(r), f"scene offset {rows[r, 0]:g} is not {expected}"))
     elif field in ("loudness", "note_density"):
         for r in np.flatnonzero((rows < 0).any(axis=1) & ~bad):
             found.append((int(r), f"{field} {rows[r, 0]:g} is negative"))

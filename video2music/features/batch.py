@@ -22,7 +22,6 @@ from tqdm import tqdm
 
 from video2music.data.muvisync import feature_paths
 from video2music.errors import UserError
-from video2music.features.decode import VIDEO_EXTENSIONS, videos_in
 from video2music.features.extract import Backend, extract, make_backend
 from video2music.features.video_features import VideoFeatures
 from video2music.fileio import check_writable
@@ -51,21 +50,6 @@ class Outcome:
     video: Path
     status: str
     message: str = ""
-
-
-def find_videos(inputs: list[str]) -> list[Path]:
-    """The videos named or found in folders, in order; a missing path is kept so it is reported as failed."""
-    videos: list[Path] = []
-    for name in inputs:
-        path = Path(name)
-        if path.is_dir():
-            found = videos_in(path)
-            if not found:
-                logger.warning("%s: no video files (%s) in this folder", path, ", ".join(VIDEO_EXTENSIONS))
-            videos.extend(found)
-        else:
-            videos.append(path)
-    return list(dict.fromkeys(videos))
 
 
 def plan_jobs(videos: list[Path], out: Path, muvisync: bool, overwrite: bool) -> list[Job]:
@@ -109,7 +93,7 @@ def run_job(job: Job, progress: bool = False) -> Outcome:
             except UserError as error:
                 # Cut off or corrupted (a full disk, a copy stopped half way): not done, so redone,
                 # replacing this video's own files.
-                logger.warning("%s; extracting %s again", error, job.video)
+                logger.warning("extracting %s again: %s", job.video, error)
                 job = dataclasses.replace(job, overwrite=True)
             else:
                 if mirror and not any(path.exists() for path in mirror.values()):
@@ -119,7 +103,7 @@ def run_job(job: Job, progress: bool = False) -> Outcome:
         for path in [job.npz, *mirror.values()]:  # refuse before decoding, so a refusal writes nothing
             path.parent.mkdir(parents=True, exist_ok=True)
             check_writable(path, job.overwrite)
-        features = extract(job.video, _BACKEND, progress=progress)
+        features = extract(job.video, _BACKEND, progress_bars=progress)
         if job.muvisync_root is not None:
             features.to_muvisync(job.muvisync_root, job.video_id, overwrite=job.overwrite)
         # Written last: an .npz means the video is done, so an interrupted run redoes it.
@@ -147,7 +131,7 @@ def _exit_on_sigterm(signum: int, frame) -> None:
     raise SystemExit(128 + signum)
 
 
-def run_pool_job(job: Job) -> Outcome:
+def _run_pool_job(job: Job) -> Outcome:
     """``run_job`` in a pool worker: stopped by the parent, it ends the process once the job has
     unwound rather than going on to another queued video."""
     try:
@@ -190,7 +174,7 @@ def run_jobs(jobs: list[Job], workers: int, init_args: tuple) -> list[Outcome]:
         pool = concurrent.futures.ProcessPoolExecutor(workers, context, _init_pool_worker, init_args)
         try:
             with _sigint_ignored():  # the workers start while the jobs are submitted
-                futures = {pool.submit(run_pool_job, job): job for job in jobs}
+                futures = {pool.submit(_run_pool_job, job): job for job in jobs}
             for future in concurrent.futures.as_completed(futures):
                 try:
                     outcomes.append(future.result())

@@ -32,6 +32,7 @@ import numpy as np
 
 from video2music import vocab
 from video2music.errors import UserError
+from video2music.timeline import cut_seconds
 
 MOTION_ANCHORS = (0.0, 1.0, 4.0, 9.0, 20.0)
 DENSITY_ANCHORS = (1.0, 4.0, 7.0, 10.0, 13.0)
@@ -99,9 +100,8 @@ def rule_dynamics(
     motion, emotion, offsets = _check(motion, emotion, scene_offset)
     motion = motion.copy()
     if offsets is not None:
-        for t in np.flatnonzero(offsets == 0):
-            if t > 0:
-                motion[t] = motion[t - 1]
+        for t in cut_seconds(offsets):
+            motion[t] = motion[t - 1]
     a = arousal(emotion)
     density = np.interp(motion, MOTION_ANCHORS, DENSITY_ANCHORS) * (1.0 + DENSITY_AROUSAL_GAIN * a)
     level = np.interp(motion, MOTION_ANCHORS, _MOTION_LEVELS)

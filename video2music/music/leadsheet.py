@@ -1,7 +1,8 @@
-"""A lead sheet: the melody with chord symbols, key, tempo and 4/4, as MusicXML (music21).
+"""A lead sheet: the melody with chord symbols, key, tempo and meter, as MusicXML (music21).
 
 The arrangement's Melody track becomes the staff (rests where it is silent, ties across bar
-lines) and each chord span a chord symbol at its onset, spelled for the key. Without a melody
+lines) and each chord span a chord symbol at its onset, spelled for the key; the meter changes
+where the arrangement's does (a 3/4 or 5/4 bar that puts a scene cut on a downbeat). Without a melody
 the staff holds rests under the chord symbols: a chord chart. MuseScore, Finale, Sibelius and
 Dorico open the file.
 """
@@ -45,7 +46,8 @@ def lead_sheet(arrangement: Arrangement, title: str = "video2music"):
     part = stream.Part()
     part.partName = "Melody"
     part.insert(0, tempo.MetronomeMark(number=arrangement.tempo))
-    part.insert(0, meter.TimeSignature("4/4"))
+    for beat, beats in arrangement.meters:
+        part.insert(beat, meter.TimeSignature(f"{beats}/4"))
     part.insert(0, key.Key(_music21_name(arrangement.key.tonic_name), arrangement.key.mode))
     for span in arrangement.spans:
         if span.chord == vocab.N_ID:

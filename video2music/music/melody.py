@@ -26,7 +26,7 @@ rest. The model proposes each sixteenth; a few rules shape what it may choose:
   Over the last ``SOUNDING_WINDOW`` sixteenths the line keeps sounding between
   ``SOUNDING_SHARE`` of the time: beyond either end, each point of share moves the rest's
   log-odds by ``SOUNDING_GAIN`` / 100 (POP909's melodies sound 66% of the time).
-* Ending. The last bar starts on a chord tone and holds it.
+* Ending. The last bar starts with a new note, a chord tone, and holds it.
 * Density. The notes per beat asked of the model follow the video's note density, from
   ``CALM_NOTES_PER_SECOND`` to ``BUSY_NOTES_PER_SECOND`` (POP909's melodies: 1.36 a second).
 
@@ -43,7 +43,8 @@ import numpy as np
 import torch
 
 from video2music import vocab
-from video2music.grid import BEATS_PER_BAR, Grid
+from video2music.errors import UserError
+from video2music.grid import Grid
 from video2music.model.melody import (
     HIGH_PITCH,
     HOLD,
@@ -95,10 +96,6 @@ def notes_per_beat(density: np.ndarray, tempo: float) -> np.ndarray:
     return per_second * 60.0 / tempo
 
 
-def _bar_signature(chord_of_beat: np.ndarray, bar: int) -> tuple[int, ...]:
-    return tuple(int(c) for c in chord_of_beat[bar * BEATS_PER_BAR : (bar + 1) * BEATS_PER_BAR])
-
-
 _PITCHES = np.arange(LOW_PITCH, HIGH_PITCH + 1)
 
 
@@ -141,8 +138,8 @@ def _allowed(
         bias[2:][off_chord] -= np.inf if final else STRONG_BEAT_PENALTY
         if last_pitch is not None and last_pitch % 12 not in tones and previous != REST:
             bias[HOLD] -= np.inf if final else STRONG_BEAT_PENALTY
-    if final:
-        bias[REST] = -np.inf
+    if final:  # the final chord arrives with a note of its own
+        bias[REST] = bias[HOLD] = -np.inf
     return bias
 
 
@@ -158,17 +155,21 @@ def compose(
     """A melody over ``chords`` (one normalised id per step of ``grid``), with the accompaniment's
     note ``density`` per step, to be heard ``transpose`` semitones up (the output key's
     ``Key.transpose``); see the module docstring for the rules."""
+    if len(chords) != grid.steps or len(density) != grid.steps:
+        raise UserError(f"{len(chords)} chords and {len(density)} densities for a grid of {grid.steps} steps")
     beats = grid.end_beat
     steps = beats * STEPS_PER_BEAT
     beat_steps = np.array([grid.step_of_beat(b) for b in range(beats)])
     chord_of_beat = np.asarray(chords, dtype=np.int64)[beat_steps]
+    bar_of_beat, beat_in_bar, _ = np.array([grid.position(b) for b in range(beats)]).T
     sixteenth_beat = np.arange(steps) // STEPS_PER_BEAT
-    bars = beats // BEATS_PER_BAR
-    bar = sixteenth_beat // BEATS_PER_BAR
+    bars = len(grid.bars)
+    bar = bar_of_beat[sixteenth_beat]
     bar_in_phrase = bar % PHRASE_BARS
     phrase_ends = (bar_in_phrase == PHRASE_BARS - 1) | (bar == bars - 1)
     chord_of_step = chord_of_beat[sixteenth_beat]
-    positions = np.arange(steps) % STEPS_PER_BAR
+    # The fifth beat of a 5/4 bar reads as a first beat, as the model learned bars longer than 4/4.
+    positions = (beat_in_bar[sixteenth_beat] % 4) * STEPS_PER_BEAT + np.arange(steps) % STEPS_PER_BEAT
     wanted = notes_per_beat(np.asarray(density, dtype=float)[beat_steps], grid.tempo)[sixteenth_beat]
     condition = torch.from_numpy(conditions(chord_of_step, positions, wanted, bar_in_phrase, phrase_ends))
 
@@ -176,20 +177,21 @@ def compose(
     tokens = np.full(steps, REST, dtype=np.int64)
     state: torch.Tensor | None = None
     previous, last_pitch, rest_run = REST, None, 0
-    signatures = [_bar_signature(chord_of_beat, b) for b in range(bars)]
+    starts = [start * STEPS_PER_BEAT for start in grid.bar_starts]
+    signatures = [tuple(chord_of_beat[s : s + n]) for s, n in zip(grid.bar_starts, grid.bars, strict=True)]
     final_bar = bars - 1 if bars >= 2 else -1
     with torch.inference_mode():
         for b in range(bars):
             source = _repeated_bar(signatures, b, final_bar)
-            for s in range(b * STEPS_PER_BAR, (b + 1) * STEPS_PER_BAR):
+            for s in range(starts[b], starts[b] + grid.bars[b] * STEPS_PER_BEAT):
                 logits, state = model(torch.tensor([[previous]]), condition[s : s + 1][None], state)
                 if source is not None:
-                    token = int(tokens[s - (b - source) * STEPS_PER_BAR])
+                    token = int(tokens[s - starts[b] + starts[source]])
                     if token == HOLD and previous == REST:
                         token = REST
                 else:
                     final = b == final_bar
-                    if final and positions[s] > 0:
+                    if final and s > starts[b]:
                         token = HOLD  # the last note rings over the final bar
                     else:
                         recent = tokens[max(0, s - SOUNDING_WINDOW) : s]
@@ -211,7 +213,8 @@ def compose(
 
 def _repeated_bar(signatures: list[tuple[int, ...]], bar: int, final_bar: int) -> int | None:
     """The earlier bar whose melody ``bar`` repeats, or None to write it anew (see the module
-    docstring: an answering phrase repeats 2 bars of its call, a returning one 3 bars)."""
+    docstring: an answering phrase repeats 2 bars of its call, a returning one 3 bars). Bars
+    repeat only bars of the same chords on the same beats, so of the same length too."""
     place, phrase = bar % PHRASE_BARS, bar // PHRASE_BARS
     if phrase % 2:
         source, length = phrase - 1, ANSWER_BARS

@@ -160,25 +160,38 @@ def melody_stats(
 # ----------------------------------------------------------------------------- written files
 
 
-def read_midi_parts(path: str | Path) -> tuple[dict[str, Notes], float, float]:
-    """(track name -> notes, tempo in bpm, end in seconds) of a written MIDI file."""
+def read_midi(path: str | Path):
+    """A MIDI file as pretty_midi reads it; UserError for one it cannot read."""
     import pretty_midi
 
     try:
-        midi = pretty_midi.PrettyMIDI(str(path))
+        return pretty_midi.PrettyMIDI(str(path))
     except Exception as error:  # pretty_midi/mido raise many types for a damaged file
         raise UserError(f"{path} is not a readable MIDI file ({type(error).__name__}: {error})") from None
-    _, tempi = midi.get_tempo_changes()
-    return {i.name: Notes.of(i.notes) for i in midi.instruments}, float(tempi[0]), float(midi.get_end_time())
+
+
+def midi_parts(midi) -> dict[str, Notes]:
+    """Track name -> notes of a pretty_midi file."""
+    return {instrument.name: Notes.of(instrument.notes) for instrument in midi.instruments}
+
+
+def strong_beats(beats: np.ndarray, downbeats: np.ndarray) -> np.ndarray:
+    """The first and third beat of every bar (bars of three beats or more have a third)."""
+    starts = np.flatnonzero(np.isin(beats, downbeats))
+    ends = [*starts[1:], len(beats)]
+    thirds = [beats[i + 2] for i, end in zip(starts, ends, strict=True) if i + 2 < end]
+    return np.sort(np.concatenate([beats[starts], thirds]))
 
 
 def arrangement_stats(path: str | Path) -> dict[str, float]:
-    """The statistics of one written MIDI file of video2music (4/4, one tempo)."""
-    parts, tempo, end = read_midi_parts(path)
-    beat = 60.0 / tempo
-    bars = int(round(end / beat)) // 4
-    downbeats = np.arange(bars) * 4 * beat
-    strong = np.sort(np.concatenate([downbeats, downbeats + 2 * beat]))
+    """The statistics of one written MIDI file of video2music (its bars from the file's tempo and
+    time signatures)."""
+    midi = read_midi(path)
+    parts = midi_parts(midi)
+    end = float(midi.get_end_time())
+    downbeats = midi.get_downbeats()
+    downbeats = downbeats[downbeats < end - 1e-6]
+    strong = strong_beats(midi.get_beats(), downbeats)
     pad = parts.get("Chords", Notes.of([]))
 
     def chord_at(time: float) -> set[int]:
@@ -186,7 +199,7 @@ def arrangement_stats(path: str | Path) -> dict[str, float]:
 
     stats: dict[str, float] = {"seconds": end}
     if "Melody" in parts:
-        stats.update(melody_stats(parts["Melody"], 0.0, bars * 4 * beat, strong, chord_at))
+        stats.update(melody_stats(parts["Melody"], 0.0, end, strong, chord_at))
     if "Arpeggio" in parts:
         stats["arpeggio_doubling"] = doubling_share(parts["Arpeggio"], pad)
     for name, notes in parts.items():
@@ -254,9 +267,7 @@ def pop909_melody_stats(song) -> dict[str, float]:
     )
     if len(melody) < 2:
         raise ValueError(f"song {song.song_id} has too few melody notes")
-    beats, downbeats = np.asarray(song.beats), np.asarray(song.downbeats)
-    thirds = [beats[i + 2] for i in np.flatnonzero(np.isin(beats, downbeats)) if i + 2 < len(beats)]
-    strong = np.sort(np.concatenate([downbeats, thirds]))
+    strong = strong_beats(np.asarray(song.beats), np.asarray(song.downbeats))
     starts = np.array([c.start for c in song.chords])
 
     def chord_at(time: float) -> set[int]:
