@@ -11,7 +11,8 @@ raw POP909 folder is there.
 Columns: ours on the clips and on the timeline (median, p10-p90 over the runs), POP909 (median,
 p10-p90 over the songs) and the target of issue 12's "Done when". The RMS spread is the
 difference in mean RMS level between the busiest and the calmest clip (by the note density
-the dynamics gave them).
+the dynamics gave them), measured on their WAVs rendered a second time without loudness
+normalisation; every other audio statistic is of the WAVs as generate.py writes them.
 
     .venv/bin/python bench/arrangement.py [--weights default] [--seeds 10] [--keep DIR]
 """
@@ -77,14 +78,20 @@ def summary(values: list[float]) -> str:
     return f"{p50:.2f} ({p10:.2f}-{p90:.2f})"
 
 
-def score(v2m: Video2Music, features, seed: int, folder: Path, stem: str) -> dict[str, float]:
-    """Generate, write MIDI and WAV as generate.py does, and measure the written files."""
+def score(v2m: Video2Music, features, seed: int, folder: Path, stem: str, raw: bool) -> dict[str, float]:
+    """Generate, write MIDI and WAV as generate.py does, and measure the written files; with
+    ``raw`` also the WAV as rendered, before loudness normalisation (its level is ``raw_rms_dbfs``)."""
     result = v2m.generate(None, features=features, seed=seed)
     outputs = plan_result(folder, stem, video=False, json=False, lead_sheet=False, overwrite=True)
     paths = write_result(result, outputs)
     measured = stats.arrangement_stats(paths["midi"])
     measured.update(stats.audio_stats(paths["wav"]))
     measured["density"] = float(np.mean(result.density))
+    if raw:
+        unlevelled = plan_result(
+            folder, f"{stem}-raw", video=False, json=False, lead_sheet=False, loudness=None, overwrite=True
+        )
+        measured["raw_rms_dbfs"] = stats.rms_dbfs(stats.read_wav(write_result(result, unlevelled)["wav"])[0])
     return measured
 
 
@@ -130,8 +137,8 @@ def main() -> None:
         folder = args.keep or Path(scratch)
         for seed in range(args.seeds):
             for name, features in clips.items():
-                per_clip[name].append(score(v2m, features, seed, folder, f"{name}-seed{seed}"))
-            ours["timeline"].append(score(v2m, timeline, seed, folder, f"timeline-seed{seed}"))
+                per_clip[name].append(score(v2m, features, seed, folder, f"{name}-seed{seed}", raw=True))
+            ours["timeline"].append(score(v2m, timeline, seed, folder, f"timeline-seed{seed}", raw=False))
     ours["clips"] = [row for rows in per_clip.values() for row in rows]
     reference = pop909_rows(args.pop909, args.pop909_raw)
 
@@ -181,7 +188,7 @@ def main() -> None:
 
     by_density = sorted(per_clip, key=lambda name: np.mean(column(per_clip[name], "density")))
     calm, busy = by_density[0], by_density[-1]
-    level = {name: float(np.mean(column(per_clip[name], "rms_dbfs"))) for name in (calm, busy)}
+    level = {name: float(np.mean(column(per_clip[name], "raw_rms_dbfs"))) for name in (calm, busy)}
     print(
         f"RMS spread: busiest clip {busy} {level[busy]:.1f} dBFS - calmest {calm} {level[calm]:.1f} dBFS = "
         f"{level[busy] - level[calm]:.1f} dB (target >= 6 dB before loudness normalisation)"
