@@ -67,6 +67,19 @@ def test_a_full_disk_is_one_line_and_leaves_the_folder_as_it_was(tmp_path, capsy
         assert snapshot(out) == before
 
 
+def test_the_music_command_on_a_full_disk_leaves_nothing(tmp_path, capsys):
+    from video2music.commands.music import main as music_main
+
+    with mounted_tmpfs(tmp_path / "small", "size=1m") as out:
+        before = snapshot(out)
+        assert (
+            music_main(["--chords", "C Am F G", "--seconds", "30", "--out", str(out / "sub" / "song")]) == 2
+        )
+        line = one_error_line(capsys)
+        assert "song.wav (No space left on device)" in line
+        assert snapshot(out) == before  # also the folder it made for the set is gone
+
+
 @pytest.mark.slow
 def test_a_batch_onto_a_full_disk_goes_on_with_the_next_video(tmp_path, capsys, caplog):
     with mounted_tmpfs(tmp_path / "small", "size=1m") as out:
