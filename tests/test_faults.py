@@ -141,6 +141,27 @@ def test_existing_outputs_and_clashing_names_are_refused_before_any_video_is_rea
     assert snapshot(out) == before
 
 
+def test_a_bad_soundfont_from_any_source_is_refused_before_any_video_is_read(tmp_path, capsys, monkeypatch):
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("a video was read although the soundfont is unusable")
+
+    monkeypatch.setattr("video2music.pipeline.Video2Music.extract_features", must_not_run)
+    truncated = tmp_path / "cut.sf2"
+    truncated.write_bytes(
+        synth.DEBIAN_SOUNDFONT.read_bytes()[:4096] if synth.DEBIAN_SOUNDFONT.is_file() else b""
+    )
+    out = tmp_path / "out"
+    args = ["--video", str(FADES), "--out", str(out), "--weights", "debug"]
+    monkeypatch.setenv(synth.ENV_SOUNDFONT, str(tmp_path / "missing.sf2"))
+    assert generate_main(args) == 2
+    assert f"from {synth.ENV_SOUNDFONT}) does not exist" in one_error_line(capsys)
+    if synth.DEBIAN_SOUNDFONT.is_file():
+        monkeypatch.setenv(synth.ENV_SOUNDFONT, str(truncated))
+        assert generate_main(args) == 2
+        assert "is truncated" in one_error_line(capsys)
+    assert not out.exists()
+
+
 def test_an_output_name_that_is_a_folder_is_refused_even_with_overwrite(tmp_path, capsys):
     (tmp_path / "fades.wav").mkdir()
     before = snapshot(tmp_path)
