@@ -146,10 +146,10 @@ def test_a_bad_soundfont_from_any_source_is_refused_before_any_video_is_read(tmp
         raise AssertionError("a video was read although the soundfont is unusable")
 
     monkeypatch.setattr("video2music.pipeline.Video2Music.extract_features", must_not_run)
-    truncated = tmp_path / "cut.sf2"
-    truncated.write_bytes(
-        synth.DEBIAN_SOUNDFONT.read_bytes()[:4096] if synth.DEBIAN_SOUNDFONT.is_file() else b""
-    )
+    truncated = tmp_path / "cut.sf2"  # the first 4 KB of a real soundfont, as a broken download leaves it
+    if synth.DEBIAN_SOUNDFONT.is_file():
+        with synth.DEBIAN_SOUNDFONT.open("rb") as whole:
+            truncated.write_bytes(whole.read(4096))
     out = tmp_path / "out"
     args = ["--video", str(FADES), "--out", str(out), "--weights", "debug"]
     monkeypatch.setenv(synth.ENV_SOUNDFONT, str(tmp_path / "missing.sf2"))
