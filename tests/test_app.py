@@ -172,7 +172,7 @@ def test_requests_get_separate_folders_and_reuse_features(scorer, examples_dir):
     assert (first.features_cached, second.features_cached) == (False, True)
     assert first.folder != second.folder
     for outcome in (first, second):
-        assert set(outcome.files) == {"midi", "wav", "video", "json", "plot"}
+        assert set(outcome.files) == {"midi", "wav", "video", "json", "plot", "leadsheet"}
         assert sorted(outcome.folder.iterdir()) == sorted(outcome.files.values())
         assert all(p.stat().st_size > 0 for p in outcome.files.values())
     assert second.key == "D minor" and first.key in KEY_CHOICES

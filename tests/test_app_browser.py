@@ -170,20 +170,20 @@ def test_generate_download_and_errors_in_browser(app_server, browser, examples_d
     page.locator("#result-audio audio[src]").first.wait_for(state="attached")
     assert page.locator("#plot img").get_attribute("src")
 
-    # The MIDI download parses and has the four named tracks.
+    # The MIDI download parses and has the five named tracks.
     links = page.locator("#downloads a")
     names = [links.nth(i).get_attribute("download") or "" for i in range(links.count())]
-    assert sorted(Path(n).suffix for n in names) == [".json", ".mid", ".mp4", ".wav"], names
+    assert sorted(Path(n).suffix for n in names) == [".json", ".mid", ".mp4", ".musicxml", ".wav"], names
     midi_link = page.locator("#downloads a[download$='.mid']")
     with page.expect_download() as download_info:
         midi_link.click()
     midi_path = tmp_path / "download.mid"
     download_info.value.save_as(midi_path)
     tracks = [next(m.name for m in t if m.type == "track_name") for t in mido.MidiFile(midi_path).tracks]
-    assert tracks[1:] == ["Chords", "Arpeggio", "Bass", "Drums"]
+    assert tracks[1:] == ["Chords", "Arpeggio", "Bass", "Drums", "Melody"]
     midi = pretty_midi.PrettyMIDI(str(midi_path))
     # The sample is calm footage: the harmonic parts play, the drums (channel 10) rest or groove softly.
-    assert {"Chords", "Arpeggio", "Bass"} <= {i.name for i in midi.instruments if i.notes}
+    assert {"Chords", "Arpeggio", "Bass", "Melody"} <= {i.name for i in midi.instruments if i.notes}
     assert all(i.is_drum for i in midi.instruments if i.name == "Drums")
 
     # Another seed reuses the cached features; the page says so.
@@ -200,7 +200,8 @@ def test_generate_download_and_errors_in_browser(app_server, browser, examples_d
     runs = _run_folders(out) - runs_before
     assert len(runs) == 2
     assert all(
-        sorted(f.suffix for f in run.iterdir()) == sorted([".mid", ".wav", ".mp4", ".json", ".png"])
+        sorted(f.suffix for f in run.iterdir())
+        == sorted([".mid", ".wav", ".mp4", ".json", ".png", ".musicxml"])
         for run in runs
     )
     page.close()

@@ -18,7 +18,7 @@ from video2music.music.arrange import Instruments
 logger = logging.getLogger(__name__)
 
 PROGRAMS = [(f"{p} {pretty_midi.program_to_instrument_name(p)}", p) for p in range(128)]
-DOWNLOADS = ("midi", "wav", "video", "json")
+DOWNLOADS = ("midi", "wav", "video", "json", "leadsheet")
 
 INTRO = """# video2music
 Score a video with music you can edit: chords that follow its mood and cuts, arranged for

@@ -8,11 +8,11 @@ rest. The model proposes each sixteenth; a few rules shape what it may choose:
   which bar of its phrase each one is, and the last bar of a phrase is marked as its end (POP909
   melodies breathe there, and the model learned it).
 * Motifs come back, in the song form A A' B B' (4-bar phrases; the chord decoder loops every 4
-  bars). The second phrase of each 8-bar period answers the first: where their first two bars
-  have the same chords it repeats them and goes on anew. From the third period on, a period's
-  first phrase returns to the one 16 bars earlier: where their first three bars have the same
-  chords it repeats them. A phrase's last bar, and the piece's, are always written anew, so a
-  phrase comes back with another ending.
+  or 8 bars). The second phrase of each 8-bar period answers the first: where their first two
+  bars have the same chords it repeats them and goes on anew. From the fifth phrase on, a phrase
+  also returns to the one 16 bars earlier: where their first three bars have the same chords it
+  repeats them. A phrase's last bar, and the piece's, are always written anew, so a phrase comes
+  back with another ending.
 * Strong beats. On beats 1 and 3 a new note that is not a chord tone, or a held one that is
   not, loses ``STRONG_BEAT_PENALTY`` nats of log-odds: pop melodies sit on chord tones there.
 * Register and leaps. New notes lie within an octave of the note before, and each semitone of
@@ -28,7 +28,8 @@ rest. The model proposes each sixteenth; a few rules shape what it may choose:
   log-odds by ``SOUNDING_GAIN`` / 100 (POP909's melodies sound 66% of the time).
 * Ending. The last bar starts with a new note, a chord tone, and holds it.
 * Density. The notes per beat asked of the model follow the video's note density, from
-  ``CALM_NOTES_PER_SECOND`` to ``BUSY_NOTES_PER_SECOND`` (POP909's melodies: 1.36 a second).
+  ``CALM_NOTES_PER_SECOND`` to ``BUSY_NOTES_PER_SECOND`` (POP909's melodies: about 1.4-1.6 a
+  second).
 
 Sampling is seeded (``torch.Generator``): the same inputs and seed give the same melody.
 """
@@ -75,6 +76,7 @@ LONG_REST_COST = 0.25
 PHRASE_END_REST = 1.5
 STRONG_BEAT_PENALTY = 2.0
 ANSWER_BARS, RETURN_BARS = 2, 3  # bars a phrase repeats of its call / of its return's source
+RETURN_PHRASES = 4  # a phrase returns to the one 16 bars earlier
 CALM_NOTES_PER_SECOND, BUSY_NOTES_PER_SECOND = 1.15, 1.7
 BUSY_DENSITY = 12.0  # notes per second of the accompaniment at which the melody is busiest
 STRONG_POSITIONS = (0, 8)  # sixteenths of beats 1 and 3
@@ -208,7 +210,11 @@ def compose(
                 rest_run = rest_run + 1 if token == REST else 0
                 if token >= 2:
                     last_pitch = token_pitch(token)
-    return melody_notes(tokens)
+    notes = melody_notes(tokens)
+    logger.debug(
+        "melody: %d notes over %d bars, sounding %.0f%%", len(notes), bars, 100 * np.mean(tokens != REST)
+    )
+    return notes
 
 
 def _repeated_bar(signatures: list[tuple[int, ...]], bar: int, final_bar: int) -> int | None:
@@ -216,19 +222,17 @@ def _repeated_bar(signatures: list[tuple[int, ...]], bar: int, final_bar: int) -
     docstring: an answering phrase repeats 2 bars of its call, a returning one 3 bars). Bars
     repeat only bars of the same chords on the same beats, so of the same length too."""
     place, phrase = bar % PHRASE_BARS, bar // PHRASE_BARS
-    if phrase % 2:
-        source, length = phrase - 1, ANSWER_BARS
-    elif phrase >= 4:
-        source, length = phrase - 4, RETURN_BARS
-    else:
+    if bar == final_bar:
         return None
-    if place >= length or bar == final_bar:
-        return None
-    start, earlier = phrase * PHRASE_BARS, source * PHRASE_BARS
-    head = signatures[start : start + length]
-    if len(head) < length or signatures[earlier : earlier + length] != head:
-        return None
-    return earlier + place
+    candidates = [(phrase - 1, ANSWER_BARS)] if phrase % 2 else []
+    candidates += [(phrase - RETURN_PHRASES, RETURN_BARS)] if phrase >= RETURN_PHRASES else []
+    start = phrase * PHRASE_BARS
+    for source, length in candidates:
+        earlier = source * PHRASE_BARS
+        head = signatures[start : start + length]
+        if place < length and len(head) == length and signatures[earlier : earlier + length] == head:
+            return earlier + place
+    return None
 
 
 def melody_notes(tokens: np.ndarray) -> list[MelodyNote]:
