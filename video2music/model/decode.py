@@ -35,6 +35,7 @@ import torch
 from video2music import vocab
 from video2music.errors import UserError
 from video2music.model.loss import affective_targets
+from video2music.model.stepper import check_precision
 from video2music.model.transformer import AffectiveMultimodalTransformer
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ class DecodeOptions:
     primer: tuple[int, ...] = ()
     emotion_guidance: float = 0.0
     change_at: frozenset[int] | None = None
-    half_weights: bool = False  # float16 decoder matrices: ~3x faster steps, logits within ~1e-2
+    precision: str = "float16"  # decoder weights while stepping; see video2music.model.stepper
 
     def check(self) -> None:
         """Raise UserError for options that make no sense."""
@@ -75,6 +76,7 @@ class DecodeOptions:
                     f"primer chord {cid!r} is not in the vocabulary (ids 0..{vocab.NUM_CHORDS - 1}; "
                     "parse symbols with vocab.parse_progression)"
                 )
+        check_precision(self.precision)
 
 
 class ChordSampler:
@@ -183,9 +185,9 @@ def decode_chords(
     video = video.to(model.out.weight.device, model.out.weight.dtype)
     chords = [int(c) for c in options.primer] or [MINOR_TONIC if mode_bit else MAJOR_TONIC]
     sample = ChordSampler(options, emotion)
-    stepper = model.with_half_decoder_weights() if options.half_weights else model
     window = model.config.max_len
     with _single_thread():
+        stepper = model.stepper(options.precision)
         for start in window_starts(seconds, window):
             end = min(start + window, seconds)
             if len(chords) >= end:
