@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -275,3 +277,29 @@ def test_altered_position_table_is_refused():
 
 def test_imported_regression_is_a_video_regression():
     assert isinstance(import_reference(REFERENCE / "tiny_regression_state.pt"), VideoRegression)
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        (None, "encoder.conv1.bias"),  # not a Video2Music state dict at all
+        ("transformer.decoder.layers.0.gate.weight", "transformer.decoder.layers.0.gate.weight"),
+    ],
+)
+def test_generate_refuses_a_foreign_state_dict_in_one_line(tmp_path, extra, named):
+    if extra is None:
+        state = {"encoder.conv1.weight": torch.zeros(2, 2), "encoder.conv1.bias": torch.zeros(2)}
+    else:
+        state = dict(torch.load(REFERENCE / "tiny_amt_state.pt", weights_only=True))
+        state[extra] = torch.zeros(3)
+    torch.save(state, tmp_path / "weights.pickle")
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run(
+        [sys.executable, str(root / "generate.py"), "--video", str(root / "examples" / "delayed_start.mp4"),
+         "--out", str(tmp_path / "out"), "--weights", str(tmp_path / "weights.pickle")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: ") and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert named in proc.stderr
+    assert not (tmp_path / "out").exists()
