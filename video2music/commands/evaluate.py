@@ -11,9 +11,7 @@ from typing import Any
 
 from video2music.data.muvisync import load_split
 from video2music.errors import UserError, cli_main
-from video2music.evaluation import evaluate_generated, evaluate_split, format_table
 from video2music.fileio import atomic_output, check_writable
-from video2music.model.checkpoint import load_any
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -60,6 +58,10 @@ def _jsonable(value: Any) -> Any:
 @cli_main
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    # torch: only once the arguments are good
+    from video2music.evaluation import evaluate_generated, evaluate_split, format_table
+    from video2music.model.checkpoint import load_any
+
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         check_writable(args.json, args.overwrite)

@@ -7,11 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from tqdm import tqdm
-
 from video2music.errors import UserError, cli_main
-from video2music.features.decode import VIDEO_EXTENSIONS, videos_in
-from video2music.music.arrange import Instruments
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +57,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def collect_videos(paths: list[str]) -> list[Path]:
+    from video2music.features.decode import VIDEO_EXTENSIONS, videos_in
+
     videos: list[Path] = []
     for text in paths:
         path = Path(text)
@@ -79,6 +77,9 @@ def collect_videos(paths: list[str]) -> list[Path]:
 @cli_main
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    from tqdm import tqdm
+
+    from video2music.music.arrange import Instruments
     from video2music.pipeline import Video2Music
 
     # Check every setting before the slow work starts.

@@ -21,10 +21,11 @@ from video2music.errors import UserError
 from video2music.model.inputs import INPUT_ORDER, video_dim
 from video2music.model.regression import RegressionConfig, VideoRegression
 from video2music.model.transformer import AffectiveMultimodalTransformer, AMTConfig
+from video2music.train_options import TASKS
 
 log = logging.getLogger(__name__)
 
-KINDS = ("amt", "regression")
+KINDS = TASKS  # a checkpoint holds a model of a kind that can be trained
 
 # Tensors of the published classes that their forward pass never reads.
 UNUSED_AMT = re.compile(r"^(embedding\.weight|condition_linear\.\w+|Wout_root\.\w+|Wout_attr\.\w+)$")
