@@ -209,3 +209,19 @@ def test_default_float16_decoding_chooses_the_float32_chords():
 def test_unknown_precision_is_refused():
     with pytest.raises(UserError, match="precision 'int4'"):
         decode_chords(_model(), _video(5), 0, DecodeOptions(precision="int4"))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize(("precision", "tolerance"), [("float32", 1e-4), ("float16", 5e-3)])
+def test_cuda_steps_match_the_cpu_forward_pass(precision, tolerance):
+    model = import_reference(REFERENCE / "tiny_amt_state.pt", "amt")
+    video, chords = _video(60), torch.randint(1, 157, (60,), generator=torch.Generator().manual_seed(2))
+    with torch.inference_mode():
+        full = model(chords[None], video, torch.tensor([0.0]))[0]
+        gpu = model.to("cuda")
+        stepper = gpu.stepper(precision)
+        state = stepper.start(video.cuda(), 0)
+        steps = torch.stack([stepper.step(state, int(c)) for c in chords]).cpu()
+    np.testing.assert_allclose(steps.numpy(), full.numpy(), atol=tolerance, rtol=0)
+    chosen = decode_chords(gpu, video.cuda(), 0, DecodeOptions(seed=4, precision=precision))
+    assert len(chosen) == 60 and chosen[0] == MAJOR_TONIC

@@ -196,7 +196,7 @@ def decode_chords(
             for chord in chords[start:-1]:
                 stepper.step(state, chord)
             while len(chords) < end:
-                logits = stepper.step(state, chords[-1])
+                logits = stepper.step(state, chords[-1]).cpu()  # the sampler draws on the CPU
                 chords.append(sample(logits, len(chords), chords))
             log.debug("decoded seconds %d..%d", start, end)
     return chords[:seconds]
