@@ -7,17 +7,18 @@ values and the cross-attention keys and values of the encoded video, and then co
 per chord (:meth:`DecoderStepper.step`); the result equals the full forward pass on the same prefix.
 
 What bounds a step on a CPU is streaming the decoder's matrices from memory (about 63 MB in
-float32 at full size, ~10 per layer d_model x d_model), so the stepper keeps its own copy of them in
-the chosen ``precision``:
+float32 at full size: ten d_model x d_model matrices a layer), so the stepper keeps its own copy
+of them in the chosen ``precision``:
 
-* ``float32``: the model's weights, bit for bit;
-* ``float16``: weights rounded to float16 (half the bytes), activations and sums stay float32
-  (fbgemm's packed fp16 kernel on x86; on CUDA float16 matrix products). The rounding moves
-  logits by ~3e-4 at full size, too little to change a sampled chord in practice (bench/decode.py
-  counts them), and a step costs about half as much;
-* ``int8``: weights per output channel and activations per step quantised to 8 bits (fbgemm's
-  dynamic quantisation, x86 CPUs only); a quarter of the bytes, but logits move by ~1e-2, enough
-  to change a few sampled chords in 300, so it is never the default.
+* ``float32``: the model's own weights (float64 ones too), the same numbers as the full pass;
+* ``float16``: weights rounded to float16, half the bytes. Activations go into each product as
+  float16 (PyTorch's CPU kernel sums in float32); attention, norms and the caches stay in the
+  model's dtype. Logits move by ~3e-3 at full size, which left every one of
+  300 seeded chords unchanged in bench/decode.py, and a step costs about half as much.
+
+int8 weights (fbgemm's dynamic quantisation) were measured too: a quarter of the bytes, but
+logits moved by ~1e-2 and 1 to 7 of 300 sampled chords changed, and quantised tensors are
+deprecated in PyTorch; they are not offered.
 
 The relative term follows the published decoder (see :mod:`video2music.model.attention`): with
 ``q`` scaled by 1/sqrt(head_dim), key ``j`` of query ``i`` scores ``q . k_j + q . Er[max_len - 1 -
@@ -27,7 +28,6 @@ i + j]``; the ``Er`` rows query ``i`` needs are the last ``i + 1``, already in k
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -38,8 +38,6 @@ from video2music.errors import UserError
 
 if TYPE_CHECKING:
     from video2music.model.transformer import AffectiveMultimodalTransformer, DecoderLayer
-
-log = logging.getLogger(__name__)
 
 PRECISIONS = ("float32", "float16")
 
