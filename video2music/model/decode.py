@@ -1,8 +1,9 @@
 """Chord decoding: one chord per second from a trained transformer, fast and reproducible.
 
-The video is encoded once per window and every decoder layer keeps a key/value cache (the relative
-term is folded into the cached keys, see :mod:`video2music.model.attention`), so each new chord
-costs one pass of a single position through the decoder instead of a full forward pass.
+The video is encoded once per window and every decoder layer keeps a key/value cache (see
+:mod:`video2music.model.stepper`; ``DecodeOptions.precision`` picks the decoder weights' precision),
+so each new chord costs one pass of a single position through the decoder instead of a full
+forward pass.
 
 Second ``t``'s chord is predicted by the decoder position that reads the chord of second ``t - 1``
 (teacher forcing in :mod:`video2music.model.transformer`), so the first chord is a primer: the tonic

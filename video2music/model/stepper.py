@@ -137,8 +137,9 @@ class DecoderState:
 class DecoderStepper:
     """Encode a video once, then feed chords one at a time and get the logits for the next chord.
 
-    Weights are copied at construction (see the module docstring for ``precision``); later
-    changes to the model's parameters are not seen, so build a stepper per decoding call.
+    The weights are prepared at construction (scaled, cast to ``precision``; see the module
+    docstring), so build a stepper per decoding call: later changes to the model's parameters
+    are not all seen by an existing one.
     """
 
     def __init__(self, model: AffectiveMultimodalTransformer, precision: str = "float32") -> None:
