@@ -225,3 +225,13 @@ def test_cuda_steps_match_the_cpu_forward_pass(precision, tolerance):
     np.testing.assert_allclose(steps.numpy(), full.numpy(), atol=tolerance, rtol=0)
     chosen = decode_chords(gpu, video.cuda(), 0, DecodeOptions(seed=4, precision=precision))
     assert len(chosen) == 60 and chosen[0] == MAJOR_TONIC
+
+
+def test_stepping_past_the_window_is_refused():
+    model = _model(max_len=5)
+    with torch.inference_mode():
+        state = model.start(_video(5), 0)
+        for _ in range(5):
+            model.step(state, 3)
+        with pytest.raises(UserError, match="window of 5"):
+            model.step(state, 3)
