@@ -7,13 +7,9 @@ import logging
 import sys
 from pathlib import Path
 
-from tqdm import tqdm
-
 from video2music.errors import UserError, cli_main
 from video2music.features.extract import BACKENDS
-from video2music.music.arrange import Instruments
-from video2music.music.synth import LOUDNESS_TARGET, parse_loudness
-from video2music.video_io import find_videos
+from video2music.music.synth import LOUDNESS_TARGET
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +73,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 @cli_main
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from video2music.music.synth import find_soundfont, load_fluidsynth
+    from tqdm import tqdm
+
+    from video2music.music.arrange import Instruments
+    from video2music.music.synth import find_soundfont, load_fluidsynth, parse_loudness
     from video2music.pipeline import Video2Music
+    from video2music.video_io import find_videos
     from video2music.writer import check_distinct, plan_result, write_result
 
     # Every setting, the soundfont and every output are checked before the slow work starts.
