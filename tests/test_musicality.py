@@ -51,8 +51,11 @@ def test_lengths_half_bars_and_distinct_chords():
 def test_four_chord_repetition_counts_sequences_heard_again_later():
     loop = ["C", "G", "A:min", "F"]
     p = piece([(i, c) for i, c in enumerate(loop * 3)], 12)
-    # 9 four-grams; those starting at changes 0-4 come back 4 changes later, 5-8 do not
-    assert m.four_chord_repetition(p) == pytest.approx(5 / 9)
+    # 9 four-grams, each of the loop's 4 rotations heard 3 or 2 times
+    assert m.four_chord_repetition(p) == 1.0
+    p = piece([(i, c) for i, c in enumerate(loop * 2 + ["E", "D:min"])], 10)
+    # CGAF GAFC AFCG FCGA CGAF GAFE AFED: only CGAF (twice) comes back
+    assert m.four_chord_repetition(p) == pytest.approx(2 / 7)
     assert m.four_chord_repetition(piece([(i, c) for i, c in enumerate(loop + ["E"])], 5)) == 0.0
     assert math.isnan(m.four_chord_repetition(piece([(0, "C"), (1, "G")], 2)))
 

@@ -14,8 +14,8 @@ Statistics (per piece; ``bench/musicality.py`` sets them beside POP909's):
 * ``half_bar_share``: share of chord changes (onsets after the first) within 1/8 beat of a
   half-bar line.
 * ``distinct_per_30s``: mean number of distinct chords in the piece's whole 30-second windows.
-* ``four_chord_repetition``: share of 4-chord sequences (consecutive changes) that come back
-  later in the piece.
+* ``four_chord_repetition``: share of 4-chord sequences (consecutive chords) heard more than
+  once in the piece.
 * ``ends_on_tonic`` / ``final_chord_bars``: whether the last chord is the tonic chord (root on
   the tonic, its third, if any, the mode's; no dominant seventh or diminished/augmented chord),
   and how many bars (4 beats) it lasts.
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,13 +200,14 @@ def distinct_per_30s(piece: Piece) -> float:
 
 
 def four_chord_repetition(piece: Piece) -> float:
-    """Share of 4-chord sequences that occur again later (starting at a later change)."""
+    """Share of 4-chord sequences (one starting at each chord) heard more than once in the piece:
+    the first hearing of a loop comes back later, the later ones are its returns."""
     chords = [s.chord for s in piece.spans]
     grams = [tuple(chords[i : i + NGRAM]) for i in range(len(chords) - NGRAM + 1)]
     if not grams:
         return math.nan
-    last = {gram: i for i, gram in enumerate(grams)}
-    return share(sum(last[gram] > i for i, gram in enumerate(grams)), len(grams))
+    counts = Counter(grams)
+    return share(sum(counts[gram] > 1 for gram in grams), len(grams))
 
 
 def ends_on_tonic(piece: Piece) -> bool:
