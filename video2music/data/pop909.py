@@ -84,8 +84,10 @@ from video2music import vocab
 from video2music.data.corpus import (
     PieceTimeline,
     emotion_from_chords,
+    majority_chords,
     motion_from_onsets,
     split_ids,
+    summarise,
     to_muvisync,
 )
 from video2music.errors import UserError, cli_main
@@ -530,27 +532,7 @@ def half_bar_grid(beats: np.ndarray, downbeats: np.ndarray) -> np.ndarray:
 def chords_on_grid(chords: Sequence[TimedChord], grid: np.ndarray) -> np.ndarray:
     """(S,) the chord covering most of each step between grid lines (the earlier on a tie, within
     ``TIE_SECONDS``); ``N`` only where no chord sounds in the step."""
-    steps = len(grid) - 1
-    cover = np.zeros((steps, vocab.NUM_CHORDS))
-    first_seen = np.full((steps, vocab.NUM_CHORDS), np.inf)
-    starts = np.array([c.start for c in chords])
-    ends = np.array([c.end for c in chords])
-    for s in range(steps):
-        lo, hi = grid[s], grid[s + 1]
-        for i in np.flatnonzero((starts < hi) & (ends > lo)):
-            overlap = min(ends[i], hi) - max(starts[i], lo)
-            if overlap <= TIE_SECONDS:  # a chord ending on the line, give or take rounding
-                continue
-            cid = chords[i].chord
-            cover[s, cid] += overlap
-            first_seen[s, cid] = min(first_seen[s, cid], max(starts[i], lo))
-    cover[:, vocab.N_ID] *= 1e-6  # a rest loses to any chord sounding in the same step
-    out = np.full(steps, vocab.N_ID, dtype=np.int64)
-    for s in range(steps):
-        if cover[s].max() > 0:
-            best = np.flatnonzero(cover[s] >= cover[s].max() - TIE_SECONDS)
-            out[s] = best[np.argmin(first_seen[s, best])]
-    return out
+    return majority_chords(((c.start, c.end, c.chord) for c in chords), grid, TIE_SECONDS)
 
 
 def phrase_starts(chords: np.ndarray) -> list[int]:
@@ -714,8 +696,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_compact(songs, args.export, overwrite=args.overwrite)
         logger.info("wrote %s", args.export)
     if args.out is not None:
-        from video2music.data.corpus import summarise
-
         splits = build_corpus(args.out, songs, seed=args.seed, overwrite=args.overwrite)
         everything = [t for timelines in splits.values() for t in timelines]
         counts = ", ".join(f"{split} {len(t)}" for split, t in splits.items())
