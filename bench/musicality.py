@@ -30,6 +30,7 @@ from video2music import Video2Music
 from video2music import musicality as m
 from video2music.data import pop909
 from video2music.features import VideoFeatures
+from video2music.music.arrange import write_midi
 
 REPO = Path(__file__).resolve().parent.parent
 TARGETS = {
@@ -77,9 +78,11 @@ def chain(clips: Sequence[VideoFeatures], min_seconds: int) -> VideoFeatures:
 def write_ours(
     v2m: Video2Music, features: VideoFeatures, tempo: float, seed: int, folder: Path, stem: str
 ) -> Path:
-    """The one piece of glue with the façade: generate and write the MIDI file only."""
+    """The one piece of glue with the façade: generate, then write the MIDI file the way the
+    result writers write it (``music.arrange.write_midi``: the arrangement's standard MIDI file,
+    the same bytes as the ``.mid`` generate.py saves), which works whichever save API wraps it."""
     result = v2m.generate(None, features=features, tempo=tempo, seed=seed)
-    return result.save(folder, stem, wav=False, video=False, json=False)["midi"]
+    return write_midi(result.arrangement, folder / f"{stem}.mid")
 
 
 def pop909_pieces(source: Path) -> list[m.Piece]:
