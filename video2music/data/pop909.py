@@ -39,12 +39,14 @@ The songs in ``../shared/datasets/pop909`` use maj, min, sus2, min7, sus4, maj7,
 maj6, dim, hdim7, aug, min6, dim7 and minmaj7, with slash basses /3 /5 /b3 /b7 /7.
 
 Keys. Songs that change key are split at each ``key_audio.txt`` segment; each segment is one
-piece, its chords transposed so its key is C major or A minor (the MuVi-Sync normalisation).
+piece (each half-bar step belongs to the segment holding its middle; a segment under 8 bars is
+left out), its chords transposed so its key is C major or A minor (the MuVi-Sync normalisation).
 
 Time base: the half bar. Half-bar lines are every two beats counted from each downbeat (a bar
 of 4 beats gives 2 steps, of 6 gives 3, of 3 gives one step of 3 beats); beats before the first
 downbeat (a pickup) are left out and the last bar ends one beat after its last beat. Each step
-takes the chord covering most of it (the earlier on a tie; ``N`` only where no chord sounds).
+takes the chord covering most of it (``corpus.majority_chords``: chords within 20 ms tie and
+the earlier wins; ``N`` only where no chord sounds).
 At 120 bpm a half bar lasts one second, so each step is one MuVi-Sync "second" and train.py /
 evaluate.py read the corpus unchanged.
 
@@ -55,8 +57,9 @@ Video-like inputs per step, derived as ``data.corpus`` does (its functions reuse
   (``0.4 + 0.6 * min(onsets / DENSITY_ANCHORS[-1], 1)``), 0 where nothing starts;
 * scene offset: steps since the current phrase began. Sections start where a 4-bar chord
   sequence (8 steps, not one chord throughout) repeats one heard earlier, at both occurrences,
-  and where chords begin after a stretch of ``N``; between section starts a phrase lasts 4 bars.
-  Boundaries closer than 2 bars to the previous one are dropped;
+  and where chords begin after a stretch of ``N``; between section starts a phrase lasts 4 bars
+  (a 4-bar line within 2 bars of the next section start gives way to it). Boundaries closer
+  than 2 bars to the previous one are dropped;
 * motion: ``corpus.motion_from_onsets`` (onsets mapped onto video motion, a cut-sized value on
   each phrase's first step);
 * emotion: ``corpus.emotion_from_chords`` (chord qualities, mode and onset rate).
@@ -170,10 +173,6 @@ class Pop909Song:
     melody: list[MelodyNote]
     beat_onsets: np.ndarray  # (B,) note onsets of all tracks from each beat to the next
     beat_velocity: np.ndarray  # (B,) their mean velocity (0 where none)
-
-    def key_at(self, time: float) -> vocab.Key:
-        """The key in force at ``time`` (the nearest segment's outside them all)."""
-        return segment_at(self.keys, time).key
 
 
 # ----------------------------------------------------------------------------- labels
