@@ -1,7 +1,7 @@
 """Benchmark: the arrangement (melody, parts, dynamics, audio) against held-out POP909 songs.
 
 The bundled sample videos (examples/*.mp4) are scored with ``--seeds`` seeds each, and so is
-one timeline of at least ``--min-seconds`` chained from their features (``chain``).
+one timeline of at least ``--min-seconds`` chained from their features (``musicality.chain``).
 Each run is written as generate.py writes it (MIDI and WAV through ``video2music.writer``) and
 every statistic is measured from the written files as read back (``video2music.music.stats``).
 In the same run the same melody statistics are computed on the held-out POP909 test songs
@@ -25,10 +25,10 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from musicality import chain  # bench/musicality.py, beside this script
 
 from video2music import Video2Music
 from video2music.data import pop909
-from video2music.features import VideoFeatures
 from video2music.music import stats
 from video2music.writer import plan_result, write_result
 
@@ -46,28 +46,6 @@ MELODY_ROWS = {
     "melody highest pitch": ("pitch_high", ""),
 }
 TRACKS = ("chords", "arpeggio", "bass", "drums", "melody")
-
-
-def chain(clips: list[VideoFeatures], min_seconds: int) -> VideoFeatures:
-    """The clips' seconds one after another, the list repeated until ``min_seconds``; each clip's
-    first second starts a scene (its scene offsets already start at 0 there)."""
-    parts = clips * -(-min_seconds // sum(c.T for c in clips))
-    offsets = [0, *np.cumsum([c.T for c in parts])[:-1]]
-    return VideoFeatures(
-        duration=float(sum(c.T for c in parts)),
-        fps=parts[0].fps,
-        semantic=None,
-        emotion=np.concatenate([c.emotion for c in parts]),
-        scene_offset=np.concatenate([c.scene_offset for c in parts]),
-        scene_cuts=[
-            float(at + cut)
-            for at, c in zip(offsets, parts, strict=True)
-            for cut in [0.0, *c.scene_cuts]
-            if at + cut > 0
-        ],
-        motion=np.concatenate([c.motion for c in parts]),
-        backend=parts[0].backend,
-    )
 
 
 def summary(values: list[float]) -> str:

@@ -236,3 +236,24 @@ def test_cli_says_what_is_missing(tmp_path, capsys):
     assert pop909.main(["--out", str(tmp_path / "out"), "--source", str(tmp_path / "nowhere")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: POP909 source") and err.count("\n") == 1
+
+
+def test_the_shipped_default_is_the_pop_model_and_beats_its_baselines():
+    import json
+
+    from video2music.model.checkpoint import load_checkpoint
+
+    folder = pop909.REPO / "saved_models" / "default"
+    assert (folder / "amt.pt").stat().st_size < 30 << 20
+    checkpoint = load_checkpoint(folder / "amt.pt")
+    assert checkpoint.kind == "amt" and tuple(checkpoint.config.inputs) == (
+        "scene_offset",
+        "motion",
+        "emotion",
+    )
+    card = (folder / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "POP909" in card and "MIT" in card and "Hits@1" in card
+    (metrics,) = json.loads((folder / "test_metrics.json").read_text())["models"].values()
+    for k in (1, 3, 5):
+        change = metrics[f"hits@{k}_change"]
+        assert change > metrics[f"repeat_hits@{k}_change"] and change > metrics[f"bigram_hits@{k}_change"]

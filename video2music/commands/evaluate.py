@@ -9,12 +9,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from video2music.data.muvisync import load_split
 from video2music.errors import UserError, cli_main
-from video2music.evaluation import evaluate_generated, format_table
 from video2music.fileio import atomic_output, check_writable
-from video2music.model.checkpoint import load_any
-from video2music.model.device import check_device
-from video2music.tasks import TASKS, evaluate_split
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -27,9 +24,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "files generate.py wrote.",
     )
     p.add_argument("--checkpoint", action="append", default=[], help="a checkpoint (repeat for several)")
-    p.add_argument("--data", help="MuVi-Sync folder or packed .npz")
+    p.add_argument(
+        "--data", help="MuVi-Sync folder or packed .npz (melody models: POP909 folder or compact file)"
+    )
     p.add_argument("--split", default="test", help="split to score (default test)")
     p.add_argument("--generated", type=Path, help="folder of generate.py .json results")
+    p.add_argument(
+        "--baselines",
+        action="store_true",
+        help="also score 'repeat the previous chord' and a chord bigram fitted on the train split of --data",
+    )
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", type=Path, help="also write the results to this .json file")
@@ -42,7 +46,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         raise UserError("--checkpoint needs --data: the MuVi-Sync folder or .npz to score on")
     if args.batch_size < 1:
         raise UserError("--batch-size must be at least 1")
-    check_device(args.device)
     for path in args.checkpoint:
         if not Path(path).is_file():
             raise UserError(f"checkpoint {path} does not exist")
@@ -63,6 +66,13 @@ def _plain(value: Any) -> Any:
 @cli_main
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    # torch: only once the arguments are good
+    from video2music.evaluation import evaluate_generated, format_table
+    from video2music.model.checkpoint import load_any
+    from video2music.model.device import check_device
+    from video2music.tasks import TASKS, ChordBaselines, evaluate_split
+
+    check_device(args.device)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         check_writable(args.json, args.overwrite)
@@ -77,6 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             read = TASKS[checkpoint.kind].read
             if read not in splits:
                 splits[read] = read(args.data, args.split, semantic or None)
+        baselines = ChordBaselines.fit(load_split(args.data, "train")) if args.baselines else None
         results = {"data": str(args.data), "split": args.split, "models": {}}
         for path, checkpoint in zip(args.checkpoint, checkpoints, strict=True):
             metrics = evaluate_split(
@@ -85,6 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.batch_size,
                 args.device,
                 progress_bars=not args.no_progress,
+                baselines=baselines if checkpoint.kind == "amt" else None,
             )
             results["models"][str(path)] = {"kind": checkpoint.kind, **metrics}
         table = {f"{path} on {args.split}": metrics for path, metrics in results["models"].items()}

@@ -7,15 +7,13 @@ import logging
 import sys
 from pathlib import Path
 
-from tqdm import tqdm
-
 from video2music.errors import UserError, cli_main
 from video2music.features.extract import BACKENDS
-from video2music.music.arrange import Instruments
-from video2music.music.synth import LOUDNESS_TARGET, parse_loudness
-from video2music.video_io import find_videos
+from video2music.music.synth import LOUDNESS_TARGET
 
 logger = logging.getLogger(__name__)
+
+STYLES = {"pop": "default", "chorale": "chorale"}  # --style -> the shipped model that plays it
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -60,9 +58,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="clip needs the CLIP weights, basic none (default: what the model needs)",
     )
     p.add_argument(
+        "--style",
+        choices=sorted(STYLES),
+        help="the chord style: pop (the default model, trained on POP909) or chorale (Bach chorales "
+        "and madrigals); a shorthand for --weights",
+    )
+    p.add_argument(
         "--weights",
-        default="default",
-        help="shipped model name, our checkpoint or a published one",
+        help="shipped model name (default, chorale, debug), our checkpoint or a published one "
+        "(default: default, the pop model)",
     )
     p.add_argument("--regression-weights", help="trained regression checkpoint (default: the rule)")
     p.add_argument("--device", default="cpu")
@@ -81,14 +85,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"integrated loudness of the WAVs, true peak at most -1 dBTP (default {LOUDNESS_TARGET:g}; "
         "off: as rendered)",
     )
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.style and args.weights:
+        p.error("give --style or --weights, not both")
+    args.weights = STYLES[args.style] if args.style else args.weights or "default"
+    return args
 
 
 @cli_main
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from video2music.music.synth import find_soundfont, load_fluidsynth
+    from tqdm import tqdm
+
+    from video2music.music.arrange import Instruments
+    from video2music.music.synth import find_soundfont, load_fluidsynth, parse_loudness
     from video2music.pipeline import Video2Music
+    from video2music.video_io import find_videos
     from video2music.writer import check_distinct, plan_result, write_result
 
     # Every setting, the soundfont and every output are checked before the slow work starts.

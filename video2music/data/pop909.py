@@ -16,7 +16,7 @@ and skips the song.
 
 The compact file (``dataset/pop909_derived.tsv.gz``, written by ``--export``) holds exactly
 what ``Pop909Song`` holds, so the corpus (and the melody) can be rebuilt without the raw
-folder: ``--source`` takes either.
+folder: ``--source`` takes either. Times are kept to the millisecond in both.
 
 Chord labels -> the 13 vocabulary qualities. The vocabulary has no inversions and no
 extensions, so each Harte label maps to the quality whose tones all sound in the chord and
@@ -39,12 +39,14 @@ The songs in ``../shared/datasets/pop909`` use maj, min, sus2, min7, sus4, maj7,
 maj6, dim, hdim7, aug, min6, dim7 and minmaj7, with slash basses /3 /5 /b3 /b7 /7.
 
 Keys. Songs that change key are split at each ``key_audio.txt`` segment; each segment is one
-piece, its chords transposed so its key is C major or A minor (the MuVi-Sync normalisation).
+piece (each half-bar step belongs to the segment holding its middle; a segment under 8 bars is
+left out), its chords transposed so its key is C major or A minor (the MuVi-Sync normalisation).
 
 Time base: the half bar. Half-bar lines are every two beats counted from each downbeat (a bar
 of 4 beats gives 2 steps, of 6 gives 3, of 3 gives one step of 3 beats); beats before the first
 downbeat (a pickup) are left out and the last bar ends one beat after its last beat. Each step
-takes the chord covering most of it (the earlier on a tie; ``N`` only where no chord sounds).
+takes the chord covering most of it (``corpus.majority_chords``: chords within 20 ms tie and
+the earlier wins; ``N`` only where no chord sounds).
 At 120 bpm a half bar lasts one second, so each step is one MuVi-Sync "second" and train.py /
 evaluate.py read the corpus unchanged.
 
@@ -55,8 +57,9 @@ Video-like inputs per step, derived as ``data.corpus`` does (its functions reuse
   (``0.4 + 0.6 * min(onsets / DENSITY_ANCHORS[-1], 1)``), 0 where nothing starts;
 * scene offset: steps since the current phrase began. Sections start where a 4-bar chord
   sequence (8 steps, not one chord throughout) repeats one heard earlier, at both occurrences,
-  and where chords begin after a stretch of ``N``; between section starts a phrase lasts 4 bars.
-  Boundaries closer than 2 bars to the previous one are dropped;
+  and where chords begin after a stretch of ``N``; between section starts a phrase lasts 4 bars
+  (a 4-bar line within 2 bars of the next section start gives way to it). Boundaries closer
+  than 2 bars to the previous one are dropped;
 * motion: ``corpus.motion_from_onsets`` (onsets mapped onto video motion, a cut-sized value on
   each phrase's first step);
 * emotion: ``corpus.emotion_from_chords`` (chord qualities, mode and onset rate).
@@ -84,8 +87,10 @@ from video2music import vocab
 from video2music.data.corpus import (
     PieceTimeline,
     emotion_from_chords,
+    majority_chords,
     motion_from_onsets,
     split_ids,
+    summarise,
     to_muvisync,
 )
 from video2music.errors import UserError, cli_main
@@ -169,10 +174,6 @@ class Pop909Song:
     beat_onsets: np.ndarray  # (B,) note onsets of all tracks from each beat to the next
     beat_velocity: np.ndarray  # (B,) their mean velocity (0 where none)
 
-    def key_at(self, time: float) -> vocab.Key:
-        """The key in force at ``time`` (the nearest segment's outside them all)."""
-        return segment_at(self.keys, time).key
-
 
 # ----------------------------------------------------------------------------- labels
 
@@ -235,7 +236,7 @@ def _span(path: Path, number: int, start: str, end: str) -> tuple[float, float]:
         raise Pop909Error(f"{path}:{number}: start and end must be numbers, got {start!r} {end!r}") from None
     if not (math.isfinite(a) and math.isfinite(b) and 0 <= a <= b):
         raise Pop909Error(f"{path}:{number}: times must satisfy 0 <= start <= end, got {start} {end}")
-    return a, b
+    return round(a, 3), round(b, 3)
 
 
 def read_chords(path: Path) -> list[TimedChord]:
@@ -270,7 +271,7 @@ def read_beats(path: Path) -> tuple[np.ndarray, np.ndarray]:
             raise Pop909Error(f"{path}:{number}: expected three numbers, got {' '.join(cells)!r}") from None
         if not math.isfinite(time) or (times and time <= times[-1]) or downbeat not in (0.0, 1.0):
             raise Pop909Error(f"{path}:{number}: beat times must increase and flags be 0 or 1")
-        times.append(time)
+        times.append(round(time, 3))
         down.append(downbeat == 1.0)
     beats = np.array(times)
     if not any(down):
@@ -282,13 +283,13 @@ def _beat_activity(
     beats: np.ndarray, onsets: np.ndarray, velocities: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Onsets from each beat to the next (the last beat lasts a median beat; earlier notes count
-    in the first beat) and their mean velocity."""
+    in the first beat) and their mean velocity, rounded as velocities are."""
     index = np.clip(np.searchsorted(beats, onsets, side="right") - 1, 0, len(beats) - 1)
     last_end = beats[-1] + (np.median(np.diff(beats)) if len(beats) > 1 else 0.5)
     keep = onsets < last_end
     counts = np.bincount(index[keep], minlength=len(beats))
     total = np.bincount(index[keep], weights=velocities[keep], minlength=len(beats))
-    return counts.astype(np.int64), np.where(counts > 0, total / np.maximum(counts, 1), 0.0)
+    return counts.astype(np.int64), np.round(np.where(counts > 0, total / np.maximum(counts, 1), 0.0))
 
 
 def read_midi(path: Path, beats: np.ndarray) -> tuple[list[MelodyNote], np.ndarray, np.ndarray]:
@@ -305,7 +306,7 @@ def read_midi(path: Path, beats: np.ndarray) -> tuple[list[MelodyNote], np.ndarr
     if "MELODY" not in tracks:
         raise Pop909Error(f"{path}: no MELODY track (tracks: {', '.join(sorted(tracks)) or 'none'})")
     melody = [
-        MelodyNote(float(n.start), float(n.end), int(n.pitch), int(n.velocity))
+        MelodyNote(round(n.start, 3), round(n.end, 3), int(n.pitch), int(n.velocity))
         for n in sorted(tracks["MELODY"].notes, key=lambda n: (n.start, n.pitch))
     ]
     notes = [n for instrument in midi.instruments for n in instrument.notes]
@@ -530,27 +531,7 @@ def half_bar_grid(beats: np.ndarray, downbeats: np.ndarray) -> np.ndarray:
 def chords_on_grid(chords: Sequence[TimedChord], grid: np.ndarray) -> np.ndarray:
     """(S,) the chord covering most of each step between grid lines (the earlier on a tie, within
     ``TIE_SECONDS``); ``N`` only where no chord sounds in the step."""
-    steps = len(grid) - 1
-    cover = np.zeros((steps, vocab.NUM_CHORDS))
-    first_seen = np.full((steps, vocab.NUM_CHORDS), np.inf)
-    starts = np.array([c.start for c in chords])
-    ends = np.array([c.end for c in chords])
-    for s in range(steps):
-        lo, hi = grid[s], grid[s + 1]
-        for i in np.flatnonzero((starts < hi) & (ends > lo)):
-            overlap = min(ends[i], hi) - max(starts[i], lo)
-            if overlap <= TIE_SECONDS:  # a chord ending on the line, give or take rounding
-                continue
-            cid = chords[i].chord
-            cover[s, cid] += overlap
-            first_seen[s, cid] = min(first_seen[s, cid], max(starts[i], lo))
-    cover[:, vocab.N_ID] *= 1e-6  # a rest loses to any chord sounding in the same step
-    out = np.full(steps, vocab.N_ID, dtype=np.int64)
-    for s in range(steps):
-        if cover[s].max() > 0:
-            best = np.flatnonzero(cover[s] >= cover[s].max() - TIE_SECONDS)
-            out[s] = best[np.argmin(first_seen[s, best])]
-    return out
+    return majority_chords(((c.start, c.end, c.chord) for c in chords), grid, TIE_SECONDS)
 
 
 def phrase_starts(chords: np.ndarray) -> list[int]:
@@ -582,6 +563,12 @@ def phrase_starts(chords: np.ndarray) -> list[int]:
             starts.append(t)
             last = t
     return starts
+
+
+def phrase_start_times(song: Pop909Song) -> list[float]:
+    """Seconds at which ``phrase_starts`` begins a phrase, on the song's whole half-bar grid."""
+    grid = half_bar_grid(song.beats, song.downbeats)
+    return [float(grid[t]) for t in phrase_starts(chords_on_grid(song.chords, grid))]
 
 
 # ----------------------------------------------------------------------------- the corpus
@@ -708,8 +695,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_compact(songs, args.export, overwrite=args.overwrite)
         logger.info("wrote %s", args.export)
     if args.out is not None:
-        from video2music.data.corpus import summarise
-
         splits = build_corpus(args.out, songs, seed=args.seed, overwrite=args.overwrite)
         everything = [t for timelines in splits.values() for t in timelines]
         counts = ", ".join(f"{split} {len(t)}" for split, t in splits.items())
