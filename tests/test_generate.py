@@ -71,6 +71,11 @@ def test_cli_writes_every_output(sample_run):
     assert summary["seconds"] == 24 and len(summary["chords"]) == 24
     assert summary["settings"]["seed"] == 3 and summary["models"]["dynamics"] == "rule"
     assert all(vocab.parse_chord(label) != vocab.N_ID for label in summary["chords"])
+    # Musicians' symbols (no Harte colon) with the Harte labels beside them, naming the same chords.
+    assert not any(":" in label for label in summary["chords"])
+    assert [vocab.parse_chord(h) for h in summary["chords_harte"]] == list(
+        map(vocab.parse_chord, summary["chords"])
+    )
 
     midi = pretty_midi.PrettyMIDI(str(out / "testvideo.mid"))
     assert {i.name for i in midi.instruments} == TRACKS

@@ -85,7 +85,7 @@ def test_options_reach_the_file(tmp_path):
     programs = [m.program for t in midi.tracks for m in t if m.type == "program_change"]
     assert programs == [0, 46, 33, 25]
     assert [m.tempo for t in midi.tracks for m in t if m.type == "set_tempo"] == [mido.bpm2tempo(90)]
-    assert _markers(tmp_path / "song.mid") == ["D:min7", "G:7", "C:maj7"]
+    assert _markers(tmp_path / "song.mid") == ["Dm7", "G7", "Cmaj7"]
 
 
 def test_video_sets_the_length_and_gets_the_music(tmp_path, examples_dir):

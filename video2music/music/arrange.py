@@ -316,7 +316,7 @@ def _chord_spans(ids: list[int], key: vocab.Key, grid: Grid) -> list[ChordSpan]:
     spans = []
     for start, end, cid in grid.spans(ids):
         chord = vocab.transpose_chord(cid, key.transpose)
-        label = vocab.chord_label(chord, key)
+        label = vocab.chord_symbol(chord, key)
         spans.append(ChordSpan(chord, label, start * TICKS_PER_BEAT, end * TICKS_PER_BEAT))
     return spans
 
