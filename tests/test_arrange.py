@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import mido
 import pretty_midi
@@ -25,6 +26,7 @@ from video2music.music.arrange import (
     velocity,
     write_midi,
 )
+from video2music.music.instruments import PRESETS
 
 PROGRESSION = vocab.parse_progression("C C C Am Am N N F G G")  # normalised space, 10 s
 
@@ -265,9 +267,40 @@ def test_bad_input_is_a_user_error(kwargs, message):
 def test_instruments_parse_and_validate():
     assert Instruments.parse("chords=0, arpeggio=46,bass=33") == Instruments(chords=0, arpeggio=46, bass=33)
     assert Instruments.parse("") == Instruments()
-    for text in ("piano=0", "chords=128", "chords", "bass=-1", "chords=x"):
+    for text in ("piano=0", "chords=128", "chords", "bass=-1", "chords=x", "drums=piano", "bass="):
         with pytest.raises(UserError):
             Instruments.parse(text)
+
+
+@pytest.mark.parametrize("program", range(128))
+def test_every_general_midi_name_parses_to_its_program(program):
+    name = pretty_midi.program_to_instrument_name(program)
+    assert Instruments.parse(f"arpeggio={name}").arpeggio == program
+    assert Instruments.parse(f"arpeggio={name.upper().replace(' ', '_')}").arpeggio == program
+    assert Instruments(arpeggio=program).names()["arpeggio"] == name
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("bass=violn", "unknown instrument 'violn' for bass: did you mean violin, viola"),
+        ("drums=jaz", "unknown drum kit 'jaz' for drums: did you mean jazz?"),
+        ("chords=zzzz", "e.g. piano, strings"),
+    ],
+)
+def test_unknown_instrument_names_close_matches_in_one_line(text, message):
+    with pytest.raises(UserError, match=re.escape(message)) as info:
+        Instruments.parse(text)
+    assert "\n" not in str(info.value)
+
+
+def test_presets_set_every_part_and_parts_can_be_changed_on_top():
+    assert set(PRESETS) == {"cinematic", "acoustic", "lo-fi", "electronic"}
+    for name in PRESETS:
+        assert Instruments.preset(name) != Instruments()
+    assert Instruments.parse("drums=standard", preset="Electronic") == Instruments(89, 80, 38, 0)
+    with pytest.raises(UserError, match="did you mean lo-fi"):
+        Instruments.preset("lofi")
 
 
 def test_write_midi_never_replaces_a_file_unless_asked(tmp_path):

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from video2music.errors import UserError, cli_main
 from video2music.features.decode import VIDEO_EXTENSIONS, videos_in
-from video2music.music.arrange import Instruments
+from video2music.music.instruments import PRESETS, Instruments
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="bias toward chord qualities that fit each second's emotion (default 1.5; 0 = off)",
     )
     p.add_argument("--no-cut-changes", action="store_true", help="no forced chord change at scene cuts")
-    p.add_argument("--instruments", help="General MIDI programs, e.g. 'chords=0,arpeggio=46,bass=33'")
+    p.add_argument(
+        "--instruments",
+        help="an instrument per part by General MIDI name, alias or number 0-127, e.g. "
+        "'chords=strings,arpeggio=piano,bass=fingered bass,drums=brush' (parts: "
+        f"{', '.join(Instruments.parts())}); on top of --preset when both are given",
+    )
+    p.add_argument(
+        "--preset",
+        help=f"a style's instruments for every part: {', '.join(PRESETS)} "
+        "(default: strings, piano, fingered bass, standard kit)",
+    )
     p.add_argument("--no-drums", action="store_true")
     p.add_argument("--soundfont", help="a .sf2 file (default: $VIDEO2MUSIC_SOUNDFONT, FluidR3_GM, TimGM6mb)")
     p.add_argument(
@@ -84,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     from video2music.writer import check_distinct, plan_result, write_result
 
     # Every setting, the soundfont and every output are checked before the slow work starts.
-    instruments = Instruments.parse(args.instruments) if args.instruments else None
+    instruments = (
+        Instruments.parse(args.instruments or "", args.preset) if args.instruments or args.preset else None
+    )
     find_soundfont(args.soundfont)  # also $VIDEO2MUSIC_SOUNDFONT and the defaults
     load_fluidsynth()
     videos = collect_videos(args.video)

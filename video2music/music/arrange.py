@@ -58,6 +58,7 @@ from video2music import vocab
 from video2music.errors import UserError
 from video2music.fileio import atomic_output
 from video2music.grid import BEATS_PER_BAR, Grid, check_tempo
+from video2music.music.instruments import Instruments
 
 logger = logging.getLogger(__name__)
 
@@ -73,42 +74,6 @@ BASS_FLOOR = 33  # A1: roots lie in A1..G#2
 KICK, SIDE_STICK, SNARE, CLOSED_HAT, OPEN_HAT, CRASH = 36, 37, 38, 42, 46, 49
 HIGH_TOM, LOW_TOM = 50, 45
 DRUM_CHANNEL = 9  # "channel 10" as musicians count
-
-
-@dataclass(frozen=True)
-class Instruments:
-    """General MIDI programs (0-based, as MIDI files store them) for each part.
-
-    Defaults: String Ensemble 1 holds the chords, Acoustic Grand Piano plays the arpeggio,
-    Electric Bass (finger) the bass, and the Standard kit the drums.
-    """
-
-    chords: int = 48
-    arpeggio: int = 0
-    bass: int = 33
-    drums: int = 0  # drum kit number on channel 10 (0 Standard, 8 Room, 16 Power, 25 TR-808, 40 Brush)
-
-    def __post_init__(self) -> None:
-        for name in ("chords", "arpeggio", "bass", "drums"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or not 0 <= value <= 127:
-                raise UserError(f"{name} program {value!r} is not a General MIDI program; use 0..127")
-
-    @classmethod
-    def parse(cls, text: str) -> Instruments:
-        """Parse ``"chords=0,arpeggio=46,bass=33,drums=0"``; parts not named keep their default."""
-        values: dict[str, int] = {}
-        parts = ("chords", "arpeggio", "bass", "drums")
-        for item in filter(None, (s.strip() for s in text.split(","))):
-            name, sep, number = item.partition("=")
-            name = name.strip().lower()
-            if not sep or name not in parts or not number.strip().isdigit():
-                raise UserError(
-                    f"bad instrument setting {item!r}: expected part=program with part one of "
-                    f"{', '.join(parts)} and program 0..127, e.g. 'chords=0,arpeggio=46,bass=33'"
-                )
-            values[name] = int(number)
-        return cls(**values)
 
 
 @dataclass(frozen=True)
