@@ -10,10 +10,12 @@ from pathlib import Path
 from tqdm import tqdm
 
 from video2music.errors import UserError, cli_main
+from video2music.features.clip import clip_source
 from video2music.features.decode import VIDEO_EXTENSIONS, videos_in
 from video2music.music.instruments import PRESETS, Instruments
 
 logger = logging.getLogger(__name__)
+WITHOUT_CLIP = "--features basic"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -90,8 +92,6 @@ def collect_videos(paths: list[str]) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from video2music.music.synth import find_soundfont, load_fluidsynth
-    from video2music.pipeline import Video2Music
-    from video2music.writer import check_distinct, plan_result, write_result
 
     # Every setting, the soundfont and every output are checked before the slow work starts.
     instruments = (
@@ -100,6 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     find_soundfont(args.soundfont)  # also $VIDEO2MUSIC_SOUNDFONT and the defaults
     load_fluidsynth()
     videos = collect_videos(args.video)
+    if args.features == "clip":  # before torch loads: missing weights and no network fail at once
+        clip_source(without=WITHOUT_CLIP)
+    from video2music.pipeline import Video2Music
+    from video2music.writer import check_distinct, plan_result, write_result
+
     v2m = Video2Music.from_pretrained(args.weights, regression=args.regression_weights, device=args.device)
     v2m.set_generation_params(cut_changes=not args.no_cut_changes)
     if args.top_p is not None:
@@ -113,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         emotion_guidance=args.emotion_strength,
     )
     v2m.check_settings(**settings)
-    v2m.feature_backend(args.features)
+    if v2m.feature_backend(args.features) == "clip":
+        clip_source(without=WITHOUT_CLIP)
 
     failures: list[str] = []
 
