@@ -208,7 +208,7 @@ def test_no_weights_and_no_network_fail_at_once_naming_generate_flag(tmp_path, e
     seconds = time.perf_counter() - began
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: the CLIP weights"), proc.stderr
-    assert "--features basic" in proc.stderr and "python -m video2music.features.clip" in proc.stderr
+    assert "--features basic" in proc.stderr and "python -m video2music.features.fetch_clip" in proc.stderr
     assert "--clip-model" not in proc.stderr and not out.exists()
     # Checked before torch loads, with no retries: transformers' own retries took 25-40 s here. The
     # bound is loose for loaded CI machines; on an idle one it takes about one second.

@@ -9,7 +9,6 @@ of pictures is ever held.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import socket
@@ -20,7 +19,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from video2music.data.muvisync import SEMANTIC_DIM
-from video2music.errors import UserError, cli_main
+from video2music.errors import UserError
 from video2music.features.decode import fit_shortest_edge
 from video2music.vocab import EMOTIONS
 
@@ -41,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 def fetch_command(name: str = DEFAULT_CLIP_MODEL) -> str:
     """The command that puts ``name``'s files into the Hugging Face cache (once, with network)."""
-    return "python -m video2music.features.clip" + ("" if name == DEFAULT_CLIP_MODEL else f" {name}")
+    return "python -m video2music.features.fetch_clip" + ("" if name == DEFAULT_CLIP_MODEL else f" {name}")
 
 
 def _load_error(name: str, error: Exception) -> UserError:
@@ -212,25 +211,3 @@ class ClipBackend:
         emotion = np.concatenate(self._emotion).astype(np.float32)
         self.start()
         return semantic, emotion
-
-
-@cli_main
-def main(argv: list[str] | None = None) -> int:
-    """``python -m video2music.features.clip [MODEL]``: fetch the CLIP weights into the cache once."""
-    parser = argparse.ArgumentParser(
-        prog="python -m video2music.features.clip",
-        description="Download a CLIP model into the Hugging Face cache (about 1.7 GB for the default), "
-        "so that --features clip then runs offline.",
-    )
-    parser.add_argument("model", nargs="?", default=DEFAULT_CLIP_MODEL, help=f"default {DEFAULT_CLIP_MODEL}")
-    name = parser.parse_args(argv).model
-    if is_cached(name):
-        logger.info("%s is already in the Hugging Face cache", name)
-        return 0
-    ClipBackend(name)  # downloads the model and processor, and checks that they load
-    logger.info("%s is in the Hugging Face cache; --features clip now runs offline", name)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
