@@ -31,6 +31,7 @@ from video2music.model.dynamics_rule import rule_dynamics
 from video2music.model.inputs import build_video_input
 from video2music.model.regression import postprocess
 from video2music.music.arrange import Instruments, arrange, check_tempo
+from video2music.progression import TimedChords
 from video2music.result import GenerationResult
 from video2music.timing import Stopwatch
 
@@ -206,6 +207,21 @@ class Video2Music:
         decoding.check()
         return out_key, primer_ids, decoding
 
+    def _decode(
+        self, features: VideoFeatures, grid: Grid, key: vocab.Key, primer: list[int], decoding: DecodeOptions
+    ) -> list[int]:
+        """The model's chords, one per step of ``grid``."""
+        on_grid = grid.resample(features)
+        video_input = build_video_input(on_grid, self.model.config.inputs).to(self.device)
+        # A primer chord lasts a bar, and the loop then brings the primer back every four bars.
+        primer_steps = [c for c in primer for _ in range(STEPS_PER_BAR)][: grid.steps]
+        options = dataclasses.replace(
+            decoding,
+            primer=tuple(vocab.transpose_chord(c, -key.transpose) for c in primer_steps),
+            change_at=grid.cut_steps,
+        )
+        return list(decode_chords(self.model, video_input, key.mode_bit, options, emotion=on_grid.emotion))
+
     def generate(
         self,
         video: str | Path | None = None,
@@ -222,10 +238,13 @@ class Video2Music:
         backend: str = "auto",
         progress: Progress | None = None,
         progress_bars: bool = False,
+        chords: TimedChords | None = None,
     ) -> GenerationResult:
         """Score ``video`` (or precomputed ``features``): chords, dynamics and the arranged MIDI.
 
-        ``primer`` chords are typed in the output key (``"C Am F G"`` in C major). ``progress``,
+        ``primer`` chords are typed in the output key (``"C Am F G"`` in C major). ``chords`` (an
+        edited progression, ``video2music.progression``) replace the decoded chords on the same
+        grid, so the features, dynamics and cuts stay as they were. ``progress``,
         if given, is called with (fraction done, stage name); ``progress_bars`` shows tqdm bars
         for the long stages.
         """
@@ -256,18 +275,10 @@ class Video2Music:
             out_key = out_key or choose_key(features.emotion)
             cuts = features.scene_cuts if self.generation_params["cut_changes"] else ()
             grid = Grid.for_video(features.duration, tempo, cuts)
-            on_grid = grid.resample(features)
-            video_input = build_video_input(on_grid, self.model.config.inputs).to(self.device)
-            # A primer chord lasts a bar, and the loop then brings the primer back every four bars.
-            primer_steps = [c for c in primer_ids for _ in range(STEPS_PER_BAR)][: grid.steps]
-            options = dataclasses.replace(
-                decoding,
-                primer=tuple(vocab.transpose_chord(c, -out_key.transpose) for c in primer_steps),
-                change_at=grid.cut_steps,
-            )
-            chords = decode_chords(
-                self.model, video_input, out_key.mode_bit, options, emotion=on_grid.emotion
-            )
+            if chords is not None:
+                given, decided = chords.source, chords.on_grid(grid, out_key)
+            else:
+                given, decided = None, self._decode(features, grid, out_key, primer_ids, decoding)
 
         report(0.6, "setting note density and loudness")
         with watch("dynamics"):
@@ -284,7 +295,7 @@ class Video2Music:
         report(0.8, "arranging")
         with watch("arrange"):
             arrangement = arrange(
-                chords,
+                decided,
                 grid.sample(density),
                 grid.sample(loudness),
                 out_key,
@@ -301,6 +312,7 @@ class Video2Music:
             "primer": primer,
             "tempo": tempo,
             "drums": drums,
+            "chords_from": given,
             "instruments": None if instruments is None else dataclasses.asdict(instruments),
             **self.generation_params,
             "temperature": decoding.temperature,
@@ -314,7 +326,7 @@ class Video2Music:
         return GenerationResult(
             video=Path(video) if video is not None else None,
             features=features,
-            chords=list(chords),
+            chords=[int(c) for c in decided],
             grid=grid,
             key=out_key,
             tempo=tempo,
