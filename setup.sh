@@ -9,7 +9,7 @@ extras=""
 packages=(libfluidsynth3 fluid-soundfont-gm libgl1 libglib2.0-0)
 if [ "${1:-}" = "--dev" ]; then
   extras="[dev,app]"
-  packages+=(chromium chromium-driver)
+  packages+=(chromium chromium-driver espeak-ng)  # espeak-ng speaks the test clips' voice-over
 fi
 if ! python3 -c "import venv, ensurepip" 2>/dev/null; then packages+=(python3-venv); fi
 missing=()

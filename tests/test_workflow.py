@@ -141,6 +141,8 @@ def test_a_malformed_chord_file_is_one_line_and_writes_nothing(tmp_path, capsys,
         (["--features", "clipp", "--video", str(CLIP)], "neither a backend"),
         (["--instruments", "bass=violn", "--video", str(CLIP)], "did you mean violin"),
         (["--preset", "cinema", "--video", str(CLIP)], "unknown preset 'cinema'"),
+        (["--audio", "loud", "--video", str(CLIP)], "unknown audio mode 'loud'; use one of mix, replace"),
+        (["--music-gain", "99", "--video", str(CLIP)], "music gain 99 dB is out of range"),
         ([], "give --video"),
     ],
 )
@@ -164,3 +166,51 @@ def test_instrument_names_and_presets_reach_the_generated_midi(tmp_path, feature
         "Drums": 32,
     }
     assert vocab.parse_chord(json.loads((out / "fades.json").read_text())["chords"][0]) != vocab.N_ID
+
+
+# --- the video's own sound --------------------------------------------------------------------
+
+
+def test_mix_keeps_the_voice_and_ducks_the_music_under_it(speech_clip, sound, tmp_path):
+    out = tmp_path / "mixed"
+    assert main(["--video", str(speech_clip), "--out", str(out), "--weights", "debug"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "talk.json", "talk.mid", "talk.wav", "talk_with_music.mp4", "talk_with_music.wav",
+    ]  # fmt: skip
+    video = out / "talk_with_music.mp4"
+    assert sound.audio_streams(video) == 1
+    mixed, original, music = (sound.decode(p) for p in (video, speech_clip, out / "talk.wav"))
+    # The voice is there: the mix follows the original track far above chance (about 0 for
+    # unrelated sounds), and the written WAV is the mix the video carries.
+    assert sound.correlation(mixed, original) > 0.6
+    assert sound.correlation(sound.decode(out / "talk_with_music.wav"), mixed) > 0.95
+    # The music is there too, and lower while the voice speaks than in the pause between sentences.
+    speaking = [sound.music_gain(mixed, original, music, a, a + 1.0) for a in (0.8, 1.8, 7.2, 8.2)]
+    pause = sound.music_gain(mixed, original, music, 5.0, 6.3)
+    assert sound.level(original, 5.0, 6.3) < -60 < max(sound.level(original, a, a + 1) for a in (0.8, 7.2))
+    assert -9 < pause < -3  # the default -6 dB, not ducked
+    assert max(speaking) < pause - 8, (speaking, pause)
+
+
+@pytest.mark.parametrize("mode", ["replace", "music-only"])
+def test_replace_and_music_only(speech_clip, sound, tmp_path, mode):
+    out = tmp_path / mode
+    assert main(["--video", str(speech_clip), "--out", str(out), "--weights", "debug", "--audio", mode]) == 0
+    names = sorted(p.name for p in out.iterdir())
+    if mode == "music-only":
+        assert names == ["talk.json", "talk.mid", "talk.wav"]
+        return
+    assert names == ["talk.json", "talk.mid", "talk.wav", "talk_with_music.mp4"]
+    soundtrack = sound.decode(out / "talk_with_music.mp4")
+    assert sound.correlation(soundtrack, sound.decode(out / "talk.wav")) > 0.9
+    assert abs(sound.correlation(soundtrack, sound.decode(speech_clip))) < 0.2
+
+
+def test_a_video_without_sound_gets_the_music_as_before(sound, tmp_path):
+    out = tmp_path / "silent"
+    assert main(["--video", str(CLIP), "--out", str(out), "--weights", "debug", "--music-gain", "-3"]) == 0
+    assert "fades_with_music.wav" not in {p.name for p in out.iterdir()}
+    soundtrack = sound.decode(out / "fades_with_music.mp4")
+    assert sound.correlation(soundtrack, sound.decode(out / "fades.wav")) > 0.9
+    ratio = sound.level(soundtrack, 1, 9) - sound.level(sound.decode(out / "fades.wav"), 1, 9)
+    assert abs(ratio + 3) < 1  # the gain applies to the music alone too

@@ -18,6 +18,7 @@ read-only disk, a folder where a file should be) becomes a ``UserError`` naming 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import json
 import logging
@@ -43,6 +44,7 @@ RESULT_NAMES = {
     "midi": ".mid",
     "wav": ".wav",
     "video": "_with_music.mp4",
+    "mix": "_with_music.wav",  # the video's own sound with the music under it
     "json": ".json",
     "plot": ".png",
 }
@@ -59,6 +61,7 @@ class OutputSet:
     members: tuple[Path, ...]
     overwrite: bool
     soundfont: Path | None  # resolved and checked when a WAV is written
+    soundtrack: mux.Soundtrack = mux.REPLACE  # what the video's audio stream holds
 
     @property
     def folder(self) -> Path:
@@ -75,15 +78,22 @@ def plan_result(
     plot: bool = False,
     soundfont: str | os.PathLike | None = None,
     overwrite: bool = False,
+    soundtrack: mux.Soundtrack | None = None,
 ) -> OutputSet:
     """The set ``write_result`` writes for one video: ``stem.mid`` and, as asked, ``stem.wav``,
-    ``stem_with_music.mp4`` (only for a result that has a video; it needs the WAV), ``stem.json``,
-    ``stem.png``. Raises UserError for anything that would stop the writing later."""
+    ``stem_with_music.mp4`` (only for a result that has a video; it needs the WAV), with a mix
+    also ``stem_with_music.wav`` (when the video has a sound of its own), ``stem.json``,
+    ``stem.png``. ``soundtrack`` (default: a mix) says what the video's audio holds; ``music-only``
+    writes no video. Raises UserError for anything that would stop the writing later."""
+    soundtrack = soundtrack or mux.Soundtrack()
+    video = video and soundtrack.mode != "music-only"
     kinds = ["midi"]
     if wav or video:
         kinds.append("wav")
-    kinds += [kind for kind, wanted in (("video", video), ("json", json), ("plot", plot)) if wanted]
-    return _plan(Path(folder), stem, RESULT_NAMES, kinds, soundfont, overwrite)
+    asked = (("video", video), ("mix", video and soundtrack.mode == "mix"), ("json", json), ("plot", plot))
+    kinds += [kind for kind, wanted in asked if wanted]
+    plan = _plan(Path(folder), stem, RESULT_NAMES, kinds, soundfont, overwrite)
+    return dataclasses.replace(plan, soundtrack=soundtrack)
 
 
 def plan_music(
@@ -285,7 +295,7 @@ def write_music(
                 )
         if "video" in stage:
             with watch("mux"), writing(outputs.targets["video"]):
-                mux.mux_into(video, stage["wav"], stage["video"])
+                mux.mux_into(video, stage["wav"], stage["video"], outputs.soundtrack, stage.get("mix"))
         for kind, write in (extra or {}).items():
             if kind in stage:
                 with watch(kind), writing(outputs.targets[kind]):
@@ -303,6 +313,8 @@ def write_result(
         outputs = plan_result(outputs, result.video.stem if result.video else "video2music")
     if "video" in outputs.targets and result.video is None:
         outputs = _without(outputs, "video")
+    if "mix" in outputs.targets and (result.video is None or not mux.has_audio(result.video)):
+        outputs = _without(outputs, "mix")  # nothing to mix with: the video gets the music alone
 
     def write_plot(path: Path) -> None:
         from video2music.plot import plot_timeline  # matplotlib is slow to import; only when asked
@@ -326,4 +338,4 @@ def write_result(
 
 def _without(outputs: OutputSet, kind: str) -> OutputSet:
     targets = {k: path for k, path in outputs.targets.items() if k != kind}
-    return OutputSet(targets, outputs.members, outputs.overwrite, outputs.soundfont)
+    return dataclasses.replace(outputs, targets=targets)

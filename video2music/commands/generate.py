@@ -15,6 +15,7 @@ from video2music.features.clip import clip_source
 from video2music.features.decode import VIDEO_EXTENSIONS, videos_in
 from video2music.features.video_features import VideoFeatures
 from video2music.music.instruments import PRESETS, Instruments
+from video2music.music.mux import Soundtrack
 from video2music.progression import TimedChords, load_chords
 
 logger = logging.getLogger(__name__)
@@ -105,6 +106,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N for the models (default cpu)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (default: refuse)")
+    p.add_argument(
+        "--audio",
+        default="mix",
+        metavar="mix|replace|music-only",
+        help="the sound of NAME_with_music.mp4: mix (the default) keeps the video's own sound and puts "
+        "the music under it, lowered while the original is loud, and also writes that mix as "
+        "NAME_with_music.wav; replace gives the video the music alone; music-only writes no video",
+    )
+    p.add_argument(
+        "--music-gain",
+        type=float,
+        metavar="DB",
+        help="the music's level in dB, -60 to 20 (default -6 with --audio mix, so the original "
+        "leads; else 0)",
+    )
     p.add_argument("--no-video", action="store_true", help="do not write the video with music")
     p.add_argument("--plot", action="store_true", help="also write NAME.png, a timeline")
     return p.parse_args(argv)
@@ -178,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     find_soundfont(args.soundfont)  # also $VIDEO2MUSIC_SOUNDFONT and the defaults
     load_fluidsynth()
+    soundtrack = Soundtrack(args.audio, args.music_gain)
     chords = load_chords(args.chords) if args.chords else None
     if chords is not None and args.primer:
         raise UserError(
@@ -197,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = dict(
         key=args.key or (chords.key if chords else None),
         primer=args.primer,
-        tempo=args.tempo or (chords.tempo if chords else None) or DEFAULT_TEMPO,
+        tempo=args.tempo if args.tempo is not None else (chords.tempo if chords else None) or DEFAULT_TEMPO,
         seed=args.seed,
         temperature=args.temperature,
         emotion_guidance=args.emotion_strength,
@@ -225,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
                 plot=args.plot,
                 soundfont=args.soundfont,
                 overwrite=args.overwrite,
+                soundtrack=soundtrack,
             )
         except UserError as error:
             failed(job, error)
