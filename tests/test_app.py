@@ -244,6 +244,7 @@ def test_bad_videos_give_one_line_without_the_server_path(scorer, tmp_path):
             scorer.run(Request(video=video))
         assert str(error.value).startswith(expected)
         assert str(tmp_path) not in str(error.value) and "\n" not in str(error.value)
+        assert "Errno" not in str(error.value)
 
 
 # --- launcher -----------------------------------------------------------------------------------

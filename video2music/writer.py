@@ -280,24 +280,31 @@ def write_music(
     extra: dict[str, Callable[[Path], None]] | None = None,
     timings: dict[str, float] | None = None,
     progress: bool = False,
+    stages: Callable[[str], None] | None = None,
 ) -> dict[str, float]:
     """Write the set: the MIDI, its render, the video with it as soundtrack, then ``extra`` kinds
-    in order (kind -> a function that writes that file at the path it is given). Returns seconds
-    per stage, added to ``timings`` when given (so an ``extra`` writer can report them)."""
+    in order (kind -> a function that writes that file at the path it is given). ``stages`` is
+    told each kind just before it is written. Returns seconds per stage, added to ``timings``
+    when given (so an ``extra`` writer can report them)."""
     watch = Stopwatch(timings)
+    starting = stages or (lambda kind: None)
     with staged(outputs) as stage:
+        starting("midi")
         with watch("save_midi"), writing(outputs.targets["midi"]):
             arrangement.to_midi().save(stage["midi"])
         if "wav" in stage:
+            starting("wav")
             with watch("render"), writing(outputs.targets["wav"]):
                 synth.render_wav(
                     stage["midi"], stage["wav"], outputs.soundfont, duration=duration, progress=progress
                 )
         if "video" in stage:
+            starting("video")
             with watch("mux"), writing(outputs.targets["video"]):
                 mux.mux_into(video, stage["wav"], stage["video"], outputs.soundtrack, stage.get("mix"))
         for kind, write in (extra or {}).items():
             if kind in stage:
+                starting(kind)
                 with watch(kind), writing(outputs.targets[kind]):
                     write(stage[kind])
     logger.debug("wrote %s", ", ".join(str(p) for p in outputs.targets.values()))
@@ -305,10 +312,15 @@ def write_music(
 
 
 def write_result(
-    result: GenerationResult, outputs: OutputSet | str | os.PathLike, *, progress: bool = False
+    result: GenerationResult,
+    outputs: OutputSet | str | os.PathLike,
+    *,
+    progress: bool = False,
+    stages: Callable[[str], None] | None = None,
 ) -> dict[str, Path]:
     """Write ``result`` as the set ``outputs`` plans (a folder: the default set, named after the
-    video); returns kind -> path and adds the writing stages to ``result.timings``."""
+    video); returns kind -> path and adds the writing stages to ``result.timings``. ``stages`` is
+    told each kind of file just before it is written."""
     if not isinstance(outputs, OutputSet):
         outputs = plan_result(outputs, result.video.stem if result.video else "video2music")
     if "video" in outputs.targets and result.video is None:
@@ -332,6 +344,7 @@ def write_result(
         extra={"plot": write_plot, "json": write_json},
         timings=result.timings,
         progress=progress,
+        stages=stages,
     )
     return dict(outputs.targets)
 

@@ -137,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             allowed_paths=[],
             show_error=False,
             footer_links=[],
+            css=ui.CSS,
         )
     except OSError:  # taken between the check and the launch
         raise UserError(_port_message(args.host, args.port)) from None
