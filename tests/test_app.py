@@ -184,6 +184,23 @@ def test_requests_get_separate_folders_and_reuse_features(scorer, examples_dir):
     assert second.timings["features_saved"] == pytest.approx(first.timings["features"], rel=0.2)
 
 
+def test_edited_chords_render_as_a_new_take_beside_the_first(scorer, examples_dir):
+    import mido
+
+    video = examples_dir / "fades.mp4"
+    first = scorer.run(Request(video=video, seed=1, audio="replace", music_gain=-3.0))
+    edited = first.chords_text.split(" | ")
+    edited[1] = edited[1].split()[0] + " Bbmaj7"
+    second = scorer.run(Request(video=video, seed=1, chords=" | ".join(edited), take=2))
+    assert second.chords_text == " | ".join(edited) and second.take == 2
+    assert second.files["midi"].name == "fades_take2.mid" and first.files["midi"].name == "fades_take1.mid"
+    assert first.files["midi"].exists() and first.folder != second.folder
+    markers = [m.text for t in mido.MidiFile(second.files["midi"]).tracks for m in t if m.type == "marker"]
+    assert markers[1] == "Bbmaj7"
+    assert json.loads(second.files["json"].read_text())["settings"]["chords_from"] == "the chord text"
+    assert "Take 2:" in second.status()
+
+
 def test_simultaneous_requests_never_share_outputs(scorer, examples_dir):
     outcomes = []
     errors = []
@@ -219,6 +236,10 @@ def test_simultaneous_requests_never_share_outputs(scorer, examples_dir):
         ({"emotion_strength": -0.5}, "emotion strength"),
         ({"backend": "fancy"}, "fancy"),
         ({"video": None}, "no video yet"),
+        ({"audio": "loud"}, "unknown audio mode"),
+        ({"music_gain": 40.0}, "music gain"),
+        ({"chords": "0s Am | later F"}, "the chord text: cannot read 'later F'"),
+        ({"chords_program": 300}, "not a General MIDI program"),
     ],
 )
 def test_bad_settings_are_refused_before_any_work(scorer, examples_dir, change, message):
