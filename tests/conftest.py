@@ -163,3 +163,32 @@ class SoundCheck:
 @pytest.fixture(scope="session")
 def sound() -> type[SoundCheck]:
     return SoundCheck
+
+
+class MidiCheck:
+    """What the edit-and-re-render tests read back from written MIDI files."""
+
+    @staticmethod
+    def markers(path: Path) -> list[tuple[int, str]]:
+        """(tick, text) of each marker on the conductor track."""
+        import mido
+
+        events, now = [], 0
+        for message in mido.MidiFile(path).tracks[0]:
+            now += message.time
+            if message.type == "marker":
+                events.append((now, message.text))
+        return events
+
+    @staticmethod
+    def drums(path: Path) -> list[tuple[float, int]]:
+        """(seconds, pitch) of every drum note, in order."""
+        import pretty_midi
+
+        midi = pretty_midi.PrettyMIDI(str(path))
+        return sorted((round(n.start, 4), n.pitch) for i in midi.instruments if i.is_drum for n in i.notes)
+
+
+@pytest.fixture(scope="session")
+def midi_check() -> type[MidiCheck]:
+    return MidiCheck

@@ -286,22 +286,6 @@ def _wait_for_take(page, take: int) -> str:
     return status.inner_text()
 
 
-def _markers(path: Path) -> list[tuple[int, str]]:
-    import mido
-
-    events, now = [], 0
-    for message in mido.MidiFile(path).tracks[0]:
-        now += message.time
-        if message.type == "marker":
-            events.append((now, message.text))
-    return events
-
-
-def _drums(path: Path) -> list[tuple[float, int]]:
-    midi = pretty_midi.PrettyMIDI(str(path))
-    return sorted((round(n.start, 4), n.pitch) for i in midi.instruments if i.is_drum for n in i.notes)
-
-
 def _progress_overlays(page) -> list[str]:
     """The elements that show a request's progress, as the ids of the panels they sit in."""
     return page.evaluate(
@@ -311,7 +295,9 @@ def _progress_overlays(page) -> list[str]:
     )
 
 
-def test_mix_edit_rerender_and_takes_in_browser(app_server, browser, speech_clip, sound, tmp_path):
+def test_mix_edit_rerender_and_takes_in_browser(
+    app_server, browser, speech_clip, sound, midi_check, tmp_path
+):
     url, _ = app_server
     page = _open(browser, url)
     page.locator("#input-video input[type=file]").set_input_files(str(speech_clip))
@@ -356,11 +342,12 @@ def test_mix_edit_rerender_and_takes_in_browser(app_server, browser, speech_clip
     page.locator("#rerender").click()
     _wait_for_take(page, 2)
     second_midi = _download(page, "#downloads a[download$='_take2.mid']", tmp_path / "take2.mid")
-    before, after = _markers(first_midi), _markers(second_midi)
+    before, after = midi_check.markers(first_midi), midi_check.markers(second_midi)
     assert [label for _, label in after] == [e.split()[1] for e in entries]
     assert after[1][1] == replacement != before[1][1]
     assert [t for t, _ in after] == [t for t, _ in before]
-    assert _drums(second_midi) == _drums(first_midi) and 49 in {pitch for _, pitch in _drums(first_midi)}
+    drums = midi_check.drums(first_midi)
+    assert midi_check.drums(second_midi) == drums and 49 in {pitch for _, pitch in drums}
 
     # The first take stays downloadable under Earlier takes.
     earlier = page.locator("#takes a")

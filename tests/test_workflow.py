@@ -35,21 +35,6 @@ def first_take(tmp_path_factory) -> Path:
     return out
 
 
-def _markers(path: Path) -> list[tuple[int, str]]:
-    midi = mido.MidiFile(path)
-    events, now = [], 0
-    for message in midi.tracks[0]:
-        now += message.time
-        if message.type == "marker":
-            events.append((now, message.text))
-    return events
-
-
-def _drums(path: Path) -> list[tuple[float, int]]:
-    midi = pretty_midi.PrettyMIDI(str(path))
-    return sorted((round(n.start, 4), n.pitch) for i in midi.instruments if i.is_drum for n in i.notes)
-
-
 def _one_error_line(capsys) -> str:
     err = capsys.readouterr().err
     lines = err.strip().splitlines()
@@ -70,7 +55,7 @@ def test_features_file_reuses_the_extraction(first_take, features_file, tmp_path
     assert sorted(p.name for p in alone.iterdir()) == ["fades.json", "fades.mid", "fades.wav"]
 
 
-def test_edited_chords_rerender_over_the_same_dynamics_and_cuts(first_take, tmp_path):
+def test_edited_chords_rerender_over_the_same_dynamics_and_cuts(first_take, tmp_path, midi_check):
     summary = json.loads((first_take / "fades.json").read_text())
     changes = summary["chord_changes"]
     assert len(changes) >= 2
@@ -81,26 +66,31 @@ def test_edited_chords_rerender_over_the_same_dynamics_and_cuts(first_take, tmp_
     out = tmp_path / "take2"
     assert main(["--video", str(CLIP), "--chords", str(edited), "--out", str(out), "--weights", "debug"]) == 0
 
-    before, after = _markers(first_take / "fades.mid"), _markers(out / "fades.mid")
+    before, after = midi_check.markers(first_take / "fades.mid"), midi_check.markers(out / "fades.mid")
     assert [t for t, _ in after] == [t for t, _ in before]
     assert [label for _, label in after] == [c["chord"] for c in changes]
     assert after[1][1] == new_chord and before[1][1] != new_chord
     # The drums (their density follows note density) and the cut crashes are untouched.
-    assert _drums(out / "fades.mid") == _drums(first_take / "fades.mid")
-    assert CRASH in {pitch for _, pitch in _drums(out / "fades.mid")}
+    assert midi_check.drums(out / "fades.mid") == midi_check.drums(first_take / "fades.mid")
+    assert CRASH in {pitch for _, pitch in midi_check.drums(out / "fades.mid")}
     rerendered = json.loads((out / "fades.json").read_text())
     assert rerendered["note_density"] == summary["note_density"]
     assert rerendered["grid"]["cut_steps"] == summary["grid"]["cut_steps"]
     assert rerendered["settings"]["chords_from"] == str(edited)
 
 
-def test_a_progression_with_times_lands_on_the_nearest_half_bar(tmp_path):
+def test_a_progression_with_times_lands_on_the_nearest_half_bar(tmp_path, midi_check):
     out = tmp_path / "typed"
     progression = "0 Am | 2s F | 4.4 C | 6 E7"
     args = ["--video", str(CLIP), "--chords", progression, "--key", "A minor", "--out", str(out)]
     assert main([*args, "--weights", "debug", "--no-video", "--no-cut-changes"]) == 0
     beat = mido.MidiFile(out / "fades.mid").ticks_per_beat
-    assert _markers(out / "fades.mid") == [(0, "Am"), (4 * beat, "F"), (8 * beat, "C"), (12 * beat, "E7")]
+    assert midi_check.markers(out / "fades.mid") == [
+        (0, "Am"),
+        (4 * beat, "F"),
+        (8 * beat, "C"),
+        (12 * beat, "E7"),
+    ]
     summary = json.loads((out / "fades.json").read_text())
     assert summary["chords"][:7] == ["Am", "Am", "F", "F", "C", "C", "E7"]
     assert summary["chords_harte"][6] == "E:7"
