@@ -155,7 +155,11 @@ def test_instrument_names_and_presets_reach_the_generated_midi(tmp_path, feature
         "Bass": 38,
         "Drums": 32,
     }
-    assert vocab.parse_chord(json.loads((out / "fades.json").read_text())["chords"][0]) != vocab.N_ID
+    summary = json.loads((out / "fades.json").read_text())
+    assert vocab.parse_chord(summary["chords"][0]) != vocab.N_ID
+    assert summary["settings"]["instrument_names"] == {
+        "chords": "String Ensemble 1", "arpeggio": "Vibraphone", "bass": "Synth Bass 1", "drums": "jazz",
+    }  # fmt: skip
 
 
 # --- the video's own sound --------------------------------------------------------------------

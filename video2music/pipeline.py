@@ -314,6 +314,7 @@ class Video2Music:
             "drums": drums,
             "chords_from": given,
             "instruments": None if instruments is None else dataclasses.asdict(instruments),
+            "instrument_names": (instruments or Instruments()).names(),
             **self.generation_params,
             "temperature": decoding.temperature,
             "emotion_guidance": decoding.emotion_guidance,
