@@ -17,13 +17,13 @@ import time
 import numpy as np
 import torch
 
-from video2music.data.dataset import WindowDataset, collate
+from video2music.data.dataset import DEFAULT_WINDOW, WindowDataset, collate
 from video2music.data.fixture import fixture_video
-from video2music.evaluation import amt_forward
 from video2music.model.loss import amt_loss
 from video2music.model.transformer import AffectiveMultimodalTransformer, AMTConfig
+from video2music.tasks import amt_forward
 
-WINDOW = 300
+WINDOW = DEFAULT_WINDOW
 
 
 def samples_per_second(

@@ -12,7 +12,7 @@ WHICH=${1:-all}
 DATA=dataset/corpus
 INPUTS=scene_offset,motion,emotion  # no CLIP: the corpus has no pictures
 
-"$PY" -m video2music.data.corpus --out "$DATA" --no-progress
+"$PY" -m video2music.commands.corpus --out "$DATA" --no-progress
 
 train_and_ship() {  # name, then train.py size options
     local name=$1

@@ -192,3 +192,15 @@ class MidiCheck:
 @pytest.fixture(scope="session")
 def midi_check() -> type[MidiCheck]:
     return MidiCheck
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Torch on one thread for a module: several test processes share two cores, and one thread
+    each is many times faster than two."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -14,9 +14,9 @@ import pretty_midi
 import pytest
 
 from video2music.app.cache import FeatureCache, file_digest
-from video2music.app.cli import MARKER, check_port, parse_args, prepare_output_dir
 from video2music.app.runs import RunFolders, safe_stem
 from video2music.app.service import KEY_CHOICES, Request, Scorer
+from video2music.commands.app import MARKER, check_port, parse_args, prepare_output_dir
 from video2music.errors import UserError
 from video2music.features import extract
 
@@ -164,6 +164,7 @@ def scorer(tmp_path_factory):
     return Scorer(Video2Music.from_pretrained("debug"), FeatureCache(4), RunFolders(root, keep=8))
 
 
+@pytest.mark.slow
 def test_requests_get_separate_folders_and_reuse_features(scorer, examples_dir):
     video = examples_dir / "fades.mp4"
     first = scorer.run(Request(video=video, seed=1))
@@ -201,6 +202,7 @@ def test_edited_chords_render_as_a_new_take_beside_the_first(scorer, examples_di
     assert "Take 2:" in second.status()
 
 
+@pytest.mark.slow
 def test_simultaneous_requests_never_share_outputs(scorer, examples_dir):
     outcomes = []
     errors = []
@@ -301,6 +303,7 @@ def test_output_dir_must_be_the_apps_own(tmp_path):
     assert prepare_output_dir(fresh) == fresh  # reusing the app's own folder is fine
 
 
+@pytest.mark.slow
 def test_core_import_does_not_import_gradio():
     code = (
         "import sys, video2music, video2music.pipeline, video2music.app\n"

@@ -15,6 +15,7 @@ from video2music import vocab
 from video2music.errors import UserError
 from video2music.grid import Grid
 from video2music.music.arrange import (
+    BASS_RANGE,
     CHORD_RANGE,
     CRASH,
     DRUM_CHANNEL,
@@ -76,14 +77,13 @@ def test_written_file_reads_back_with_both_libraries(tmp_path):
     ]  # fmt: skip
     assert [(k.key_number, k.time) for k in pm.key_signature_changes] == [(2, 0.0)]  # D major
     assert pm.estimate_tempo() > 0 and pm.get_tempo_changes()[1].tolist() == [120.0]
-    # Four voices for each of the four sounding chords, and every note the arrangement made.
-    assert len(by_name["Chords"].notes) == 4 * 4
+    # Every note the arrangement made; four voices sounding on each chord, its tones.
     for part in music.parts:
         assert len(by_name[part.name].notes) == len(part.notes) > 0
-    # The chord tones are those of the transposed chords.
     for start, label in [(0.0, "D"), (3.0, "B:min"), (7.0, "G"), (8.0, "A")]:
-        sounding = {n.pitch % 12 for n in by_name["Chords"].notes if n.start == pytest.approx(start)}
-        assert sounding == set(vocab.chord_pitch_classes(vocab.parse_chord(label)))
+        sounding = [n.pitch for n in by_name["Chords"].notes if n.start <= start + 1e-6 < n.end]
+        assert len(sounding) == 4
+        assert {p % 12 for p in sounding} == set(vocab.chord_pitch_classes(vocab.parse_chord(label)))
 
 
 def test_no_chord_seconds_are_silent_for_the_harmonic_parts():
@@ -126,9 +126,8 @@ chord_ids = st.integers(min_value=1, max_value=vocab.NUM_CHORDS - 1)
 @given(st.lists(chord_ids, min_size=2, max_size=12), st.sampled_from(["C major", "Eb major", "F# minor"]))
 def test_voice_leading_holds_common_tones_and_never_leaps_past_an_octave(chords, key):
     music = arrange(chords, 8.0, 0.2, key)
-    voicings = [
-        sorted(n.pitch for n in music.part("Chords").notes if n.start == span.start) for span in music.spans
-    ]
+    pad = music.part("Chords").notes
+    voicings = [_sounding(pad, span.start) for span in music.spans]
     for voicing, span in zip(voicings, music.spans, strict=True):
         assert len(voicing) == 4 and CHORD_RANGE[0] <= voicing[0] and voicing[-1] <= CHORD_RANGE[1]
         assert {p % 12 for p in voicing} == set(vocab.chord_pitch_classes(span.chord))
@@ -136,14 +135,26 @@ def test_voice_leading_holds_common_tones_and_never_leaps_past_an_octave(chords,
         assert max(abs(a - b) for a, b in zip(before, after, strict=True)) <= 12
         for pc in {p % 12 for p in before} & {p % 12 for p in after}:
             assert {p for p in before if p % 12 == pc} & set(after), f"{pc} not held from {before} to {after}"
+    for span in music.spans[1:]:  # a held tone is tied over the change, not struck again
+        struck = {n.pitch for n in pad if n.start == span.start}
+        previous = {n.pitch for n in pad if n.end == span.start}
+        assert not struck & previous
+
+
+def _sounding(notes, tick: int) -> list[int]:
+    return sorted(n.pitch for n in notes if n.start <= tick < n.end)
 
 
 def test_parts_stay_in_their_registers_and_the_bass_plays_roots():
     chords = list(range(1, vocab.NUM_CHORDS))  # every chord of the vocabulary, a second each
     music = arrange(chords, 30.0, 0.2, "B major")
     bass = music.part("Bass").notes
-    assert all(33 <= n.pitch <= 44 + 12 for n in bass)
-    assert all(60 <= n.pitch <= 71 + 24 for n in music.part("Arpeggio").notes)
+    assert all(BASS_RANGE[0] <= n.pitch <= BASS_RANGE[1] + 12 for n in bass)
+    roots = [min((n for n in bass if n.start == span.start), key=lambda n: n.pitch) for span in music.spans]
+    assert max(abs(a.pitch - b.pitch) for a, b in itertools.pairwise(roots)) <= 6  # the nearest octave
+    pad = music.part("Chords").notes
+    for note in music.part("Arpeggio").notes:  # above the pad, never doubling it
+        assert max(_sounding(pad, note.start)) < note.pitch <= CHORD_RANGE[1] + 24
     for span in music.spans:
         first = min((n for n in bass if n.start == span.start), key=lambda n: n.pitch)
         assert first.pitch % 12 == vocab.chord_root(span.chord)
@@ -222,19 +233,21 @@ def test_a_chord_that_hits_a_cut_is_anticipated_by_a_beat():
     assert [(s.label, s.start // TICKS_PER_BEAT) for s in music.spans] == [("C", 0), ("F", 9), ("C", 12)]
 
 
-def test_scene_cuts_get_a_crash_and_a_fill_leading_into_them():
-    grid = Grid.for_video(12.0, 120.0, cuts=[4.0, 9.6])
-    music = arrange([1] * 12, 10.0, 0.2, "C major", grid=grid)
-    ending = 20 * TICKS_PER_BEAT  # the crash of the last bar is the ending's, tested above
+def test_crashes_open_sections_on_bar_lines_at_most_once_in_eight_bars():
+    # 60 s at 120 bpm: 30 bars. Cuts at 4 s (bar 2), 9.6 s (too soon after it), 20.5 s (nearest
+    # bar line: bar 10) and 50 s (bar 25, so the ending's crash on bar 29 is too soon after it).
+    grid = Grid.for_video(60.0, 120.0, cuts=[4.0, 9.6, 20.5, 50.0])
+    music = arrange([1] * 60, 10.0, 0.2, "C major", grid=grid)
     drums = music.part("Drums").notes
-    drums = [n for n in drums if n.start < ending]
-    crashes = sorted(n.start for n in drums if n.pitch == CRASH)
-    assert crashes == [8 * TICKS_PER_BEAT, 19 * TICKS_PER_BEAT]  # 9.6 s is beat 19, anticipating step 10
+    crashes = sorted(n.start // TICKS_PER_BEAT for n in drums if n.pitch == CRASH)
+    assert crashes == [8, 40, 100]
     for cut in crashes:
-        fill = [n.pitch for n in drums if cut - TICKS_PER_BEAT <= n.start < cut]
+        fill = [n.pitch for n in drums if (cut - 1) * TICKS_PER_BEAT <= n.start < cut * TICKS_PER_BEAT]
         assert HIGH_TOM in fill and LOW_TOM in fill
     toms = [n for n in drums if n.pitch in (HIGH_TOM, LOW_TOM)]
-    assert len(toms) == 4  # fills only before cuts
+    assert len(toms) == 2 * len(crashes)  # fills only before crashes
+    still = arrange([1] * 60, 1.0, 0.2, "C major", grid=grid)
+    assert not still.part("Drums").notes  # still footage: no groove and no lone crash
 
     assert [p.name for p in arrange([1] * 12, 10.0, 0.2, "C major", drums=False).parts] == [
         "Chords", "Arpeggio", "Bass",
@@ -313,3 +326,16 @@ def test_write_midi_never_replaces_a_file_unless_asked(tmp_path):
     write_midi(music, target, overwrite=True)
     assert mido.MidiFile(target).length == pytest.approx(2.0)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["song.mid"]
+
+
+def test_phrases_swell_and_every_part_spans_a_wide_range_of_velocities():
+    chords = vocab.parse_progression("C C Am Am F F G G") * 4  # 16 bars, four phrases
+    music = arrange(chords, 10.0, 0.2, "C major")  # one loudness throughout: the swell alone
+    for part in music.parts:
+        velocities = [n.velocity for n in part.notes]
+        assert max(velocities) - min(velocities) >= 24, part.name
+    pad = music.part("Chords").notes
+    phrase = 16 * TICKS_PER_BEAT
+    start = [n.velocity for n in pad if n.start % phrase == 0]
+    middle = [n.velocity for n in pad if n.start % phrase == phrase // 2]
+    assert min(middle) > max(start)

@@ -74,7 +74,7 @@ def test_truncated_file_is_refused(tmp_path, amt):
 def test_foreign_files_are_refused(tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("hello")
-    with pytest.raises(UserError, match="not a readable PyTorch checkpoint"):
+    with pytest.raises(UserError, match="not a PyTorch checkpoint: it is a text file"):
         load_any(text)
     other = tmp_path / "other.pt"
     torch.save({"layer.weight": torch.zeros(2, 2)}, other)

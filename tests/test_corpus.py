@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from video2music import vocab
+from video2music.commands.corpus import main as corpus_main
 from video2music.data import corpus
 from video2music.data.muvisync import read_split, read_split_ids
 from video2music.errors import UserError
@@ -155,9 +156,9 @@ def test_sources_cover_the_music21_corpus():
 def test_cli_rejects_bad_arguments(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    assert corpus.main(["--out", str(blocker)]) == 2
+    assert corpus_main(["--out", str(blocker)]) == 2
     assert "not a folder" in capsys.readouterr().err
-    assert corpus.main(["--out", str(tmp_path / "new"), "--jobs", "0"]) == 2
+    assert corpus_main(["--out", str(tmp_path / "new"), "--jobs", "0"]) == 2
 
 
 @pytest.mark.parametrize("name", ["default", "debug"])

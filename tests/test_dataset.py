@@ -7,9 +7,9 @@ import torch
 from video2music import vocab
 from video2music.data.dataset import WindowDataset, collate
 from video2music.data.fixture import fixture_video
-from video2music.evaluation import amt_forward, regression_forward
 from video2music.model.regression import RegressionConfig, VideoRegression
 from video2music.model.transformer import AffectiveMultimodalTransformer, AMTConfig
+from video2music.tasks import amt_forward, regression_forward
 
 INPUTS = ("scene_offset", "motion", "emotion")
 

@@ -16,9 +16,9 @@ from video2music.evaluation import (
     cut_chord_f1,
     emotion_agreement,
     evaluate_generated,
-    hits_at_k,
     repetition_rate,
 )
+from video2music.tasks import hits_at_k
 
 C, G, A_MIN, B_DIM, C_MAJ7 = (vocab.parse_chord(c) for c in ("C", "G", "A:min", "B:dim", "C:maj7"))
 

@@ -8,9 +8,9 @@ import av
 import numpy as np
 import pytest
 
+from video2music.commands.features import main
 from video2music.errors import UserError
 from video2music.features import VideoFeatures, extract
-from video2music.features.__main__ import main
 from video2music.vocab import EMOTIONS
 
 # The two hard cuts of testvideo.mp4, checked by eye on a contact sheet of the frames around each

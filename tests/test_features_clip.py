@@ -15,9 +15,9 @@ import pytest
 import torch
 from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTokenizer
 
+from video2music.commands.features import main
 from video2music.errors import UserError
 from video2music.features import VideoFeatures, extract, make_backend
-from video2music.features.__main__ import main
 from video2music.vocab import EMOTIONS
 
 IMAGE = 32

@@ -19,6 +19,7 @@ def _full_frame_cuts(path) -> list[float]:
     return [start.seconds for start, _ in manager.get_scene_list(start_in_scene=True)[1:]]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["testvideo.mp4", "fades.mp4"])
 def test_same_cuts_as_scenedetect(examples_dir, name):
     path = examples_dir / name

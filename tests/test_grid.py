@@ -102,3 +102,9 @@ def test_key_bias_allows_diatonic_chords_penalises_borrowed_and_forbids_the_rest
     assert bias[vocab.END_ID] == -np.inf
     assert harmony.cadence_chords(harmony.MAJOR) <= harmony.allowed_chords(harmony.MAJOR)
     assert harmony.cadence_chords(harmony.MINOR) <= harmony.allowed_chords(harmony.MINOR)
+
+
+def test_a_cut_inside_the_last_bar_ends_the_music_a_bar_earlier():
+    assert Grid.for_video(24.02, 120.0, cuts=[23.06]).steps == 22  # the fade-out at 23 s
+    assert Grid.for_video(24.02, 120.0, cuts=[22.0]).steps == 24  # on the last bar line: kept
+    assert Grid.for_video(4.5, 120.0, cuts=[3.0]).steps == 4  # two bars are never shortened

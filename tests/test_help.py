@@ -15,10 +15,11 @@ COMMANDS = {
     "video2music.commands.train": "parse_args",
     "video2music.commands.evaluate": "parse_args",
     "video2music.commands.dataset": "parse_args",
-    "video2music.features.__main__": "main",
+    "video2music.commands.features": "build_parser",
+    "video2music.commands.corpus": "main",
     "video2music.features.fetch_clip": "main",
-    "video2music.music.__main__": "build_parser",
-    "video2music.app.cli": "parse_args",
+    "video2music.commands.music": "build_parser",
+    "video2music.commands.app": "parse_args",
 }
 
 

@@ -87,6 +87,7 @@ def _full_size_state(model: str) -> dict[str, torch.Tensor]:
     return state
 
 
+@pytest.mark.slow
 def test_full_size_amt_names_and_shapes_import():
     state = _full_size_state("amt")
     assert len(state) == 207

@@ -8,10 +8,11 @@ import wave
 
 import av
 import mido
+import numpy as np
 import pytest
 
 from video2music import vocab
-from video2music.music.__main__ import main, spread
+from video2music.commands.music import main, spread
 
 
 def _run(args: list[str], cwd, repo_dir) -> subprocess.CompletedProcess:
@@ -30,6 +31,7 @@ def _key_signature(path) -> str:
     return next(m.key for track in mido.MidiFile(path).tracks for m in track if m.type == "key_signature")
 
 
+@pytest.mark.slow
 def test_writes_into_a_fresh_output_folder(repo_dir, tmp_path):
     # out/ does not exist yet: the command creates it.
     result = _run(
@@ -139,12 +141,14 @@ def test_spread_starts_chord_i_at_ceil_i_times_steps_over_n():
     assert spread([c], 3) == [c, c, c]
 
 
-def _bad(tmp_path, repo_dir, *args: str) -> str:
-    result = _run(["--out", str(tmp_path / "out" / "song"), *args], tmp_path, repo_dir)
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert "Traceback" not in result.stderr and not result.stdout
+def _bad(tmp_path, capsys, *args: str) -> str:
+    # In-process: the same main() the console script runs (one subprocess test above is enough).
+    returncode = main(["--out", str(tmp_path / "out" / "song"), *args])
+    result = capsys.readouterr()
+    assert returncode == 2, result.err
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.err
+    assert "Traceback" not in result.err and not result.out
     outputs = [
         p.name for p in tmp_path.rglob("*") if p.suffix in (".mid", ".wav", ".mp4") or ".part" in p.name
     ]
@@ -152,31 +156,31 @@ def _bad(tmp_path, repo_dir, *args: str) -> str:
     return lines[0]
 
 
-def test_bad_input_is_one_line_exit_2_and_leaves_no_files(tmp_path, repo_dir):
-    assert "unknown chord symbol 'H7'" in _bad(tmp_path, repo_dir, "--chords", "C H7 F")
-    assert "unknown key 'H major'" in _bad(tmp_path, repo_dir, "--chords", "C", "--key", "H major")
-    assert "tempo 0 bpm is out of range" in _bad(tmp_path, repo_dir, "--chords", "C", "--tempo", "0")
-    assert "tempo 301 bpm is out of range" in _bad(tmp_path, repo_dir, "--chords", "C", "--tempo", "301")
+def test_bad_input_is_one_line_exit_2_and_leaves_no_files(tmp_path, capsys):
+    assert "unknown chord symbol 'H7'" in _bad(tmp_path, capsys, "--chords", "C H7 F")
+    assert "unknown key 'H major'" in _bad(tmp_path, capsys, "--chords", "C", "--key", "H major")
+    assert "tempo 0 bpm is out of range" in _bad(tmp_path, capsys, "--chords", "C", "--tempo", "0")
+    assert "tempo 301 bpm is out of range" in _bad(tmp_path, capsys, "--chords", "C", "--tempo", "301")
     fake = tmp_path / "fake.sf2"
     fake.write_text("not a soundfont")
-    assert "is not a SoundFont" in _bad(tmp_path, repo_dir, "--chords", "C", "--soundfont", str(fake))
+    assert "is not a SoundFont" in _bad(tmp_path, capsys, "--chords", "C", "--soundfont", str(fake))
     assert "does not exist" in _bad(
-        tmp_path, repo_dir, "--chords", "C", "--soundfont", str(tmp_path / "no.sf2")
+        tmp_path, capsys, "--chords", "C", "--soundfont", str(tmp_path / "no.sf2")
     )
     blocker = tmp_path / "file"
     blocker.write_text("a file where a folder is needed")
-    message = _bad(tmp_path, repo_dir, "--chords", "C", "--out", str(blocker / "song"))
+    message = _bad(tmp_path, capsys, "--chords", "C", "--out", str(blocker / "song"))
     assert "cannot create the output folder" in message
-    assert "do not fit" in _bad(tmp_path, repo_dir, "--chords", "C Am F G", "--seconds", "3")
-    assert "instrument" in _bad(tmp_path, repo_dir, "--chords", "C", "--instruments", "piano=1")
-    assert "not a readable video" in _bad(tmp_path, repo_dir, "--chords", "C", "--video", str(fake))
+    assert "do not fit" in _bad(tmp_path, capsys, "--chords", "C Am F G", "--seconds", "3")
+    assert "instrument" in _bad(tmp_path, capsys, "--chords", "C", "--instruments", "piano=1")
+    assert "not a readable video" in _bad(tmp_path, capsys, "--chords", "C", "--video", str(fake))
 
 
-def test_existing_outputs_are_kept_without_overwrite(tmp_path, repo_dir):
+def test_existing_outputs_are_kept_without_overwrite(tmp_path, capsys):
     (tmp_path / "out").mkdir()
     kept = tmp_path / "out" / "kept.mid"
     kept.write_bytes(b"mine")
-    message = _bad(tmp_path, repo_dir, "--chords", "C", "--out", str(tmp_path / "out" / "kept"))
+    message = _bad(tmp_path, capsys, "--chords", "C", "--out", str(tmp_path / "out" / "kept"))
     assert "already exists; pass --overwrite" in message
     assert kept.read_bytes() == b"mine"
 
@@ -187,3 +191,49 @@ def test_missing_fluidsynth_library_is_reported(tmp_path, monkeypatch, capsys):
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and "libfluidsynth3" in error[0]
     assert not list(tmp_path.iterdir())
+
+
+def test_stems_sum_to_the_mix_at_the_loudness_target(tmp_path):
+    import pyloudnorm
+
+    base = tmp_path / "song"
+    args = [
+        "--chords",
+        "C Am F G",
+        "--seconds",
+        "8",
+        "--out",
+        str(base),
+        "--stems",
+        "--loudness-target",
+        "-18",
+    ]
+    assert main(args) == 0
+    mix = _wav(base.with_name("song.wav"))
+    stems = {
+        part: _wav(base.with_name(f"song_{part}.wav")) for part in ("chords", "arpeggio", "bass", "drums")
+    }
+    assert not base.with_name("song_melody.wav").exists()  # no melody part, no melody stem
+    assert all(np.abs(s).max() > 0 for s in stems.values())
+    residual = mix - sum(stems.values())
+    assert 20 * np.log10(np.sqrt(np.mean(residual**2)) / np.sqrt(np.mean(mix**2))) < -40
+    assert pyloudnorm.Meter(44100).integrated_loudness(mix / 32768) == pytest.approx(-18, abs=1.0)
+
+
+def test_a_bad_loudness_target_is_one_line_and_writes_nothing(tmp_path, capsys):
+    for target in ("loud", "0", "-60"):
+        assert main(["--chords", "C", "--out", str(tmp_path / "x"), "--loudness-target", target]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "loudness target" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def _wav(path):
+    import wave
+
+    with wave.open(str(path)) as handle:
+        return (
+            np.frombuffer(handle.readframes(handle.getnframes()), dtype="<i2")
+            .reshape(-1, 2)
+            .astype(np.float64)
+        )

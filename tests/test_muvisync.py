@@ -178,9 +178,10 @@ def test_check_command_lists_every_problem(dataset, tmp_path, capsys):
 def test_check_command_reads_the_splits_a_pack_holds(dataset, tmp_path, capsys):
     packed = muvisync.pack(dataset[0], tmp_path / "train_only.npz", ["train"])
     assert muvisync.available_splits(packed) == ["train"]
-    assert dataset_main(["check", str(packed)]) == 0
+    assert dataset_main(["check", str(packed), "--split", "train"]) == 0
     out = capsys.readouterr().out
     assert "train: 4 videos" in out and "val" not in out
+    assert dataset_main(["check", str(packed)]) == 2  # without --split, the val split train.py needs
 
 
 def test_missing_folder_split_and_semantic(dataset, tmp_path):

@@ -10,6 +10,7 @@ import pytest
 
 from video2music import vocab
 from video2music.errors import UserError
+from video2music.grid import Grid
 from video2music.music import synth
 from video2music.music.arrange import arrange, write_midi
 
@@ -30,7 +31,8 @@ def _rms_dbfs(samples: np.ndarray) -> float:
 @pytest.fixture(scope="module")
 def song_midi(tmp_path_factory):
     path = tmp_path_factory.mktemp("synth") / "song.mid"
-    return write_midi(arrange(SONG, 10.0, 0.2, "G major", scene_cuts=[4.0]), path)
+    grid = Grid.for_video(len(SONG), 120.0, cuts=[4.0])
+    return write_midi(arrange(SONG, 10.0, 0.2, "G major", grid=grid), path)
 
 
 def test_render_writes_a_44k_16_bit_stereo_wav_with_a_reverb_tail(song_midi, tmp_path):
@@ -60,9 +62,33 @@ def test_silence_renders_as_silence():
     assert _rms_dbfs(samples) < -80
 
 
-def test_loudness_makes_the_render_louder():
-    quiet, loud = (synth.synthesize(arrange(SONG, 10.0, level, "C major").to_midi()) for level in (0.02, 0.3))
+def test_loudness_makes_the_render_louder_before_normalisation():
+    quiet, loud = (
+        synth.synthesize(arrange(SONG, 10.0, level, "C major").to_midi(), loudness=None)
+        for level in (0.02, 0.3)
+    )
     assert _rms_dbfs(loud) > _rms_dbfs(quiet) + 6
+
+
+def test_renders_are_normalised_to_the_loudness_target_under_the_true_peak_ceiling():
+    import pyloudnorm
+    from scipy.signal import resample_poly
+
+    for level, target in ((0.02, synth.LOUDNESS_TARGET), (0.3, synth.LOUDNESS_TARGET), (0.3, -23.0)):
+        samples = synth.synthesize(arrange(SONG, 10.0, level, "C major").to_midi(), loudness=target)
+        audio = samples / 32768.0
+        assert pyloudnorm.Meter(synth.SAMPLE_RATE).integrated_loudness(audio) == pytest.approx(
+            target,
+            abs=1.0,  # within 1 LU: a soft, peaky render stops at the true-peak ceiling
+        )
+        true_peak = 20 * np.log10(np.abs(resample_poly(audio, 4, 1, axis=0)).max())
+        assert true_peak <= synth.TRUE_PEAK_CEILING + 0.05
+
+
+@pytest.mark.parametrize("target", [0.0, -5.0, -41.0, float("nan")])
+def test_a_loudness_target_out_of_range_is_refused(target):
+    with pytest.raises(UserError, match="loudness target"):
+        synth.check_loudness(target)
 
 
 def test_soundfont_lookup_order(monkeypatch, tmp_path):

@@ -16,21 +16,15 @@ from video2music.commands.train import main as train_main
 from video2music.data import muvisync
 from video2music.data.fixture import write_fixture
 from video2music.errors import UserError
-from video2music.evaluation import evaluate_split
 from video2music.model.checkpoint import load_checkpoint
+from video2music.tasks import evaluate_split
 from video2music.training import TrainingError, TrainOptions, train
 
 ROOT = Path(__file__).resolve().parents[1]
 INPUTS = ("scene_offset", "motion", "emotion")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Several test processes share two cores: one thread each is many times faster than two.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +49,7 @@ def tiny(data, out, **changes) -> TrainOptions:
     return replace(base, **changes)
 
 
+@pytest.mark.slow
 def test_tiny_model_overfits_the_fixture(data, tmp_path):
     # Validate on the training videos themselves, so best.pt is the most overfitted model.
     overfit = tmp_path / "data"
@@ -185,6 +180,7 @@ def test_semantic_inputs_need_semantic_files(data, tmp_path, capsys):
     assert not (out / "state.pt").exists()
 
 
+@pytest.mark.slow
 def test_torchrun_two_cpu_processes(data, tmp_path):
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

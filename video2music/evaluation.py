@@ -1,12 +1,11 @@
-"""Metrics: the paper's teacher-forced metrics on a data split, and metrics of generated output.
+"""Metrics of chords against emotion and cuts, and of generated output.
 
-On a split (MuVi-Sync annotations, teacher forcing):
+The paper's teacher-forced metrics on a data split (Hits@k, emotion correspondence, note
+density and loudness RMSE) are computed per task in ``video2music.tasks`` from the helpers here:
 
-* Hits@k: share of target chords among the model's k most likely (k = 1, 3, 5).
 * Emotion correspondence: share of predicted (argmax) chords whose quality the affective table
   allows for the second's top emotion, over seconds whose top emotion has probability >= 0.8
   and is not neutral.
-* Note density and loudness RMSE of the regression, padding left out.
 
 On generated output (per-second arrays, e.g. from generate.py's JSON files):
 
@@ -29,21 +28,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from video2music import vocab
-from video2music.data.dataset import DEFAULT_WINDOW, Batch, WindowDataset, collate
-from video2music.data.muvisync import MuViSyncVideo
 from video2music.errors import UserError
-from video2music.model.checkpoint import Checkpoint
-from video2music.model.loss import DEFAULT_LAMBDA, amt_loss
+from video2music.timeline import cut_seconds
 
 logger = logging.getLogger(__name__)
 
 EMOTION_THRESHOLD = 0.8
-HITS_K = (1, 3, 5)
 _NEUTRAL = vocab.EMOTIONS.index("neutral")
 _ALLOWED = vocab.affective_target_matrix() > 0  # (6, 159): quality allowed for the emotion
 
@@ -143,107 +135,6 @@ def repetition_rate(chords: Sequence[int]) -> float:
     return float((chords[1:] == chords[:-1]).mean()) if len(chords) > 1 else math.nan
 
 
-# ----------------------------------------------------------------------------- teacher-forced split
-
-
-def amt_forward(model: torch.nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Teacher-forced pass: (logits, target ids, target emotion), each aligned on (B, W - 1).
-
-    The decoder reads the chords of seconds 0..W-2 and predicts those of 1..W-1; the emotion
-    that goes with each prediction is that of the predicted second. Padded targets are PAD.
-    """
-    inputs, targets = batch.chords[:, :-1], batch.chords[:, 1:]
-    logits = model(inputs, batch.video, batch.mode, chord_mask=batch.mask[:, :-1], video_mask=batch.mask)
-    return logits, targets, batch.emotion[:, 1:]
-
-
-def regression_forward(model: torch.nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-    """(prediction (B, W, 2), target (B, W, 2)): note density and loudness per second."""
-    return model(batch.video, batch.mask), torch.stack([batch.note_density, batch.loudness], dim=-1)
-
-
-def hits_at_k(logits: torch.Tensor, targets: torch.Tensor, ks: Sequence[int] = HITS_K) -> dict[int, int]:
-    """For each k, how many non-PAD targets are among the k highest logits at their position."""
-    top = logits.topk(max(ks), dim=-1).indices
-    valid = targets != vocab.PAD_ID
-    return {k: int(((top[..., :k] == targets.unsqueeze(-1)).any(-1) & valid).sum()) for k in ks}
-
-
-def batch_totals(
-    kind: str, model: torch.nn.Module, batch: Batch, lam: float = DEFAULT_LAMBDA
-) -> dict[str, float]:
-    """Sums over one batch that ``finish_metrics`` turns into metrics (summable across batches
-    and processes). Call under ``torch.no_grad()``."""
-    if kind == "regression":
-        prediction, target = regression_forward(model, batch)
-        mask = batch.mask.unsqueeze(-1)
-        squared = ((prediction - target) ** 2 * mask).sum(dim=(0, 1))
-        seconds = float(batch.mask.sum())
-        return {
-            "loss": float(squared.sum()) / 2,  # regression_loss times the seconds
-            "seconds": seconds,
-            "density_se": float(squared[0]),
-            "loudness_se": float(squared[1]),
-        }
-    logits, targets, emotion = amt_forward(model, batch)
-    valid = targets != vocab.PAD_ID
-    n = float(valid.sum())
-    totals = {"loss": float(amt_loss(logits, targets, emotion, lam)) * n, "targets": n}
-    totals.update({f"hits{k}": float(hits) for k, hits in hits_at_k(logits, targets).items()})
-    fit, counted = emotion_counts(
-        logits.argmax(-1)[valid].cpu().numpy(), emotion[valid].cpu().numpy(), EMOTION_THRESHOLD
-    )
-    totals["emotion_fit"], totals["emotion_counted"] = float(fit), float(counted)
-    return totals
-
-
-def add_totals(into: dict[str, float], more: dict[str, float]) -> dict[str, float]:
-    for key, value in more.items():
-        into[key] = into.get(key, 0.0) + value
-    return into
-
-
-def finish_metrics(kind: str, totals: dict[str, float]) -> dict[str, float]:
-    """Metrics from summed ``batch_totals``."""
-
-    def ratio(a: str, b: str) -> float:
-        return share(totals.get(a, 0.0), totals.get(b, 0.0))
-
-    if kind == "regression":
-        return {
-            "loss": ratio("loss", "seconds"),
-            "note_density_rmse": math.sqrt(ratio("density_se", "seconds")),
-            "loudness_rmse": math.sqrt(ratio("loudness_se", "seconds")),
-            "seconds": int(totals.get("seconds", 0)),
-        }
-    metrics = {"loss": ratio("loss", "targets")}
-    metrics.update({f"hits@{k}": ratio(f"hits{k}", "targets") for k in HITS_K})
-    metrics["emotion_correspondence"] = ratio("emotion_fit", "emotion_counted")
-    metrics["emotion_seconds"] = int(totals.get("emotion_counted", 0))
-    metrics["targets"] = int(totals.get("targets", 0))
-    return metrics
-
-
-def evaluate_split(
-    checkpoint: Checkpoint,
-    videos: Sequence[MuViSyncVideo],
-    batch_size: int = 8,
-    device: str | torch.device = "cpu",
-    lam: float = DEFAULT_LAMBDA,
-    progress: bool = False,
-) -> dict[str, float]:
-    """The paper's metrics for one model on ``videos``: every second, in fixed windows."""
-    model = checkpoint.model.to(device).eval()
-    window = checkpoint.config.max_len if checkpoint.kind == "amt" else DEFAULT_WINDOW
-    dataset = WindowDataset(videos, checkpoint.inputs, window=window)
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate)
-    totals: dict[str, float] = {}
-    with torch.no_grad():
-        for batch in tqdm(loader, desc=f"evaluating {checkpoint.kind}", disable=not progress):
-            add_totals(totals, batch_totals(checkpoint.kind, model, batch.to(device), lam))
-    return {"videos": len(dataset.videos), **finish_metrics(checkpoint.kind, totals)}
-
-
 # ----------------------------------------------------------------------------- generated output
 
 
@@ -271,7 +162,7 @@ def read_generated(path: str | os.PathLike) -> GeneratedVideo:
         ) from None
     if not (len(chords) == len(emotion) == len(offset)) or emotion.shape[1:] != (len(vocab.EMOTIONS),):
         raise UserError(f"{path}: chords, emotion and scene_offset disagree on the number of seconds")
-    cuts = [int(t) for t in np.flatnonzero(offset == 0) if t > 0]
+    cuts = cut_seconds(offset)
     return GeneratedVideo(path.stem, chords, emotion, cuts)
 
 

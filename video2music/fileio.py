@@ -1,4 +1,7 @@
-"""Writing outputs safely: never half-written, never over a user's file unless asked."""
+"""Writing single files safely: never half-written, never over a user's file unless asked.
+
+A result's set of files goes through ``video2music.writer``, which stages and commits them together.
+"""
 
 from __future__ import annotations
 
@@ -22,18 +25,6 @@ def check_writable(path: str | os.PathLike, overwrite: bool = False) -> Path:
     if not os.access(folder, os.W_OK):
         raise UserError(f"output folder {folder} is not writable; choose another output")
     return path
-
-
-def make_folder(folder: str | os.PathLike) -> Path:
-    """Create ``folder`` (and its parents) if missing, or raise UserError saying why it cannot be."""
-    folder = Path(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UserError(
-            f"cannot create the output folder {folder} ({error.strerror}); choose another output folder"
-        ) from None
-    return folder
 
 
 @contextlib.contextmanager

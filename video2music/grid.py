@@ -7,7 +7,9 @@ MuVi-Sync data and the published checkpoints see what they were trained on; at 9
 1.33 s, at 140 bpm 0.86 s.
 
 The grid covers whole bars: as many as fit in the video (at least one), so the music ends on a
-bar line at or before the video's end and its last chord rings out over what is left.
+bar line at or before the video's end and its last chord rings out over what is left. When a
+scene cut falls inside that last bar (a fade-out, an end card), the music ends one bar earlier,
+on the bar line before the cut, so the final chord is not cut short by a change.
 
 Scene cuts. A cut starts a new chord at the beat nearest to it. When that beat is a half-bar
 line the chord of that step starts there as usual; when it falls between two (the second or
@@ -69,11 +71,14 @@ class Grid:
         tempo = check_tempo(tempo)
         bar_seconds = BEATS_PER_BAR * 60.0 / tempo
         bars = max(1, math.floor(duration / bar_seconds + 1e-6))
+        cut_beats = [math.floor(cut * tempo / 60.0 + 0.5) for cut in sorted(cuts)]
+        last_bar = BEATS_PER_BAR * (bars - 1)
+        if bars > 2 and any(last_bar < beat < last_bar + BEATS_PER_BAR for beat in cut_beats):
+            bars -= 1  # the final chord would be cut short: end on the bar line before the cut
         steps = bars * STEPS_PER_BAR
         onsets = list(range(0, BEATS_PER_STEP * steps, BEATS_PER_STEP))
         cut_steps: set[int] = set()
-        for cut in sorted(cuts):
-            beat = math.floor(cut * tempo / 60.0 + 0.5)
+        for beat in cut_beats:
             step = -(-beat // BEATS_PER_STEP)  # the step starting at or just after the beat
             if 0 < step < steps and step not in cut_steps:
                 onsets[step] = beat

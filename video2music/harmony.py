@@ -40,6 +40,12 @@ _CADENCE = {
     MAJOR: ("G", "G7", "Gsus4", "F", "Fmaj7", "Dm7"),
     MINOR: ("E", "E7", "Dm", "Dm7", "F", "G"),
 }
+# Key segments per tonic (C, Db, D, ..., B) in POP909's key_audio.txt annotations: pop songs use
+# every tonic, a few more often than others.
+TONIC_COUNTS = {
+    MAJOR: (64, 52, 47, 47, 49, 54, 40, 58, 48, 45, 43, 43),
+    MINOR: (50, 30, 35, 28, 53, 36, 27, 35, 37, 45, 33, 45),
+}
 # In nats on the model's logits: a borrowed chord needs about 2.7x the probability of an
 # in-key one to be drawn as often, which keeps them to colour (POP909: 93-95% of the time in key).
 BORROWED_PENALTY = 1.0

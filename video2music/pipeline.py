@@ -15,25 +15,28 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
-from video2music import vocab
+from video2music import harmony, vocab
+from video2music.dynamics import Dynamics, RegressionDynamics, RuleDynamics
 from video2music.errors import UserError
-from video2music.features import VideoFeatures, extract, probe
-from video2music.grid import STEPS_PER_BAR, Grid
-from video2music.model.checkpoint import load_any
-from video2music.model.decode import DecodeOptions, decode_chords
-from video2music.model.dynamics_rule import rule_dynamics
+from video2music.features import BACKENDS, VideoFeatures, extract, probe
+from video2music.grid import STEPS_PER_BAR, Grid, check_tempo
+from video2music.model.checkpoint import Checkpoint, load_any
+from video2music.model.decode import DecodeOptions, decode_chords, video_digest
+from video2music.model.device import check_device
 from video2music.model.inputs import build_video_input
-from video2music.model.regression import postprocess
-from video2music.music.arrange import Instruments, arrange, check_tempo
+from video2music.music.arrange import Instruments, arrange
 from video2music.progression import TimedChords
 from video2music.result import GenerationResult
 from video2music.timing import Stopwatch
+
+if TYPE_CHECKING:
+    import torch
 
 logger = logging.getLogger(__name__)
 
@@ -66,16 +69,20 @@ def _warn_if_long(video: str | Path | None, duration: float | None) -> None:
         )
 
 
-def choose_key(emotion: np.ndarray) -> vocab.Key:
-    """The key when none is asked for: A minor if the video's negative emotions (fearful, tense,
-    sad) outweigh its positive ones (exciting, relaxing) on average, else C major.
+def choose_key(emotion: np.ndarray, seed: int = 0, video_digest: int = 0) -> vocab.Key:
+    """The key when none is asked for.
 
-    Only the mode follows the mood; C and A are the model's own normalised keys, so the chords
-    come out exactly as decoded. Ask for another tonic with ``key=``.
+    The mode follows the mood: minor if the video's negative emotions (fearful, tense, sad)
+    outweigh its positive ones (exciting, relaxing) on average, else major. The tonic is drawn,
+    as often as pop songs use each (``harmony.TONIC_COUNTS``, from POP909), from a generator
+    seeded by ``seed`` and the video, so a video keeps its key for a seed while two videos
+    rarely share one. Ask for a key with ``key=``.
     """
     mean = emotion.mean(axis=0)
-    minor = mean[_NEGATIVE].sum() > mean[_POSITIVE].sum()
-    return vocab.Key(9, "minor") if minor else vocab.Key(0, "major")
+    mode = harmony.MINOR if mean[_NEGATIVE].sum() > mean[_POSITIVE].sum() else harmony.MAJOR
+    counts = np.asarray(harmony.TONIC_COUNTS[mode], dtype=float)
+    tonic = np.random.default_rng([seed % 2**32, video_digest]).choice(12, p=counts / counts.sum())
+    return vocab.Key(int(tonic), "minor" if mode == harmony.MINOR else "major")
 
 
 def resolve_checkpoint(name_or_path: str | Path) -> Path:
@@ -95,29 +102,68 @@ def resolve_checkpoint(name_or_path: str | Path) -> Path:
     return path
 
 
-class Video2Music:
-    """Chord transformer + dynamics (a regression checkpoint or the documented rule)."""
+@dataclass(frozen=True)
+class GenerationSettings:
+    """How chords are sampled and placed, for every video until ``set_generation_params`` changes it.
 
-    def __init__(self, checkpoint, regression=None, *, device: str = "cpu", name: str = "") -> None:
-        self.checkpoint = checkpoint
+    ``cut_changes`` starts a new chord on every scene cut; ``emotion_guidance`` pulls chords toward
+    qualities that fit each step's emotion (0 = off); ``in_key`` applies the key mask of
+    ``video2music.harmony``; ``loop_bias`` pulls towards the chord four bars back, ``hold_bias``
+    towards holding a chord through the middle of a bar; ``cadence`` ends on the tonic;
+    ``max_repeat`` is the longest a chord lasts, in half-bar steps. They map onto
+    ``DecodeOptions``, with the random stream keyed by the video as well as the seed.
+    """
+
+    temperature: float = 1.0
+    top_p: float = 0.95
+    max_repeat: int = MAX_HOLD_STEPS
+    allow_n: bool = False
+    emotion_guidance: float = DEFAULT_EMOTION_GUIDANCE
+    cut_changes: bool = True
+    in_key: bool = True
+    loop_bias: float = LOOP_BIAS
+    hold_bias: float = HOLD_BIAS
+    cadence: bool = True
+
+    def __post_init__(self) -> None:
+        self.decode_options(seed=0).check()
+
+    def decode_options(self, seed: int) -> DecodeOptions:
+        """The sampling options for one piece (primer and cuts are added once the video is known)."""
+        return DecodeOptions(
+            seed=seed,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            allow_n=self.allow_n,
+            max_repeat=self.max_repeat,
+            emotion_guidance=self.emotion_guidance,
+            key_mask=self.in_key,
+            loop_bias=self.loop_bias,
+            hold_bias=self.hold_bias,
+            cadence=self.cadence,
+            vary_with_video=True,
+        )
+
+    def replace(self, **changes: Any) -> GenerationSettings:
+        """A copy with ``changes``; UserError for an unknown name or a bad value."""
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise UserError(f"unknown generation parameter(s) {unknown}; known: {sorted(known)}")
+        return dataclasses.replace(self, **changes)
+
+
+class Video2Music:
+    """Chord transformer + a dynamics part (a regression checkpoint or the documented rule)."""
+
+    def __init__(
+        self, checkpoint: Checkpoint, dynamics: Dynamics | None = None, *, device: str = "cpu", name: str = ""
+    ) -> None:
         self.model = checkpoint.model.to(device).eval()
-        self.regression = regression
-        if regression is not None:
-            regression.model.to(device).eval()
+        self.dynamics: Dynamics = dynamics or RuleDynamics()
         self.device = device
         self.name = name
-        self.generation_params: dict[str, Any] = {
-            "temperature": 1.0,
-            "top_p": 0.95,
-            "max_repeat": MAX_HOLD_STEPS,
-            "in_key": True,
-            "loop_bias": LOOP_BIAS,
-            "hold_bias": HOLD_BIAS,
-            "cadence": True,
-            "allow_n": False,
-            "emotion_guidance": DEFAULT_EMOTION_GUIDANCE,
-            "cut_changes": True,
-        }
+        self.settings = GenerationSettings()
 
     @classmethod
     def from_pretrained(
@@ -130,35 +176,28 @@ class Video2Music:
         """Load a shipped model (``default``, ``debug``), one of our checkpoints, or a published
         Video2Music state dict; ``regression`` optionally names a trained regression checkpoint
         (without one, note density and loudness come from ``model.dynamics_rule``)."""
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise UserError(f"device {device!r} asked for, but no CUDA GPU is available; use --device cpu")
+        check_device(device)
         checkpoint = load_any(resolve_checkpoint(name_or_path), kind="amt")
-        reg = load_any(resolve_checkpoint(regression), kind="regression") if regression else None
-        return cls(checkpoint, reg, device=device, name=str(name_or_path))
+        dynamics = None
+        if regression:
+            dynamics = RegressionDynamics(load_any(resolve_checkpoint(regression), kind="regression"), device)
+        return cls(checkpoint, dynamics, device=device, name=str(name_or_path))
 
     @property
     def inputs(self) -> frozenset[str]:
         return frozenset(self.model.config.inputs)
 
     def set_generation_params(self, **params: Any) -> None:
-        """Defaults for ``generate``: temperature, top_p, max_repeat (half-bar steps), allow_n,
-        emotion_guidance, cut_changes (start a new chord on every scene cut), in_key (the key mask
-        of ``video2music.harmony``), loop_bias (pull towards the chord 4 bars back), hold_bias (pull
-        towards holding a chord through the middle of a bar), cadence (end on the tonic)."""
-        unknown = set(params) - set(self.generation_params)
-        if unknown:
-            raise UserError(
-                f"unknown generation parameter(s) {sorted(unknown)}; known: {sorted(self.generation_params)}"
-            )
-        self.generation_params.update(params)
+        """Change the settings ``generate`` uses (see ``GenerationSettings``); checked at once."""
+        self.settings = self.settings.replace(**params)
 
     def feature_backend(self, backend: str = "auto") -> str:
         """The backend to extract with: ``auto`` takes CLIP only when the model needs semantics."""
         needs_clip = "semantic" in self.inputs
         if backend == "auto":
             return "clip" if needs_clip else "basic"
-        if backend not in ("clip", "basic"):
-            raise UserError(f"unknown feature backend {backend!r}; use clip, basic or auto")
+        if backend not in BACKENDS:
+            raise UserError(f"unknown feature backend {backend!r}; use {', '.join(BACKENDS)} or auto")
         if backend == "basic" and needs_clip:
             raise UserError(
                 "this model was trained on CLIP semantic features, which the basic backend does not "
@@ -167,9 +206,11 @@ class Video2Music:
         return backend
 
     def extract_features(
-        self, video: str | Path, backend: str = "auto", progress: bool = False
+        self, video: str | Path, backend: str = "auto", progress_bars: bool = False
     ) -> VideoFeatures:
-        return extract(video, backend=self.feature_backend(backend), device=self.device, progress=progress)
+        return extract(
+            video, backend=self.feature_backend(backend), device=self.device, progress_bars=progress_bars
+        )
 
     def check_settings(
         self,
@@ -177,42 +218,28 @@ class Video2Music:
         key: str | vocab.Key | None = None,
         primer: str | None = None,
         tempo: float = 120.0,
-        seed: int = 0,
-        temperature: float | None = None,
-        emotion_guidance: float | None = None,
-    ) -> tuple[vocab.Key | None, list[int], DecodeOptions]:
-        """Parse and check ``generate``'s settings without touching a video; UserError for a bad one.
+    ) -> tuple[vocab.Key | None, list[int]]:
+        """Parse and check one piece's choices without touching a video; UserError for a bad one.
 
         ``generate`` runs it first; callers with many videos or a queue run it to refuse a request
-        before any work. Returns the key (None: chosen from the mood later), the primer's chord
-        ids and the decoding options (primer and cut rule are added once the key and cuts are known).
+        before any work. Returns the key (None: chosen from the mood later) and the primer's chord
+        ids. (``GenerationSettings`` are checked when they are made.)
         """
         out_key = vocab.parse_key(key) if isinstance(key, str) else key
         primer_ids = vocab.parse_progression(primer) if primer else []
         check_tempo(tempo)
-        params = self.generation_params
-        decoding = DecodeOptions(
-            seed=seed,
-            temperature=params["temperature"] if temperature is None else temperature,
-            top_p=params["top_p"],
-            allow_n=params["allow_n"],
-            max_repeat=params["max_repeat"],
-            emotion_guidance=params["emotion_guidance"] if emotion_guidance is None else emotion_guidance,
-            key_mask=params["in_key"],
-            loop_bias=params["loop_bias"],
-            hold_bias=params["hold_bias"],
-            cadence=params["cadence"],
-            vary_with_video=True,
-        )
-        decoding.check()
-        return out_key, primer_ids, decoding
+        return out_key, primer_ids
 
     def _decode(
-        self, features: VideoFeatures, grid: Grid, key: vocab.Key, primer: list[int], decoding: DecodeOptions
+        self,
+        video_input: torch.Tensor,
+        on_grid: VideoFeatures,
+        grid: Grid,
+        key: vocab.Key,
+        primer: list[int],
+        decoding: DecodeOptions,
     ) -> list[int]:
-        """The model's chords, one per step of ``grid``."""
-        on_grid = grid.resample(features)
-        video_input = build_video_input(on_grid, self.model.config.inputs).to(self.device)
+        """The model's chords, one per step of ``grid`` (``on_grid``: the features resampled to it)."""
         # A primer chord lasts a bar, and the loop then brings the primer back every four bars.
         primer_steps = [c for c in primer for _ in range(STEPS_PER_BAR)][: grid.steps]
         options = dataclasses.replace(
@@ -233,8 +260,7 @@ class Video2Music:
         instruments: Instruments | None = None,
         drums: bool = True,
         seed: int = 0,
-        temperature: float | None = None,
-        emotion_guidance: float | None = None,
+        settings: GenerationSettings | None = None,
         backend: str = "auto",
         progress: Progress | None = None,
         progress_bars: bool = False,
@@ -244,27 +270,22 @@ class Video2Music:
 
         ``primer`` chords are typed in the output key (``"C Am F G"`` in C major). ``chords`` (an
         edited progression, ``video2music.progression``) replace the decoded chords on the same
-        grid, so the features, dynamics and cuts stay as they were. ``progress``,
-        if given, is called with (fraction done, stage name); ``progress_bars`` shows tqdm bars
-        for the long stages.
+        grid, so the features, dynamics and cuts stay as they were. ``settings`` replaces
+        ``self.settings`` for this call only (a server sharing one model between requests passes
+        them this way). ``progress``, if given, is called with (fraction done, stage name);
+        ``progress_bars`` shows tqdm bars for the long stages.
         """
         if video is None and features is None:
             raise UserError("give a video file or its features")
         report = progress or (lambda fraction, message: None)
-        out_key, primer_ids, decoding = self.check_settings(
-            key=key,
-            primer=primer,
-            tempo=tempo,
-            seed=seed,
-            temperature=temperature,
-            emotion_guidance=emotion_guidance,
-        )
+        settings = settings or self.settings
+        out_key, primer_ids = self.check_settings(key=key, primer=primer, tempo=tempo)
         watch = Stopwatch()
         with watch("features"):
             if features is None:
                 _warn_if_long(video, probe(video).duration)
                 report(0.0, "extracting video features")
-                features = self.extract_features(video, backend, progress=progress_bars)
+                features = self.extract_features(video, backend, progress_bars=progress_bars)
             else:
                 if "semantic" in self.inputs and features.semantic is None:
                     self.feature_backend("basic")  # raises the explanation
@@ -272,25 +293,20 @@ class Video2Music:
 
         report(0.4, "writing chords")
         with watch("chords"):
-            out_key = out_key or choose_key(features.emotion)
-            cuts = features.scene_cuts if self.generation_params["cut_changes"] else ()
+            cuts = features.scene_cuts if settings.cut_changes else ()
             grid = Grid.for_video(features.duration, tempo, cuts)
+            on_grid = grid.resample(features)
+            video_input = build_video_input(on_grid, self.model.config.inputs).to(self.device)
+            out_key = out_key or choose_key(features.emotion, seed, video_digest(video_input))
             if chords is not None:
                 given, decided = chords.source, chords.on_grid(grid, out_key)
             else:
-                given, decided = None, self._decode(features, grid, out_key, primer_ids, decoding)
+                options = settings.decode_options(seed)
+                given, decided = None, self._decode(video_input, on_grid, grid, out_key, primer_ids, options)
 
         report(0.6, "setting note density and loudness")
         with watch("dynamics"):
-            if self.regression is not None:
-                reg_input = build_video_input(features, self.regression.model.config.inputs).to(self.device)
-                with torch.inference_mode():
-                    density, loudness = postprocess(self.regression.model(reg_input))
-                density, loudness = np.asarray(density).reshape(-1), np.asarray(loudness).reshape(-1)
-                dynamics_name = "regression"
-            else:
-                density, loudness = rule_dynamics(features.motion, features.emotion, features.scene_offset)
-                dynamics_name = "rule"
+            density, loudness = self.dynamics(features)
 
         report(0.8, "arranging")
         with watch("arrange"):
@@ -305,7 +321,7 @@ class Video2Music:
                 drums=drums,
             )
         report(1.0, "done")
-        settings = {
+        chosen = {
             "seed": seed,
             "key": out_key.name,
             "key_chosen_from_mood": key is None,
@@ -315,14 +331,12 @@ class Video2Music:
             "chords_from": given,
             "instruments": None if instruments is None else dataclasses.asdict(instruments),
             "instrument_names": (instruments or Instruments()).names(),
-            **self.generation_params,
-            "temperature": decoding.temperature,
-            "emotion_guidance": decoding.emotion_guidance,
+            **dataclasses.asdict(settings),
         }
         models = {
             "transformer": self.name,
             "transformer_inputs": sorted(self.inputs),
-            "dynamics": dynamics_name,
+            "dynamics": self.dynamics.name,
         }
         return GenerationResult(
             video=Path(video) if video is not None else None,
@@ -331,10 +345,10 @@ class Video2Music:
             grid=grid,
             key=out_key,
             tempo=tempo,
-            density=np.asarray(density, dtype=np.float32),
-            loudness=np.asarray(loudness, dtype=np.float32),
+            density=density,
+            loudness=loudness,
             arrangement=arrangement,
-            settings=settings,
+            settings=chosen,
             models=models,
             timings=watch.seconds,
         )

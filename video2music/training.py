@@ -12,7 +12,8 @@ The run folder holds:
 * ``epoch_NNNN.pt``: the model every ``save_every`` epochs;
 * ``state.pt``: everything ``resume`` needs to continue exactly as if never stopped — weights,
   optimiser, schedule, each process's random generators (python, numpy, torch), epoch, best
-  validation loss and the log so far;
+  validation loss, the log so far, and a fingerprint of the train and val data (a resume on other
+  data, or with settings that change the computation, is refused);
 * ``log.csv`` and ``log.json``: one row per epoch; ``options.json``: the options of the run.
 
 Learning rate: Adam (betas 0.9/0.98, eps 1e-9) with the Transformer warm-up schedule, written
@@ -25,6 +26,7 @@ default peak is 1e-3.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import logging
 import math
@@ -42,23 +44,25 @@ from torch.utils.data import DataLoader, DistributedSampler, Subset
 from tqdm import tqdm
 
 from video2music import vocab
-from video2music.data.dataset import DEFAULT_WINDOW, Batch, WindowDataset, collate
-from video2music.data.muvisync import load_split
+from video2music.data.dataset import DEFAULT_WINDOW, WindowDataset, collate
+from video2music.data.muvisync import MuViSyncVideo, load_split
 from video2music.errors import UserError
-from video2music.evaluation import (
-    add_totals,
-    amt_forward,
-    batch_totals,
-    finish_metrics,
-    regression_forward,
-)
 from video2music.fileio import atomic_output
 from video2music.model.checkpoint import save_checkpoint
+from video2music.model.device import check_device
 from video2music.model.inputs import INPUT_ORDER, check_inputs
-from video2music.model.loss import DEFAULT_LAMBDA, amt_loss, regression_loss
-from video2music.model.reference_import import KINDS
-from video2music.model.regression import RegressionConfig, VideoRegression
-from video2music.model.transformer import AffectiveMultimodalTransformer, AMTConfig
+from video2music.model.loss import DEFAULT_LAMBDA
+from video2music.model.reference_import import (
+    KINDS,
+    name_list,
+    nonfinite_tensors,
+    read_checkpoint_object,
+    state_mismatch,
+)
+from video2music.model.regression import RegressionConfig
+from video2music.model.transformer import AMTConfig
+from video2music.tasks import TASKS as TASK_TABLE
+from video2music.tasks import add_totals
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +75,9 @@ _SMALL = {
     "regression": {"hidden": 32, "layers": 2},
 }
 REGRESSION_PEAK_LR = 1e-3
+_STATE_KEYS = ("options", "config", "model", "optimizer", "scheduler", "rng", "epoch", "best_val", "history")
+# Options that change what is computed from the same model and data: a resume must keep them.
+_RESUME_SAME = ("task", "batch_size", "lr", "warmup", "window", "seed", "lam", "clip")
 
 
 class TrainingError(UserError):
@@ -211,10 +218,9 @@ class _Processes:
 
 
 def _start_processes(device: str) -> _Processes:
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"--device {device}: no CUDA GPU is available here; use --device cpu")
     if "RANK" not in os.environ:
-        return _Processes(device=torch.device(device))
+        return _Processes(device=check_device(device))
+    check_device(device)
     # Launched by torchrun: one process per GPU, or per CPU worker with gloo.
     backend = "nccl" if device.startswith("cuda") else "gloo"
     if not dist.is_initialized():
@@ -267,13 +273,13 @@ def _prepare_run_folder(options: TrainOptions) -> Path:
     return out
 
 
-def _load_state(path: Path, options: TrainOptions) -> dict[str, Any]:
+def _load_state(path: Path, options: TrainOptions, data: dict[str, Any]) -> dict[str, Any]:
+    """The saved state of the run in ``path``, checked to be whole and to continue the same run:
+    the same ``data`` (:func:`_data_fingerprint`) and the options in ``_RESUME_SAME``."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many kinds for a damaged file
-        raise TrainingError(
-            f"{path} is damaged and cannot be resumed ({type(error).__name__}: {error})"
-        ) from None
+        state = read_checkpoint_object(path)
+    except UserError as error:
+        raise TrainingError(f"{path} is damaged and cannot be resumed ({error})") from None
     if (
         not isinstance(state, dict)
         or state.get("format") != STATE_FORMAT
@@ -282,14 +288,91 @@ def _load_state(path: Path, options: TrainOptions) -> dict[str, Any]:
         raise TrainingError(f"{path} is not a version-{STATE_VERSION} training state; start a new run")
     if state.get("vocab_version") != vocab.VOCAB_VERSION:
         raise TrainingError(f"{path} was trained with another chord vocabulary; start a new run")
+    missing = [key for key in _STATE_KEYS if key not in state]
+    if missing:
+        raise _damaged_state(path, f"it lacks {', '.join(missing)}")
     saved, given = state["options"], _jsonable(options)
-    for name in ("task", "batch_size", "lr", "warmup", "window", "seed", "lam"):
-        if saved[name] != given[name]:
+    for name in _RESUME_SAME:
+        if saved.get(name) != given[name]:
             raise TrainingError(
                 f"--{name.replace('_', '-')} {given[name]!r} differs from the run being resumed "
-                f"({saved[name]!r}); resume with the same settings or start a new run"
+                f"({saved.get(name)!r}); resume with the same settings or start a new run"
             )
+    # States written before the fingerprint existed can only compare the path.
+    recorded = state.get("data_fingerprint")
+    same_data = recorded == data if recorded is not None else saved.get("data") == given["data"]
+    if not same_data:
+        raise TrainingError(
+            f"--data {options.data} holds other data than the run being resumed, which trained on "
+            f"{saved.get('data')} ({_describe(recorded)}; now {_describe(data)}); "
+            "resume with the same data or start a new run"
+        )
     return state
+
+
+def _damaged_state(path: Path, why: str) -> TrainingError:
+    return TrainingError(f"{path} is damaged ({why}); start over with --overwrite")
+
+
+def _data_fingerprint(splits: dict[str, list[MuViSyncVideo]]) -> dict[str, Any]:
+    """Per split, how many videos and seconds, and a hash of every value the run reads: a resumed
+    run must see exactly the data it began with, wherever it lies (a folder or its pack)."""
+    fingerprint = {}
+    for split, videos in splits.items():
+        digest = hashlib.blake2b(digest_size=16)
+        for video in videos:
+            digest.update(f"{video.video_id}\0{video.key}\0".encode())
+            for name in (
+                "chords",
+                "emotion",
+                "motion",
+                "scene_offset",
+                "loudness",
+                "note_density",
+                "semantic",
+            ):
+                values = getattr(video, name)
+                if values is not None:
+                    digest.update(np.ascontiguousarray(values).tobytes())
+        seconds = sum(video.T for video in videos)
+        fingerprint[split] = {"videos": len(videos), "seconds": seconds, "hash": digest.hexdigest()}
+    return fingerprint
+
+
+def _describe(fingerprint: dict[str, Any] | None) -> str:
+    if not fingerprint:
+        return "not recorded"
+    return ", ".join(f"{split} {f['videos']} videos/{f['seconds']} s" for split, f in fingerprint.items())
+
+
+def _restore(path: Path, state: dict[str, Any], model: torch.nn.Module, optimizer, scheduler) -> None:
+    """Put the saved weights, optimiser and schedule into the fresh ones, or say what is damaged."""
+    weights = state["model"]
+    if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
+        raise _damaged_state(path, "its model is not a set of tensors")
+    problems = state_mismatch(model.state_dict(), weights)
+    nonfinite = nonfinite_tensors(weights)
+    if nonfinite:
+        problems.append(f"NaN or infinite weights in {name_list(nonfinite)}")
+    if problems:
+        raise _damaged_state(path, "; ".join(problems))
+    model.load_state_dict(weights)
+    for part, target in (("optimizer", optimizer), ("scheduler", scheduler)):
+        try:
+            target.load_state_dict(state[part])
+        except (AttributeError, KeyError, TypeError, ValueError, RuntimeError) as error:
+            raise _damaged_state(
+                path, f"its {part} cannot be loaded: {type(error).__name__}: {error}"
+            ) from None
+    # Adam keeps one moment per weight: a wrong shape would only fail at the first step.
+    misshaped = [
+        name
+        for name, weight in model.named_parameters()
+        for value in optimizer.state.get(weight, {}).values()
+        if isinstance(value, torch.Tensor) and value.ndim and value.shape != weight.shape
+    ]
+    if misshaped:
+        raise _damaged_state(path, f"its optimizer state has wrong shapes for {name_list(misshaped)}")
 
 
 def _jsonable(options: TrainOptions) -> dict[str, Any]:
@@ -306,15 +389,6 @@ def _write_logs(out: Path, history: list[dict[str, Any]]) -> None:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         writer.writerows(history)
-
-
-def _loss(task: str, model: torch.nn.Module, batch: Batch, lam: float) -> tuple[torch.Tensor, int]:
-    """Training loss of one batch and the number of predictions it averages over."""
-    if task == "amt":
-        logits, targets, emotion = amt_forward(model, batch)
-        return amt_loss(logits, targets, emotion, lam), int((targets != vocab.PAD_ID).sum())
-    prediction, target = regression_forward(model, batch)
-    return regression_loss(prediction, target, batch.mask), int(batch.mask.sum())
 
 
 def _diverged(what: str, epoch: int, step: int, out: Path) -> TrainingError:
@@ -349,6 +423,7 @@ def train(options: TrainOptions) -> dict[str, Any]:
         train_videos, options.inputs, options.window, random_crop=True, seed=options.seed
     )
     val_set = WindowDataset(val_videos, options.inputs, options.window)
+    data = _data_fingerprint({"train": train_videos, "val": val_videos})
     if not len(train_set) or not len(val_set):
         raise UserError("the train and val splits need videos of at least 2 seconds")
     sampler = DistributedSampler(train_set, procs.world, procs.rank, shuffle=True, seed=options.seed)
@@ -360,25 +435,27 @@ def train(options: TrainOptions) -> dict[str, Any]:
 
     # ---- model, optimiser, schedule: fresh, or exactly where the resumed run stopped
     config = model_config(options)
-    state = _load_state(out / "state.pt", options) if options.resume else None
+    state = _load_state(out / "state.pt", options, data) if options.resume else None
     if state is not None and state["config"] != config.to_dict():
         raise TrainingError(
             f"the model options ({config.to_dict()}) differ from the resumed run's ({state['config']}); "
             "resume with the same --size/--layers/--d-model/--heads/--ff/--hidden/--dropout/--inputs"
         )
     _seed_everything(options.seed + procs.rank)
-    model = (AffectiveMultimodalTransformer if options.task == "amt" else VideoRegression)(config)
+    task = TASK_TABLE[options.task]
+    model = task.model_class(config)
     model.to(procs.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=peak_lr(options, config), betas=(0.9, 0.98), eps=1e-9)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_factor(options.warmup))
     first_epoch, best_val, history = 1, math.inf, []
     if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
+        _restore(out / "state.pt", state, model, optimizer, scheduler)
         first_epoch, best_val, history = state["epoch"] + 1, state["best_val"], list(state["history"])
         if len(state["rng"]) == procs.world:
-            _set_rng_state(state["rng"][procs.rank])
+            try:
+                _set_rng_state(state["rng"][procs.rank])
+            except (KeyError, TypeError, ValueError, RuntimeError) as error:
+                raise _damaged_state(out / "state.pt", f"its random generators: {error}") from None
         else:
             logger.warning(
                 "resuming with %d processes instead of %d: draws will differ", procs.world, len(state["rng"])
@@ -408,7 +485,7 @@ def train(options: TrainOptions) -> dict[str, Any]:
             disable=not (options.progress and procs.main),
         )
         for step, batch in enumerate(bar, start=1):
-            loss, n = _loss(options.task, trained, batch.to(procs.device), options.lam)
+            loss, n = task.loss(trained, batch.to(procs.device), options.lam)
             if procs.sum([float(not torch.isfinite(loss))])[0]:
                 raise _diverged("the loss", epoch, step, out)
             optimizer.zero_grad(set_to_none=True)
@@ -427,11 +504,9 @@ def train(options: TrainOptions) -> dict[str, Any]:
         totals: dict[str, float] = {}
         with torch.no_grad():
             for batch in val_loader:
-                add_totals(totals, batch_totals(options.task, model, batch.to(procs.device), options.lam))
+                add_totals(totals, task.totals(model, batch.to(procs.device), options.lam))
         keys = sorted(set().union(*procs.gather(sorted(totals))))
-        val = finish_metrics(
-            options.task, dict(zip(keys, procs.sum([totals.get(k, 0.0) for k in keys]), strict=True))
-        )
+        val = task.metrics(dict(zip(keys, procs.sum([totals.get(k, 0.0) for k in keys]), strict=True)))
         row = {"epoch": epoch, "train_loss": loss_sum / max(count, 1.0), "lr": scheduler.get_last_lr()[0]}
         row.update({f"val_{k}": v for k, v in val.items()})
         history.append(row)
@@ -463,6 +538,7 @@ def train(options: TrainOptions) -> dict[str, Any]:
             "vocab_version": vocab.VOCAB_VERSION,
             "options": _jsonable(options),
             "config": config.to_dict(),
+            "data_fingerprint": data,
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),

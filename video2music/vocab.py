@@ -1,7 +1,7 @@
 """The chord vocabulary shared with MuVi-Sync and the published Video2Music checkpoints.
 
-Ids (see ARCHITECTURE.md): ``N`` = 0, then for each root C..B its 13 qualities in order,
-``id = 1 + 13 * root_index + quality_index``; END = 157, PAD = 158 (159 model outputs).
+Ids (see docs/ARCHITECTURE.md, "Chord vocabulary"): ``N`` = 0, then for each root C..B its 13
+qualities in order, ``id = 1 + 13 * root_index + quality_index``; END = 157, PAD = 158 (159 model outputs).
 The model sees each chord as a root id (N = 0, C..B = 1..12, END 13, PAD 14) plus a quality
 id (N = 0, maj..maj7 = 1..13, END 14, PAD 15).
 

@@ -50,6 +50,9 @@ RESULT_NAMES = {
 }
 # The music command's set, after the --out base name.
 MUSIC_NAMES = {"midi": ".mid", "wav": ".wav", "video": ".mp4"}
+# One WAV per part with --stems, after either set's base name: "stem:Bass" -> NAME_bass.wav.
+STEM_PARTS = ("Chords", "Arpeggio", "Bass", "Drums", "Melody")
+STEM_NAMES = {f"stem:{part}": f"_{part.lower()}.wav" for part in STEM_PARTS}
 _HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 
 
@@ -57,10 +60,11 @@ _HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 class OutputSet:
     """The files one run writes, checked; ``members`` are every name a set of this stem can have."""
 
-    targets: dict[str, Path]  # kind ("midi", "wav", "video", "json", "plot") -> final path
+    targets: dict[str, Path]  # kind ("midi", "wav", "video", "json", "plot", "stem:PART") -> final path
     members: tuple[Path, ...]
     overwrite: bool
     soundfont: Path | None  # resolved and checked when a WAV is written
+    loudness: float | None = synth.LOUDNESS_TARGET  # LUFS the WAVs are brought to (None: as rendered)
     soundtrack: mux.Soundtrack = mux.REPLACE  # what the video's audio stream holds
 
     @property
@@ -76,33 +80,45 @@ def plan_result(
     video: bool = True,
     json: bool = True,
     plot: bool = False,
+    stems: bool = False,
     soundfont: str | os.PathLike | None = None,
+    loudness: float | None = synth.LOUDNESS_TARGET,
     overwrite: bool = False,
     soundtrack: mux.Soundtrack | None = None,
 ) -> OutputSet:
     """The set ``write_result`` writes for one video: ``stem.mid`` and, as asked, ``stem.wav``,
     ``stem_with_music.mp4`` (only for a result that has a video; it needs the WAV), with a mix
     also ``stem_with_music.wav`` (when the video has a sound of its own), ``stem.json``,
-    ``stem.png``. ``soundtrack`` (default: a mix) says what the video's audio holds; ``music-only``
-    writes no video. Raises UserError for anything that would stop the writing later."""
+    ``stem.png`` and one ``stem_PART.wav`` per part. ``soundtrack`` (default: a mix) says what
+    the video's audio holds; ``music-only`` writes no video. Raises UserError for anything that
+    would stop the writing later."""
     soundtrack = soundtrack or mux.Soundtrack()
     video = video and soundtrack.mode != "music-only"
     kinds = ["midi"]
-    if wav or video:
+    if wav or video or stems:
         kinds.append("wav")
     asked = (("video", video), ("mix", video and soundtrack.mode == "mix"), ("json", json), ("plot", plot))
     kinds += [kind for kind, wanted in asked if wanted]
-    plan = _plan(Path(folder), stem, RESULT_NAMES, kinds, soundfont, overwrite)
+    kinds += list(STEM_NAMES) if stems else []
+    plan = _plan(Path(folder), stem, RESULT_NAMES, kinds, soundfont, loudness, overwrite)
     return dataclasses.replace(plan, soundtrack=soundtrack)
 
 
 def plan_music(
-    base: str | os.PathLike, *, video: bool, soundfont: str | os.PathLike | None, overwrite: bool
+    base: str | os.PathLike,
+    *,
+    video: bool,
+    soundfont: str | os.PathLike | None,
+    overwrite: bool,
+    stems: bool = False,
+    loudness: float | None = synth.LOUDNESS_TARGET,
 ) -> OutputSet:
-    """The music command's set: ``base.mid``, ``base.wav`` and, with a video, ``base.mp4``."""
+    """The music command's set: ``base.mid``, ``base.wav``, with a video ``base.mp4`` and with
+    ``stems`` one ``base_PART.wav`` per part."""
     base = Path(base)
     kinds = ["midi", "wav", "video"] if video else ["midi", "wav"]
-    return _plan(base.parent, base.name, MUSIC_NAMES, kinds, soundfont, overwrite)
+    kinds += list(STEM_NAMES) if stems else []
+    return _plan(base.parent, base.name, MUSIC_NAMES, kinds, soundfont, loudness, overwrite)
 
 
 def _plan(
@@ -111,9 +127,11 @@ def _plan(
     names: dict[str, str],
     kinds: list[str],
     soundfont: str | os.PathLike | None,
+    loudness: float | None,
     overwrite: bool,
 ) -> OutputSet:
-    members = {kind: folder / f"{stem}{suffix}" for kind, suffix in names.items()}
+    synth.check_loudness(loudness)
+    members = {kind: folder / f"{stem}{suffix}" for kind, suffix in {**names, **STEM_NAMES}.items()}
     targets = {kind: members[kind] for kind in kinds}
     found = synth.find_soundfont(soundfont) if "wav" in targets else None
     if found is not None:
@@ -124,7 +142,7 @@ def _plan(
             raise UserError(f"{path} is a folder; remove it or choose another output name")
         if path.exists() and not overwrite:
             raise UserError(f"{path} already exists; pass --overwrite to replace it or choose another output")
-    return OutputSet(targets, tuple(members.values()), overwrite, found)
+    return OutputSet(targets, tuple(members.values()), overwrite, found, loudness)
 
 
 def _check_folder(folder: Path) -> None:
@@ -279,15 +297,18 @@ def write_music(
     duration: float | None = None,
     extra: dict[str, Callable[[Path], None]] | None = None,
     timings: dict[str, float] | None = None,
-    progress: bool = False,
+    progress_bars: bool = False,
     stages: Callable[[str], None] | None = None,
-) -> dict[str, float]:
-    """Write the set: the MIDI, its render, the video with it as soundtrack, then ``extra`` kinds
-    in order (kind -> a function that writes that file at the path it is given). ``stages`` is
-    told each kind just before it is written. Returns seconds per stage, added to ``timings``
-    when given (so an ``extra`` writer can report them)."""
+) -> dict[str, Path]:
+    """Write the set: the MIDI, its render, the stems, the video with the render as soundtrack,
+    then ``extra`` kinds in order (kind -> a function that writes that file at the path it is
+    given). ``stages`` is told each kind (but the stems) just before it is written. Returns kind
+    -> path of what was written; seconds per stage go into ``timings``."""
     watch = Stopwatch(timings)
     starting = stages or (lambda kind: None)
+    parts = {f"stem:{part.name}" for part in arrangement.parts}
+    for kind in [k for k in outputs.targets if k.startswith("stem:") and k not in parts]:
+        outputs = _without(outputs, kind)  # a part this arrangement leaves out has no stem
     with staged(outputs) as stage:
         starting("midi")
         with watch("save_midi"), writing(outputs.targets["midi"]):
@@ -295,9 +316,23 @@ def write_music(
         if "wav" in stage:
             starting("wav")
             with watch("render"), writing(outputs.targets["wav"]):
-                synth.render_wav(
-                    stage["midi"], stage["wav"], outputs.soundfont, duration=duration, progress=progress
+                gain = synth.render_wav(
+                    stage["midi"],
+                    stage["wav"],
+                    outputs.soundfont,
+                    duration=duration,
+                    loudness=outputs.loudness,
+                    progress_bars=progress_bars,
                 )
+        for part in arrangement.parts:
+            kind = f"stem:{part.name}"
+            if kind in stage:  # at the mix's gain, so the stems add up to the mix
+                with watch("stems"), writing(outputs.targets[kind]):
+                    alone = dataclasses.replace(arrangement, parts=[part])
+                    length = duration or synth.wav_seconds(stage["wav"])  # the mix's, tail and all
+                    synth.render_wav(
+                        alone.to_midi(), stage[kind], outputs.soundfont, duration=length, gain=gain
+                    )
         if "video" in stage:
             starting("video")
             with watch("mux"), writing(outputs.targets["video"]):
@@ -308,14 +343,14 @@ def write_music(
                 with watch(kind), writing(outputs.targets[kind]):
                     write(stage[kind])
     logger.debug("wrote %s", ", ".join(str(p) for p in outputs.targets.values()))
-    return watch.seconds
+    return dict(outputs.targets)
 
 
 def write_result(
     result: GenerationResult,
     outputs: OutputSet | str | os.PathLike,
     *,
-    progress: bool = False,
+    progress_bars: bool = False,
     stages: Callable[[str], None] | None = None,
 ) -> dict[str, Path]:
     """Write ``result`` as the set ``outputs`` plans (a folder: the default set, named after the
@@ -336,17 +371,16 @@ def write_result(
     def write_json(path: Path) -> None:
         path.write_text(json.dumps(result.summary(), indent=1))
 
-    write_music(
+    return write_music(
         outputs,
         result.arrangement,
         video=result.video,
         duration=result.features.duration,
         extra={"plot": write_plot, "json": write_json},
         timings=result.timings,
-        progress=progress,
+        progress_bars=progress_bars,
         stages=stages,
     )
-    return dict(outputs.targets)
 
 
 def _without(outputs: OutputSet, kind: str) -> OutputSet:

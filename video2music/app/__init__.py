@@ -3,6 +3,6 @@
 Importing this package does not import Gradio; only starting the app does.
 """
 
-from video2music.app.cli import main
+from video2music.commands.app import main
 
 __all__ = ["main"]

@@ -1,5 +1,5 @@
 """``python -m video2music.app``: start the web app."""
 
-from video2music.app.cli import main
+from video2music.commands.app import main
 
 raise SystemExit(main())

@@ -49,6 +49,12 @@ class RunFolders:
             self._prune()
         return folder
 
+    def discard(self, folder: Path) -> None:
+        """Remove a folder ``new`` gave out, with whatever a failed request left in it."""
+        if Path(folder).parent != self.runs:
+            raise ValueError(f"{folder} is not one of the run folders")
+        shutil.rmtree(folder, ignore_errors=True)
+
     def owns(self, path: str | Path) -> bool:
         """Whether ``path`` (after resolving ``..`` and links) lies inside one of the run folders."""
         resolved = Path(path).resolve()

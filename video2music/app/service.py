@@ -2,7 +2,7 @@
 video's features, generate, and save the results into a fresh run folder.
 
 Kept free of Gradio so it can be tested and reused directly; ``video2music.app.ui`` only maps
-page controls onto a ``Request`` and an ``Outcome`` back onto page components.
+page controls onto a ``Request`` and a ``ScoredRequest`` back onto page components.
 """
 
 from __future__ import annotations
@@ -17,16 +17,17 @@ from video2music import vocab
 from video2music.app.cache import FeatureCache
 from video2music.app.runs import RunFolders, safe_stem
 from video2music.errors import UserError
+from video2music.features import BACKENDS as FEATURE_BACKENDS
 from video2music.music.instruments import Instruments
 from video2music.music.mux import AUDIO_MODES, Soundtrack
-from video2music.pipeline import Progress, Video2Music
+from video2music.pipeline import GenerationSettings, Progress, Video2Music
 from video2music.progression import TimedChords, parse_timed
 from video2music.writer import plan_result, write_result
 
 logger = logging.getLogger(__name__)
 
 AUTO_KEY = "auto (from the mood)"
-BACKENDS = ("auto", "basic", "clip")
+BACKENDS = ("auto", *FEATURE_BACKENDS)
 KEY_CHOICES = (AUTO_KEY,) + tuple(
     vocab.Key(tonic, mode).name for mode in ("major", "minor") for tonic in range(12)
 )
@@ -68,7 +69,7 @@ class Request:
 
 
 @dataclass
-class Outcome:
+class ScoredRequest:
     """What one request produced: its run folder, the saved files and what to show."""
 
     folder: Path
@@ -92,6 +93,18 @@ class Outcome:
         )
 
 
+@dataclass(frozen=True)
+class CheckedRequest:
+    """A request's settings, parsed and checked; ``chords`` None: the model writes them."""
+
+    video: Path
+    backend: str
+    instruments: Instruments
+    settings: GenerationSettings
+    soundtrack: Soundtrack
+    chords: TimedChords | None
+
+
 class Scorer:
     """Serves requests with one loaded model, a feature cache and per-request run folders."""
 
@@ -100,9 +113,9 @@ class Scorer:
         self.cache = cache
         self.runs = runs
 
-    def check(self, request: Request) -> tuple[Path, str, Instruments, Soundtrack, TimedChords | None]:
+    def check(self, request: Request) -> CheckedRequest:
         """Every setting checked before any work: the video path, resolved backend, instruments,
-        the soundtrack and the edited chords (None: the model writes them)."""
+        generation settings, the soundtrack and the edited chords."""
         if request.video is None or not str(request.video):
             raise UserError("no video yet: upload one or pick the sample video, then press Generate")
         video = Path(request.video)
@@ -110,34 +123,45 @@ class Scorer:
             raise UserError(f"the uploaded video {video.name} is gone; upload it again")
         if request.key not in KEY_CHOICES:
             raise UserError(f"unknown key {request.key!r}; pick one from the list")
-        self.v2m.check_settings(**self._settings(request))
+        self.v2m.check_settings(**self._piece(request))
         instruments = Instruments(
             chords=int(request.chords_program),
             arpeggio=int(request.arpeggio_program),
             bass=int(request.bass_program),
             drums=int(request.drums_program),
         )
-        soundtrack = Soundtrack(request.audio, request.music_gain)
-        chords = parse_timed(request.chords, "the chord text") if request.chords.strip() else None
-        return video, self.v2m.feature_backend(request.backend), instruments, soundtrack, chords
+        return CheckedRequest(
+            video=video,
+            backend=self.v2m.feature_backend(request.backend),
+            instruments=instruments,
+            settings=self._settings(request),
+            soundtrack=Soundtrack(request.audio, request.music_gain),
+            chords=parse_timed(request.chords, "the chord text") if request.chords.strip() else None,
+        )
 
     @staticmethod
-    def _settings(request: Request) -> dict[str, Any]:
-        """The request's settings as ``Video2Music.generate`` takes them."""
+    def _piece(request: Request) -> dict[str, Any]:
+        """The request's choices for this piece as ``Video2Music.generate`` takes them."""
         return {
             "key": None if request.key == AUTO_KEY else request.key,
             "primer": request.primer.strip() or None,
             "tempo": float(request.tempo),
-            "seed": int(request.seed),
-            "temperature": float(request.temperature),
-            "emotion_guidance": request.emotion_strength,
         }
 
-    def run(self, request: Request, progress: Progress | None = None) -> Outcome:
+    def _settings(self, request: Request) -> GenerationSettings:
+        """The model's settings with this request's sampling choices (checked; the model is shared
+        between requests, so they are passed per call rather than set on it)."""
+        changes: dict[str, Any] = {"temperature": float(request.temperature)}
+        if request.emotion_strength is not None:
+            changes["emotion_guidance"] = float(request.emotion_strength)
+        return self.v2m.settings.replace(**changes)
+
+    def run(self, request: Request, progress: Progress | None = None) -> ScoredRequest:
         """Generate for ``request`` into a new run folder; UserError for anything the user can fix."""
         report = progress or (lambda fraction, message: None)
         started = time.perf_counter()
-        video, backend, instruments, soundtrack, chords = self.check(request)
+        checked = self.check(request)
+        video, backend = checked.video, checked.backend
 
         report(0.0, "watching the video: scenes, motion and mood")
         try:
@@ -158,19 +182,25 @@ class Scorer:
         result = self.v2m.generate(
             video,
             features=cached.features,
-            instruments=instruments,
+            instruments=checked.instruments,
             drums=bool(request.drums),
             progress=generation_progress,
-            chords=chords,
-            **self._settings(request),
+            chords=checked.chords,
+            seed=int(request.seed),
+            settings=checked.settings,
+            **self._piece(request),
         )
         folder = self.runs.new()
         stem = f"{safe_stem(video.name)}_take{int(request.take)}"
-        outputs = plan_result(folder, stem, plot=True, overwrite=True, soundtrack=soundtrack)
-        files = write_result(result, outputs, stages=writer_progress)
-        stray = [p for p in files.values() if not self.runs.owns(p)]
-        if stray:  # the writer is asked for files in the run folder; anything else must never be served
-            raise RuntimeError(f"outputs outside the run folder: {stray}")
+        try:
+            plan = plan_result(folder, stem, plot=True, overwrite=True, soundtrack=checked.soundtrack)
+            files = write_result(result, plan, stages=writer_progress)
+            stray = [p for p in files.values() if not self.runs.owns(p)]
+            if stray:  # the writer is asked for files in the run folder; anything else must never be served
+                raise RuntimeError(f"outputs outside the run folder: {stray}")
+        except BaseException:
+            self.runs.discard(folder)  # a failed request leaves no folder, empty or half-filled
+            raise
         report(1.0, "done")
         finished = time.perf_counter()
         timings = {
@@ -180,7 +210,7 @@ class Scorer:
             "total": finished - started,
         }
         logger.info("run %s: %s", folder.name, timings)
-        return Outcome(
+        return ScoredRequest(
             folder=folder,
             files=files,
             chords_text=result.chords_text(),

@@ -17,7 +17,15 @@ from typing import Any
 import gradio as gr
 import pretty_midi
 
-from video2music.app.service import AUDIO_CHOICES, AUTO_KEY, BACKENDS, KEY_CHOICES, Outcome, Request, Scorer
+from video2music.app.service import (
+    AUDIO_CHOICES,
+    AUTO_KEY,
+    BACKENDS,
+    KEY_CHOICES,
+    Request,
+    ScoredRequest,
+    Scorer,
+)
 from video2music.errors import UserError
 from video2music.music.instruments import DRUM_KITS, PRESETS, Instruments
 
@@ -70,7 +78,7 @@ def _request(settings: dict[str, Any]) -> Request:
     return Request(**settings)
 
 
-def _outputs(outcome: Outcome, takes: list[list[str]]) -> tuple:
+def _outputs(outcome: ScoredRequest, takes: list[list[str]]) -> tuple:
     files = outcome.files
     this_take = [str(files[kind]) for kind in DOWNLOADS if kind in files]
     earlier = [path for take in reversed(takes) for path in take]
@@ -147,7 +155,7 @@ def build(scorer: Scorer, sample: Path | None = None) -> gr.Blocks:
                 emotion_strength = gr.Slider(
                     0,
                     3,
-                    value=scorer.v2m.generation_params["emotion_guidance"],
+                    value=scorer.v2m.settings.emotion_guidance,
                     step=0.1,
                     label="Emotion strength (0 = off)",
                     elem_id="emotion",

@@ -8,7 +8,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from video2music.data.fixture import write_fixture
-from video2music.data.muvisync import SPLIT_DIR, SPLITS, DatasetError, available_splits, load_split, pack
+from video2music.data.muvisync import (
+    SPLIT_DIR,
+    SPLITS,
+    TRAINING_SPLITS,
+    DamagedPackError,
+    DatasetError,
+    available_splits,
+    load_split,
+    pack,
+    shared_videos,
+)
 from video2music.errors import EXIT_USAGE, UserError, cli_main
 
 DESCRIPTION = (
@@ -81,8 +91,13 @@ def _splits(data: Path, given: list[str] | None) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.command == "check":
-        problems = []
-        for split in _splits(args.data, args.split):
+        splits = _splits(args.data, args.split)
+        problems = [
+            f"{args.data}: no {split!r} split, which train.py needs (check only some splits with --split)"
+            for split in TRAINING_SPLITS
+            if not args.split and split not in splits
+        ]
+        for split in splits:
             try:
                 videos = load_split(args.data, split, semantic=True if args.semantic else None)
                 semantic = "with" if all(v.semantic is not None for v in videos) else "without"
@@ -91,6 +106,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             except DatasetError as error:
                 problems += error.problems
+            except DamagedPackError:
+                raise
+            except UserError as error:  # an empty or missing split: the other splits are still checked
+                problems.append(str(error))
+        problems += shared_videos(args.data, splits)
         for problem in problems:
             print(problem, file=sys.stderr)
         if problems:

@@ -11,9 +11,11 @@ from typing import Any
 
 from video2music.data.muvisync import load_split
 from video2music.errors import UserError, cli_main
-from video2music.evaluation import evaluate_generated, evaluate_split, format_table
+from video2music.evaluation import evaluate_generated, format_table
 from video2music.fileio import atomic_output, check_writable
 from video2music.model.checkpoint import load_any
+from video2music.model.device import check_device
+from video2music.tasks import evaluate_split
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -40,20 +42,21 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         raise UserError("--checkpoint needs --data: the MuVi-Sync folder or .npz to score on")
     if args.batch_size < 1:
         raise UserError("--batch-size must be at least 1")
+    check_device(args.device)
     for path in args.checkpoint:
         if not Path(path).is_file():
             raise UserError(f"checkpoint {path} does not exist")
     return args
 
 
-def _jsonable(value: Any) -> Any:
+def _plain(value: Any) -> Any:
     """NaN (a metric with nothing to count) becomes null, as JSON has no NaN."""
     if isinstance(value, float) and math.isnan(value):
         return None
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_jsonable(v) for v in value]
+        return [_plain(v) for v in value]
     return value
 
 
@@ -73,12 +76,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         results = {"data": str(args.data), "split": args.split, "models": {}}
         for path, checkpoint in zip(args.checkpoint, checkpoints, strict=True):
             metrics = evaluate_split(
-                checkpoint, videos, args.batch_size, args.device, progress=not args.no_progress
+                checkpoint, videos, args.batch_size, args.device, progress_bars=not args.no_progress
             )
             results["models"][str(path)] = {"kind": checkpoint.kind, **metrics}
         table = {f"{path} on {args.split}": metrics for path, metrics in results["models"].items()}
     print(format_table(table))
     if args.json:
         with atomic_output(args.json, args.overwrite) as tmp:
-            tmp.write_text(json.dumps(_jsonable(results), indent=1) + "\n")
+            tmp.write_text(json.dumps(_plain(results), indent=1) + "\n")
     return 0

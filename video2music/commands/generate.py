@@ -12,15 +12,17 @@ from tqdm import tqdm
 
 from video2music.errors import UserError, cli_main
 from video2music.features.clip import clip_source
-from video2music.features.decode import VIDEO_EXTENSIONS, videos_in
+from video2music.features.extract import BACKENDS
 from video2music.features.video_features import VideoFeatures
 from video2music.music.instruments import PRESETS, Instruments
 from video2music.music.mux import Soundtrack
+from video2music.music.synth import LOUDNESS_TARGET, parse_loudness
 from video2music.progression import TimedChords, load_chords
+from video2music.video_io import find_videos
 
 logger = logging.getLogger(__name__)
 WITHOUT_CLIP = "--features basic"
-FEATURE_BACKENDS = ("auto", "clip", "basic")
+FEATURE_BACKENDS = ("auto", *BACKENDS)
 DEFAULT_TEMPO = 120.0
 
 
@@ -123,23 +125,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--no-video", action="store_true", help="do not write the video with music")
     p.add_argument("--plot", action="store_true", help="also write NAME.png, a timeline")
+    p.add_argument(
+        "--stems",
+        action="store_true",
+        help="also write one WAV per part (NAME_chords.wav, ...) that sum to the mix",
+    )
+    p.add_argument(
+        "--loudness-target",
+        default=str(LOUDNESS_TARGET),
+        metavar="LUFS",
+        help=f"integrated loudness of the WAVs, true peak at most -1 dBTP (default {LOUDNESS_TARGET:g}; "
+        "off: as rendered)",
+    )
     return p.parse_args(argv)
-
-
-def collect_videos(paths: list[str]) -> list[Path]:
-    videos: list[Path] = []
-    for text in paths:
-        path = Path(text)
-        if path.is_dir():
-            found = videos_in(path)
-            if not found:
-                raise UserError(f"folder {path} holds no videos ({', '.join(VIDEO_EXTENSIONS)})")
-            videos.extend(found)
-        elif path.exists():
-            videos.append(path)
-        else:
-            raise UserError(f"{path} does not exist; give a video file or a folder of videos")
-    return list(dict.fromkeys(videos))  # a video named and also in a named folder is scored once
 
 
 @dataclass(frozen=True)
@@ -174,7 +172,7 @@ def _jobs(args: argparse.Namespace, features: VideoFeatures | None, chords: Time
             raise UserError("give --video (a video file or a folder), or --features with a FILE.npz")
         npz = Path(args.features)
         return [Job(None, npz.stem, args.out or npz.parent)]
-    videos = collect_videos(args.video)
+    videos = find_videos(args.video, strict=True)
     if (features is not None or chords is not None) and len(videos) > 1:
         option = "--features FILE.npz" if features is not None else "--chords"
         raise UserError(f"{option} belongs to one video; give one --video")
@@ -192,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     instruments = (
         Instruments.parse(args.instruments or "", args.preset) if args.instruments or args.preset else None
     )
+    loudness = parse_loudness(args.loudness_target)
     find_soundfont(args.soundfont)  # also $VIDEO2MUSIC_SOUNDFONT and the defaults
     load_fluidsynth()
     soundtrack = Soundtrack(args.audio, args.music_gain)
@@ -208,18 +207,17 @@ def main(argv: list[str] | None = None) -> int:
     from video2music.writer import check_distinct, plan_result, write_result
 
     v2m = Video2Music.from_pretrained(args.weights, regression=args.regression_weights, device=args.device)
-    v2m.set_generation_params(cut_changes=not args.no_cut_changes)
-    if args.top_p is not None:
-        v2m.set_generation_params(top_p=args.top_p)
-    settings = dict(
+    given = {"top_p": args.top_p, "temperature": args.temperature, "emotion_guidance": args.emotion_strength}
+    v2m.set_generation_params(
+        cut_changes=not args.no_cut_changes,
+        **{name: value for name, value in given.items() if value is not None},
+    )
+    piece = dict(
         key=args.key or (chords.key if chords else None),
         primer=args.primer,
         tempo=args.tempo if args.tempo is not None else (chords.tempo if chords else None) or DEFAULT_TEMPO,
-        seed=args.seed,
-        temperature=args.temperature,
-        emotion_guidance=args.emotion_strength,
     )
-    v2m.check_settings(**settings)
+    v2m.check_settings(**piece)
     backend = v2m.feature_backend(args.features) if given_features is None else given_features.backend
     if given_features is None and backend == "clip":
         clip_source(without=WITHOUT_CLIP)
@@ -240,7 +238,9 @@ def main(argv: list[str] | None = None) -> int:
                 job.stem,
                 video=job.video is not None and not args.no_video,
                 plot=args.plot,
+                stems=args.stems,
                 soundfont=args.soundfont,
+                loudness=loudness,
                 overwrite=args.overwrite,
                 soundtrack=soundtrack,
             )
@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
             show = len(jobs) == 1 and sys.stderr.isatty()
             features = given_features
             if chords is not None and features is None:
-                features = v2m.extract_features(job.video, backend, progress=show)
+                features = v2m.extract_features(job.video, backend, progress_bars=show)
             if chords is not None:
                 chords.check_duration(features.duration)
             result = v2m.generate(
@@ -265,9 +265,10 @@ def main(argv: list[str] | None = None) -> int:
                 drums=not args.no_drums,
                 backend=backend,
                 chords=chords,
-                **settings,
+                seed=args.seed,
+                **piece,
             )
-            paths = write_result(result, outputs, progress=show)
+            paths = write_result(result, outputs, progress_bars=show)
         except UserError as error:
             failed(job, error)
             continue

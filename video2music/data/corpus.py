@@ -47,16 +47,14 @@ Per-second inputs derived from the music (see ``derive_timeline``):
   seconds, mixed with a mode prior (minor leans sad/fearful, major exciting/relaxing) and an
   arousal term from the onset rate, rows normalised to sum to 1.
 
-Command line: ``python -m video2music.data.corpus --out dataset/corpus [--jobs 2]`` writes the
+Command line: ``python -m video2music.commands.corpus --out dataset/corpus [--jobs 2]`` writes the
 MuVi-Sync layout (``data.muvisync.write_video`` / ``write_split``); each piece's parsed score
 is cached in ``<out>/.cache`` (parsing is the slow part), so a rerun takes seconds.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
-import os
 import pickle
 import re
 from collections import Counter
@@ -69,7 +67,7 @@ import numpy as np
 from tqdm import tqdm
 
 from video2music import vocab
-from video2music.errors import UserError, cli_main
+from video2music.errors import UserError
 from video2music.fileio import atomic_output
 from video2music.model.dynamics_rule import DENSITY_ANCHORS, MOTION_ANCHORS, gaussian_smooth
 
@@ -574,30 +572,3 @@ def build_corpus(
     for split, ids in split_ids([t.piece_id for t in timelines], seed).items():
         write_split(out, split, ids, overwrite=True)
     return timelines
-
-
-@cli_main
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m video2music.data.corpus",
-        description="Build the chord corpus from music21's built-in scores in the MuVi-Sync layout.",
-    )
-    parser.add_argument("--out", type=Path, default=Path("dataset/corpus"), help="output folder")
-    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="parallel processes")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the train/val/test split")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    args = parser.parse_args(argv)
-    if args.jobs < 1:
-        raise UserError("--jobs must be at least 1")
-    if args.out.exists() and not args.out.is_dir():
-        raise UserError(f"{args.out} exists and is not a folder; choose another --out")
-    args.out.mkdir(parents=True, exist_ok=True)
-    if not os.access(args.out, os.W_OK):
-        raise UserError(f"{args.out} is not writable; choose another --out")
-    timelines = build_corpus(args.out, jobs=args.jobs, seed=args.seed, progress=not args.no_progress)
-    logger.info("wrote %s\n%s", args.out, summarise(timelines))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -20,6 +20,7 @@ import numpy as np
 
 from video2music import vocab
 from video2music.data.muvisync import SEMANTIC_DIM, MuViSyncVideo, write_split, write_video
+from video2music.timeline import cut_seconds
 
 # Chord labels per (mode, emotion); every quality is one the affective table allows for the
 # emotion (neutral allows anything), and the two modes differ so the mode bit matters.
@@ -70,7 +71,7 @@ def fixture_video(
             for name, o in zip(names, offset, strict=True)
         ]
     )
-    cut = (offset == 0) & (np.arange(seconds) > 0)
+    cut = np.isin(np.arange(seconds), cut_seconds(offset))
     motion = np.where(cut, rng.uniform(60, 120, seconds), rng.uniform(2, 15, seconds))
     motion[0] = 0.0
     density = np.array([_DENSITY[n] for n in names]) + motion / 40 + rng.normal(0, 0.2, seconds)

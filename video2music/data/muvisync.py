@@ -1,8 +1,8 @@
 """Reading, validating, writing and packing data in the MuVi-Sync layout.
 
-One video is a timeline of ``T`` seconds spread over one file per modality (see ARCHITECTURE.md,
-"MuVi-Sync on disk"). Reading checks every file completely — line format, one line per second
-from 0, chord labels in the vocabulary, finite values in range, lengths that agree across
+One video is a timeline of ``T`` seconds spread over one file per modality (see
+docs/ARCHITECTURE.md, "MuVi-Sync on disk"). Reading checks every file completely — line format,
+one line per second from 0, chord labels in the vocabulary, finite values in range, lengths that agree across
 modalities — and reports *every* problem with its ``file:line`` in one ``DatasetError``, so a
 broken dataset is fixed in one pass and nothing is ever trained on garbage.
 
@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import re
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ from video2music.fileio import atomic_output, check_writable
 logger = logging.getLogger(__name__)
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
+TRAINING_SPLITS: tuple[str, ...] = ("train", "val")  # what train.py reads
 SEMANTIC_DIM = 768
 CHORD_DIR = "vevo_chord/lab_v2_norm/all"
 SEMANTIC_DIR = "vevo_semantic/all/2d/clip_l14p"
@@ -43,6 +45,7 @@ PACK_VERSION = 1
 _EMOTION_SUM_TOLERANCE = 0.02  # rows are softmax outputs printed with a few decimals
 _NO_SEMANTIC_HINT = "use a model without the semantic input (train.py --inputs scene_offset,motion,emotion)"
 _ID_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+_MAX_SCENE_OFFSET = np.iinfo(np.int32).max  # seconds; larger values are typos, and int64 would wrap
 
 
 @dataclass
@@ -151,8 +154,10 @@ def _value_problems(field: str, values: np.ndarray) -> list[tuple[int, str]]:
         for r in np.flatnonzero(((rows < 0) | (rows > 255)).any(axis=1) & ~bad):
             found.append((int(r), f"motion {rows[r, 0]:g} is outside 0-255"))
     elif field == "scene_offset":
-        for r in np.flatnonzero(((rows < 0) | (rows != np.round(rows))).any(axis=1) & ~bad):
-            found.append((int(r), f"scene offset {rows[r, 0]:g} is not a whole number >= 0"))
+        wrong = (rows < 0) | (rows != np.round(rows)) | (rows > _MAX_SCENE_OFFSET)
+        expected = f"a whole number of seconds in 0..{_MAX_SCENE_OFFSET}"
+        for r in np.flatnonzero(wrong.any(axis=1) & ~bad):
+            found.append((int(r), f"scene offset {rows[r, 0]:g} is not {expected}"))
     elif field in ("loudness", "note_density"):
         for r in np.flatnonzero((rows < 0).any(axis=1) & ~bad):
             found.append((int(r), f"{field} {rows[r, 0]:g} is negative"))
@@ -250,6 +255,8 @@ def _read_table(path: Path, modality: _Modality, problems: list[str]) -> np.ndar
             values[row] = [float(f) for f in fields[1:]]
         except ValueError:
             problems.append(f"{path}:{line_no}: {' '.join(fields[1:])!r} is not a number")
+    # Checked as stored: a value such as 1e308 is finite here but infinite in float32.
+    values = _as_float32(values)
     problems += [f"{path}:{lines[r][0]}: {m}" for r, m in _value_problems(modality.field, values)]
     if len(problems) > before:
         return None
@@ -257,7 +264,13 @@ def _read_table(path: Path, modality: _Modality, problems: list[str]) -> np.ndar
         problems.append(f"{path}: no seconds")
         return None
     values = values[:, 0] if modality.columns == 1 else values
-    return values.astype(np.int64) if modality.integer else values.astype(np.float32)
+    return values.astype(np.int64) if modality.integer else values
+
+
+def _as_float32(values: np.ndarray) -> np.ndarray:
+    """``values`` as float32, where anything beyond its range becomes inf (and is then reported)."""
+    with np.errstate(over="ignore"):
+        return np.asarray(values).astype(np.float32)
 
 
 # A dataset repeats a few hundred labels millions of times; parse each once.
@@ -311,17 +324,20 @@ def _read_semantic(path: Path, seconds: int | None, problems: list[str]) -> np.n
     except (OSError, ValueError) as error:
         problems.append(f"{path}: not a readable .npy array ({error})")
         return None
-    if array.ndim != 2 or array.shape[1] != SEMANTIC_DIM:
-        problems.append(f"{path}: shape {array.shape}, expected (seconds, {SEMANTIC_DIM})")
+    if array.dtype.kind not in "fiu" or array.ndim != 2 or array.shape[1] != SEMANTIC_DIM:
+        problems.append(
+            f"{path}: {array.dtype} array of shape {array.shape}, expected (seconds, {SEMANTIC_DIM})"
+        )
         return None
     if seconds is not None and array.shape[0] != seconds:
         problems.append(f"{path}: {array.shape[0]} seconds but the chord file has {seconds}")
         return None
+    array = _as_float32(array)
     bad = np.flatnonzero(~np.isfinite(array).all(axis=1))
     if len(bad):
         problems.append(f"{path}: non-finite values in {len(bad)} seconds, the first at second {bad[0]}")
         return None
-    return array.astype(np.float32, copy=False)
+    return array
 
 
 def _read_video(root: Path, video_id: str, semantic: bool, problems: list[str]) -> MuViSyncVideo | None:
@@ -376,6 +392,40 @@ def read_split_ids(root: str | os.PathLike, split: str) -> list[str]:
     if not ids:
         raise UserError(f"split {split!r} is empty ({path} lists no videos); add video ids, one per line")
     return ids
+
+
+def load_split_ids(data: str | os.PathLike, split: str) -> list[str]:
+    """The video ids a split lists, in a MuVi-Sync folder or a ``.npz`` written by ``pack``."""
+    data = Path(data)
+    if data.is_dir():
+        return read_split_ids(data, split)
+    splits = _open_pack(data)[1]["splits"]
+    if split not in splits:
+        raise UserError(f"no split {split!r} in {data}; it has {', '.join(splits)}")
+    return list(splits[split])
+
+
+def shared_videos(data: str | os.PathLike, splits: Sequence[str]) -> list[str]:
+    """A problem line for each video that more than one of ``splits`` lists (a test video seen in
+    training would inflate every metric); splits that cannot be read are left to their own check."""
+    first: dict[str, str] = {}
+    problems = []
+    for split in splits:
+        try:
+            ids = load_split_ids(data, split)
+        except DamagedPackError:
+            raise
+        except UserError:
+            continue
+        for video_id in ids:
+            if video_id in first:
+                problems.append(
+                    f"{data}: video {video_id!r} is in both the {first[video_id]} and the {split} split; "
+                    "list each video in one split only"
+                )
+            else:
+                first[video_id] = split
+    return problems
 
 
 def read_video(root: str | os.PathLike, video_id: str, semantic: bool | None = None) -> MuViSyncVideo:
@@ -564,14 +614,33 @@ def pack(
     return out_path
 
 
+# What numpy and zipfile raise for a cut-off or corrupted archive, when it is opened or read.
+_DAMAGED_ZIP = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile)
+
+
+class DamagedPackError(UserError):
+    """A packed dataset that cannot be read at all (cut off, corrupted, or not a pack)."""
+
+
+def _damaged_pack(path: Path, error: Exception) -> DamagedPackError:
+    return DamagedPackError(
+        f"{path} is damaged or not a packed MuVi-Sync dataset ({type(error).__name__}: {error}); "
+        "pack the dataset again (python -m video2music.commands.dataset pack)"
+    )
+
+
 def _open_pack(path: Path) -> tuple[Any, dict[str, Any]]:
     """The archive written by ``pack`` and its index, checked for format and vocabulary."""
     try:
         archive = np.load(path, allow_pickle=False)
         index = json.loads(str(archive["index"]))
-    except (OSError, ValueError, KeyError) as error:
-        raise UserError(f"{path} is not a packed MuVi-Sync dataset ({error}); make one with pack") from error
-    if index.get("format") != PACK_FORMAT or index.get("version") != PACK_VERSION:
+    except _DAMAGED_ZIP as error:
+        raise _damaged_pack(path, error) from None
+    if (
+        not isinstance(index, dict)
+        or index.get("format") != PACK_FORMAT
+        or index.get("version") != PACK_VERSION
+    ):
         raise UserError(f"{path} is not a version-{PACK_VERSION} {PACK_FORMAT} file; pack the dataset again")
     if index.get("vocab_version") != vocab.VOCAB_VERSION:
         raise UserError(
@@ -605,7 +674,10 @@ def read_packed_split(
     if not ids:
         raise UserError(f"split {split!r} in {path} is empty")
     use_semantic = "semantic" in fields if semantic is None else semantic
-    arrays = {field: archive[field] for field in _ARRAY_FIELDS + (("semantic",) if use_semantic else ())}
+    try:
+        arrays = {field: archive[field] for field in _ARRAY_FIELDS + (("semantic",) if use_semantic else ())}
+    except _DAMAGED_ZIP as error:  # each array is read (and its CRC checked) only here
+        raise _damaged_pack(path, error) from None
     entries = {entry["id"]: entry for entry in index["videos"]}
     videos = []
     for video_id in ids:
@@ -634,15 +706,19 @@ def load_split(data: str | os.PathLike, split: str, semantic: bool | None = None
 
 __all__ = [
     "SPLITS",
+    "TRAINING_SPLITS",
     "available_splits",
+    "DamagedPackError",
     "DatasetError",
     "MuViSyncVideo",
     "load_split",
+    "load_split_ids",
     "pack",
     "read_packed_split",
     "read_split",
     "read_split_ids",
     "read_video",
+    "shared_videos",
     "validate_video",
     "write_features",
     "write_split",

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 import cv2
 import numpy as np
 
-from video2music.features.decode import fit_within
+from video2music.video_io import fit_within
 from video2music.vocab import EMOTIONS
 
 THUMBNAIL = 96  # longer side of the stored samples; colour statistics need no detail

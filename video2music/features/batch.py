@@ -7,8 +7,14 @@ build their backend once (the CLIP model is loaded a single time per process).
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import dataclasses
 import logging
 import multiprocessing
+import os
+import signal
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +22,6 @@ from tqdm import tqdm
 
 from video2music.data.muvisync import feature_paths
 from video2music.errors import UserError
-from video2music.features.decode import VIDEO_EXTENSIONS, videos_in
 from video2music.features.extract import Backend, extract, make_backend
 from video2music.features.video_features import VideoFeatures
 from video2music.fileio import check_writable
@@ -45,21 +50,6 @@ class Outcome:
     video: Path
     status: str
     message: str = ""
-
-
-def find_videos(inputs: list[str]) -> list[Path]:
-    """The videos named or found in folders, in order; a missing path is kept so it is reported as failed."""
-    videos: list[Path] = []
-    for name in inputs:
-        path = Path(name)
-        if path.is_dir():
-            found = videos_in(path)
-            if not found:
-                logger.warning("%s: no video files (%s) in this folder", path, ", ".join(VIDEO_EXTENSIONS))
-            videos.extend(found)
-        else:
-            videos.append(path)
-    return list(dict.fromkeys(videos))
 
 
 def plan_jobs(videos: list[Path], out: Path, muvisync: bool, overwrite: bool) -> list[Job]:
@@ -98,14 +88,22 @@ def run_job(job: Job, progress: bool = False) -> Outcome:
             else {}
         )
         if job.npz.exists() and not job.overwrite:
-            if mirror and not any(path.exists() for path in mirror.values()):
-                # The .npz is the record; MuVi-Sync files asked for later are derived from it.
-                VideoFeatures.load(job.npz).to_muvisync(job.muvisync_root, job.video_id)
-            return Outcome(job.video, "skipped", f"{job.npz} exists")
+            try:
+                done = VideoFeatures.load(job.npz)
+            except UserError as error:
+                # Cut off or corrupted (a full disk, a copy stopped half way): not done, so redone,
+                # replacing this video's own files.
+                logger.warning("extracting %s again: %s", job.video, error)
+                job = dataclasses.replace(job, overwrite=True)
+            else:
+                if mirror and not any(path.exists() for path in mirror.values()):
+                    # The .npz is the record; MuVi-Sync files asked for later are derived from it.
+                    done.to_muvisync(job.muvisync_root, job.video_id)
+                return Outcome(job.video, "skipped", f"{job.npz} exists")
         for path in [job.npz, *mirror.values()]:  # refuse before decoding, so a refusal writes nothing
             path.parent.mkdir(parents=True, exist_ok=True)
             check_writable(path, job.overwrite)
-        features = extract(job.video, _BACKEND, progress=progress)
+        features = extract(job.video, _BACKEND, progress_bars=progress)
         if job.muvisync_root is not None:
             features.to_muvisync(job.muvisync_root, job.video_id, overwrite=job.overwrite)
         # Written last: an .npz means the video is done, so an interrupted run redoes it.
@@ -118,8 +116,50 @@ def run_job(job: Job, progress: bool = False) -> Outcome:
         return Outcome(job.video, "failed", f"unexpected {type(error).__name__}: {error}")
 
 
+def _init_pool_worker(*init_args) -> None:
+    # Ctrl-C reaches every process of the terminal's group: the parent alone decides what stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    # A worker shows no bars; tqdm's default process-shared lock would be a named semaphore that
+    # a worker ended by _exit_on_sigterm could not unlink.
+    tqdm.set_lock(threading.RLock())
+    init_worker(*init_args)
+
+
+def _exit_on_sigterm(signum: int, frame) -> None:
+    # Raised where the worker is, so a job's temporary files are removed on the way out.
+    raise SystemExit(128 + signum)
+
+
+def _run_pool_job(job: Job) -> Outcome:
+    """``run_job`` in a pool worker: stopped by the parent, it ends the process once the job has
+    unwound rather than going on to another queued video."""
+    try:
+        return run_job(job)
+    except SystemExit as stop:
+        os._exit(stop.code if isinstance(stop.code, int) else 1)
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore Ctrl-C while worker processes start, so they inherit that (and never print a
+    KeyboardInterrupt traceback while importing); only the main thread can change handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run_jobs(jobs: list[Job], workers: int, init_args: tuple) -> list[Outcome]:
-    """Run the jobs in ``workers`` processes (in this one when 1), with a progress bar over videos."""
+    """Run the jobs in ``workers`` processes (in this one when 1), with a progress bar over videos.
+
+    Interrupted (Ctrl-C), queued videos are cancelled and the workers are ended at once; each
+    removes its temporary files as it stops.
+    """
     outcomes: list[Outcome] = []
     with tqdm(total=len(jobs), unit="video", disable=len(jobs) < 2) as bar:
         if workers == 1:
@@ -130,13 +170,23 @@ def run_jobs(jobs: list[Job], workers: int, init_args: tuple) -> list[Outcome]:
             return outcomes
         # spawn, not fork: the workers may use torch, whose thread pools do not survive a fork.
         context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(workers, context, init_worker, init_args) as pool:
-            futures = {pool.submit(run_job, job): job for job in jobs}
+        others = set(multiprocessing.active_children())
+        pool = concurrent.futures.ProcessPoolExecutor(workers, context, _init_pool_worker, init_args)
+        try:
+            with _sigint_ignored():  # the workers start while the jobs are submitted
+                futures = {pool.submit(_run_pool_job, job): job for job in jobs}
             for future in concurrent.futures.as_completed(futures):
                 try:
                     outcomes.append(future.result())
                 except Exception as error:  # a worker died (out of memory, a crash in a library)
                     outcomes.append(Outcome(futures[future].video, "failed", f"worker failed: {error}"))
                 bar.update()
+        except BaseException:
+            started = [p for p in multiprocessing.active_children() if p not in others]
+            for process in started:
+                process.terminate()
+            pool.shutdown(cancel_futures=True)  # quick now: nothing runs, and it frees the queues
+            raise
+        pool.shutdown()
     order = {job.video: i for i, job in enumerate(jobs)}
     return sorted(outcomes, key=lambda outcome: order[outcome.video])

@@ -20,7 +20,7 @@ import numpy as np
 
 from video2music.data.muvisync import SEMANTIC_DIM
 from video2music.errors import UserError
-from video2music.features.decode import fit_shortest_edge
+from video2music.video_io import fit_shortest_edge
 from video2music.vocab import EMOTIONS
 
 DEFAULT_CLIP_MODEL = "openai/clip-vit-large-patch14-336"

@@ -17,15 +17,15 @@ import av
 import cv2
 import numpy as np
 import scenedetect
-from av.video.reformatter import VideoReformatter
 from tqdm import tqdm
 
 from video2music.errors import UserError
 from video2music.features.basic import BasicBackend
 from video2music.features.clip import DEFAULT_CLIP_MODEL, ClipBackend
-from video2music.features.decode import DecodeReport, FrameSampler, iter_frames, open_video, quarter_turns
+from video2music.features.motion import MotionTracker
 from video2music.features.scenes import SceneTracker, scene_offsets
 from video2music.features.video_features import VideoFeatures, video_fingerprint
+from video2music.video_io import DecodeReport, FrameSampler, iter_frames, open_video, quarter_turns
 
 logger = logging.getLogger(__name__)
 
@@ -59,20 +59,13 @@ def make_backend(name: str, *, clip_model: str = DEFAULT_CLIP_MODEL, device: str
     raise UserError(f"unknown features backend {name!r}; choose one of {', '.join(BACKENDS)}")
 
 
-def mean_abs_diff(current: np.ndarray, previous: np.ndarray) -> float:
-    """Mean absolute difference (0-255) over all pixels and channels of two uint8 images."""
-    if previous.shape != current.shape:  # the stream changed resolution at this boundary
-        previous = cv2.resize(previous, (current.shape[1], current.shape[0]), interpolation=cv2.INTER_AREA)
-    return float(np.mean(cv2.mean(cv2.absdiff(current, previous))[:3]))
-
-
 def extract(
     path: str | os.PathLike,
     backend: str | Backend = "basic",
     *,
     clip_model: str = DEFAULT_CLIP_MODEL,
     device: str = "cpu",
-    progress: bool = False,
+    progress_bars: bool = False,
 ) -> VideoFeatures:
     """Per-second features of the video at ``path`` (see VideoFeatures), in one decoding pass.
 
@@ -94,43 +87,38 @@ def extract(
             if isinstance(backend, str)
             else backend
         )
-        return _single_pass(container, stream, info, engine, progress)
+        return _single_pass(container, stream, info, engine, progress_bars)
     finally:
         container.close()
 
 
-def _single_pass(container, stream, info, engine: Backend, progress: bool) -> VideoFeatures:
+def _single_pass(container, stream, info, engine: Backend, progress_bars: bool) -> VideoFeatures:
     report = DecodeReport()
     scenes = SceneTracker(info.fps)
+    motion = MotionTracker()
     sampler = FrameSampler(info, engine.sample_fit)
-    full_size = VideoReformatter()  # one scaler context, reused for every motion frame
     engine.start()
-    motion: list[float] = []
     sample_times: list[float] = []
-    previous: av.VideoFrame | None = None
     rotation = 0
     next_second = 0
     last_time = 0.0
     expected = round(info.duration * info.fps) if info.duration and info.fps else None
-    with tqdm(total=expected, unit="frame", desc=info.path.name, disable=not progress, leave=False) as bar:
+    with tqdm(
+        total=expected, unit="frame", desc=info.path.name, disable=not progress_bars, leave=False
+    ) as bar:
         for time, frame in iter_frames(container, stream, info, report):
             if report.frames == 1:
                 rotation = frame.rotation
             scenes.add(time, frame)
+            motion.add(time, frame)
             if time >= next_second:
                 image = sampler(frame)
-                change = 0.0
-                if previous is not None:
-                    rgb = full_size.reformat(frame, format="rgb24").to_ndarray()
-                    change = mean_abs_diff(rgb, full_size.reformat(previous, format="rgb24").to_ndarray())
                 # A gap in a variable-frame-rate stream can span several seconds: the frame after
-                # it is the first at or after each of them.
+                # it is the sample of each of them.
                 while time >= next_second:
                     engine.add(image)
                     sample_times.append(time)
-                    motion.append(change if next_second > 0 else 0.0)
                     next_second += 1
-            previous = frame
             last_time = max(last_time, time)
             bar.update()
     if not sample_times:
@@ -152,7 +140,7 @@ def _single_pass(container, stream, info, engine: Backend, progress: bool) -> Vi
             report.corrupt_frames,
         )
     cuts = scenes.finish()
-    motion_array = np.asarray(motion, dtype=np.float32)
+    motion_array = motion.finish()
     semantic, emotion = engine.finish(motion_array, cuts)
     duration = info.duration if info.duration else last_time + (1.0 / info.fps if info.fps else 0.0)
     provenance = {

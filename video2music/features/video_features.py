@@ -98,7 +98,7 @@ class VideoFeatures:
     def check_source(self, video: str | os.PathLike, name: str = "these features") -> None:
         """UserError unless these features were extracted from ``video``: by the fingerprint they
         record, or (for files written before fingerprints) by the video's duration and frame rate."""
-        from video2music.features.decode import probe  # PyAV only when a video is compared
+        from video2music.video_io import probe  # PyAV only when a video is compared
 
         recorded = self.provenance.get("fingerprint")
         if recorded is not None:

@@ -26,6 +26,8 @@ from video2music.fileio import atomic_output
 from video2music.model.reference_import import (
     KINDS,
     import_reference,
+    name_list,
+    nonfinite_tensors,
     read_checkpoint_object,
     state_dict_or_none,
     state_mismatch,
@@ -114,17 +116,18 @@ def _from_native(obj: Mapping[str, Any], path: str | os.PathLike, kind: str | No
     model_cls, config_cls = _CLASSES[found]
     try:
         config = config_cls.from_dict(dict(obj["config"]))
-    except (KeyError, TypeError) as error:
-        raise UserError(f"{path} has a damaged config ({error})") from None
+        model = model_cls(config)  # the layers check what the config's own checks leave (dropout...)
+    except (KeyError, TypeError, ValueError) as error:  # ValueError includes UserError
+        raise UserError(f"{path} has a damaged config ({error}); use an intact checkpoint") from None
     if list(config.inputs) != list(obj.get("inputs", [])):
         raise UserError(f"{path} is inconsistent: its config inputs differ from its declared inputs")
-    model = model_cls(config)
     state = obj.get("state_dict")
     if not isinstance(state, Mapping):
         raise UserError(f"{path} has no weights")
     problems = state_mismatch(model.state_dict(), state)
     if problems:
         raise UserError(f"{path} does not match its own config ({'; '.join(problems)}); the file is damaged")
+    _check_finite(state, path)
     model.load_state_dict(state)
     meta = {
         "vocab_version": obj["vocab_version"],
@@ -132,6 +135,15 @@ def _from_native(obj: Mapping[str, Any], path: str | os.PathLike, kind: str | No
         "source": str(path),
     }
     return Checkpoint(model=model.eval(), kind=found, config=config, meta=meta)
+
+
+def _check_finite(state: Mapping[str, Any], path: str | os.PathLike) -> None:
+    bad = nonfinite_tensors(state)
+    if bad:
+        raise UserError(
+            f"{path} has NaN or infinite weights ({name_list(bad)}): it is damaged or from a diverged run; "
+            "use another checkpoint"
+        )
 
 
 def load_checkpoint(
@@ -156,6 +168,7 @@ def load_any(
     state = state_dict_or_none(obj)
     if state is None:
         raise UserError(f"{path} is neither a video2music checkpoint nor a published Video2Music state dict")
+    _check_finite(state, path)
     model = import_reference(state, kind)
     meta = {"vocab_version": vocab.VOCAB_VERSION, "train_meta": {}, "source": f"published state dict {path}"}
     return Checkpoint(model=model, kind=kind_of(model), config=model.config, meta=meta)

@@ -1,8 +1,9 @@
 """Chord decoding: one chord per second from a trained transformer, fast and reproducible.
 
 The video is encoded once per window and every decoder layer keeps a key/value cache (the relative
-term is folded into the cached keys, see :mod:`video2music.model.attention`), so each new chord
-costs one pass of a single position through the decoder instead of a full forward pass.
+term is computed per step from the new query, see ``MultiHeadAttention.step`` in
+:mod:`video2music.model.attention`), so each new chord costs one pass of a single position through
+the decoder instead of a full forward pass.
 
 Second ``t``'s chord is predicted by the decoder position that reads the chord of second ``t - 1``
 (teacher forcing in :mod:`video2music.model.transformer`), so the first chord is a primer: the tonic
@@ -35,6 +36,7 @@ import torch
 
 from video2music import grid, harmony, vocab
 from video2music.errors import UserError
+from video2music.model.inputs import input_columns
 from video2music.model.loss import affective_targets
 from video2music.model.transformer import AffectiveMultimodalTransformer
 
@@ -124,13 +126,13 @@ class ChordSampler:
 
     def _ending(self, step: int) -> list[int] | None:
         """The chords the cadence allows at ``step``, or None outside the last two bars."""
-        if not self.options.cadence or self.steps < 2 * grid.STEPS_PER_BAR:
+        if not self.options.cadence:
             return None
         from_end = self.steps - step
         if from_end <= grid.STEPS_PER_BAR:
             return [self.tonic]
-        if from_end <= 2 * grid.STEPS_PER_BAR:
-            return self.cadence
+        if from_end <= 2 * grid.STEPS_PER_BAR and step >= grid.STEPS_PER_BAR:
+            return self.cadence  # not in a piece's first bar: that belongs to the start
         return None
 
     def __call__(self, logits: torch.Tensor, step: int, history: list[int]) -> int:
@@ -149,6 +151,8 @@ class ChordSampler:
         logits[self.banned] = float("-inf")
         ending = self._ending(step)
         if ending is not None:
+            if step in self.change_at and history and len(ending) > 1:
+                ending = [c for c in ending if c != history[-1]]
             # The model still chooses among the cadence chords (every one is in key, so finite).
             allowed = torch.full_like(logits, float("-inf"))
             allowed[ending] = 0.0
@@ -177,7 +181,7 @@ def video_digest(video: torch.Tensor) -> int:
     return int.from_bytes(hashlib.blake2b(rounded, digest_size=8).digest(), "little") >> 1
 
 
-def _check_inputs(
+def _check_decode_inputs(
     model: AffectiveMultimodalTransformer, video: torch.Tensor, emotion, options: DecodeOptions
 ):
     if video.ndim != 3 or video.shape[0] != 1:
@@ -198,7 +202,7 @@ def _check_inputs(
     if emotion is None:
         if "emotion" not in model.config.inputs:
             raise UserError("emotion guidance needs the emotion features; pass them or set guidance to 0")
-        emotion = video[0, :, -6:].cpu().numpy()  # emotion is last in the fixed input order
+        emotion = video[0, :, input_columns(model.config.inputs, "emotion")].cpu().numpy()
     emotion = np.asarray(emotion, dtype=np.float32)
     if emotion.shape != (seconds, len(vocab.EMOTIONS)) or not np.isfinite(emotion).all():
         raise UserError(f"emotion for guidance must be finite with shape ({seconds}, 6), got {emotion.shape}")
@@ -241,7 +245,7 @@ def decode_chords(
     Deterministic for a given ``options.seed``.
     """
     options = options or DecodeOptions()
-    emotion = _check_inputs(model, video, emotion, options)
+    emotion = _check_decode_inputs(model, video, emotion, options)
     if mode_bit not in (0, 1):
         raise UserError(f"mode bit must be 0 (major) or 1 (minor), got {mode_bit}")
     model.eval()

@@ -16,8 +16,9 @@ through quantiles of its training data):
 3. Arousal from the emotion probabilities (Russell's circumplex: exciting, tense and fearful are
    high arousal, sad and relaxing low, neutral in between), ``a`` in -1..1, scales density by
    ``1 + 0.25 a`` and adds to loudness.
-4. Loudness (0-1) = 0.3 + 0.3 * the motion's quantile level (0-1) + 0.25 * (a + 1) / 2, so it
-   spans about 0.3 (still, calm) to 0.85 (very busy, exciting).
+4. Loudness (0-1) = 0.1 + 0.45 * the motion's quantile level (0-1) + 0.3 * (a + 1) / 2, so it
+   spans about 0.1 (still, calm: -20 dBFS, the level of quiet pop in MuVi-Sync) to 0.85 (very
+   busy, exciting), wide enough that a calm video and a busy one differ by more than 6 dB.
 5. Both are smoothed with a Gaussian (sigma ``SMOOTH_SECONDS``) so they breathe rather than jump.
 
 Everything is a pointwise non-decreasing function of motion followed by a positive linear
@@ -31,6 +32,7 @@ import numpy as np
 
 from video2music import vocab
 from video2music.errors import UserError
+from video2music.timeline import cut_seconds
 
 MOTION_ANCHORS = (0.0, 1.0, 4.0, 9.0, 20.0)
 DENSITY_ANCHORS = (1.0, 4.0, 7.0, 10.0, 13.0)
@@ -98,13 +100,12 @@ def rule_dynamics(
     motion, emotion, offsets = _check(motion, emotion, scene_offset)
     motion = motion.copy()
     if offsets is not None:
-        for t in np.flatnonzero(offsets == 0):
-            if t > 0:
-                motion[t] = motion[t - 1]
+        for t in cut_seconds(offsets):
+            motion[t] = motion[t - 1]
     a = arousal(emotion)
     density = np.interp(motion, MOTION_ANCHORS, DENSITY_ANCHORS) * (1.0 + DENSITY_AROUSAL_GAIN * a)
     level = np.interp(motion, MOTION_ANCHORS, _MOTION_LEVELS)
-    loudness = 0.3 + 0.3 * level + 0.25 * (a + 1.0) / 2.0
+    loudness = 0.1 + 0.45 * level + 0.3 * (a + 1.0) / 2.0
     density = gaussian_smooth(density, SMOOTH_SECONDS)
     loudness = np.clip(gaussian_smooth(loudness, SMOOTH_SECONDS), 0.0, 1.0)
     return density.astype(np.float32), loudness.astype(np.float32)

@@ -31,6 +31,16 @@ def check_inputs(inputs: Iterable[str]) -> tuple[str, ...]:
     return tuple(name for name in INPUT_ORDER if name in given)
 
 
+def input_columns(inputs: Iterable[str], name: str) -> slice:
+    """Where ``name``'s values lie in the concatenated input of a model taking ``inputs``."""
+    start = 0
+    for given in check_inputs(inputs):
+        if given == name:
+            return slice(start, start + INPUT_DIMS[name])
+        start += INPUT_DIMS[given]
+    raise UserError(f"a model taking {', '.join(inputs)} has no {name} input")
+
+
 def video_dim(inputs: Iterable[str]) -> int:
     """Width of the concatenated video input for these inputs."""
     return sum(INPUT_DIMS[name] for name in check_inputs(inputs))

@@ -56,7 +56,8 @@ def _rename(key: str, renames: tuple[tuple[str, str], ...]) -> str | None:
     return None
 
 
-def _names(keys: list[str], limit: int = 8) -> str:
+def name_list(keys: list[str], limit: int = 8) -> str:
+    """Up to ``limit`` names, comma-separated, and how many more there are."""
     shown = ", ".join(keys[:limit])
     return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
 
@@ -69,27 +70,72 @@ def state_mismatch(expected: Mapping[str, torch.Tensor], given: Mapping[str, Any
     misshaped = sorted(k for k in set(given) & set(expected) if given[k].shape != expected[k].shape)
     problems = []
     if missing:
-        problems.append(f"missing {_names(missing)}")
+        problems.append(f"missing {name_list(missing)}")
     if extra:
-        problems.append(f"not in a model of this size: {_names(extra)}")
+        problems.append(f"not in a model of this size: {name_list(extra)}")
     if misshaped:
         problems.append(
             "wrong shapes: "
-            + _names([f"{k} {tuple(given[k].shape)} vs {tuple(expected[k].shape)}" for k in misshaped])
+            + name_list([f"{k} {tuple(given[k].shape)} vs {tuple(expected[k].shape)}" for k in misshaped])
         )
     return problems
 
 
+def nonfinite_tensors(state: Mapping[str, Any]) -> list[str]:
+    """Names of the floating-point tensors in ``state`` holding NaN or infinity (a diverged or damaged
+    model: decoding with it would fail mid-video)."""
+    return sorted(
+        name
+        for name, value in state.items()
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all()
+    )
+
+
+_ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format since PyTorch 1.6
+_PICKLE_MAGIC = b"\x80"  # the legacy format: a pickle, protocol 2 or later
+
+
+def _what_it_is(head: bytes) -> str:
+    """A few words on a file that is not a checkpoint, from its first bytes."""
+    if not head:
+        return "it is empty"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "it does not start like one"
+    if all(c.isprintable() or c.isspace() for c in text):
+        return "it is a text file"
+    return "it does not start like one"
+
+
 def read_checkpoint_object(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Any:
-    """``torch.load`` with ``weights_only=True`` (no code runs), turning every failure into a UserError."""
+    """``torch.load`` with ``weights_only=True`` (no code runs), turning every failure into a UserError.
+
+    The messages are our own: torch's would suggest ``weights_only=False``, which runs whatever
+    code the file holds, and for non-checkpoints they are unpickler internals.
+    """
     if not os.path.isfile(path):
         raise UserError(f"{path} does not exist; give the path of a checkpoint file")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as error:  # torch raises several types for truncated or foreign files
-        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        with open(path, "rb") as handle:
+            head = handle.read(512)
+    except OSError as error:
+        raise UserError(f"{path} cannot be read ({error.strerror})") from None
+    if not head.startswith((_ZIP_MAGIC, _PICKLE_MAGIC)):
         raise UserError(
-            f"{path} is not a readable PyTorch checkpoint (truncated or another format): {first_line}"
+            f"{path} is not a PyTorch checkpoint: {_what_it_is(head)}; give a .pt or .pickle file"
+        )
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # torch raises many kinds (RuntimeError, EOFError...) for a cut-off file
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
+        if found:
+            raise UserError(
+                f"{path} holds Python objects ({found.group(1)}), not only weights; video2music loads "
+                "checkpoints without running the code they hold, so save a state dict instead"
+            ) from None
+        raise UserError(
+            f"{path} is a damaged PyTorch checkpoint (truncated or corrupted); use an intact copy"
         ) from None
 
 
@@ -117,7 +163,7 @@ def detect_kind(state: Mapping[str, torch.Tensor]) -> str:
         return "regression"
     raise UserError(
         "this state dict is neither a published Video2Music transformer nor regression "
-        f"(its keys start {_names(sorted(keys), 5)})"
+        f"(its keys start {name_list(sorted(keys), 5)})"
     )
 
 
@@ -230,7 +276,7 @@ def import_reference(
             ours[target] = tensor
     if unknown:
         raise UserError(
-            f"the {found} state dict has tensors this model does not know: {_names(sorted(unknown))}"
+            f"the {found} state dict has tensors this model does not know: {name_list(sorted(unknown))}"
         )
     problems = state_mismatch(model.state_dict(), ours)
     if problems:
@@ -245,6 +291,6 @@ def import_reference(
         "imported a published %s state dict (%d tensors; dropped unused %s)",
         found,
         len(ours),
-        _names(dropped),
+        name_list(dropped),
     )
     return model.eval()

@@ -1,6 +1,7 @@
 """The Affective Multimodal Transformer: a video encoder and a chord decoder with relative attention.
 
-Shapes and conventions (they match the published Video2Music model, see shared/reference):
+Shapes and conventions (they match the published Video2Music model; see docs/ARCHITECTURE.md,
+"The published-checkpoint contract"):
 
 * ``video`` (B, T, video_dim): per-second features concatenated in the fixed order semantic (768),
   scene offset + 1 (1), motion (1), emotion (6), restricted to the inputs the model declares

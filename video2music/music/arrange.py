@@ -2,44 +2,49 @@
 
 Inputs are timelines on the musical grid (``video2music.grid``: one step per half bar at the
 tempo): chord ids in the normalised C major / A minor space, note density (MuVi-Sync units:
-notes sounding per second, roughly 0-40) and loudness
-(MuVi-Sync units: linear RMS amplitude, 0-1; pop music sits near 0.1-0.3). The result has four
-named tracks, each on its own channel with a General MIDI program the caller chooses:
+notes sounding per second, roughly 0-40) and loudness (MuVi-Sync units: linear RMS amplitude,
+0-1; pop music sits near 0.1-0.3). The result has named tracks, each on its own channel with a
+General MIDI program the caller chooses:
 
-- **Chords** (channel 1): one held four-voice chord per chord span, voice-led so that common
-  tones stay put and no voice moves more than an octave, between C3 and E5.
-- **Arpeggio** (channel 2): chord tones from C4 up, in a pattern chosen by note density.
-- **Bass** (channel 3): the root between A1 and G#2, moving more (fifths, octaves) as density rises.
-- **Drums** (channel 10, a GM kit): a groove whose density follows note density, a crash on
-  every scene cut and a one-beat fill leading into it.
+- **Chords** (channel 1): a four-voice pad between A2 and C5, voice-led so that no voice moves
+  more than an octave; a tone two chords share is tied over the change, not struck again.
+- **Arpeggio** (channel 2): chord tones from just above the pad's top voice, so it never doubles
+  a pitch the pad holds, in a pattern chosen by note density that runs on across chord changes.
+- **Bass** (channel 3): the root in the octave nearest the previous one (E1..D3), moving more
+  (fifths, octaves) as density rises.
+- **Drums** (channel 10, a GM kit): a groove whose density follows note density; a one-beat fill
+  and a crash open a section on the bar line nearest a scene cut, at most once in eight bars.
 
-Loudness sets velocities only; note density sets the patterns only. A conductor track carries
-tempo, 4/4, the key signature and a marker with each chord's name (spelled for the key) at its
-onset, so a DAW shows the progression.
+Note density sets the patterns; loudness and the phrase swell set the velocities: every
+four-bar phrase rises from soft to its middle and falls back (``SWELL`` velocity units either
+side), so the parts breathe with the phrases. A conductor track carries tempo, 4/4, the key
+signature and a marker with each chord's name (spelled for the key) at its onset, so a DAW shows
+the progression.
 
 Timing: one chord span covers the steps in which the chord does not change; it starts on its
 first step's onset (a half-bar line, or the beat of a scene cut, see ``video2music.grid``). The
 music ends on the grid's last bar line. Per-beat density and loudness are those of the step the
-beat falls in. A crash marks the start of each step that begins at a scene cut. The last bar
-(in pieces of two bars or more) is the ending: the parts play their calmest patterns over the
-final chord so the music rings out, and when the drums were playing into it a fill leads into a
-crash on its downbeat.
+beat falls in. The last bar (in pieces of two bars or more) is the ending: the parts play their
+calmest patterns over the final chord and die away, and when the drums were playing into it a
+fill leads into a crash on its downbeat.
 
-Density levels (notes per second), shared by all parts:
+Density levels (notes per second), shared by all parts; the dynamics rule's anchors (1, 4, 7,
+10 and 13 notes/s for still to very busy footage) each land on their own level:
 
 ====== ========= ============================== ========================= ==========================
 level  density   arpeggio                       bass                      drums
 ====== ========= ============================== ========================= ==========================
-0      < 3       half notes, rising             root, once a bar          rests (crash on cuts only)
-1      3-7       quarter notes, rising          root and fifth, halves    kick, side stick, hat 4ths
-2      7-12      eighths, broken (1-5-3-5)      root and fifth, halves    kick 1+3, snare 2+4, hat 8ths
-3      12-20     eighths, up and down 2 octaves root-fifth-octave, 4ths   busier kick, open hat
-4      >= 20     sixteenths, up and down        root eighths, octave pops kick on the and, hat 16ths
+0      < 3       half notes, rising             root, once a bar          rests
+1      3-6       quarter notes, rising          root and fifth, halves    kick, side stick, hat 4ths
+2      6-9       eighths, broken (1-5-3-5)      root and fifth, halves    kick 1+3, snare 2+4, hat 8ths
+3      9-13      eighths, up and down           root-fifth-octave, 4ths   busier kick, open hat
+4      >= 13     sixteenths, up and down        root eighths, octave pops kick on the and, hat 16ths
 ====== ========= ============================== ========================= ==========================
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import itertools
 import logging
@@ -63,13 +68,18 @@ from video2music.music.instruments import Instruments
 logger = logging.getLogger(__name__)
 
 TICKS_PER_BEAT = 480
-DENSITY_THRESHOLDS = (3.0, 7.0, 12.0, 20.0)  # notes per second where the next level starts
+# Notes per second where the next level starts: the rule's density anchors (1, 4, 7, 10, 13 notes/s
+# for still to very busy footage) each land on their own level, so every level is reachable.
+DENSITY_THRESHOLDS = (3.0, 6.0, 9.0, 13.0)
+PHRASE_BARS = 4
+SWELL = 12  # velocity units either side of a phrase's mean
+CRASH_SPACING_BARS = 8
 
-CHORD_RANGE = (48, 76)  # C3..E5
-CHORD_CENTRE = 62.0  # the voicings' mean pitch drifts back towards D4
+CHORD_RANGE = (45, 72)  # A2..C5, under the arpeggio and the melody
+CHORD_CENTRE = 59.0  # the voicings' mean pitch drifts back towards B3
 CHORD_VOICES = 4
-ARPEGGIO_FLOOR = 60  # C4: the arpeggio starts on the lowest chord tone at or above it
-BASS_FLOOR = 33  # A1: roots lie in A1..G#2
+BASS_RANGE = (28, 50)  # E1..D3
+BASS_CENTRE = 38  # D2: where the first root is placed nearest to
 
 KICK, SIDE_STICK, SNARE, CLOSED_HAT, OPEN_HAT, CRASH = 36, 37, 38, 42, 46, 49
 HIGH_TOM, LOW_TOM = 50, 45
@@ -191,6 +201,29 @@ def velocity(loudness: float, offset: int = 0) -> int:
     return int(np.clip(round(30 + 80 * (decibels + 40) / 40 + offset), 1, 127))
 
 
+def _swell(end_beat: int) -> np.ndarray:
+    """Velocity offsets per beat: each four-bar phrase swells from soft to its middle and back,
+    and the last bar dies away, so the parts breathe with the phrases."""
+    beats = np.arange(end_beat)
+    phrase = BEATS_PER_BAR * PHRASE_BARS
+    swell = -SWELL * np.cos(2 * np.pi * (beats % phrase) / phrase)
+    if end_beat >= 2 * BEATS_PER_BAR:
+        last_bar = end_beat - BEATS_PER_BAR
+        swell[last_bar:] -= SWELL * (beats[last_bar:] - last_bar + 1) / BEATS_PER_BAR
+    return swell
+
+
+@dataclass(frozen=True)
+class _Dynamics:
+    """Per-beat loudness and phrase swell, turned into velocities."""
+
+    loudness: np.ndarray
+    swell: np.ndarray
+
+    def velocity(self, beat: int, accent: int = 0) -> int:
+        return velocity(self.loudness[beat], accent + round(self.swell[beat]))
+
+
 def _per_step(name: str, values: Sequence[float] | np.ndarray | float, length: int) -> np.ndarray:
     array = np.asarray(values, dtype=float)
     if array.ndim == 0:
@@ -250,23 +283,23 @@ def arrange(
     # Per-beat controls: the values of the step each beat falls in.
     beat_steps = np.array([grid.step_of_beat(b) for b in range(end_beat)])
     levels = density_levels(density)[beat_steps]
-    beat_loudness = loudness[beat_steps]
-    crash_beats = {grid.onsets[step] for step in grid.cut_steps}
+    dynamics = _Dynamics(loudness[beat_steps], _swell(end_beat))
     if end_beat >= 2 * BEATS_PER_BAR:
-        # The last bar is the ending: a crash on its downbeat, then the parts hold and ring out.
-        last_bar = end_beat - BEATS_PER_BAR
-        if levels[last_bar - 1] > 0:  # a still ending stays still
-            crash_beats.add(last_bar)
-        levels[last_bar:] = 0
+        levels[end_beat - BEATS_PER_BAR :] = 0  # the last bar rings out over the final chord
+    crash_beats = _crash_beats(grid, levels)
 
     spans = _chord_spans(ids, key, grid)
+    voicings = _voice_spans(spans)
     parts = [
-        Part("Chords", 0, instruments.chords, pan=50, notes=_chord_part(spans, beat_loudness)),
-        Part("Arpeggio", 1, instruments.arpeggio, pan=80, notes=_arpeggio_part(spans, levels, beat_loudness)),
-        Part("Bass", 2, instruments.bass, notes=_bass_part(spans, levels, beat_loudness)),
-    ]
+        Part("Chords", 0, instruments.chords, pan=50, notes=_chord_part(spans, voicings, dynamics)),
+        Part(
+            "Arpeggio", 1, instruments.arpeggio, pan=80,
+            notes=_arpeggio_part(spans, voicings, levels, dynamics),
+        ),
+        Part("Bass", 2, instruments.bass, notes=_bass_part(spans, levels, dynamics)),
+    ]  # fmt: skip
     if drums:
-        drum_notes = _drum_part(levels, beat_loudness, sorted(crash_beats))
+        drum_notes = _drum_part(levels, dynamics, crash_beats)
         parts.append(Part("Drums", DRUM_CHANNEL, instruments.drums, notes=drum_notes))
     arrangement = Arrangement(parts, spans, key, float(tempo), end_beat * TICKS_PER_BEAT)
     logger.debug(
@@ -329,15 +362,39 @@ def _voice_lead(previous: tuple[int, ...] | None, chord: int) -> tuple[int, ...]
     return min(_voicings(chord), key=cost)
 
 
-def _chord_part(spans: list[ChordSpan], beat_loudness: np.ndarray) -> list[Note]:
-    notes: list[Note] = []
-    voicing: tuple[int, ...] | None = None
+def _voice_spans(spans: list[ChordSpan]) -> list[tuple[int, ...] | None]:
+    """The pad's voicing of each span (None for ``N``), each led from the one before."""
+    voicings: list[tuple[int, ...] | None] = []
+    previous = None
     for span in spans:
         if span.chord == vocab.N_ID:
+            voicings.append(None)
             continue
-        voicing = _voice_lead(voicing, span.chord)
-        vel = velocity(beat_loudness[span.start // TICKS_PER_BEAT], -8)  # a pad sits under the rest
-        notes += [Note(p, span.start, span.end, vel) for p in voicing]
+        previous = _voice_lead(previous, span.chord)
+        voicings.append(previous)
+    return voicings
+
+
+def _chord_part(
+    spans: list[ChordSpan], voicings: list[tuple[int, ...] | None], dynamics: _Dynamics
+) -> list[Note]:
+    notes: list[Note] = []
+    held: dict[int, int] = {}  # pitch -> index in notes of the note still sounding
+    for span, voicing in zip(spans, voicings, strict=True):
+        if voicing is None:
+            held = {}
+            continue
+        vel = dynamics.velocity(span.start // TICKS_PER_BEAT, -8)  # a pad sits under the rest
+        sounding: dict[int, int] = {}
+        for pitch in voicing:
+            if pitch in held:  # a common tone is tied over, not struck again
+                index = held[pitch]
+                notes[index] = dataclasses.replace(notes[index], end=span.end)
+            else:
+                index = len(notes)
+                notes.append(Note(pitch, span.start, span.end, vel))
+            sounding[pitch] = index
+        held = sounding
     return notes
 
 
@@ -345,19 +402,20 @@ def _beats(span: ChordSpan) -> range:
     return range(span.start // TICKS_PER_BEAT, span.end // TICKS_PER_BEAT)
 
 
-# Arpeggio per level: steps per beat, how many octaves of chord tones, and the order of tones.
+# Arpeggio per level: steps per beat, how many chord tones above the pad, and the order of tones.
 _ARPEGGIO = {
-    1: (1, 1, "up"),
-    2: (2, 1, "broken"),
-    3: (2, 2, "updown"),
-    4: (4, 2, "updown"),
+    1: (1, 3, "up"),
+    2: (2, 4, "broken"),
+    3: (2, 5, "updown"),
+    4: (4, 6, "updown"),
 }
 
 
-def _arpeggio_tones(chord: int, octaves: int) -> list[int]:
-    classes = vocab.chord_pitch_classes(chord)
-    first = next(p for p in range(ARPEGGIO_FLOOR, ARPEGGIO_FLOOR + 12) if p % 12 in classes)
-    return [p for p in range(first, first + 12 * octaves + 1) if p % 12 in classes]
+def _arpeggio_tones(chord: int, above: int, count: int) -> list[int]:
+    """``count`` tones of ``chord`` from the first one above ``above`` (the pad's top voice), so the
+    arpeggio never doubles a pitch the pad holds."""
+    classes = set(vocab.chord_pitch_classes(chord))
+    return [p for p in range(above + 1, above + 40) if p % 12 in classes][:count]
 
 
 def _arpeggio_order(shape: str, count: int) -> list[int]:
@@ -368,25 +426,30 @@ def _arpeggio_order(shape: str, count: int) -> list[int]:
     return list(range(count)) + list(range(count - 2, 0, -1))
 
 
-def _arpeggio_part(spans: list[ChordSpan], levels: np.ndarray, beat_loudness: np.ndarray) -> list[Note]:
+def _arpeggio_part(
+    spans: list[ChordSpan],
+    voicings: list[tuple[int, ...] | None],
+    levels: np.ndarray,
+    dynamics: _Dynamics,
+) -> list[Note]:
     notes: list[Note] = []
-    for span in spans:
-        if span.chord == vocab.N_ID:
+    step_index = 0  # the figure runs on across chord changes instead of restarting on each
+    for span, voicing in zip(spans, voicings, strict=True):
+        if voicing is None:
             continue
-        step_index = 0  # the figure restarts at each chord so its first note is the chord's root
         for beat in _beats(span):
             level = int(levels[beat])
             if level == 0 and beat % 2:
                 continue  # the calmest level plays half notes, so even a still shot keeps a line moving
-            steps, octaves, shape = _ARPEGGIO[max(level, 1)]
-            tones = _arpeggio_tones(span.chord, octaves)
+            steps, count, shape = _ARPEGGIO[max(level, 1)]
+            tones = _arpeggio_tones(span.chord, voicing[-1], count)
             order = _arpeggio_order(shape, len(tones))
             length = TICKS_PER_BEAT * (2 if level == 0 else 1) // steps
             for step in range(steps):
                 start = beat * TICKS_PER_BEAT + step * length
                 accent = 6 if step == 0 else 0
                 pitch = tones[order[step_index % len(order)]]
-                notes.append(Note(pitch, start, start + length, velocity(beat_loudness[beat], accent - 4)))
+                notes.append(Note(pitch, start, start + length, dynamics.velocity(beat, accent - 4)))
                 step_index += 1
     return notes
 
@@ -402,12 +465,20 @@ def _bass_figure(level: int, beat_in_bar: int) -> list[tuple[int, str]]:
     return [(0, "root"), (TICKS_PER_BEAT // 2, "octave" if beat_in_bar % 2 else "root")]
 
 
-def _bass_part(spans: list[ChordSpan], levels: np.ndarray, beat_loudness: np.ndarray) -> list[Note]:
+def _bass_root(chord: int, previous: int) -> int:
+    """The chord's root in the octave nearest the previous root, kept within BASS_RANGE."""
+    root = vocab.chord_root(chord)
+    candidates = [p for p in range(BASS_RANGE[0], BASS_RANGE[1] + 1) if p % 12 == root]
+    return min(candidates, key=lambda p: (abs(p - previous), p))
+
+
+def _bass_part(spans: list[ChordSpan], levels: np.ndarray, dynamics: _Dynamics) -> list[Note]:
     notes: list[Note] = []
+    previous = BASS_CENTRE
     for span in spans:
         if span.chord == vocab.N_ID:
             continue
-        root = BASS_FLOOR + (vocab.chord_root(span.chord) - BASS_FLOOR) % 12
+        root = previous = _bass_root(span.chord, previous)
         degrees = {"root": root, "fifth": root + vocab.QUALITY_INTERVALS[vocab.chord_quality(span.chord)][2]}
         degrees["octave"] = root + 12
         onsets: list[tuple[int, int, int]] = []
@@ -421,7 +492,7 @@ def _bass_part(spans: list[ChordSpan], levels: np.ndarray, beat_loudness: np.nda
         ends = [t for t, _, _ in onsets[1:]] + [span.end]
         for (start, pitch, beat), end in zip(onsets, ends, strict=True):
             accent = 4 if start == span.start else 0
-            notes.append(Note(pitch, start, end, velocity(beat_loudness[beat], accent)))
+            notes.append(Note(pitch, start, end, dynamics.velocity(beat, accent)))
     return notes
 
 
@@ -436,24 +507,43 @@ _DRUM_ACCENTS = {KICK: 4, SNARE: 2, SIDE_STICK: -6, CLOSED_HAT: -18, OPEN_HAT: -
 _FILL = ((0, SNARE, -10), (1, SNARE, -6), (2, HIGH_TOM, -2), (3, LOW_TOM, 2))  # sixteenth, drum, accent
 
 
-def _drum_part(levels: np.ndarray, beat_loudness: np.ndarray, crash_beats: list[int]) -> list[Note]:
+def _crash_beats(grid: Grid, levels: np.ndarray) -> list[int]:
+    """Downbeats that open a section: the bar line nearest each scene cut, and the last bar.
+
+    A crash needs the drums to be playing there (a still passage stays still) and at least
+    ``CRASH_SPACING_BARS`` bars since the previous one, so it marks sections, not every cut.
+    """
+    end_beat = grid.end_beat
+    candidates = [BEATS_PER_BAR * math.floor(grid.onsets[s] / BEATS_PER_BAR + 0.5) for s in grid.cut_steps]
+    if end_beat >= 2 * BEATS_PER_BAR:
+        candidates.append(end_beat - BEATS_PER_BAR)
+    crashes: list[int] = []
+    for beat in sorted(set(candidates)):
+        if not 0 < beat < end_beat or levels[beat - 1] == 0:
+            continue
+        if crashes and beat - crashes[-1] < CRASH_SPACING_BARS * BEATS_PER_BAR:
+            continue
+        crashes.append(beat)
+    return crashes
+
+
+def _drum_part(levels: np.ndarray, dynamics: _Dynamics, crash_beats: list[int]) -> list[Note]:
     sixteenth = TICKS_PER_BEAT // 4
     hits: dict[tuple[int, int], int] = {}  # (tick, drum) -> velocity; one hit per drum and tick
     fill_beats = {b - 1 for b in crash_beats if b - 1 not in crash_beats}
     for beat, level in enumerate(levels):
-        loud = beat_loudness[beat]
         if beat in fill_beats and level > 0:
             for step, drum, accent in _FILL:
-                hits[(beat * TICKS_PER_BEAT + step * sixteenth, drum)] = velocity(loud, accent)
+                hits[(beat * TICKS_PER_BEAT + step * sixteenth, drum)] = dynamics.velocity(beat, accent)
             continue
         for drum, grid in _GROOVES.get(int(level), {}).items():
             first = (beat % BEATS_PER_BAR) * 4
             for step in (s for s in grid if first <= s < first + 4):
                 tick = beat * TICKS_PER_BEAT + (step - first) * sixteenth
-                hits[(tick, drum)] = velocity(loud, _DRUM_ACCENTS[drum] + (4 if step == 0 else 0))
+                hits[(tick, drum)] = dynamics.velocity(beat, _DRUM_ACCENTS[drum] + (4 if step == 0 else 0))
     for beat in crash_beats:
         tick = beat * TICKS_PER_BEAT
-        hits[(tick, CRASH)] = velocity(beat_loudness[beat], _DRUM_ACCENTS[CRASH])
-        hits[(tick, KICK)] = velocity(beat_loudness[beat], _DRUM_ACCENTS[KICK] + 4)
+        hits[(tick, CRASH)] = dynamics.velocity(beat, _DRUM_ACCENTS[CRASH])
+        hits[(tick, KICK)] = dynamics.velocity(beat, _DRUM_ACCENTS[KICK] + 4)
     # Drum notes are triggers; a sixteenth's length keeps them readable in a DAW's piano roll.
     return [Note(drum, tick, tick + sixteenth, vel) for (tick, drum), vel in sorted(hits.items())]

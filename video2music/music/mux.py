@@ -41,8 +41,8 @@ import av
 import numpy as np
 
 from video2music.errors import UserError
-from video2music.features.decode import VideoInfo, open_video, probe
 from video2music.fileio import atomic_output
+from video2music.video_io import VideoInfo, open_video, probe
 
 logger = logging.getLogger(__name__)
 

@@ -15,10 +15,13 @@ then the small ``TimGM6mb.sf2`` that pretty_midi ships.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
 import struct
+import sys
+import tempfile
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,11 +40,15 @@ ENV_SOUNDFONT = "VIDEO2MUSIC_SOUNDFONT"
 DEBIAN_SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 DEFAULT_TAIL = 1.5  # seconds of reverb and release after the last note-off
 # Soundfonts differ in level by 10 dB and more, and FluidSynth clips its 16-bit output, so the
-# synth runs with headroom and the result is raised by MAKEUP afterwards, less if that would take
-# the peak above PEAK. With FluidR3_GM the whole range of loudness then fits without limiting.
+# synth runs with headroom and the finished render is brought to a standard loudness afterwards.
 RENDER_GAIN = 0.2
-MAKEUP = 4.0
-PEAK = 0.89 * 32767  # -1 dBFS
+# Integrated loudness (ITU-R BS.1770, measured with pyloudnorm) and true-peak ceiling of every
+# WAV by default: the level streaming services play music at, so outputs need no mastering.
+LOUDNESS_TARGET = -16.0
+LOUDNESS_RANGE = (-40.0, -6.0)
+UNNORMALISED_GAIN = 4.0  # with no loudness target: the synth's own level, less RENDER_GAIN's headroom
+TRUE_PEAK_CEILING = -1.0
+_METER_SECONDS = 30  # loudness is measured over stretches this long, so memory stays flat
 FADE = 0.01  # seconds; the last samples fade out so a trimmed render ends without a click
 _BLOCK = 4096  # samples pulled per get_samples call while advancing through a gap
 _LEVEL_BLOCK = 1 << 16  # frames levelled at a time in the written WAV
@@ -110,6 +117,31 @@ def load_fluidsynth():
     return fluidsynth
 
 
+@contextlib.contextmanager
+def _stderr_captured() -> Iterator[list[str]]:
+    """Collect what C libraries write to file descriptor 2 (FluidSynth's and libinstpatch's own
+    error lines) instead of letting it reach the terminal ahead of our one ``error:`` line.
+
+    The list yielded is filled, with the lines written, when the block ends.
+    """
+    lines: list[str] = []
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with tempfile.TemporaryFile() as sink:
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield lines
+            finally:
+                os.dup2(saved, 2)
+                sink.seek(0)
+                lines += sink.read().decode("utf-8", "replace").splitlines()
+    finally:
+        os.close(saved)
+    for line in lines:
+        logger.debug("FluidSynth: %s", line)
+
+
 def _events(midi: mido.MidiFile) -> list[tuple[float, mido.Message]]:
     """Channel messages of all tracks with their absolute times in seconds, in time order."""
     events, now = [], 0.0
@@ -125,7 +157,7 @@ def _raw_blocks(
     soundfont: str | os.PathLike | None,
     duration: float | None,
     tail: float,
-    progress: bool,
+    progress_bars: bool,
 ) -> tuple[int, Iterator[np.ndarray]]:
     """The render's length in samples and its (n, 2) int16 blocks at RENDER_GAIN, before levelling.
 
@@ -149,12 +181,20 @@ def _raw_blocks(
     def blocks() -> Iterator[np.ndarray]:
         synth = fluidsynth.Synth(gain=RENDER_GAIN, samplerate=float(SAMPLE_RATE))
         try:
-            if synth.sfload(str(soundfont)) == -1:
-                raise UserError(f"FluidSynth could not load the soundfont {soundfont}; {_HOW_TO_GET_ONE}")
+            with _stderr_captured() as said:
+                loaded = synth.sfload(str(soundfont))
+            if loaded == -1:
+                # FluidSynth's first complaint says why (e.g. "SoundFont file size mismatch": truncated).
+                why = next((line.split("error:", 1)[1].strip() for line in said if "error:" in line), "")
+                raise UserError(
+                    f"FluidSynth could not load the soundfont {soundfont}"
+                    + (f" ({why})" if why else "")
+                    + f"; {_HOW_TO_GET_ONE}"
+                )
             synth.set_reverb(roomsize=0.6, damping=0.4, width=0.8, level=0.5)
             rendered = 0
             with tqdm(
-                total=total, unit="sample", unit_scale=True, disable=not progress, desc="render"
+                total=total, unit="sample", unit_scale=True, disable=not progress_bars, desc="render"
             ) as bar:
                 for time, message in [*events, (None, None)]:
                     at = total if time is None else min(round(time * SAMPLE_RATE), total)
@@ -172,15 +212,88 @@ def _raw_blocks(
     return total, blocks()
 
 
-class _Level:
-    """The gain and closing fade applied to the raw render, one block at a time.
+class _Meter:
+    """Integrated loudness and true peak of a raw render, fed block by block.
 
-    The gain raises the render by MAKEUP, less if that would take its peak above PEAK; the last
-    FADE seconds fade to silence so a trimmed render ends without a click.
+    pyloudnorm measures each ``_METER_SECONDS`` stretch (K-weighting and its gates); the stretches
+    are combined by their energy, which for music (no long silences to gate) matches a measurement
+    of the whole at a fraction of the memory. The true peak is the peak of the 4x oversampled
+    signal, as BS.1770 prescribes.
     """
 
-    def __init__(self, peak: int, total: int) -> None:
-        self.gain = min(MAKEUP, PEAK / peak) if peak else 1.0
+    def __init__(self) -> None:
+        self.pending: list[np.ndarray] = []
+        self.pending_frames = 0
+        self.energy = 0.0  # sum of frames * mean-square loudness (linear) over measured stretches
+        self.frames = 0
+        self.true_peak = 0.0
+
+    def add(self, block: np.ndarray) -> None:
+        self.pending.append(block)
+        self.pending_frames += len(block)
+        if self.pending_frames >= _METER_SECONDS * SAMPLE_RATE:
+            self._measure()
+
+    def _measure(self) -> None:
+        if not self.pending_frames:
+            return
+        import pyloudnorm  # scipy underneath: slow to import, only when rendering
+        from scipy.signal import resample_poly
+
+        samples = np.concatenate(self.pending).astype(np.float64) / 32768.0
+        self.pending, self.pending_frames = [], 0
+        if len(samples) >= 0.4 * SAMPLE_RATE:  # one gating block; shorter ends count for peak only
+            with np.errstate(divide="ignore"):
+                loudness = pyloudnorm.Meter(SAMPLE_RATE).integrated_loudness(samples)
+            if np.isfinite(loudness):
+                self.energy += len(samples) * 10 ** (loudness / 10)
+                self.frames += len(samples)
+        self.true_peak = max(self.true_peak, float(np.abs(resample_poly(samples, 4, 1, axis=0)).max()))
+
+    def gain(self, target: float | None) -> float:
+        """The linear gain that brings the render to ``target`` LUFS, less if its true peak would
+        pass TRUE_PEAK_CEILING; 1 for silence; UNNORMALISED_GAIN without a target."""
+        if target is None:
+            return UNNORMALISED_GAIN
+        self._measure()
+        if not self.frames or not self.true_peak:
+            return 1.0
+        gain_db = target - 10 * np.log10(self.energy / self.frames)
+        gain_db = min(gain_db, TRUE_PEAK_CEILING - 20 * np.log10(self.true_peak))
+        return float(10 ** (gain_db / 20))
+
+
+def check_loudness(target: float | None) -> float | None:
+    """``target`` (LUFS, or None for no normalisation) if the render can be brought to it, else
+    UserError."""
+    if target is None:
+        return None
+    low, high = LOUDNESS_RANGE
+    if not (isinstance(target, int | float) and np.isfinite(target) and low <= target <= high):
+        raise UserError(
+            f"loudness target {target:g} LUFS is out of range; "
+            f"use {low:g} to {high:g} (default {LOUDNESS_TARGET:g})"
+        )
+    return float(target)
+
+
+def parse_loudness(text: str) -> float | None:
+    """A ``--loudness-target`` value: LUFS (e.g. ``-16``, ``-23``) or ``off`` (no normalisation)."""
+    if text.strip().lower() == "off":
+        return None
+    try:
+        target = float(text)
+    except ValueError:
+        raise UserError(f"loudness target {text!r} is not a number of LUFS; give e.g. -16 or off") from None
+    return check_loudness(target)
+
+
+class _Level:
+    """The gain and closing fade applied to the raw render, one block at a time; the last FADE
+    seconds fade to silence so a trimmed render ends without a click."""
+
+    def __init__(self, gain: float, total: int) -> None:
+        self.gain = gain
         self.total = total
         self.ramp = np.linspace(1.0, 0.0, min(total, round(FADE * SAMPLE_RATE)))
 
@@ -191,11 +304,7 @@ class _Level:
         if len(self.ramp) and start + len(samples) > fade_from:
             first = max(fade_from, start)
             samples[first - start :] *= self.ramp[first - fade_from : start + len(samples) - fade_from, None]
-        return np.round(samples).astype(np.int16)
-
-
-def _peak(block: np.ndarray) -> int:
-    return int(np.abs(block.astype(np.int32)).max()) if block.size else 0
+        return np.clip(np.round(samples), -32768, 32767).astype(np.int16)
 
 
 def synthesize(
@@ -204,16 +313,25 @@ def synthesize(
     *,
     duration: float | None = None,
     tail: float = DEFAULT_TAIL,
-    progress: bool = False,
+    loudness: float | None = LOUDNESS_TARGET,
+    gain: float | None = None,
+    progress_bars: bool = False,
 ) -> np.ndarray:
     """Render ``midi`` to an (n, 2) int16 array at SAMPLE_RATE, in memory (``render_wav`` streams).
 
     The length is ``duration`` seconds when given (the music is cut or padded with what the synth
-    still sounds), else the last event plus ``tail`` seconds of release and reverb.
+    still sounds), else the last event plus ``tail`` seconds of release and reverb. The render is
+    brought to ``loudness`` LUFS (true peak at most TRUE_PEAK_CEILING; None: left at the synth's
+    level), or raised by ``gain``.
     """
-    total, blocks = _raw_blocks(midi, soundfont, duration, tail, progress)
+    total, blocks = _raw_blocks(midi, soundfont, duration, tail, progress_bars)
     samples = np.concatenate(list(blocks)) if total else np.zeros((0, 2), np.int16)
-    return _Level(_peak(samples), total)(samples, 0)
+    if gain is None:
+        meter = _Meter()
+        if loudness is not None:
+            meter.add(samples)
+        gain = meter.gain(check_loudness(loudness))
+    return _Level(gain, total)(samples, 0)
 
 
 def render_wav(
@@ -223,18 +341,23 @@ def render_wav(
     *,
     duration: float | None = None,
     tail: float = DEFAULT_TAIL,
-    progress: bool = False,
-) -> None:
+    loudness: float | None = LOUDNESS_TARGET,
+    gain: float | None = None,
+    progress_bars: bool = False,
+) -> float:
     """Render ``midi`` into the WAV ``path`` (not atomic: see ``render``) the same samples as
-    ``synthesize``, holding one block in memory at a time."""
-    total, blocks = _raw_blocks(midi, soundfont, duration, tail, progress)
-    peak = 0
+    ``synthesize``, holding one block in memory at a time. Returns the gain applied, so that
+    stems rendered with it sum to this mix."""
+    check_loudness(loudness)
+    total, blocks = _raw_blocks(midi, soundfont, duration, tail, progress_bars)
+    meter = _Meter()
     with wave.open(str(path), "wb") as out:
         _wav_format(out)
         for block in blocks:
-            peak = max(peak, _peak(block))
+            if gain is None and loudness is not None:
+                meter.add(block)
             out.writeframesraw(np.ascontiguousarray(block, dtype="<i2").tobytes())
-    level = _Level(peak, total)
+    level = _Level(meter.gain(loudness) if gain is None else gain, total)
     with open(path, "r+b") as handle:
         handle.seek(0, os.SEEK_END)
         data = handle.tell() - 4 * total  # the wave module writes the sample data last
@@ -244,6 +367,13 @@ def render_wav(
             block = np.frombuffer(raw, dtype="<i2").reshape(-1, 2)
             handle.seek(data + 4 * start)
             handle.write(level(block, start).astype("<i2").tobytes())
+    return level.gain
+
+
+def wav_seconds(path: str | os.PathLike) -> float:
+    """The length of a WAV file in seconds, from its header."""
+    with wave.open(str(path)) as handle:
+        return handle.getnframes() / handle.getframerate()
 
 
 def _wav_format(out: wave.Wave_write) -> None:
@@ -281,11 +411,11 @@ def render(
     *,
     duration: float | None = None,
     tail: float = DEFAULT_TAIL,
-    progress: bool = False,
+    progress_bars: bool = False,
 ) -> Path:
     """Render a MIDI file to a 44.1 kHz 16-bit stereo WAV (atomically; see ``render_wav``)."""
     soundfont = find_soundfont(soundfont)
     with atomic_output(wav_path, overwrite) as tmp:
-        render_wav(midi_path, tmp, soundfont, duration=duration, tail=tail, progress=progress)
+        render_wav(midi_path, tmp, soundfont, duration=duration, tail=tail, progress_bars=progress_bars)
     logger.info("rendered %s with %s", wav_path, soundfont.name)
     return Path(wav_path)

@@ -1,8 +1,8 @@
-"""Opening a video and streaming its frames once, with their presentation times.
+"""Finding videos, opening them and streaming their frames once, with their presentation times.
 
 Everything that needs pixels (scene detection, motion, the per-second samples) is fed from the
-single pass in :mod:`video2music.features.extract`; this module only knows about containers,
-streams, timestamps and geometry:
+single pass in :mod:`video2music.features.extract`, and the mux (``music.mux``) copies a video's
+picture from here; this module only knows about containers, streams, timestamps and geometry:
 
 - times come from each frame's presentation timestamp, measured from the container's start
   time (as ffmpeg and OpenCV report positions), so variable frame rate and delayed starts work;
@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -154,6 +154,30 @@ VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v")
 def videos_in(folder: Path) -> list[Path]:
     """The video files directly in ``folder`` (by extension), sorted by name."""
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
+
+
+def find_videos(inputs: Iterable[str | os.PathLike], *, strict: bool) -> list[Path]:
+    """The videos named, and those directly in named folders, in order and each once.
+
+    ``strict``: a missing path or a folder without videos is a UserError. Otherwise the folder
+    is only warned about and a missing path kept, so a batch reports it among the other videos.
+    """
+    videos: list[Path] = []
+    for name in inputs:
+        path = Path(name)
+        if path.is_dir():
+            found = videos_in(path)
+            if not found:
+                message = f"folder {path} holds no videos ({', '.join(VIDEO_EXTENSIONS)})"
+                if strict:
+                    raise UserError(message)
+                logger.warning("%s", message)
+            videos.extend(found)
+        elif strict and not path.exists():
+            raise UserError(f"{path} does not exist; give a video file or a folder of videos")
+        else:
+            videos.append(path)
+    return list(dict.fromkeys(videos))  # a video named and also in a named folder is taken once
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:

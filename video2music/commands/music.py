@@ -1,0 +1,155 @@
+"""Arrange and render a chord progression without any video model: the music back end alone.
+
+    python -m video2music.music --chords "C Am F G" --seconds 16 --key "D major" --out demo
+
+writes demo.mid and demo.wav (and demo.mp4 with --video). The chords are what you hear, as typed:
+--key sets the key signature and how chord names are spelled, and does not transpose them. With
+--normalised the chords are read the way the model writes them, in C major / A minor, and moved
+into --key ("C Am F G" with --key "D major" plays D Bm G A). The music fills the whole bars that
+fit in the seconds at --tempo, and the chords are spread evenly over its half bars: chord i of n
+starts on half bar ceil(i * half_bars / n).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+
+from video2music import vocab
+from video2music.errors import UserError, cli_main
+from video2music.grid import Grid, check_tempo
+from video2music.music import arrange, mux, synth
+from video2music.music.instruments import PRESETS, Instruments
+from video2music.writer import plan_music, write_music
+
+logger = logging.getLogger(__name__)
+
+SECONDS_PER_CHORD = 4  # without --seconds or --video: two bars per chord at 120 bpm
+DEFAULT_DENSITY = 10.0  # notes per second: eighth-note arpeggio, backbeat drums
+DEFAULT_LOUDNESS = 0.2  # linear RMS, about -14 dBFS: the level of typical pop in MuVi-Sync
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="video2music-music",
+        description=__doc__.split("\n\n")[0],
+        epilog=(
+            "Chords are heard as typed unless --normalised. Arpeggio, bass and drum patterns follow "
+            "--density; velocities follow --loudness."
+        ),
+    )
+    parser.add_argument("--chords", required=True, help='chord symbols, e.g. "C Am F G" or "Dm7 G7 Cmaj7"')
+    parser.add_argument(
+        "--seconds",
+        type=int,
+        help=f"length in seconds (default: the video's, else {SECONDS_PER_CHORD} per chord)",
+    )
+    parser.add_argument(
+        "--key", default="C major", help='key, e.g. "D major", "F# minor", "Bb" (default C major)'
+    )
+    parser.add_argument(
+        "--normalised",
+        action="store_true",
+        help="the chords are in C major / A minor (as the model writes them); transpose them into --key",
+    )
+    parser.add_argument(
+        "--tempo", type=float, default=120.0, help="beats per minute, 20 to 300 (default 120)"
+    )
+    parser.add_argument(
+        "--density",
+        type=float,
+        default=DEFAULT_DENSITY,
+        help=f"notes per second, 0-40 (default {DEFAULT_DENSITY:g})",
+    )
+    parser.add_argument(
+        "--loudness",
+        type=float,
+        default=DEFAULT_LOUDNESS,
+        help=f"RMS loudness 0-1 (default {DEFAULT_LOUDNESS:g})",
+    )
+    parser.add_argument(
+        "--instruments",
+        default="",
+        help='an instrument per part by GM name, alias or number, e.g. "chords=strings,bass=fingered bass"',
+    )
+    parser.add_argument("--preset", help=f"a style's instruments for every part: {', '.join(PRESETS)}")
+    parser.add_argument("--no-drums", action="store_true", help="leave out the drum track")
+    parser.add_argument("--soundfont", help="a General MIDI .sf2 (default: see the README's lookup order)")
+    parser.add_argument("--video", help="also write OUT.mp4: this video with the music as its soundtrack")
+    parser.add_argument("--out", required=True, help="output path without extension: writes OUT.mid, OUT.wav")
+    parser.add_argument(
+        "--stems",
+        action="store_true",
+        help="also write one WAV per part (OUT_chords.wav, ...) that sum to OUT.wav",
+    )
+    parser.add_argument(
+        "--loudness-target",
+        default=str(synth.LOUDNESS_TARGET),
+        metavar="LUFS",
+        help=f"integrated loudness of the WAVs, true peak at most -1 dBTP "
+        f"(default {synth.LOUDNESS_TARGET:g}; "
+        "off: as rendered)",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    return parser
+
+
+def spread(chords: list[int], steps: int) -> list[int]:
+    """One chord per half-bar step, the chords spread evenly: chord i of n starts at ceil(i * steps / n)."""
+    if steps < len(chords):
+        raise UserError(
+            f"{len(chords)} chords do not fit in {steps} half bars; give more --seconds or a faster --tempo"
+        )
+    return [chords[step * len(chords) // steps] for step in range(steps)]
+
+
+@cli_main
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    began = time.perf_counter()
+    # Everything the user gave is checked before any music is made or any file is touched.
+    chords = vocab.parse_progression(args.chords)
+    if not chords:
+        raise UserError('--chords is empty; give chord symbols such as "C Am F G"')
+    key = vocab.parse_key(args.key)
+    instruments = Instruments.parse(args.instruments, args.preset)
+    outputs = plan_music(
+        args.out,
+        video=bool(args.video),
+        soundfont=args.soundfont,
+        overwrite=args.overwrite,
+        stems=args.stems,
+        loudness=synth.parse_loudness(args.loudness_target),
+    )
+    duration = mux.video_timing(args.video)[1] if args.video else None
+    if args.seconds is not None:
+        seconds = args.seconds
+    else:
+        seconds = max(1, round(duration)) if duration else SECONDS_PER_CHORD * len(chords)
+    if seconds <= 0:
+        raise UserError(f"--seconds {seconds} must be at least 1")
+    if not args.normalised:  # arrange() moves C major / A minor into the key; typed chords are there already
+        chords = [vocab.transpose_chord(c, -key.transpose) for c in chords]
+    steps = Grid.for_video(seconds, check_tempo(args.tempo)).steps
+    music = arrange.arrange(
+        spread(chords, steps),
+        args.density,
+        args.loudness,
+        key,
+        args.tempo,
+        instruments,
+        drums=not args.no_drums,
+    )  # cheap, and it validates tempo, density and loudness before any file is touched
+    write_music(outputs, music, video=args.video, duration=duration, progress_bars=sys.stderr.isatty())
+    logger.info(
+        "wrote %s in %.2f s (%s, %g bpm, chords %s)",
+        ", ".join(map(str, outputs.targets.values())), time.perf_counter() - began, key.name, args.tempo,
+        " ".join(span.label for span in music.spans),
+    )  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,169 @@
+"""What can be trained and evaluated, in one table: the chord transformer ("amt") and the note
+density / loudness regression ("regression").
+
+Each task names its model and config classes, its teacher-forced forward pass, its training
+loss, the sums one batch adds to a split's metrics and how those sums become the paper's
+metrics. ``train.py`` and ``evaluate.py`` look a task up here instead of asking its name.
+
+The split metrics (MuVi-Sync annotations, teacher forcing):
+
+* amt: Hits@k, the share of target chords among the model's k most likely (k = 1, 3, 5), and
+  the emotion correspondence of the predicted chords (``evaluation.emotion_counts``).
+* regression: note density and loudness RMSE, padding left out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from video2music import vocab
+from video2music.data.dataset import DEFAULT_WINDOW, Batch, WindowDataset, collate
+from video2music.data.muvisync import MuViSyncVideo
+from video2music.evaluation import EMOTION_THRESHOLD, emotion_counts, share
+from video2music.model.checkpoint import Checkpoint
+from video2music.model.loss import DEFAULT_LAMBDA, amt_loss, regression_loss
+from video2music.model.regression import RegressionConfig, VideoRegression
+from video2music.model.transformer import AffectiveMultimodalTransformer, AMTConfig
+
+HITS_K = (1, 3, 5)
+Totals = dict[str, float]
+
+
+def amt_forward(model: torch.nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Teacher-forced pass: (logits, target ids, target emotion), each aligned on (B, W - 1).
+
+    The decoder reads the chords of seconds 0..W-2 and predicts those of 1..W-1; the emotion
+    that goes with each prediction is that of the predicted second. Padded targets are PAD.
+    """
+    inputs, targets = batch.chords[:, :-1], batch.chords[:, 1:]
+    logits = model(inputs, batch.video, batch.mode, chord_mask=batch.mask[:, :-1], video_mask=batch.mask)
+    return logits, targets, batch.emotion[:, 1:]
+
+
+def regression_forward(model: torch.nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """(prediction (B, W, 2), target (B, W, 2)): note density and loudness per second."""
+    return model(batch.video, batch.mask), torch.stack([batch.note_density, batch.loudness], dim=-1)
+
+
+def hits_at_k(logits: torch.Tensor, targets: torch.Tensor, ks: Sequence[int] = HITS_K) -> dict[int, int]:
+    """For each k, how many non-PAD targets are among the k highest logits at their position."""
+    top = logits.topk(max(ks), dim=-1).indices
+    valid = targets != vocab.PAD_ID
+    return {k: int(((top[..., :k] == targets.unsqueeze(-1)).any(-1) & valid).sum()) for k in ks}
+
+
+def _amt_loss(model: torch.nn.Module, batch: Batch, lam: float) -> tuple[torch.Tensor, int]:
+    logits, targets, emotion = amt_forward(model, batch)
+    return amt_loss(logits, targets, emotion, lam), int((targets != vocab.PAD_ID).sum())
+
+
+def _regression_loss(model: torch.nn.Module, batch: Batch, lam: float) -> tuple[torch.Tensor, int]:
+    prediction, target = regression_forward(model, batch)
+    return regression_loss(prediction, target, batch.mask), int(batch.mask.sum())
+
+
+def _amt_totals(model: torch.nn.Module, batch: Batch, lam: float) -> Totals:
+    logits, targets, emotion = amt_forward(model, batch)
+    valid = targets != vocab.PAD_ID
+    n = float(valid.sum())
+    totals = {"loss": float(amt_loss(logits, targets, emotion, lam)) * n, "targets": n}
+    totals.update({f"hits{k}": float(hits) for k, hits in hits_at_k(logits, targets).items()})
+    fit, counted = emotion_counts(
+        logits.argmax(-1)[valid].cpu().numpy(), emotion[valid].cpu().numpy(), EMOTION_THRESHOLD
+    )
+    totals["emotion_fit"], totals["emotion_counted"] = float(fit), float(counted)
+    return totals
+
+
+def _regression_totals(model: torch.nn.Module, batch: Batch, lam: float) -> Totals:
+    prediction, target = regression_forward(model, batch)
+    mask = batch.mask.unsqueeze(-1)
+    squared = ((prediction - target) ** 2 * mask).sum(dim=(0, 1))
+    seconds = float(batch.mask.sum())
+    return {
+        "loss": float(squared.sum()) / 2,  # regression_loss times the seconds
+        "seconds": seconds,
+        "density_se": float(squared[0]),
+        "loudness_se": float(squared[1]),
+    }
+
+
+def _ratio(totals: Totals, part: str, whole: str) -> float:
+    return share(totals.get(part, 0.0), totals.get(whole, 0.0))
+
+
+def _amt_metrics(totals: Totals) -> dict[str, float]:
+    metrics = {"loss": _ratio(totals, "loss", "targets")}
+    metrics.update({f"hits@{k}": _ratio(totals, f"hits{k}", "targets") for k in HITS_K})
+    metrics["emotion_correspondence"] = _ratio(totals, "emotion_fit", "emotion_counted")
+    metrics["emotion_seconds"] = int(totals.get("emotion_counted", 0))
+    metrics["targets"] = int(totals.get("targets", 0))
+    return metrics
+
+
+def _regression_metrics(totals: Totals) -> dict[str, float]:
+    return {
+        "loss": _ratio(totals, "loss", "seconds"),
+        "note_density_rmse": math.sqrt(_ratio(totals, "density_se", "seconds")),
+        "loudness_rmse": math.sqrt(_ratio(totals, "loudness_se", "seconds")),
+        "seconds": int(totals.get("seconds", 0)),
+    }
+
+
+@dataclass(frozen=True)
+class Task:
+    """One kind of model: how it is built, trained and scored."""
+
+    name: str
+    model_class: type[torch.nn.Module]
+    config_class: type[AMTConfig] | type[RegressionConfig]
+    loss: Callable[[torch.nn.Module, Batch, float], tuple[torch.Tensor, int]]  # and the count it averages
+    # Sums over one batch (summable across batches and processes; call under torch.no_grad()) ...
+    totals: Callable[[torch.nn.Module, Batch, float], Totals]
+    # ... and the metrics made from them.
+    metrics: Callable[[Totals], dict[str, float]]
+    window: Callable[[AMTConfig | RegressionConfig], int]  # seconds a split is evaluated in
+
+
+TASKS: dict[str, Task] = {
+    "amt": Task(
+        "amt", AffectiveMultimodalTransformer, AMTConfig, _amt_loss, _amt_totals, _amt_metrics,
+        lambda config: config.max_len,
+    ),
+    "regression": Task(
+        "regression", VideoRegression, RegressionConfig, _regression_loss, _regression_totals,
+        _regression_metrics, lambda config: DEFAULT_WINDOW,
+    ),
+}  # fmt: skip
+
+
+def add_totals(into: Totals, more: Totals) -> Totals:
+    for key, value in more.items():
+        into[key] = into.get(key, 0.0) + value
+    return into
+
+
+def evaluate_split(
+    checkpoint: Checkpoint,
+    videos: Sequence[MuViSyncVideo],
+    batch_size: int = 8,
+    device: str | torch.device = "cpu",
+    lam: float = DEFAULT_LAMBDA,
+    progress_bars: bool = False,
+) -> dict[str, float]:
+    """The paper's metrics for one model on ``videos``: every second, in fixed windows."""
+    task = TASKS[checkpoint.kind]
+    model = checkpoint.model.to(device).eval()
+    dataset = WindowDataset(videos, checkpoint.inputs, window=task.window(checkpoint.config))
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate)
+    totals: Totals = {}
+    with torch.no_grad():
+        for batch in tqdm(loader, desc=f"evaluating {checkpoint.kind}", disable=not progress_bars):
+            add_totals(totals, task.totals(model, batch.to(device), lam))
+    return {"videos": len(dataset.videos), **task.metrics(totals)}
