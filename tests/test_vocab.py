@@ -80,6 +80,10 @@ def test_spellings_use_the_right_letters():
         ("C:maj6", "C major", "C6"),
         ("C:sus4", "C major", "Csus4"),
         ("F:dim", "F# minor", "E#dim"),  # the leading-tone diminished chord, not F:dim
+        ("F:maj7", "F# minor", "Fmaj7"),  # not in the key: not E#maj7, whose third is G##
+        ("A#", "F# minor", "Bb"),  # not A# C## E#
+        ("D#:7", "G# minor", "D#7"),  # the dominant keeps its letter, F## and all
+        ("G:dim", "G# minor", "F##dim"),
         ("A#:7", "F major", "Bb7"),
         ("G#", "C major", "Ab"),  # bVI
         ("F#", "C major", "F#"),  # #IV

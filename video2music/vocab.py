@@ -170,12 +170,12 @@ def chord_label(cid: int, key: Key | None = None) -> str:
     """The MuVi-Sync / Harte label (``C``, ``C#:min7``, ``N``), as researchers write chords.
 
     With a ``key`` the root is spelled for that key (``Bb`` in F major, ``E#`` in F# minor; see
-    ``root_name``); such labels still parse back to the same id.
+    ``chord_root_name``); such labels still parse back to the same id.
     """
     root, quality = chord_root(cid), chord_quality(cid)
     if root is None:
         return "N"
-    name = root_name(root, key) if key is not None else ROOTS[root]
+    name = chord_root_name(root, quality, key) if key is not None else ROOTS[root]
     return name if quality == "maj" else f"{name}:{quality}"
 
 
@@ -189,12 +189,12 @@ SYMBOL_SUFFIXES: dict[str, str] = {
 def chord_symbol(cid: int, key: Key | None = None) -> str:
     """The chord as musicians write it (``Am``, ``Cm7``, ``Bm7b5``, ``E#dim``, ``Fmaj7``, ``N``).
 
-    With a ``key`` the root is spelled for that key (see ``root_name``); without one, sharps.
+    With a ``key`` the root is spelled for that key (see ``chord_root_name``); without one, sharps.
     """
     root, quality = chord_root(cid), chord_quality(cid)
     if root is None:
         return "N"
-    name = root_name(root, key) if key is not None else ROOTS[root]
+    name = chord_root_name(root, quality, key) if key is not None else ROOTS[root]
     return name + SYMBOL_SUFFIXES[quality]
 
 
@@ -237,9 +237,28 @@ def chord_note_names(cid: int, key: Key | None = None) -> list[str]:
     if root is None:
         return []
     if key is not None:
-        return _spell(root, quality, root_name(root, key))
+        return _spell(root, quality, chord_root_name(root, quality, key))
     spellings = [_spell(root, quality, name) for name in (ROOTS[root], FLAT_ROOTS[root])]
     return min(spellings, key=lambda names: sum(len(n) - 1 for n in names))
+
+
+def chord_root_name(root: int, quality: str, key: Key) -> str:
+    """The root's name for a ``quality`` chord in ``key``: ``root_name``, unless the chord is not
+    in the key (its tones outside the major or harmonic minor scale) and that name would spell one
+    of its other tones with a double sharp or flat where an enharmonic twin of the root spells none:
+    F major 7 in F# minor is Fmaj7, not E#maj7 with its G##, and A# major there is Bb, while E#dim
+    there and D#7 (D# F## A# C#) in G# minor keep their letters."""
+    name = root_name(root, key)
+    in_key = all((root + step - key.tonic) % 12 in _DIATONIC[key.mode] for step in QUALITY_INTERVALS[quality])
+    if in_key or not _doubled(_spell(root, quality, name)[1:]):
+        return name
+    preferred = (FLAT_ROOTS, ROOTS) if key.prefers_flats else (ROOTS, FLAT_ROOTS)
+    twins = [names[root] for names in preferred if names[root] != name]
+    return next((twin for twin in twins if not _doubled(_spell(root, quality, twin))), name)
+
+
+def _doubled(names: list[str]) -> bool:
+    return any("##" in name or "bb" in name for name in names)
 
 
 def _spell(root: int, quality: str, root_name: str) -> list[str]:
