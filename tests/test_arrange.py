@@ -225,28 +225,47 @@ def test_at_other_tempos_chords_change_on_half_bar_lines():
     assert midi.length == pytest.approx(16 * beat)  # four bars, ending on the bar line
 
 
-def test_a_chord_that_hits_a_cut_is_anticipated_by_a_beat():
-    # At 90 bpm a beat is 2/3 s: a cut at 6 s is beat 9, between the half-bar lines 8 and 10.
+def test_a_cut_off_the_half_bar_lines_bends_the_meter_and_the_file_says_so():
+    # At 90 bpm a beat is 2/3 s: a cut at 6 s is beat 9, the second beat of bar 3, so bar 2
+    # stretches to 5/4 and the cut's chord starts on a downbeat.
     grid = Grid.for_video(12.0, 90.0, cuts=[6.0])
-    chords = vocab.parse_progression("C C C C C F C C")
+    chords = vocab.parse_progression("C C C C F F C C")
     music = arrange(chords, 10.0, 0.2, "C major", tempo=90.0, grid=grid)
-    assert [(s.label, s.start // TICKS_PER_BEAT) for s in music.spans] == [("C", 0), ("F", 9), ("C", 12)]
+    assert [(s.label, s.start // TICKS_PER_BEAT) for s in music.spans] == [("C", 0), ("F", 9), ("C", 13)]
+    midi = music.to_midi()
+    signatures = [(m.numerator, m.denominator) for m in _meta(midi, "time_signature")]
+    assert signatures == [(4, 4), (5, 4), (4, 4)]
+    pm = pretty_midi.PrettyMIDI(_roundtrip(midi))
+    assert [round(t.time / (60 / 90)) for t in pm.time_signature_changes] == [0, 4, 9]
+    assert pm.get_downbeats().round(3).tolist() == [round(b * 60 / 90, 3) for b in (0, 4, 9, 13)]
+
+
+def _roundtrip(midi: mido.MidiFile):
+    import io
+
+    buffer = io.BytesIO()
+    midi.save(file=buffer)
+    buffer.seek(0)
+    return buffer
 
 
 def test_crashes_open_sections_on_bar_lines_at_most_once_in_eight_bars():
-    # 60 s at 120 bpm: 30 bars. Cuts at 4 s (bar 2), 9.6 s (too soon after it), 20.5 s (nearest
-    # bar line: bar 10) and 50 s (bar 25, so the ending's crash on bar 29 is too soon after it).
-    grid = Grid.for_video(60.0, 120.0, cuts=[4.0, 9.6, 20.5, 50.0])
-    music = arrange([1] * 60, 10.0, 0.2, "C major", grid=grid)
+    # 60 s at 120 bpm. Cuts at 4 s (beat 8, a downbeat), 9.6 s (beat 19: a 3/4 bar puts it on a
+    # downbeat, but too soon after the first), 25 s (beat 50, again after a 3/4 bar) and 50 s
+    # (beat 100, the third beat of the bar at 98, whose downbeat takes the crash); the ending's
+    # crash (bar 114) comes too soon after that one.
+    grid = Grid.for_video(60.0, 120.0, cuts=[4.0, 9.6, 25.0, 50.0])
+    music = arrange([1] * grid.steps, 10.0, 0.2, "C major", grid=grid)
     drums = music.part("Drums").notes
     crashes = sorted(n.start // TICKS_PER_BEAT for n in drums if n.pitch == CRASH)
-    assert crashes == [8, 40, 100]
+    assert crashes == [8, 50, 98]
+    assert set(crashes) <= set(grid.bar_starts)
     for cut in crashes:
         fill = [n.pitch for n in drums if (cut - 1) * TICKS_PER_BEAT <= n.start < cut * TICKS_PER_BEAT]
         assert HIGH_TOM in fill and LOW_TOM in fill
     toms = [n for n in drums if n.pitch in (HIGH_TOM, LOW_TOM)]
     assert len(toms) == 2 * len(crashes)  # fills only before crashes
-    still = arrange([1] * 60, 1.0, 0.2, "C major", grid=grid)
+    still = arrange([1] * grid.steps, 1.0, 0.2, "C major", grid=grid)
     assert not still.part("Drums").notes  # still footage: no groove and no lone crash
 
     assert [p.name for p in arrange([1] * 12, 10.0, 0.2, "C major", drums=False).parts] == [
@@ -268,7 +287,7 @@ def test_crashes_open_sections_on_bar_lines_at_most_once_in_eight_bars():
         ({"density": -1.0}, "negative"),
         ({"loudness": 1.5}, "0..1"),
         ({"loudness": float("nan")}, "NaN"),
-        ({"grid": Grid.regular(3)}, "do not fit"),
+        ({"grid": Grid.regular(4)}, "do not fit"),
     ],
 )
 def test_bad_input_is_a_user_error(kwargs, message):

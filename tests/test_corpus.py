@@ -25,7 +25,7 @@ SAVED = Path(__file__).resolve().parent.parent / "saved_models"
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> tuple[Path, dict[str, corpus.PieceTimeline]]:
     out = tmp_path_factory.mktemp("corpus")
-    timelines = corpus.build_corpus(out, progress=False, sources=[CHORALE, RECOGNISED, LEAD_SHEET])
+    timelines = corpus.build_corpus(out, progress_bars=False, sources=[CHORALE, RECOGNISED, LEAD_SHEET])
     return out, {t.piece_id: t for t in timelines}
 
 

@@ -67,6 +67,19 @@ def test_a_full_disk_is_one_line_and_leaves_the_folder_as_it_was(tmp_path, capsy
         assert snapshot(out) == before
 
 
+def test_the_music_command_on_a_full_disk_leaves_nothing(tmp_path, capsys):
+    from video2music.commands.music import main as music_main
+
+    with mounted_tmpfs(tmp_path / "small", "size=1m") as out:
+        before = snapshot(out)
+        assert (
+            music_main(["--chords", "C Am F G", "--seconds", "30", "--out", str(out / "sub" / "song")]) == 2
+        )
+        line = one_error_line(capsys)
+        assert "song.wav (No space left on device)" in line
+        assert snapshot(out) == before  # also the folder it made for the set is gone
+
+
 @pytest.mark.slow
 def test_a_batch_onto_a_full_disk_goes_on_with_the_next_video(tmp_path, capsys, caplog):
     with mounted_tmpfs(tmp_path / "small", "size=1m") as out:
@@ -126,6 +139,27 @@ def test_existing_outputs_and_clashing_names_are_refused_before_any_video_is_rea
     assert generate_main(["--video", *videos, "--out", str(out), "--weights", "debug", "--overwrite"]) == 2
     assert "two videos would both write" in one_error_line(capsys)
     assert snapshot(out) == before
+
+
+def test_a_bad_soundfont_from_any_source_is_refused_before_any_video_is_read(tmp_path, capsys, monkeypatch):
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("a video was read although the soundfont is unusable")
+
+    monkeypatch.setattr("video2music.pipeline.Video2Music.extract_features", must_not_run)
+    truncated = tmp_path / "cut.sf2"  # the first 4 KB of a real soundfont, as a broken download leaves it
+    if synth.DEBIAN_SOUNDFONT.is_file():
+        with synth.DEBIAN_SOUNDFONT.open("rb") as whole:
+            truncated.write_bytes(whole.read(4096))
+    out = tmp_path / "out"
+    args = ["--video", str(FADES), "--out", str(out), "--weights", "debug"]
+    monkeypatch.setenv(synth.ENV_SOUNDFONT, str(tmp_path / "missing.sf2"))
+    assert generate_main(args) == 2
+    assert f"from {synth.ENV_SOUNDFONT}) does not exist" in one_error_line(capsys)
+    if synth.DEBIAN_SOUNDFONT.is_file():
+        monkeypatch.setenv(synth.ENV_SOUNDFONT, str(truncated))
+        assert generate_main(args) == 2
+        assert "is truncated" in one_error_line(capsys)
+    assert not out.exists()
 
 
 def test_an_output_name_that_is_a_folder_is_refused_even_with_overwrite(tmp_path, capsys):

@@ -31,15 +31,29 @@ def test_short_videos_get_one_bar():
 
 
 @pytest.mark.parametrize(
-    ("cut", "step", "beat"),
-    [(6.0, 5, 9), (6.7, 5, 10), (5.4, 4, 8)],  # at 90 bpm a beat is 2/3 s
+    ("cut", "bars", "step", "beat"),
+    [
+        (6.0, (4, 5, 4, 4), 4, 9),  # beat 9 is a second beat: the bar before stretches to 5/4
+        (4.7, (4, 3, 4, 4), 4, 7),  # beat 7 is a fourth beat: its bar is cut short to 3/4
+        (6.7, (4, 4, 4, 4), 5, 10),  # beat 10 is a third beat: already a half-bar line
+        (5.4, (4, 4, 4, 4), 4, 8),  # beat 8 is a downbeat
+    ],
 )
-def test_a_cut_moves_its_step_to_the_nearest_beat(cut, step, beat):
-    grid = Grid.for_video(12.0, 90.0, cuts=[cut])
+def test_a_cut_lands_on_a_half_bar_line_with_the_meter_bent_if_need_be(cut, bars, step, beat):
+    grid = Grid.for_video(12.0, 90.0, cuts=[cut])  # at 90 bpm a beat is 2/3 s: 18 beats
+    assert grid.bars == bars
     assert grid.cut_steps == {step}
     assert grid.onsets[step] == beat
     assert abs(beat * 60 / 90 - cut) <= 60 / 90 / 2
-    assert [b for i, b in enumerate(grid.onsets) if i != step] == [2 * i for i in range(8) if i != step]
+    assert grid.position(beat)[1] in (0, 2)
+    assert grid.meter_changes() == [(0, 4)] + ([(4, bars[1]), (4 + bars[1], 4)] if bars[1] != 4 else [])
+
+
+def test_the_piece_ends_on_a_whole_bar_of_four():
+    grid = Grid.for_video(5.0, 120.0, cuts=[3.5])  # a 3/4 bar would end it: a 4/4 bar instead
+    assert grid.bars == (4, 4) and grid.cut_steps == frozenset()
+    grid = Grid.for_video(24.02, 90.0, cuts=[1.0, 6.0, 13.15, 23.06])
+    assert grid.bars[-1] == 4 and grid.end_beat <= 24.02 * 1.5
 
 
 def test_cuts_at_the_very_start_or_past_the_last_step_are_left_alone():
@@ -54,10 +68,10 @@ def test_scene_offsets_count_steps_from_each_cut():
 
 
 def test_spans_join_runs_and_per_second_reads_them_back():
-    grid = Grid.for_video(11.0, 90.0, cuts=[4.7])  # step 4 anticipated to beat 7 (4.67 s)
+    grid = Grid.for_video(11.0, 90.0, cuts=[4.7])  # a 3/4 bar puts step 4 on the cut's beat 7
     chords = [1, 1, 1, 1, 14, 14, 14, 1]
-    assert grid.spans(chords) == [(0, 7, 1), (7, 14, 14), (14, 16, 1)]
-    assert grid.per_second(chords, 11) == [1, 1, 1, 1, 1, 14, 14, 14, 14, 14, 1]
+    assert grid.spans(chords) == [(0, 7, 1), (7, 13, 14), (13, 15, 1)]
+    assert grid.per_second(chords, 11) == [1, 1, 1, 1, 1, 14, 14, 14, 14, 1, 1]
     with pytest.raises(UserError, match="steps"):
         grid.spans(chords[:-1])
 

@@ -1,22 +1,24 @@
-"""The musical time base: chords are decided on half bars of 4/4 at the chosen tempo.
+"""The musical time base: chords are decided on half bars at the chosen tempo.
 
 A video's features come one per second; music moves in beats and bars. The model therefore runs
-one step per half bar (two beats) and every per-second input is read at the second in which the
-step begins. At 120 bpm a half bar lasts exactly one second, so a step is a second and the
-MuVi-Sync data and the published checkpoints see what they were trained on; at 90 bpm a step is
-1.33 s, at 140 bpm 0.86 s.
+one step per half bar and every per-second input is read at the second in which the step begins.
+At 120 bpm a half bar of 4/4 lasts exactly one second, so a step is a second and the MuVi-Sync
+data and the published checkpoints see what they were trained on; at 90 bpm a step is 1.33 s,
+at 140 bpm 0.86 s.
+
+Bars are 4/4, two steps of two beats each. Scene cuts are hit the way a film composer hits
+them, by the meter: a cut starts a new chord on the beat nearest to it, and when that beat is
+not a half-bar line (the second or fourth beat of a bar) the bar is cut short to 3/4 (a cut on
+its fourth beat) or the bar before it stretched to 5/4 (a cut on a second beat), so the cut
+falls on a downbeat. Such a bar's second step lasts one or three beats, and the MIDI file
+carries the meter change, so every chord change lies on a half-bar line (the downbeat or the
+third beat of its bar) and a cut is never more than half a beat from one. A cut in the first
+beat of the piece is left alone.
 
 The grid covers whole bars: as many as fit in the video (at least one), so the music ends on a
 bar line at or before the video's end and its last chord rings out over what is left. When a
 scene cut falls inside that last bar (a fade-out, an end card), the music ends one bar earlier,
 on the bar line before the cut, so the final chord is not cut short by a change.
-
-Scene cuts. A cut starts a new chord at the beat nearest to it. When that beat is a half-bar
-line the chord of that step starts there as usual; when it falls between two (the second or
-fourth beat of a bar), the chord of the following step is anticipated by one beat, as an
-arranger pushes a chord to hit a picture cut. So every chord change lies on a half-bar line
-except those that hit a cut, and a cut is never more than half a beat from a change. A cut in
-the first or the last beat of the piece is left alone.
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ from video2music.errors import UserError
 from video2music.features.video_features import VideoFeatures
 
 BEATS_PER_BAR = 4
-BEATS_PER_STEP = 2  # a half bar
-STEPS_PER_BAR = BEATS_PER_BAR // BEATS_PER_STEP
+BEATS_PER_STEP = 2  # the first half of a bar; the second half is what is left of the bar
+STEPS_PER_BAR = 2
 MIN_TEMPO, MAX_TEMPO = 20.0, 300.0
 
 
@@ -46,52 +48,73 @@ def check_tempo(tempo: float) -> float:
 
 @dataclass(frozen=True)
 class Grid:
-    """Half-bar steps at ``tempo``: step ``k`` starts on beat ``onsets[k]`` (``2k``, or one beat
-    earlier when it starts at a scene cut); ``cut_steps`` are the steps that start at a cut."""
+    """Bars at ``tempo``: bar ``i`` lasts ``bars[i]`` beats (4, or 3 and 5 where the meter bends
+    to put a scene cut on a downbeat) and holds two half-bar steps, the first two beats long;
+    ``cut_steps`` are the steps that start at a scene cut."""
 
     tempo: float
-    onsets: tuple[int, ...]
+    bars: tuple[int, ...]
     cut_steps: frozenset[int] = frozenset()
 
     def __post_init__(self) -> None:
         check_tempo(self.tempo)
-        if not self.onsets or any(b <= a for a, b in itertools.pairwise(self.onsets)):
-            raise UserError("a grid needs at least one step, with onsets in increasing beats")
+        if not self.bars or any(beats not in (3, 4, 5) for beats in self.bars):
+            raise UserError("a grid needs at least one bar, each of 3, 4 or 5 beats")
 
     @classmethod
     def regular(cls, steps: int, tempo: float = 120.0) -> Grid:
-        """``steps`` half bars with no cuts."""
-        if steps < 1:
-            raise UserError("a grid needs at least one step (half a bar)")
-        return cls(float(tempo), tuple(range(0, BEATS_PER_STEP * steps, BEATS_PER_STEP)))
+        """``steps`` half bars of 4/4 (an even number) with no cuts."""
+        if steps < STEPS_PER_BAR or steps % STEPS_PER_BAR:
+            raise UserError(f"a grid needs whole bars: an even number of half-bar steps, got {steps}")
+        return cls(float(tempo), (BEATS_PER_BAR,) * (steps // STEPS_PER_BAR))
 
     @classmethod
     def for_video(cls, duration: float, tempo: float, cuts: Sequence[float] = ()) -> Grid:
-        """The whole bars that fit in ``duration`` seconds, with chords hitting the ``cuts``."""
+        """The whole bars that fit in ``duration`` seconds, with the meter bent to hit the ``cuts``."""
         tempo = check_tempo(tempo)
-        bar_seconds = BEATS_PER_BAR * 60.0 / tempo
-        bars = max(1, math.floor(duration / bar_seconds + 1e-6))
-        cut_beats = [math.floor(cut * tempo / 60.0 + 0.5) for cut in sorted(cuts)]
-        last_bar = BEATS_PER_BAR * (bars - 1)
-        if bars > 2 and any(last_bar < beat < last_bar + BEATS_PER_BAR for beat in cut_beats):
-            bars -= 1  # the final chord would be cut short: end on the bar line before the cut
-        steps = bars * STEPS_PER_BAR
-        onsets = list(range(0, BEATS_PER_STEP * steps, BEATS_PER_STEP))
-        cut_steps: set[int] = set()
-        for beat in cut_beats:
-            step = -(-beat // BEATS_PER_STEP)  # the step starting at or just after the beat
-            if 0 < step < steps and step not in cut_steps:
-                onsets[step] = beat
-                cut_steps.add(step)
-        return cls(tempo, tuple(onsets), frozenset(cut_steps))
+        total = math.floor(duration * tempo / 60.0 + 1e-6)  # whole beats in the video
+        cut_beats = sorted({math.floor(cut * tempo / 60.0 + 0.5) for cut in cuts})
+        bars: list[int] = []
+        start = 0
+        while start + BEATS_PER_BAR <= total or not bars:
+            inside = [b - start for b in cut_beats if start < b < start + BEATS_PER_BAR]
+            if inside and inside[0] == 3:
+                bars.append(3)  # the cut falls on the next downbeat
+            elif inside and inside[0] == 1 and bars and bars[-1] == BEATS_PER_BAR:
+                bars[-1] = 5  # the bar before takes the extra beat; this one starts on the cut
+                start += 1
+                continue
+            else:
+                bars.append(BEATS_PER_BAR)
+            start += bars[-1]
+        while len(bars) > 1 and (sum(bars) > total or bars[-1] != BEATS_PER_BAR):
+            bent = bars.pop() != BEATS_PER_BAR  # the piece ends on a whole bar of 4/4 in the video
+            if bent and sum(bars) + BEATS_PER_BAR <= total:
+                bars.append(BEATS_PER_BAR)
+                break
+        last = sum(bars[:-1])
+        if len(bars) > 2 and any(last < b < last + bars[-1] for b in cut_beats):
+            bars.pop()  # the final chord would be cut short: end on the bar line before the cut
+        grid = cls(tempo, tuple(bars))
+        steps = {beat: step for step, beat in enumerate(grid.onsets)}
+        return cls(tempo, tuple(bars), frozenset(steps[b] for b in cut_beats if b in steps and b > 0))
+
+    @property
+    def bar_starts(self) -> tuple[int, ...]:
+        return tuple(itertools.accumulate(self.bars[:-1], initial=0))
+
+    @property
+    def onsets(self) -> tuple[int, ...]:
+        """The beat on which each step starts: each bar's downbeat and its third beat."""
+        return tuple(b + half for b in self.bar_starts for half in (0, BEATS_PER_STEP))
 
     @property
     def steps(self) -> int:
-        return len(self.onsets)
+        return STEPS_PER_BAR * len(self.bars)
 
     @property
     def end_beat(self) -> int:
-        return BEATS_PER_STEP * self.steps
+        return sum(self.bars)
 
     @property
     def seconds_per_beat(self) -> float:
@@ -101,6 +124,19 @@ class Grid:
     def duration(self) -> float:
         """Seconds from the first beat to the last bar line."""
         return self.end_beat * self.seconds_per_beat
+
+    def position(self, beat: int) -> tuple[int, int, int]:
+        """(bar, beat within the bar, beats in the bar) of ``beat``."""
+        bar = max(0, int(np.searchsorted(self.bar_starts, beat, side="right")) - 1)
+        return bar, beat - self.bar_starts[bar], self.bars[bar]
+
+    def meter_changes(self) -> list[tuple[int, int]]:
+        """(beat, beats per bar) wherever the meter changes, the first bar included."""
+        changes = []
+        for start, beats in zip(self.bar_starts, self.bars, strict=True):
+            if not changes or changes[-1][1] != beats:
+                changes.append((start, beats))
+        return changes
 
     def onset_seconds(self) -> np.ndarray:
         """When each step starts, in seconds."""

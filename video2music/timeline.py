@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+# Width of a second's semantic row: the CLIP ViT-L/14 image embedding MuVi-Sync and the published
+# models use.
+SEMANTIC_DIM = 768
+
 
 def cut_seconds(scene_offset: np.ndarray) -> list[int]:
     """The seconds (after the first) on which a new scene begins: where the offset restarts at 0."""

@@ -249,11 +249,11 @@ def _signals_held() -> Iterator[None]:
 def _commit(stage: Path, outputs: OutputSet) -> None:
     """Move the old set aside (with overwrite), the new one in; on any failure, put back the old."""
     old = stage / "old"
-    old.mkdir()
     moved_old: list[tuple[Path, Path]] = []
     moved_new: list[tuple[Path, Path]] = []
     current = outputs.folder
     try:
+        old.mkdir()
         for path in outputs.members:
             current = path
             if path.is_dir() or not (path.exists() or path.is_symlink()):

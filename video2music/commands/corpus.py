@@ -33,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise UserError(f"{args.out} is not writable; choose another --out")
     from video2music.data.corpus import build_corpus, summarise  # music21 is slow to import
 
-    timelines = build_corpus(args.out, jobs=args.jobs, seed=args.seed, progress=not args.no_progress)
+    timelines = build_corpus(args.out, jobs=args.jobs, seed=args.seed, progress_bars=not args.no_progress)
     logger.info("wrote %s\n%s", args.out, summarise(timelines))
     return 0
 

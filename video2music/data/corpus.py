@@ -496,16 +496,16 @@ def _read_cached(args: tuple[PieceSource, Path]) -> _Music | str:
 
 
 def build_timelines(
-    sources: Sequence[PieceSource], cache: Path, jobs: int = 1, progress: bool = True
+    sources: Sequence[PieceSource], cache: Path, jobs: int = 1, progress_bars: bool = True
 ) -> list[PieceTimeline]:
     """Read (or load from ``cache``) every piece in ``jobs`` processes and derive its timeline."""
     cache.mkdir(parents=True, exist_ok=True)
     work = [(s, cache) for s in sources]
     if jobs > 1:
         with ProcessPoolExecutor(jobs) as pool:
-            read = list(tqdm(pool.map(_read_cached, work), total=len(work), disable=not progress))
+            read = list(tqdm(pool.map(_read_cached, work), total=len(work), disable=not progress_bars))
     else:
-        read = [_read_cached(w) for w in tqdm(work, disable=not progress)]
+        read = [_read_cached(w) for w in tqdm(work, disable=not progress_bars)]
     timelines = []
     for source, music in zip(sources, read, strict=True):
         if isinstance(music, str):
@@ -556,7 +556,7 @@ def build_corpus(
     out: Path,
     jobs: int = 1,
     seed: int = 0,
-    progress: bool = True,
+    progress_bars: bool = True,
     sources: Sequence[PieceSource] | None = None,
 ) -> list[PieceTimeline]:
     """Build the corpus (``sources``, default every piece of ``list_sources``) into ``out`` in the
@@ -564,7 +564,7 @@ def build_corpus(
     from video2music.data.muvisync import write_split, write_video
 
     sources = list_sources() if sources is None else sources
-    timelines = build_timelines(sources, out / ".cache", jobs=jobs, progress=progress)
+    timelines = build_timelines(sources, out / ".cache", jobs=jobs, progress_bars=progress_bars)
     if not timelines:
         raise UserError("no piece of music21's corpus could be read; check the music21 installation")
     for timeline in timelines:

@@ -28,12 +28,12 @@ import numpy as np
 from video2music import vocab
 from video2music.errors import UserError
 from video2music.fileio import atomic_output, check_writable
+from video2music.timeline import SEMANTIC_DIM
 
 logger = logging.getLogger(__name__)
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 TRAINING_SPLITS: tuple[str, ...] = ("train", "val")  # what train.py reads
-SEMANTIC_DIM = 768
 CHORD_DIR = "vevo_chord/lab_v2_norm/all"
 SEMANTIC_DIR = "vevo_semantic/all/2d/clip_l14p"
 SPLIT_DIR = "vevo_meta/split/v1"

@@ -78,7 +78,7 @@ def init_worker(backend: str, clip_model: str, device: str, threads: int) -> Non
     _BACKEND = make_backend(backend, clip_model=clip_model, device=device)
 
 
-def run_job(job: Job, progress: bool = False) -> Outcome:
+def run_job(job: Job, progress_bars: bool = False) -> Outcome:
     """Extract and save one video; every failure becomes an Outcome, so a batch goes on."""
     try:
         assert _BACKEND is not None, "worker not initialised"
@@ -103,7 +103,7 @@ def run_job(job: Job, progress: bool = False) -> Outcome:
         for path in [job.npz, *mirror.values()]:  # refuse before decoding, so a refusal writes nothing
             path.parent.mkdir(parents=True, exist_ok=True)
             check_writable(path, job.overwrite)
-        features = extract(job.video, _BACKEND, progress_bars=progress)
+        features = extract(job.video, _BACKEND, progress_bars=progress_bars)
         if job.muvisync_root is not None:
             features.to_muvisync(job.muvisync_root, job.video_id, overwrite=job.overwrite)
         # Written last: an .npz means the video is done, so an interrupted run redoes it.
@@ -165,7 +165,7 @@ def run_jobs(jobs: list[Job], workers: int, init_args: tuple) -> list[Outcome]:
         if workers == 1:
             init_worker(*init_args)
             for job in jobs:
-                outcomes.append(run_job(job, progress=len(jobs) == 1))
+                outcomes.append(run_job(job, progress_bars=len(jobs) == 1))
                 bar.update()
             return outcomes
         # spawn, not fork: the workers may use torch, whose thread pools do not survive a fork.

@@ -18,8 +18,8 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from video2music.data.muvisync import SEMANTIC_DIM
 from video2music.errors import UserError
+from video2music.timeline import SEMANTIC_DIM
 from video2music.video_io import fit_shortest_edge
 from video2music.vocab import EMOTIONS
 

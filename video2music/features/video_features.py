@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from video2music.data.muvisync import SEMANTIC_DIM, write_features
+from video2music.data.muvisync import write_features
 from video2music.errors import UserError
 from video2music.fileio import atomic_output
+from video2music.timeline import SEMANTIC_DIM
 from video2music.vocab import EMOTIONS
 
 FORMAT_VERSION = "video2music-features-v1"

@@ -14,9 +14,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from video2music import vocab
 from video2music.errors import UserError
+from video2music.timeline import SEMANTIC_DIM
 
-INPUT_DIMS: dict[str, int] = {"semantic": 768, "scene_offset": 1, "motion": 1, "emotion": 6}
+INPUT_DIMS: dict[str, int] = {
+    "semantic": SEMANTIC_DIM,
+    "scene_offset": 1,
+    "motion": 1,
+    "emotion": len(vocab.EMOTIONS),
+}
 INPUT_ORDER: tuple[str, ...] = tuple(INPUT_DIMS)
 
 

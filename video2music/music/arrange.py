@@ -62,7 +62,7 @@ import pretty_midi
 from video2music import vocab
 from video2music.errors import UserError
 from video2music.fileio import atomic_output
-from video2music.grid import BEATS_PER_BAR, Grid, check_tempo
+from video2music.grid import BEATS_PER_BAR, STEPS_PER_BAR, Grid, check_tempo
 from video2music.music.instruments import Instruments
 
 logger = logging.getLogger(__name__)
@@ -127,6 +127,7 @@ class Arrangement:
     tempo: float
     end: int  # ticks
     ticks_per_beat: int = TICKS_PER_BEAT
+    meters: list[tuple[int, int]] = field(default_factory=lambda: [(0, BEATS_PER_BAR)])  # (beat, beats a bar)
 
     def part(self, name: str) -> Part:
         return next(p for p in self.parts if p.name == name)
@@ -137,8 +138,15 @@ class Arrangement:
         conductor: list[tuple[int, int, mido.Message | mido.MetaMessage]] = [
             (0, 0, mido.MetaMessage("track_name", name="video2music")),
             (0, 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(self.tempo))),
-            (0, 0, mido.MetaMessage("time_signature", numerator=BEATS_PER_BAR, denominator=4)),
             (0, 0, mido.MetaMessage("key_signature", key=self.key.midi_name)),
+        ]
+        conductor += [
+            (
+                beat * self.ticks_per_beat,
+                0,
+                mido.MetaMessage("time_signature", numerator=beats, denominator=4),
+            )
+            for beat, beats in self.meters
         ]
         conductor += [(s.start, 1, mido.MetaMessage("marker", text=s.label)) for s in self.spans]
         midi.tracks.append(_track(conductor, self.end))
@@ -201,16 +209,27 @@ def velocity(loudness: float, offset: int = 0) -> int:
     return int(np.clip(round(30 + 80 * (decibels + 40) / 40 + offset), 1, 127))
 
 
-def _swell(end_beat: int) -> np.ndarray:
+def _swell(grid: Grid) -> np.ndarray:
     """Velocity offsets per beat: each four-bar phrase swells from soft to its middle and back,
     and the last bar dies away, so the parts breathe with the phrases."""
-    beats = np.arange(end_beat)
-    phrase = BEATS_PER_BAR * PHRASE_BARS
-    swell = -SWELL * np.cos(2 * np.pi * (beats % phrase) / phrase)
-    if end_beat >= 2 * BEATS_PER_BAR:
-        last_bar = end_beat - BEATS_PER_BAR
-        swell[last_bar:] -= SWELL * (beats[last_bar:] - last_bar + 1) / BEATS_PER_BAR
+    phase = np.array(
+        [(bar % PHRASE_BARS + pos / beats) / PHRASE_BARS for bar, pos, beats in _positions(grid)]
+    )
+    swell = -SWELL * np.cos(2 * np.pi * phase)
+    if len(grid.bars) >= 2:
+        last_bar = grid.end_beat - grid.bars[-1]
+        swell[last_bar:] -= SWELL * np.arange(1, grid.bars[-1] + 1) / grid.bars[-1]
     return swell
+
+
+def _positions(grid: Grid) -> list[tuple[int, int, int]]:
+    return [grid.position(beat) for beat in range(grid.end_beat)]
+
+
+def _pattern_beats(grid: Grid) -> np.ndarray:
+    """Per beat, the beat of a 4/4 bar whose pattern it plays: its own, and for the fifth beat of a
+    5/4 bar the third's (a 3/4 bar plays the first three of 4/4)."""
+    return np.array([pos if pos < BEATS_PER_BAR else 2 for _, pos, _ in _positions(grid)])
 
 
 @dataclass(frozen=True)
@@ -244,13 +263,19 @@ def _validate(
     for cid in ids:
         vocab.chord_label(cid)  # raises VocabError for ids outside the chord range (END, PAD, junk)
     check_tempo(tempo)
+    density = _per_step("note density", density, len(ids))
+    loudness = _per_step("loudness", loudness, len(ids))
+    if grid is None and len(ids) % STEPS_PER_BAR:  # whole bars: the last chord fills the last one
+        ids, density, loudness = (
+            ids + ids[-1:],
+            np.append(density, density[-1]),
+            np.append(loudness, loudness[-1]),
+        )
     grid = grid or Grid.regular(len(ids), tempo)
     if grid.steps != len(ids) or grid.tempo != tempo:
         raise UserError(
             f"{len(ids)} chords at {tempo:g} bpm do not fit a grid of {grid.steps} steps at {grid.tempo:g}"
         )
-    density = _per_step("note density", density, len(ids))
-    loudness = _per_step("loudness", loudness, len(ids))
     if density.min() < 0:
         raise UserError("note density must not be negative (it counts notes per second)")
     if loudness.min() < 0 or loudness.max() > 1:
@@ -283,9 +308,10 @@ def arrange(
     # Per-beat controls: the values of the step each beat falls in.
     beat_steps = np.array([grid.step_of_beat(b) for b in range(end_beat)])
     levels = density_levels(density)[beat_steps]
-    dynamics = _Dynamics(loudness[beat_steps], _swell(end_beat))
-    if end_beat >= 2 * BEATS_PER_BAR:
-        levels[end_beat - BEATS_PER_BAR :] = 0  # the last bar rings out over the final chord
+    dynamics = _Dynamics(loudness[beat_steps], _swell(grid))
+    meter = _pattern_beats(grid)
+    if len(grid.bars) >= 2:
+        levels[end_beat - grid.bars[-1] :] = 0  # the last bar rings out over the final chord
     crash_beats = _crash_beats(grid, levels)
 
     spans = _chord_spans(ids, key, grid)
@@ -294,14 +320,16 @@ def arrange(
         Part("Chords", 0, instruments.chords, pan=50, notes=_chord_part(spans, voicings, dynamics)),
         Part(
             "Arpeggio", 1, instruments.arpeggio, pan=80,
-            notes=_arpeggio_part(spans, voicings, levels, dynamics),
+            notes=_arpeggio_part(spans, voicings, levels, meter, dynamics),
         ),
-        Part("Bass", 2, instruments.bass, notes=_bass_part(spans, levels, dynamics)),
+        Part("Bass", 2, instruments.bass, notes=_bass_part(spans, levels, meter, dynamics)),
     ]  # fmt: skip
     if drums:
-        drum_notes = _drum_part(levels, dynamics, crash_beats)
+        drum_notes = _drum_part(levels, meter, dynamics, crash_beats)
         parts.append(Part("Drums", DRUM_CHANNEL, instruments.drums, notes=drum_notes))
-    arrangement = Arrangement(parts, spans, key, float(tempo), end_beat * TICKS_PER_BEAT)
+    arrangement = Arrangement(
+        parts, spans, key, float(tempo), end_beat * TICKS_PER_BEAT, meters=grid.meter_changes()
+    )
     logger.debug(
         "arranged %d steps into %d chord spans in %s at %g bpm (%s)",
         len(ids), len(spans), key.name, tempo, ", ".join(f"{p.name} {len(p.notes)} notes" for p in parts),
@@ -430,6 +458,7 @@ def _arpeggio_part(
     spans: list[ChordSpan],
     voicings: list[tuple[int, ...] | None],
     levels: np.ndarray,
+    meter: np.ndarray,
     dynamics: _Dynamics,
 ) -> list[Note]:
     notes: list[Note] = []
@@ -439,7 +468,7 @@ def _arpeggio_part(
             continue
         for beat in _beats(span):
             level = int(levels[beat])
-            if level == 0 and beat % 2:
+            if level == 0 and meter[beat] % 2:
                 continue  # the calmest level plays half notes, so even a still shot keeps a line moving
             steps, count, shape = _ARPEGGIO[max(level, 1)]
             tones = _arpeggio_tones(span.chord, voicing[-1], count)
@@ -449,7 +478,8 @@ def _arpeggio_part(
                 start = beat * TICKS_PER_BEAT + step * length
                 accent = 6 if step == 0 else 0
                 pitch = tones[order[step_index % len(order)]]
-                notes.append(Note(pitch, start, start + length, dynamics.velocity(beat, accent - 4)))
+                end = min(start + length, span.end)  # a half note in a 3/4 bar's last beat
+                notes.append(Note(pitch, start, end, dynamics.velocity(beat, accent - 4)))
                 step_index += 1
     return notes
 
@@ -472,7 +502,9 @@ def _bass_root(chord: int, previous: int) -> int:
     return min(candidates, key=lambda p: (abs(p - previous), p))
 
 
-def _bass_part(spans: list[ChordSpan], levels: np.ndarray, dynamics: _Dynamics) -> list[Note]:
+def _bass_part(
+    spans: list[ChordSpan], levels: np.ndarray, meter: np.ndarray, dynamics: _Dynamics
+) -> list[Note]:
     notes: list[Note] = []
     previous = BASS_CENTRE
     for span in spans:
@@ -483,7 +515,7 @@ def _bass_part(spans: list[ChordSpan], levels: np.ndarray, dynamics: _Dynamics) 
         degrees["octave"] = root + 12
         onsets: list[tuple[int, int, int]] = []
         for beat in _beats(span):
-            for offset, degree in _bass_figure(int(levels[beat]), beat % BEATS_PER_BAR):
+            for offset, degree in _bass_figure(int(levels[beat]), int(meter[beat])):
                 onsets.append((beat * TICKS_PER_BEAT + offset, degrees[degree], beat))
         if not onsets or onsets[0][0] != span.start:  # a chord always sounds its root on arrival
             onsets.insert(0, (span.start, root, span.start // TICKS_PER_BEAT))
@@ -514,9 +546,10 @@ def _crash_beats(grid: Grid, levels: np.ndarray) -> list[int]:
     ``CRASH_SPACING_BARS`` bars since the previous one, so it marks sections, not every cut.
     """
     end_beat = grid.end_beat
-    candidates = [BEATS_PER_BAR * math.floor(grid.onsets[s] / BEATS_PER_BAR + 0.5) for s in grid.cut_steps]
-    if end_beat >= 2 * BEATS_PER_BAR:
-        candidates.append(end_beat - BEATS_PER_BAR)
+    starts = np.asarray(grid.bar_starts)
+    candidates = [int(starts[np.abs(starts - grid.onsets[s]).argmin()]) for s in grid.cut_steps]
+    if len(grid.bars) >= 2:
+        candidates.append(end_beat - grid.bars[-1])
     crashes: list[int] = []
     for beat in sorted(set(candidates)):
         if not 0 < beat < end_beat or levels[beat - 1] == 0:
@@ -527,7 +560,9 @@ def _crash_beats(grid: Grid, levels: np.ndarray) -> list[int]:
     return crashes
 
 
-def _drum_part(levels: np.ndarray, dynamics: _Dynamics, crash_beats: list[int]) -> list[Note]:
+def _drum_part(
+    levels: np.ndarray, meter: np.ndarray, dynamics: _Dynamics, crash_beats: list[int]
+) -> list[Note]:
     sixteenth = TICKS_PER_BEAT // 4
     hits: dict[tuple[int, int], int] = {}  # (tick, drum) -> velocity; one hit per drum and tick
     fill_beats = {b - 1 for b in crash_beats if b - 1 not in crash_beats}
@@ -537,7 +572,7 @@ def _drum_part(levels: np.ndarray, dynamics: _Dynamics, crash_beats: list[int]) 
                 hits[(beat * TICKS_PER_BEAT + step * sixteenth, drum)] = dynamics.velocity(beat, accent)
             continue
         for drum, grid in _GROOVES.get(int(level), {}).items():
-            first = (beat % BEATS_PER_BAR) * 4
+            first = int(meter[beat]) * 4
             for step in (s for s in grid if first <= s < first + 4):
                 tick = beat * TICKS_PER_BEAT + (step - first) * sixteenth
                 hits[(tick, drum)] = dynamics.velocity(beat, _DRUM_ACCENTS[drum] + (4 if step == 0 else 0))

@@ -351,21 +351,22 @@ def render_wav(
     check_loudness(loudness)
     total, blocks = _raw_blocks(midi, soundfont, duration, tail, progress_bars)
     meter = _Meter()
-    with wave.open(str(path), "wb") as out:
-        _wav_format(out)
+    # The header is written by hand: the length is known before the first block, and the wave
+    # module's writer, interrupted while it opens the file (Ctrl-C, SIGTERM), prints an ignored
+    # exception from its destructor.
+    with open(path, "wb") as handle:
+        handle.write(_wav_header(total))
         for block in blocks:
             if gain is None and loudness is not None:
                 meter.add(block)
-            out.writeframesraw(np.ascontiguousarray(block, dtype="<i2").tobytes())
+            handle.write(np.ascontiguousarray(block, dtype="<i2").tobytes())
     level = _Level(meter.gain(loudness) if gain is None else gain, total)
     with open(path, "r+b") as handle:
-        handle.seek(0, os.SEEK_END)
-        data = handle.tell() - 4 * total  # the wave module writes the sample data last
         for start in range(0, total, _LEVEL_BLOCK):
-            handle.seek(data + 4 * start)
+            handle.seek(_HEADER_BYTES + 4 * start)
             raw = handle.read(4 * min(_LEVEL_BLOCK, total - start))
             block = np.frombuffer(raw, dtype="<i2").reshape(-1, 2)
-            handle.seek(data + 4 * start)
+            handle.seek(_HEADER_BYTES + 4 * start)
             handle.write(level(block, start).astype("<i2").tobytes())
     return level.gain
 
@@ -376,10 +377,15 @@ def wav_seconds(path: str | os.PathLike) -> float:
         return handle.getnframes() / handle.getframerate()
 
 
-def _wav_format(out: wave.Wave_write) -> None:
-    out.setnchannels(2)
-    out.setsampwidth(2)
-    out.setframerate(SAMPLE_RATE)
+_HEADER_BYTES = 44
+
+
+def _wav_header(frames: int) -> bytes:
+    """The 44-byte header of a 16-bit stereo PCM WAV at SAMPLE_RATE holding ``frames`` frames."""
+    data = 4 * frames
+    fmt = struct.pack("<HHIIHH", 1, 2, SAMPLE_RATE, 4 * SAMPLE_RATE, 4, 16)  # PCM, stereo, 16 bit
+    riff = struct.pack("<4sI4s", b"RIFF", 36 + data, b"WAVE")
+    return riff + struct.pack("<4sI", b"fmt ", len(fmt)) + fmt + struct.pack("<4sI", b"data", data)
 
 
 def _send(synth, message: mido.Message) -> None:
@@ -399,7 +405,9 @@ def _send(synth, message: mido.Message) -> None:
 def write_wav(samples: np.ndarray, path: str | os.PathLike) -> None:
     """Write (n, 2) int16 samples as a 16-bit stereo WAV at SAMPLE_RATE (not atomic: see render)."""
     with wave.open(str(path), "wb") as out:
-        _wav_format(out)
+        out.setnchannels(2)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
         out.writeframes(np.ascontiguousarray(samples, dtype="<i2").tobytes())
 
 
