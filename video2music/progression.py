@@ -8,7 +8,7 @@ Two forms are read:
   tempo.
 
 Each chord starts on the grid step whose onset is nearest its time, so a progression written
-for a video lands on exactly the steps it came from (scene-cut anticipations included), and an
+for a video lands on exactly the steps it came from (those that start at scene cuts included), and an
 edited one on the nearest half bar. The chords replace the decoded ones; features, dynamics and
 cuts stay as they were.
 """
