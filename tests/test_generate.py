@@ -280,7 +280,7 @@ def test_generation_settings_are_typed_frozen_and_checked():
         settings.replace(temprature=1.0)
     with pytest.raises(UserError, match="temperature"):
         settings.replace(temperature=-1.0)
-    assert settings.replace(top_p=0.5).top_p == 0.5 and settings.top_p == 0.95
+    assert settings.replace(top_p=0.5).top_p == 0.5 and settings.top_p == 1.0
     v2m = Video2Music.from_pretrained("debug")
     v2m.set_generation_params(cut_changes=False)
     assert v2m.settings == GenerationSettings(cut_changes=False)

@@ -122,3 +122,19 @@ def test_a_cut_inside_the_last_bar_ends_the_music_a_bar_earlier():
     assert Grid.for_video(24.02, 120.0, cuts=[23.06]).steps == 22  # the fade-out at 23 s
     assert Grid.for_video(24.02, 120.0, cuts=[22.0]).steps == 24  # on the last bar line: kept
     assert Grid.for_video(4.5, 120.0, cuts=[3.0]).steps == 4  # two bars are never shortened
+
+
+@pytest.mark.parametrize(
+    ("cuts", "bars", "onsets"),
+    [
+        ([4.67, 5.33], (4, 3, 4, 4, 4, 4), (0, 2, 4, 6, 7, 8, 11, 13)),  # beats 7 and 8: 3/4, then pushed
+        ([3.33, 4.0], (5, 4, 4, 4, 4), (0, 2, 5, 6, 9, 11)),  # beats 5 and 6: 5/4, then pushed
+    ],
+)
+def test_two_cuts_a_beat_apart_both_get_a_chord_one_of_them_pushed(cuts, bars, onsets):
+    grid = Grid.for_video(16.0, 90.0, cuts=cuts)
+    assert grid.bars == bars
+    assert grid.onsets[: len(onsets)] == onsets
+    assert len(grid.cut_steps) == 2 and len(grid.pushed) == 1
+    for cut in cuts:
+        assert min(abs(b * 60 / 90 - cut) for b in grid.onsets) <= 60 / 90 / 2

@@ -11,9 +11,10 @@ them, by the meter: a cut starts a new chord on the beat nearest to it, and when
 not a half-bar line (the second or fourth beat of a bar) the bar is cut short to 3/4 (a cut on
 its fourth beat) or the bar before it stretched to 5/4 (a cut on a second beat), so the cut
 falls on a downbeat. Such a bar's second step lasts one or three beats, and the MIDI file
-carries the meter change, so every chord change lies on a half-bar line (the downbeat or the
-third beat of its bar) and a cut is never more than half a beat from one. A cut in the first
-beat of the piece is left alone.
+carries the meter change, so chord changes lie on half-bar lines (the downbeat or the third
+beat of a bar). Only when the bar before is bent already (two cuts a beat or two apart) does the
+chord at a cut on a second beat start there, a beat before the half-bar line: a pushed chord, as
+an arranger would write it. A cut in the first beat of the piece is left alone.
 
 The grid covers whole bars: as many as fit in the video (at least one), so the music ends on a
 bar line at or before the video's end and its last chord rings out over what is left. When a
@@ -23,6 +24,7 @@ on the bar line before the cut, so the final chord is not cut short by a change.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Sequence
@@ -55,6 +57,7 @@ class Grid:
     tempo: float
     bars: tuple[int, ...]
     cut_steps: frozenset[int] = frozenset()
+    pushed: frozenset[int] = frozenset()  # bars whose second step starts a beat early, at a cut
 
     def __post_init__(self) -> None:
         check_tempo(self.tempo)
@@ -75,16 +78,21 @@ class Grid:
         total = math.floor(duration * tempo / 60.0 + 1e-6)  # whole beats in the video
         cut_beats = sorted({math.floor(cut * tempo / 60.0 + 0.5) for cut in cuts})
         bars: list[int] = []
+        pushed: set[int] = set()
         start = 0
         while start + BEATS_PER_BAR <= total or not bars:
-            inside = [b - start for b in cut_beats if start < b < start + BEATS_PER_BAR]
-            if inside and inside[0] == 3:
-                bars.append(3)  # the cut falls on the next downbeat
-            elif inside and inside[0] == 1 and bars and bars[-1] == BEATS_PER_BAR:
+            inside = {b - start for b in cut_beats if start < b < start + BEATS_PER_BAR}
+            if 3 in inside:
+                if 1 in inside and 2 not in inside:  # two cuts a bar apart: push the first's chord
+                    pushed.add(len(bars))
+                bars.append(3)  # the cut falls on the next downbeat (one on the third beat still fits)
+            elif 1 in inside and bars and bars[-1] == BEATS_PER_BAR:
                 bars[-1] = 5  # the bar before takes the extra beat; this one starts on the cut
                 start += 1
                 continue
             else:
+                if 1 in inside and 2 not in inside:  # the bar before is bent already: push the chord
+                    pushed.add(len(bars))
                 bars.append(BEATS_PER_BAR)
             start += bars[-1]
         while len(bars) > 1 and (sum(bars) > total or bars[-1] != BEATS_PER_BAR):
@@ -95,9 +103,10 @@ class Grid:
         last = sum(bars[:-1])
         if len(bars) > 2 and any(last < b < last + bars[-1] for b in cut_beats):
             bars.pop()  # the final chord would be cut short: end on the bar line before the cut
-        grid = cls(tempo, tuple(bars))
+        grid = cls(tempo, tuple(bars), pushed=frozenset(p for p in pushed if p < len(bars)))
         steps = {beat: step for step, beat in enumerate(grid.onsets)}
-        return cls(tempo, tuple(bars), frozenset(steps[b] for b in cut_beats if b in steps and b > 0))
+        cut_steps = frozenset(steps[b] for b in cut_beats if b in steps and b > 0)
+        return dataclasses.replace(grid, cut_steps=cut_steps)
 
     @property
     def bar_starts(self) -> tuple[int, ...]:
@@ -105,8 +114,13 @@ class Grid:
 
     @property
     def onsets(self) -> tuple[int, ...]:
-        """The beat on which each step starts: each bar's downbeat and its third beat."""
-        return tuple(b + half for b in self.bar_starts for half in (0, BEATS_PER_STEP))
+        """The beat on which each step starts: each bar's downbeat and its third beat (its second
+        in a pushed bar)."""
+        return tuple(
+            start + half
+            for bar, start in enumerate(self.bar_starts)
+            for half in (0, BEATS_PER_STEP - (bar in self.pushed))
+        )
 
     @property
     def steps(self) -> int:

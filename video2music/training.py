@@ -44,16 +44,13 @@ from torch.utils.data import DataLoader, DistributedSampler, Subset
 from tqdm import tqdm
 
 from video2music import vocab
-from video2music.data.dataset import DEFAULT_WINDOW, WindowDataset, collate
+from video2music.data.dataset import WindowDataset, collate
 from video2music.data.muvisync import MuViSyncVideo, load_split
 from video2music.errors import UserError
 from video2music.fileio import atomic_output
 from video2music.model.checkpoint import save_checkpoint
 from video2music.model.device import check_device
-from video2music.model.inputs import INPUT_ORDER, check_inputs
-from video2music.model.loss import DEFAULT_LAMBDA
 from video2music.model.reference_import import (
-    KINDS,
     name_list,
     nonfinite_tensors,
     read_checkpoint_object,
@@ -63,13 +60,12 @@ from video2music.model.regression import RegressionConfig
 from video2music.model.transformer import AMTConfig
 from video2music.tasks import TASKS as TASK_TABLE
 from video2music.tasks import add_totals
+from video2music.train_options import TrainOptions
 
 logger = logging.getLogger(__name__)
 
 STATE_FORMAT = "video2music-train-state"
 STATE_VERSION = 1
-TASKS = KINDS  # what a checkpoint can hold is what can be trained
-SIZES = ("full", "small", "debug")
 _SMALL = {
     "amt": {"n_encoder_layers": 3, "n_decoder_layers": 3, "d_model": 256, "n_heads": 4, "d_ff": 512},
     "regression": {"hidden": 32, "layers": 2},
@@ -82,59 +78,6 @@ _RESUME_SAME = ("task", "batch_size", "lr", "warmup", "window", "seed", "lam", "
 
 class TrainingError(UserError):
     """Training cannot go on (diverged, or the run folder does not allow it)."""
-
-
-@dataclass
-class TrainOptions:
-    """Everything a run depends on; saved in the run folder and in every checkpoint."""
-
-    data: str  # a MuVi-Sync folder or a packed .npz
-    out: str  # the run folder
-    task: str = "amt"  # "amt" (chord transformer) or "regression" (note density, loudness)
-    epochs: int = 20
-    batch_size: int = 8
-    lr: float | None = None  # peak learning rate; None: the reference schedule's peak
-    warmup: int = 4000  # optimiser steps of linear warm-up
-    size: str = "full"  # "full" (published sizes), "small" or "debug"
-    layers: int | None = None  # overrides of the size: encoder and decoder layers (GRU layers)
-    d_model: int | None = None
-    heads: int | None = None
-    ff: int | None = None
-    hidden: int | None = None  # regression GRU width
-    dropout: float | None = None
-    inputs: tuple[str, ...] = INPUT_ORDER
-    lam: float = DEFAULT_LAMBDA  # weight of the chord cross-entropy against the affective BCE
-    window: int = DEFAULT_WINDOW  # seconds per training window (at most the model's max_len)
-    seed: int = 0
-    workers: int = 0
-    device: str = "cpu"
-    clip: float = 1.0  # gradient norm clipping
-    save_every: int = 0  # also save the model every N epochs (0: never)
-    resume: bool = False
-    overwrite: bool = False
-    progress: bool = True
-
-    def __post_init__(self) -> None:
-        self.inputs = check_inputs(self.inputs)
-        if self.task not in TASKS:
-            raise UserError(f"unknown task {self.task!r}; choose {' or '.join(TASKS)}")
-        if self.size not in SIZES:
-            raise UserError(f"unknown size {self.size!r}; choose one of {', '.join(SIZES)}")
-        positive = ("epochs", "batch_size", "warmup", "window")
-        for name in positive + ("layers", "d_model", "heads", "ff", "hidden"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
-        if self.window < 2:
-            raise UserError("--window must be at least 2 seconds")
-        if not 0.0 <= self.lam <= 1.0:
-            raise UserError(f"--lambda must lie in [0, 1], got {self.lam}")
-        if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
-            raise UserError(f"--lr must be a positive number, got {self.lr}")
-        if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
-            raise UserError(f"--dropout must lie in [0, 1), got {self.dropout}")
-        if self.workers < 0 or self.save_every < 0 or not self.clip > 0:
-            raise UserError("--workers and --save-every must be >= 0 and --clip > 0")
 
 
 def model_config(options: TrainOptions) -> AMTConfig | RegressionConfig:

@@ -11,11 +11,7 @@ from typing import Any
 
 from video2music.data.muvisync import load_split
 from video2music.errors import UserError, cli_main
-from video2music.evaluation import evaluate_generated, format_table
 from video2music.fileio import atomic_output, check_writable
-from video2music.model.checkpoint import load_any
-from video2music.model.device import check_device
-from video2music.tasks import evaluate_split
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -42,7 +38,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         raise UserError("--checkpoint needs --data: the MuVi-Sync folder or .npz to score on")
     if args.batch_size < 1:
         raise UserError("--batch-size must be at least 1")
-    check_device(args.device)
     for path in args.checkpoint:
         if not Path(path).is_file():
             raise UserError(f"checkpoint {path} does not exist")
@@ -63,6 +58,13 @@ def _plain(value: Any) -> Any:
 @cli_main
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    # torch: only once the arguments are good
+    from video2music.evaluation import evaluate_generated, format_table
+    from video2music.model.checkpoint import load_any
+    from video2music.model.device import check_device
+    from video2music.tasks import evaluate_split
+
+    check_device(args.device)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         check_writable(args.json, args.overwrite)

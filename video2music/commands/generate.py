@@ -8,15 +8,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm import tqdm
-
 from video2music.errors import UserError, cli_main
 from video2music.features.clip import clip_source
 from video2music.features.extract import BACKENDS
 from video2music.features.video_features import VideoFeatures
 from video2music.music.instruments import PRESETS, Instruments
 from video2music.music.mux import Soundtrack
-from video2music.music.synth import LOUDNESS_TARGET, parse_loudness
+from video2music.music.synth import LOUDNESS_TARGET
 from video2music.progression import TimedChords, load_chords
 from video2music.video_io import find_videos
 
@@ -184,7 +182,9 @@ def _jobs(args: argparse.Namespace, features: VideoFeatures | None, chords: Time
 @cli_main
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from video2music.music.synth import find_soundfont, load_fluidsynth
+    from tqdm import tqdm
+
+    from video2music.music.synth import find_soundfont, load_fluidsynth, parse_loudness
 
     # Every setting, the soundfont and every output are checked before the slow work starts.
     instruments = (

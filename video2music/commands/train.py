@@ -8,7 +8,7 @@ from dataclasses import fields
 
 from video2music.errors import cli_main
 from video2music.model.inputs import INPUT_ORDER
-from video2music.training import SIZES, TASKS, TrainOptions, train
+from video2music.train_options import SIZES, TASKS, TrainOptions
 
 # The command line's defaults are the library's, so the two cannot drift apart.
 DEFAULTS = {f.name: f.default for f in fields(TrainOptions)}
@@ -92,7 +92,10 @@ def parse_args(argv: Sequence[str] | None) -> TrainOptions:
 
 @cli_main
 def main(argv: Sequence[str] | None = None) -> int:
-    result = train(parse_args(argv))
+    options = parse_args(argv)
+    from video2music.training import train  # torch: only once the arguments are good
+
+    result = train(options)
     if result["main"]:
         print(f"best validation loss {result['best_val_loss']:.4f}; model in {result['out']}/best.pt")
     return 0

@@ -23,12 +23,11 @@ from torch.utils.data import Dataset
 from video2music import vocab
 from video2music.data.muvisync import MuViSyncVideo
 from video2music.model.inputs import build_video_input
-from video2music.model.transformer import AMTConfig
+from video2music.train_options import DEFAULT_WINDOW
 
 logger = logging.getLogger(__name__)
 
 MIN_SECONDS = 2  # a window needs a primer chord and at least one chord to predict
-DEFAULT_WINDOW = AMTConfig.max_len  # seconds: the published model's attention window
 
 
 @dataclass

@@ -1,29 +1,39 @@
-"""The Affective Multimodal Transformer, the density/loudness regression, checkpoints and decoding."""
+"""The Affective Multimodal Transformer, the density/loudness regression, checkpoints and decoding.
 
-from video2music.model.checkpoint import Checkpoint, load_any, load_checkpoint, save_checkpoint
-from video2music.model.decode import DecodeOptions, decode_chords
-from video2music.model.inputs import INPUT_DIMS, INPUT_ORDER, build_video_input
-from video2music.model.loss import affective_targets, amt_loss
-from video2music.model.reference_import import import_reference
-from video2music.model.regression import RegressionConfig, VideoRegression, postprocess
-from video2music.model.transformer import AffectiveMultimodalTransformer, AMTConfig
+The names below are imported on first use, so that ``video2music.model.inputs`` and the command
+lines' ``--help`` load without torch.
+"""
 
-__all__ = [
-    "INPUT_DIMS",
-    "INPUT_ORDER",
-    "AMTConfig",
-    "AffectiveMultimodalTransformer",
-    "Checkpoint",
-    "DecodeOptions",
-    "RegressionConfig",
-    "VideoRegression",
-    "affective_targets",
-    "amt_loss",
-    "build_video_input",
-    "decode_chords",
-    "import_reference",
-    "load_any",
-    "load_checkpoint",
-    "postprocess",
-    "save_checkpoint",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_HOMES = {
+    "Checkpoint": "checkpoint",
+    "load_any": "checkpoint",
+    "load_checkpoint": "checkpoint",
+    "save_checkpoint": "checkpoint",
+    "DecodeOptions": "decode",
+    "decode_chords": "decode",
+    "INPUT_DIMS": "inputs",
+    "INPUT_ORDER": "inputs",
+    "build_video_input": "inputs",
+    "affective_targets": "loss",
+    "amt_loss": "loss",
+    "import_reference": "reference_import",
+    "RegressionConfig": "regression",
+    "VideoRegression": "regression",
+    "postprocess": "regression",
+    "AMTConfig": "transformer",
+    "AffectiveMultimodalTransformer": "transformer",
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+    globals()[name] = value
+    return value

@@ -1,4 +1,4 @@
-"""Multi-head attention, optionally with the Music Transformer relative term, in full and cached form.
+"""Multi-head attention, optionally with the Music Transformer relative term, on whole sequences.
 
 The relative term follows the published Video2Music decoder: one learned table ``Er`` of shape
 (max_len, head_dim) per layer, shared by every head. With ``q`` already scaled by 1/sqrt(head_dim),
@@ -6,43 +6,17 @@ the score between query ``i`` and key ``j <= i`` is ``q_i . k_j + q_i . Er[max_l
 (distance 0 uses the last row). Keys after the query are excluded by the causal mask, so the
 relative term never needs a value for them.
 
-Two ways to run it, numerically the same computation:
-
-* :meth:`MultiHeadAttention.forward` on whole sequences (training, the reference forward pass);
-* :meth:`MultiHeadAttention.step` on one new query against a :class:`KVCache`; the Er rows a query
-  needs are a contiguous slice in key order, and because ``Er`` is shared across heads every head's
-  relative scores come from one (heads, head_dim) x (head_dim, length) product, so a step costs
-  O(length * d_model).
+One query at a time against cached keys and values is :mod:`video2music.model.stepper`'s job;
+it computes the same scores.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-
-def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    """``F.linear`` that also works when the weights are stored in a lower precision than ``x``.
-
-    Decoding one position at a time streams every decoder weight from memory per step; storing them
-    as float16 (see ``DecodeOptions.half_weights``) halves that traffic, which is what bounds a step.
-    """
-    if weight.dtype == x.dtype:
-        return F.linear(x, weight, bias)
-    return F.linear(x.to(weight.dtype), weight, bias).to(x.dtype)
-
-
-@dataclass
-class KVCache:
-    """Keys and values of one attention layer, (heads, capacity, head_dim); ``length`` are filled."""
-
-    keys: torch.Tensor
-    values: torch.Tensor
-    length: int = 0
 
 
 class MultiHeadAttention(nn.Module):
@@ -78,7 +52,7 @@ class MultiHeadAttention(nn.Module):
 
     def project_key_value(self, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         d = self.d_model
-        kv = linear(memory, self.in_proj_weight[d:], self.in_proj_bias[d:])
+        kv = F.linear(memory, self.in_proj_weight[d:], self.in_proj_bias[d:])
         return self._heads(kv[..., :d]), self._heads(kv[..., d:])
 
     # -- whole sequences -------------------------------------------------------------------
@@ -120,40 +94,3 @@ class MultiHeadAttention(nn.Module):
         weights = F.dropout(scores.softmax(-1), self.dropout, self.training)
         out = (weights @ v).transpose(1, 2).reshape(x.shape)
         return self.out_proj(out)
-
-    # -- one query at a time ---------------------------------------------------------------
-    def new_cache(self, capacity: int, dtype: torch.dtype, device: torch.device) -> KVCache:
-        shape = (self.n_heads, capacity, self.head_dim)
-        return KVCache(
-            torch.empty(shape, dtype=dtype, device=device), torch.empty(shape, dtype=dtype, device=device)
-        )
-
-    def step(self, x: torch.Tensor, cache: KVCache) -> torch.Tensor:
-        """Causal self-attention of one new position ``x`` (d_model,) appended to ``cache``."""
-        i = cache.length
-        q, k, v = linear(x, self.in_proj_weight, self.in_proj_bias).view(3, self.n_heads, 1, self.head_dim)
-        cache.keys[:, i : i + 1] = k
-        cache.values[:, i : i + 1] = v
-        cache.length = i + 1
-        q = q * self.scale
-        scores = q @ cache.keys[:, : i + 1].transpose(-1, -2)
-        if self.rel_embedding is not None:
-            max_len = self.rel_embedding.shape[0]
-            if i >= max_len:
-                raise ValueError(f"position {i} exceeds the relative attention length {max_len}")
-            # Key j uses Er[max_len - 1 - i + j]: the last i + 1 rows, already in key order.
-            relative = q.view(self.n_heads, self.head_dim) @ self.rel_embedding[max_len - 1 - i :].T
-            scores = scores + relative.unsqueeze(1)
-        return self._step_output(scores, cache.values[:, : i + 1])
-
-    def step_cross(self, x: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-        """Attention of one query ``x`` (d_model,) to precomputed memory keys/values (H, S, head_dim)."""
-        d = self.d_model
-        q = linear(x, self.in_proj_weight[:d], self.in_proj_bias[:d]).view(self.n_heads, 1, self.head_dim)
-        return self._step_output((q * self.scale) @ keys.transpose(-1, -2), values)
-
-    def _step_output(self, scores: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-        # Written out rather than through scaled_dot_product_attention: its CPU fallback rescales the
-        # whole key cache on every call, which cost a quarter of a full-size decoding step.
-        out = scores.softmax(-1) @ values
-        return linear(out.reshape(self.d_model), self.out_proj.weight, self.out_proj.bias)

@@ -1,9 +1,9 @@
 """Chord decoding: one chord per second from a trained transformer, fast and reproducible.
 
-The video is encoded once per window and every decoder layer keeps a key/value cache (the relative
-term is computed per step from the new query, see ``MultiHeadAttention.step`` in
-:mod:`video2music.model.attention`), so each new chord costs one pass of a single position through
-the decoder instead of a full forward pass.
+The video is encoded once per window and every decoder layer keeps a key/value cache (see
+:mod:`video2music.model.stepper`; ``DecodeOptions.precision`` picks the decoder weights' precision),
+so each new chord costs one pass of a single position through the decoder instead of a full
+forward pass.
 
 Second ``t``'s chord is predicted by the decoder position that reads the chord of second ``t - 1``
 (teacher forcing in :mod:`video2music.model.transformer`), so the first chord is a primer: the tonic
@@ -38,6 +38,7 @@ from video2music import grid, harmony, vocab
 from video2music.errors import UserError
 from video2music.model.inputs import input_columns
 from video2music.model.loss import affective_targets
+from video2music.model.stepper import check_precision
 from video2music.model.transformer import AffectiveMultimodalTransformer
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class DecodeOptions:
     primer: tuple[int, ...] = ()
     emotion_guidance: float = 0.0
     change_at: frozenset[int] | None = None
-    half_weights: bool = False  # float16 decoder matrices: ~3x faster steps, logits within ~1e-2
+    precision: str = "float16"  # decoder weights while stepping; see video2music.model.stepper
     # Pop structure (off here, so this is the reference decoding; the façade turns them on):
     key_mask: bool = False  # only chords of the key, borrowed ones penalised (see harmony)
     loop_steps: int = 8  # how far back the loop looks: 8 half bars = 4 bars
@@ -91,6 +92,7 @@ class DecodeOptions:
                     f"primer chord {cid!r} is not in the vocabulary (ids 0..{vocab.NUM_CHORDS - 1}; "
                     "parse symbols with vocab.parse_progression)"
                 )
+        check_precision(self.precision)
 
 
 class ChordSampler:
@@ -259,9 +261,9 @@ def decode_chords(
         steps=seconds,
         video_digest=video_digest(video) if options.vary_with_video else 0,
     )
-    stepper = model.with_half_decoder_weights() if options.half_weights else model
     window = model.config.max_len
     with _single_thread():
+        stepper = model.stepper(options.precision)
         for start in window_starts(seconds, window):
             end = min(start + window, seconds)
             if len(chords) >= end:
@@ -270,7 +272,7 @@ def decode_chords(
             for chord in chords[start:-1]:
                 stepper.step(state, chord)
             while len(chords) < end:
-                logits = stepper.step(state, chords[-1])
+                logits = stepper.step(state, chords[-1]).cpu()  # the sampler draws on the CPU
                 chords.append(sample(logits, len(chords), chords))
             log.debug("decoded seconds %d..%d", start, end)
     return chords[:seconds]

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from video2music import vocab
 from video2music.errors import UserError
 from video2music.timeline import SEMANTIC_DIM
+
+if TYPE_CHECKING:
+    import torch
 
 INPUT_DIMS: dict[str, int] = {
     "semantic": SEMANTIC_DIM,
@@ -117,4 +119,6 @@ def build_video_input(features: Any, inputs: Iterable[str]) -> torch.Tensor:
         )
     if lengths == {0}:
         raise UserError("the video has no seconds of features (T = 0); use a video at least one second long")
+    import torch  # here, so that the names above load without torch (command-line help)
+
     return torch.from_numpy(np.concatenate(columns, axis=1).astype(np.float32))[None]

@@ -22,8 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from video2music import vocab
-
-DEFAULT_LAMBDA = 0.4
+from video2music.train_options import DEFAULT_LAMBDA
 
 
 def affective_targets(emotion: torch.Tensor) -> torch.Tensor:

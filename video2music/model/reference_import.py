@@ -3,12 +3,13 @@
 The authors' files are plain state dicts of their model classes. We build our model at the size
 the tensors imply, rename every tensor to our layout, drop only the tensors their forward pass
 never uses (listed below, by name) and refuse anything else, naming the keys. The two sinusoid
-buffers are not weights: they are checked against our own table instead of loaded.
+buffers are not weights: they are checked against the table the published code computes, not loaded.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -20,10 +21,11 @@ from video2music.errors import UserError
 from video2music.model.inputs import INPUT_ORDER, video_dim
 from video2music.model.regression import RegressionConfig, VideoRegression
 from video2music.model.transformer import AffectiveMultimodalTransformer, AMTConfig
+from video2music.train_options import TASKS
 
 log = logging.getLogger(__name__)
 
-KINDS = ("amt", "regression")
+KINDS = TASKS  # a checkpoint holds a model of a kind that can be trained
 
 # Tensors of the published classes that their forward pass never reads.
 UNUSED_AMT = re.compile(r"^(embedding\.weight|condition_linear\.\w+|Wout_root\.\w+|Wout_attr\.\w+)$")
@@ -219,15 +221,34 @@ def _regression_config(state: Mapping[str, torch.Tensor]) -> RegressionConfig:
     return RegressionConfig(hidden=int(hidden), layers=layers, inputs=_inputs_for(int(width)))
 
 
+def published_position_table(length: int, d_model: int) -> torch.Tensor:
+    """(length, d_model) sinusoid table as the published code computes it: all in float32, rate
+    ``exp(2i * -ln(10000) / d_model)``, sin on even and cos on odd dims. Rounding the angle to
+    float32 moves it from the exact table (ours) by up to ~2e-5 near position 300."""
+    position = torch.arange(length, dtype=torch.float32)[:, None]
+    rate = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / d_model))
+    table = torch.zeros(length, d_model)
+    table[:, 0::2] = torch.sin(position * rate)
+    table[:, 1::2] = torch.cos(position * rate)[:, : d_model // 2]
+    return table
+
+
+# Another float32 library may round exp and sin a little differently; a wrong table differs by ~1.
+POSITION_TOLERANCE = 1e-4
+
+
 def _check_positions(state: Mapping[str, torch.Tensor], model: AffectiveMultimodalTransformer) -> None:
-    ours = model.positions
+    # The tables are derived, not learned: our model computes its own and only checks theirs.
+    length, d_model = model.positions.shape
+    expected = published_position_table(length, d_model)
     for key in POSITION_BUFFERS:
         table = state[key]
-        if table.shape != (ours.shape[0], 1, ours.shape[1]) or not torch.allclose(
-            table[:, 0], ours, atol=1e-5
+        if table.shape != (length, 1, d_model) or not torch.allclose(
+            table[:, 0].float(), expected, atol=POSITION_TOLERANCE, rtol=0
         ):
             raise UserError(
-                f"{key} is not the standard sinusoid table of shape {tuple(table.shape)}; cannot import"
+                f"{key} {tuple(table.shape)} is not the sinusoid position table ({length}, 1, {d_model}) "
+                "the published code writes; the file is damaged or not a Video2Music checkpoint"
             )
 
 

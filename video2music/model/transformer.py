@@ -34,8 +34,9 @@ from torch import nn
 
 from video2music import vocab
 from video2music.errors import UserError
-from video2music.model.attention import KVCache, MultiHeadAttention, linear
+from video2music.model.attention import MultiHeadAttention
 from video2music.model.inputs import INPUT_ORDER, DeclaresInputs
+from video2music.model.stepper import DecoderState, DecoderStepper
 
 
 @dataclass(frozen=True)
@@ -87,11 +88,6 @@ class FeedForward(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.linear2(self.dropout(F.relu(self.linear1(x))))
 
-    def step(self, x: torch.Tensor) -> torch.Tensor:
-        """Inference on one position; the weights may be stored in lower precision."""
-        hidden = F.relu(linear(x, self.linear1.weight, self.linear1.bias))
-        return linear(hidden, self.linear2.weight, self.linear2.bias)
-
 
 class EncoderLayer(nn.Module):
     """Post-norm: x = norm1(x + attn(x)); x = norm2(x + ff(x))."""
@@ -131,26 +127,6 @@ class DecoderLayer(nn.Module):
         x = self.norm1(x + self.dropout(self.self_attn(x, causal=True, key_padding=padding)))
         x = self.norm2(x + self.dropout(self.cross_attn(x, memory, key_padding=memory_padding)))
         return self.norm3(x + self.dropout(self.ff(x)))
-
-    def step(
-        self, x: torch.Tensor, cache: KVCache, memory_kv: tuple[torch.Tensor, torch.Tensor]
-    ) -> torch.Tensor:
-        x = self.norm1(x + self.self_attn.step(x, cache))
-        x = self.norm2(x + self.cross_attn.step_cross(x, *memory_kv))
-        return self.norm3(x + self.ff.step(x))
-
-
-@dataclass
-class DecoderState:
-    """What incremental decoding keeps between steps for one video (batch size 1)."""
-
-    memory_kv: list[tuple[torch.Tensor, torch.Tensor]]
-    caches: list[KVCache]
-    mode: float
-
-    @property
-    def length(self) -> int:
-        return self.caches[0].length
 
 
 class AffectiveMultimodalTransformer(nn.Module):
@@ -228,41 +204,15 @@ class AffectiveMultimodalTransformer(nn.Module):
             x = layer(x, memory, chord_padding, video_padding)
         return self.out(self.decoder_norm(x))
 
-    # -- incremental decoding ---------------------------------------------------------------
-    def with_half_decoder_weights(self) -> AffectiveMultimodalTransformer:
-        """An eval-mode copy whose decoder matrices are float16 (for :meth:`step`; about 3x faster
-        on CPU, logits within ~1e-2 of float32). Embeddings, norms, ``Er`` and the encoder stay float32."""
-        twin = AffectiveMultimodalTransformer(self.config)
-        twin.load_state_dict(self.state_dict())
-        for layer in twin.decoder_layers:
-            for module in (layer.self_attn, layer.cross_attn):
-                module.in_proj_weight.data = module.in_proj_weight.data.half()
-                module.in_proj_bias.data = module.in_proj_bias.data.half()
-                module.out_proj.half()
-            layer.ff.half()
-        return twin.to(self.out.weight.device).eval()
+    # -- incremental decoding (see video2music.model.stepper) ------------------------------
+    def stepper(self, precision: str = "float32") -> DecoderStepper:
+        """A stepper over a copy of the decoder weights in ``precision`` (float32, float16 or int8)."""
+        return DecoderStepper(self, precision)
 
     def start(self, video: torch.Tensor, mode: float) -> DecoderState:
-        """Encode ``video`` (1, T, video_dim) once and precompute every layer's cross-attention K/V."""
-        if video.shape[0] != 1:
-            raise ValueError("incremental decoding takes one video at a time")
-        memory = self.encode(video)
-        memory_kv = [
-            tuple(t[0] for t in layer.cross_attn.project_key_value(memory)) for layer in self.decoder_layers
-        ]
-        caches = [
-            layer.self_attn.new_cache(self.config.max_len, memory.dtype, memory.device)
-            for layer in self.decoder_layers
-        ]
-        return DecoderState(memory_kv=memory_kv, caches=caches, mode=float(mode))
+        """Encode ``video`` (1, T, video_dim) once for float32 steps; see :meth:`step`."""
+        return self.stepper().start(video, mode)
 
     def step(self, state: DecoderState, chord: int) -> torch.Tensor:
         """Feed one chord id at the next position; return the (159,) logits for the chord after it."""
-        position = state.length
-        self._check_length(position + 1, "chord sequence")
-        ids = torch.tensor([[chord]], device=self.out.weight.device)
-        mode = torch.tensor([state.mode], device=ids.device)
-        x = self.embed_chords(ids, mode, start=position)[0, 0]
-        for layer, cache, memory_kv in zip(self.decoder_layers, state.caches, state.memory_kv, strict=True):
-            x = layer.step(x, cache, memory_kv)
-        return self.out(self.decoder_norm(x))
+        return state.stepper.step(state, chord)

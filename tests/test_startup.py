@@ -1,0 +1,37 @@
+"""Every command's --help answers without loading torch (which takes seconds to import)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Runs each command's --help in one fresh interpreter, then lists the heavy modules it loaded.
+PROBE = """
+import contextlib, io, runpy, sys
+for kind, target in COMMANDS:
+    sys.argv = [target, "--help"]
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+        if kind == "path":
+            runpy.run_path(target, run_name="__main__")
+        else:
+            runpy.run_module(target, run_name="__main__", alter_sys=True)
+print(sorted(name for name in ("torch", "transformers", "gradio") if name in sys.modules))
+"""
+
+
+def test_help_of_every_command_loads_no_torch():
+    commands = [("path", str(ROOT / name)) for name in ("generate.py", "train.py", "evaluate.py", "app.py")]
+    commands += [
+        ("module", name)
+        for name in ("video2music.music", "video2music.features", "video2music.commands.dataset")
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-c", f"COMMANDS = {commands!r}\n{PROBE}"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
