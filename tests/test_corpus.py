@@ -161,7 +161,7 @@ def test_cli_rejects_bad_arguments(tmp_path, capsys):
     assert corpus_main(["--out", str(tmp_path / "new"), "--jobs", "0"]) == 2
 
 
-@pytest.mark.parametrize("name", ["default", "debug"])
+@pytest.mark.parametrize("name", ["chorale", "debug"])
 def test_shipped_checkpoints_load_with_their_declared_inputs(name):
     from video2music.model.checkpoint import load_checkpoint
 

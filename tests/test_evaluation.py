@@ -18,7 +18,7 @@ from video2music.evaluation import (
     evaluate_generated,
     repetition_rate,
 )
-from video2music.tasks import hits_at_k
+from video2music.tasks import ChordBaselines, evaluate_split, hits_at_k
 
 C, G, A_MIN, B_DIM, C_MAJ7 = (vocab.parse_chord(c) for c in ("C", "G", "A:min", "B:dim", "C:maj7"))
 
@@ -113,3 +113,69 @@ def test_evaluate_generated_folder_and_command(tmp_path, capsys):
     assert "bad.json is not a generate.py result file" in capsys.readouterr().err
     assert evaluate_main(["--generated", str(tmp_path / "empty")]) == 2
     assert evaluate_main([]) == 2
+
+
+def corpus_video(video_id: str, chords: list[int]):
+    from video2music.data.muvisync import MuViSyncVideo
+
+    T = len(chords)
+    rng = np.random.default_rng(T)
+    return MuViSyncVideo(
+        video_id=video_id,
+        key="C major",
+        chords=np.array(chords, dtype=np.int64),
+        emotion=np.full((T, 6), 1 / 6, dtype=np.float32),
+        motion=rng.uniform(0, 10, T).astype(np.float32),
+        scene_offset=np.arange(T, dtype=np.int64) % 4,
+        loudness=np.full(T, 0.3, dtype=np.float32),
+        note_density=np.full(T, 4.0, dtype=np.float32),
+    )
+
+
+def test_chord_baselines_rank_as_counted():
+    baselines = ChordBaselines.fit([corpus_video("a", [C, C, G, C, G]), corpus_video("b", [G, A_MIN])])
+    assert baselines.bigram[C, G] == 2 and baselines.bigram[C, C] == 1 and baselines.bigram[G, A_MIN] == 1
+    previous = torch.tensor([C, G, B_DIM])
+    bigram = baselines.scores("bigram", previous).topk(2).indices.tolist()
+    # after C: G (twice) then C (once); after G: C and A:min once each, C more frequent overall;
+    # after B:dim (never seen): the most frequent chords, C and G (3 each)
+    assert bigram[0] == [G, C] and bigram[1] == [C, A_MIN] and set(bigram[2]) == {C, G}
+    repeat = baselines.scores("repeat", previous).topk(2).indices.tolist()
+    assert [r[0] for r in repeat] == [C, G, B_DIM] and repeat[0][1] == G and repeat[1][1] == C
+
+
+def test_split_metrics_with_baselines_on_change_seconds(tmp_path, capsys):
+    from video2music.data.muvisync import write_split, write_video
+    from video2music.model.checkpoint import load_any
+    from video2music.pipeline import resolve_checkpoint
+
+    train = [corpus_video(f"train{i}", [C, G, C, G, C, G, A_MIN, A_MIN]) for i in range(3)]
+    test = [corpus_video("test0", [C, C, G, C, G, G])]
+    checkpoint = load_any(resolve_checkpoint("debug"), kind="amt")
+    metrics = evaluate_split(checkpoint, test, baselines=ChordBaselines.fit(train))
+    # targets C G C G G after C C G C G: 2 repeats, 3 changes
+    assert metrics["targets"] == 5 and metrics["change_targets"] == 3
+    assert metrics["repeat_hits@1"] == pytest.approx(2 / 5) and metrics["repeat_hits@1_change"] == 0.0
+    # bigram: after C guess G, after G guess C: hits on G (after C), C (after G), G (after C)
+    assert metrics["bigram_hits@1"] == pytest.approx(3 / 5) and metrics["bigram_hits@1_change"] == 1.0
+    assert 0.0 <= metrics["hits@1_change"] <= metrics["hits@5_change"] <= 1.0
+
+    root = tmp_path / "corpus"
+    for video in train + test:
+        write_video(root, video)
+    write_split(root, "train", [v.video_id for v in train])
+    write_split(root, "test", ["test0"])
+    out = tmp_path / "m.json"
+    args = [
+        "--checkpoint",
+        str(resolve_checkpoint("debug")),
+        "--data",
+        str(root),
+        "--baselines",
+        "--json",
+        str(out),
+    ]
+    assert evaluate_main([*args, "--no-progress"]) == 0
+    assert "bigram_hits@1_change" in capsys.readouterr().out
+    (scored,) = json.loads(out.read_text())["models"].values()
+    assert scored["bigram_hits@1"] == pytest.approx(3 / 5) and scored["hits@1"] == metrics["hits@1"]

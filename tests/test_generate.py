@@ -284,3 +284,14 @@ def test_generation_settings_are_typed_frozen_and_checked():
     v2m = Video2Music.from_pretrained("debug")
     v2m.set_generation_params(cut_changes=False)
     assert v2m.settings == GenerationSettings(cut_changes=False)
+
+
+def test_style_picks_the_shipped_model():
+    from video2music.commands.generate import parse_args
+
+    assert parse_args(["--video", "x.mp4"]).weights == "default"
+    assert parse_args(["--video", "x.mp4", "--style", "chorale"]).weights == "chorale"
+    assert parse_args(["--video", "x.mp4", "--style", "pop"]).weights == "default"
+    assert parse_args(["--video", "x.mp4", "--weights", "debug"]).weights == "debug"
+    with pytest.raises(SystemExit):
+        parse_args(["--video", "x.mp4", "--style", "chorale", "--weights", "debug"])

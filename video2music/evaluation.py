@@ -3,6 +3,12 @@
 The paper's teacher-forced metrics on a data split (Hits@k, emotion correspondence, note
 density and loudness RMSE) are computed per task in ``video2music.tasks`` from the helpers here:
 
+* Hits@k: share of target chords among the model's k most likely (k = 1, 3, 5), over every
+  predicted second and (``hits@k_change``) over the seconds whose chord differs from the
+  previous second's, where merely holding a chord cannot score.
+* Baselines on the same seconds (``tasks.ChordBaselines``, fitted on the training split): "repeat"
+  ranks the previous chord first, then the training split's chords by frequency; "bigram"
+  ranks chords by their add-one-smoothed frequency after the previous chord in training.
 * Emotion correspondence: share of predicted (argmax) chords whose quality the affective table
   allows for the second's top emotion, over seconds whose top emotion has probability >= 0.8
   and is not neutral.

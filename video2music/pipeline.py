@@ -45,14 +45,16 @@ LONG_VIDEO_SECONDS = 20 * 60
 Progress = Callable[[float, str], None]
 # Pop structure for the façade's decoding (see model/decode.py's DecodeOptions), in half-bar steps.
 # Tuned with bench/musicality.py against held-out POP909 (the figures are in the README): a chord
-# lasts at most two bars; the chord heard eight bars earlier gets this extra log-odds, so
+# lasts at most two bars; the chord heard eight bars earlier gets LOOP_BIAS extra log-odds, so
 # progressions come back as an 8-bar loop (a 4-bar loop gave 4 distinct chords in 30 s against
-# pop's 7); holding a chord through the middle of a bar gets a little extra, as pop changes
-# mostly on bar lines; the full distribution is sampled (top_p 1), the key mask keeping it in key.
+# pop's 7); holding a chord through the middle of a bar gets HOLD_BIAS, as pop changes mostly on
+# bar lines; the whole distribution is sampled a little warm (top_p 1, TEMPERATURE), which keeps
+# two videos scored with one seed apart, the key mask keeping it all in key.
 MAX_HOLD_STEPS = 2 * STEPS_PER_BAR
-LOOP_BIAS = 3.0
+LOOP_BIAS = 3.5
 LOOP_BARS = 8
-HOLD_BIAS = 1.0
+HOLD_BIAS = 3.0
+TEMPERATURE = 1.1
 # How strongly chords lean towards the qualities that fit each step's emotion (0 turns it off).
 # Inside the key mask it decides among fitting chords rather than pulling in foreign ones; at
 # this strength two different videos scored with one seed share 14-17% of their chords (relative
@@ -118,7 +120,7 @@ class GenerationSettings:
     ``DecodeOptions``, with the random stream keyed by the video as well as the seed.
     """
 
-    temperature: float = 1.0
+    temperature: float = TEMPERATURE
     top_p: float = 1.0
     max_repeat: int = MAX_HOLD_STEPS
     allow_n: bool = False

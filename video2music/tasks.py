@@ -18,6 +18,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
@@ -58,6 +59,58 @@ def hits_at_k(logits: torch.Tensor, targets: torch.Tensor, ks: Sequence[int] = H
     return {k: int(((top[..., :k] == targets.unsqueeze(-1)).any(-1) & valid).sum()) for k in ks}
 
 
+def _hit_totals(
+    scores: torch.Tensor, inputs: torch.Tensor, targets: torch.Tensor, prefix: str = ""
+) -> Totals:
+    """Hits over every target and over targets that change chord (``prefix`` names the scorer)."""
+    changed = targets != inputs
+    totals = {f"{prefix}hits{k}": float(h) for k, h in hits_at_k(scores, targets).items()}
+    masked = targets.masked_fill(~changed, vocab.PAD_ID)
+    totals.update({f"{prefix}change_hits{k}": float(h) for k, h in hits_at_k(scores, masked).items()})
+    totals[f"{prefix}changes"] = float((changed & (targets != vocab.PAD_ID)).sum())
+    return totals
+
+
+@dataclass
+class ChordBaselines:
+    """Chord counts of a training split, for the "repeat" and "bigram" baselines.
+
+    ``unigram`` (159,) counts each chord; ``bigram`` (159, 159) counts chord ``j`` right after
+    chord ``i`` within a video.
+    """
+
+    unigram: np.ndarray
+    bigram: np.ndarray
+
+    @classmethod
+    def fit(cls, videos: Sequence[MuViSyncVideo]) -> ChordBaselines:
+        unigram = np.zeros(vocab.VOCAB_SIZE)
+        bigram = np.zeros((vocab.VOCAB_SIZE, vocab.VOCAB_SIZE))
+        for video in videos:
+            chords = np.asarray(video.chords, dtype=np.int64)
+            np.add.at(unigram, chords, 1.0)
+            np.add.at(bigram, (chords[:-1], chords[1:]), 1.0)
+        return cls(unigram, bigram)
+
+    def scores(self, name: str, previous: torch.Tensor) -> torch.Tensor:
+        """(..., 159) scores whose ranking is the baseline's guess after each ``previous`` chord."""
+        frequency = self.unigram / max(1.0, self.unigram.sum())  # < 1: only breaks ties
+        if name == "repeat":
+            table = np.eye(vocab.VOCAB_SIZE) * 2.0 + frequency
+        elif name == "bigram":
+            # add-one smoothing; the unigram share breaks ties among unseen successors
+            table = np.log(self.bigram + 1.0) - np.log(self.bigram.sum(1, keepdims=True) + vocab.VOCAB_SIZE)
+            table = table + 1e-3 * frequency
+        else:
+            raise ValueError(f"unknown baseline {name!r}; known: {', '.join(BASELINES)}")
+        table[:, vocab.PAD_ID] = -np.inf  # never guessed
+        lookup = torch.as_tensor(table, dtype=torch.float32, device=previous.device)
+        return lookup[previous.clamp(0, vocab.VOCAB_SIZE - 1)]
+
+
+BASELINES = ("repeat", "bigram")
+
+
 def _amt_loss(model: torch.nn.Module, batch: Batch, lam: float) -> tuple[torch.Tensor, int]:
     logits, targets, emotion = amt_forward(model, batch)
     return amt_loss(logits, targets, emotion, lam), int((targets != vocab.PAD_ID).sum())
@@ -68,12 +121,17 @@ def _regression_loss(model: torch.nn.Module, batch: Batch, lam: float) -> tuple[
     return regression_loss(prediction, target, batch.mask), int(batch.mask.sum())
 
 
-def _amt_totals(model: torch.nn.Module, batch: Batch, lam: float) -> Totals:
+def _amt_totals(
+    model: torch.nn.Module, batch: Batch, lam: float, baselines: ChordBaselines | None = None
+) -> Totals:
     logits, targets, emotion = amt_forward(model, batch)
     valid = targets != vocab.PAD_ID
     n = float(valid.sum())
     totals = {"loss": float(amt_loss(logits, targets, emotion, lam)) * n, "targets": n}
-    totals.update({f"hits{k}": float(hits) for k, hits in hits_at_k(logits, targets).items()})
+    inputs = batch.chords[:, :-1]
+    totals.update(_hit_totals(logits, inputs, targets))
+    for name in BASELINES if baselines is not None else ():
+        totals.update(_hit_totals(baselines.scores(name, inputs), inputs, targets, f"{name}_"))
     fit, counted = emotion_counts(
         logits.argmax(-1)[valid].cpu().numpy(), emotion[valid].cpu().numpy(), EMOTION_THRESHOLD
     )
@@ -81,7 +139,9 @@ def _amt_totals(model: torch.nn.Module, batch: Batch, lam: float) -> Totals:
     return totals
 
 
-def _regression_totals(model: torch.nn.Module, batch: Batch, lam: float) -> Totals:
+def _regression_totals(
+    model: torch.nn.Module, batch: Batch, lam: float, baselines: ChordBaselines | None = None
+) -> Totals:
     prediction, target = regression_forward(model, batch)
     mask = batch.mask.unsqueeze(-1)
     squared = ((prediction - target) ** 2 * mask).sum(dim=(0, 1))
@@ -100,10 +160,15 @@ def _ratio(totals: Totals, part: str, whole: str) -> float:
 
 def _amt_metrics(totals: Totals) -> dict[str, float]:
     metrics = {"loss": _ratio(totals, "loss", "targets")}
-    metrics.update({f"hits@{k}": _ratio(totals, f"hits{k}", "targets") for k in HITS_K})
+    for prefix in ("", *(f"{b}_" for b in BASELINES if f"{b}_hits1" in totals)):
+        metrics.update({f"{prefix}hits@{k}": _ratio(totals, f"{prefix}hits{k}", "targets") for k in HITS_K})
+        metrics.update(
+            {f"{prefix}hits@{k}_change": _ratio(totals, f"{prefix}change_hits{k}", "changes") for k in HITS_K}
+        )
     metrics["emotion_correspondence"] = _ratio(totals, "emotion_fit", "emotion_counted")
     metrics["emotion_seconds"] = int(totals.get("emotion_counted", 0))
     metrics["targets"] = int(totals.get("targets", 0))
+    metrics["change_targets"] = int(totals.get("changes", 0))
     return metrics
 
 
@@ -124,8 +189,9 @@ class Task:
     model_class: type[torch.nn.Module]
     config_class: type[AMTConfig] | type[RegressionConfig]
     loss: Callable[[torch.nn.Module, Batch, float], tuple[torch.Tensor, int]]  # and the count it averages
-    # Sums over one batch (summable across batches and processes; call under torch.no_grad()) ...
-    totals: Callable[[torch.nn.Module, Batch, float], Totals]
+    # Sums over one batch (summable across batches and processes; call under torch.no_grad());
+    # the chord baselines, when given, are scored on the same steps ...
+    totals: Callable[..., Totals]
     # ... and the metrics made from them.
     metrics: Callable[[Totals], dict[str, float]]
     window: Callable[[AMTConfig | RegressionConfig], int]  # seconds a split is evaluated in
@@ -156,8 +222,10 @@ def evaluate_split(
     device: str | torch.device = "cpu",
     lam: float = DEFAULT_LAMBDA,
     progress_bars: bool = False,
+    baselines: ChordBaselines | None = None,
 ) -> dict[str, float]:
-    """The paper's metrics for one model on ``videos``: every second, in fixed windows."""
+    """The paper's metrics for one model on ``videos``: every second, in fixed windows; with
+    ``baselines`` (a chord model only), also theirs (``repeat_hits@1`` ...) on the same seconds."""
     task = TASKS[checkpoint.kind]
     model = checkpoint.model.to(device).eval()
     dataset = WindowDataset(videos, checkpoint.inputs, window=task.window(checkpoint.config))
@@ -165,5 +233,5 @@ def evaluate_split(
     totals: Totals = {}
     with torch.no_grad():
         for batch in tqdm(loader, desc=f"evaluating {checkpoint.kind}", disable=not progress_bars):
-            add_totals(totals, task.totals(model, batch.to(device), lam))
+            add_totals(totals, task.totals(model, batch.to(device), lam, baselines))
     return {"videos": len(dataset.videos), **task.metrics(totals)}

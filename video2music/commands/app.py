@@ -36,8 +36,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--weights",
         "--model",
         default="default",
-        help="the chord model, as generate.py's --weights: default or debug (shipped), a checkpoint of ours, "
-        "or a published best_loss_weights.pickle (default: default)",
+        help="the chord model, as generate.py's --weights: default, chorale or debug (shipped), a "
+        "checkpoint of ours, or a published best_loss_weights.pickle (default: default)",
     )
     p.add_argument("--regression-weights", help="trained regression checkpoint (default: the rule)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N for the models (default cpu)")

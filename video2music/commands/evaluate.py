@@ -26,6 +26,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--data", help="MuVi-Sync folder or packed .npz")
     p.add_argument("--split", default="test", help="split to score (default test)")
     p.add_argument("--generated", type=Path, help="folder of generate.py .json results")
+    p.add_argument(
+        "--baselines",
+        action="store_true",
+        help="also score 'repeat the previous chord' and a chord bigram fitted on the train split of --data",
+    )
     p.add_argument("--batch-size", type=int, default=8, help="videos per forward pass (default 8)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     p.add_argument("--json", type=Path, help="also write the results to this .json file")
@@ -62,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from video2music.evaluation import evaluate_generated, format_table
     from video2music.model.checkpoint import load_any
     from video2music.model.device import check_device
-    from video2music.tasks import evaluate_split
+    from video2music.tasks import ChordBaselines, evaluate_split
 
     check_device(args.device)
     if args.json:
@@ -75,10 +80,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         checkpoints = [load_any(path) for path in args.checkpoint]
         semantic = any("semantic" in c.inputs for c in checkpoints)
         videos = load_split(args.data, args.split, semantic=semantic or None)
+        baselines = ChordBaselines.fit(load_split(args.data, "train")) if args.baselines else None
         results = {"data": str(args.data), "split": args.split, "models": {}}
         for path, checkpoint in zip(args.checkpoint, checkpoints, strict=True):
             metrics = evaluate_split(
-                checkpoint, videos, args.batch_size, args.device, progress_bars=not args.no_progress
+                checkpoint,
+                videos,
+                args.batch_size,
+                args.device,
+                progress_bars=not args.no_progress,
+                baselines=baselines if checkpoint.kind == "amt" else None,
             )
             results["models"][str(path)] = {"kind": checkpoint.kind, **metrics}
         table = {f"{path} on {args.split}": metrics for path, metrics in results["models"].items()}

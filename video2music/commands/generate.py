@@ -23,6 +23,8 @@ WITHOUT_CLIP = "--features basic"
 FEATURE_BACKENDS = ("auto", *BACKENDS)
 DEFAULT_TEMPO = 120.0
 
+STYLES = {"pop": "default", "chorale": "chorale"}  # --style -> the shipped model that plays it
+
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
@@ -95,10 +97,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "or a FILE.npz extracted before (python -m video2music.features), which must come from --video",
     )
     p.add_argument(
+        "--style",
+        choices=sorted(STYLES),
+        help="the chord style: pop (the default model, trained on POP909) or chorale (Bach chorales "
+        "and madrigals); a shorthand for --weights",
+    )
+    p.add_argument(
         "--weights",
         default="default",
-        help="the chord model: default or debug (shipped), a checkpoint of ours, or a published Video2Music "
-        "best_loss_weights.pickle (default: default)",
+        help="the chord model: default (pop, trained on POP909), chorale (Bach chorales and madrigals) "
+        "or debug (shipped), a checkpoint of ours, or a published Video2Music best_loss_weights.pickle "
+        "(default: default)",
     )
     p.add_argument(
         "--regression-weights",
@@ -135,7 +144,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"integrated loudness of the WAVs, true peak at most -1 dBTP (default {LOUDNESS_TARGET:g}; "
         "off: as rendered)",
     )
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.style and args.weights:
+        p.error("give --style or --weights, not both")
+    args.weights = STYLES[args.style] if args.style else args.weights or "default"
+    return args
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ import logging
 import pickle
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -292,27 +292,38 @@ def _recognise_beats(music: _Music) -> list[_Span]:
     return spans
 
 
+def majority_chords(
+    spans: Iterable[tuple[float, float, int]], grid: np.ndarray, tie: float = 1e-9
+) -> np.ndarray:
+    """(S,) the chord covering most of each of the S steps between ``grid`` lines.
+
+    ``spans`` are (start, end, chord id) in the grid's unit. Chords within ``tie`` of the most
+    covering tie and the earliest-sounding of them wins (the downbeat); an overlap of at most
+    ``tie`` does not count. ``N`` loses to any chord sounding in the same step, so a step is
+    ``N`` only where nothing else is annotated.
+    """
+    grid = np.asarray(grid, dtype=np.float64)
+    steps = len(grid) - 1
+    cover = np.zeros((steps, vocab.NUM_CHORDS))
+    first_seen = np.full((steps, vocab.NUM_CHORDS), np.inf)
+    for start, end, chord in spans:
+        first = max(0, int(np.searchsorted(grid, start, side="right")) - 1)
+        for t in range(first, min(steps, int(np.searchsorted(grid, end, side="left")))):
+            lo, hi = max(start, grid[t]), min(end, grid[t + 1])
+            if hi - lo > tie:
+                cover[t, chord] += hi - lo
+                first_seen[t, chord] = min(first_seen[t, chord], lo)
+    cover[:, vocab.N_ID] *= 1e-6
+    chords = np.full(steps, vocab.N_ID, dtype=np.int64)
+    for t in np.flatnonzero(cover.max(axis=1) > 0):
+        best = np.flatnonzero(cover[t] >= cover[t].max() - tie)
+        chords[t] = best[np.argmin(first_seen[t, best])]
+    return chords
+
+
 def _per_second_chords(spans: list[_Span], T: int) -> np.ndarray:
     """Each second takes the chord covering most of it; the earlier chord wins a tie."""
-    cover = np.zeros((T, vocab.NUM_CHORDS))
-    first_seen = np.full((T, vocab.NUM_CHORDS), np.inf)
-    for span in spans:
-        if span.end <= span.start:
-            continue
-        t0 = int(span.start // QL_PER_SECOND)
-        t1 = min(T, int(np.ceil(span.end / QL_PER_SECOND)))
-        for t in range(t0, t1):
-            lo, hi = max(span.start, t * QL_PER_SECOND), min(span.end, (t + 1) * QL_PER_SECOND)
-            if hi > lo:
-                cover[t, span.chord] += hi - lo
-                first_seen[t, span.chord] = min(first_seen[t, span.chord], lo)
-    cover[:, vocab.N_ID] *= 1e-6  # a rest loses to any chord sounding in the same second
-    chords = np.full(T, vocab.N_ID, dtype=np.int64)
-    for t in range(T):
-        if cover[t].max() > 0:
-            best = np.flatnonzero(np.isclose(cover[t], cover[t].max()))
-            chords[t] = best[np.argmin(first_seen[t, best])]
-    return chords
+    return majority_chords(((s.start, s.end, s.chord) for s in spans), np.arange(T + 1) * QL_PER_SECOND)
 
 
 # ----------------------------------------------------------------------------- per-second inputs
