@@ -104,7 +104,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--weights",
-        default="default",
         help="the chord model: default (pop, trained on POP909), chorale (Bach chorales and madrigals) "
         "or debug (shipped), a checkpoint of ours, or a published Video2Music best_loss_weights.pickle "
         "(default: default)",
