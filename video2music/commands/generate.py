@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     from video2music.music.arrange import Instruments
-    from video2music.music.synth import find_soundfont, load_fluidsynth, parse_loudness
+    from video2music.music.synth import find_soundfont, load_fluidsynth, parse_loudness, preload_meter
     from video2music.pipeline import Video2Music
     from video2music.video_io import find_videos
     from video2music.writer import check_distinct, plan_result, write_result
@@ -117,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         failures.append(f"{video}: {error}")
         logger.error("error: %s: %s", video, error)
 
+    if loudness is not None:
+        preload_meter()
     plans = {}
     for video in videos:
         try:
