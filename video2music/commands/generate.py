@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from tqdm import tqdm
 
-    from video2music.music.synth import find_soundfont, load_fluidsynth, parse_loudness
+    from video2music.music.synth import find_soundfont, load_fluidsynth, parse_loudness, preload_meter
 
     # Every setting, the soundfont and every output are checked before the slow work starts.
     instruments = (
@@ -242,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
         failures.append(f"{job.name}: {error}")
         logger.error("error: %s: %s", job.name, error)
 
+    if loudness is not None:
+        preload_meter()
     plans = {}
     for job in jobs:
         try:
