@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up video2music on a Debian machine: system libraries, a virtual environment in .venv and
-# the package with its pinned dependencies. Safe to rerun: each step is skipped once done.
+# the package with its dependencies at the versions constraints.txt pins (setup.cfg states the
+# compatible ranges). Safe to rerun: each step is skipped once done.
 #   bash setup.sh         what generate.py needs
 #   bash setup.sh --dev   also the test tools, the web app and a browser for its tests
 set -euo pipefail
@@ -9,7 +10,7 @@ extras=""
 packages=(libfluidsynth3 fluid-soundfont-gm libgl1 libglib2.0-0)
 if [ "${1:-}" = "--dev" ]; then
   extras="[dev,app]"
-  packages+=(chromium chromium-driver)
+  packages+=(chromium chromium-driver espeak-ng)  # espeak-ng speaks the test clips' voice-over
 fi
 if ! python3 -c "import venv, ensurepip" 2>/dev/null; then packages+=(python3-venv); fi
 missing=()
@@ -23,11 +24,14 @@ fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 # A --dev install also satisfies a plain one, so alternating the README's two commands is fast.
-hash="$(cat setup.cfg pyproject.toml | sha1sum | cut -c1-12)"
+hash="$(cat setup.cfg pyproject.toml constraints.txt | sha1sum | cut -c1-12)"
 if [ ! -f ".venv/.installed-$hash-dev" ] && { [ -n "$extras" ] || [ ! -f ".venv/.installed-$hash" ]; }; then
   echo "setup: installing the package${extras:+ with $extras} into .venv"
-  # torch is pinned to the CPU build; an unpinned resolve would fetch a multi-GB CUDA build.
-  .venv/bin/pip install -q --disable-pip-version-check -e ".${extras}"
+  # constraints.txt pins torch's CPU build, which lives on PyTorch's own index (an unpinned resolve
+  # would fetch a multi-GB CUDA build). TORCH_INDEX_URL= (empty) uses only pip's configured indexes.
+  torch_index="${TORCH_INDEX_URL-https://download.pytorch.org/whl/cpu}"
+  .venv/bin/pip install -q --disable-pip-version-check -c constraints.txt \
+    ${torch_index:+--extra-index-url "$torch_index"} -e ".${extras}"
   rm -f .venv/.installed-*
   touch ".venv/.installed-$hash${extras:+-dev}"
 fi

@@ -3,7 +3,9 @@
     .venv/bin/python bench/memory.py [--minutes 3 25 60] [--music-minutes 1 25]
 
 For each length a synthetic video is made cheaply (96x64 pixels, 4 frames a second, a new
-flat colour scene every 7 seconds, MPEG-4), then generate.py scores it with the basic features
+flat colour scene every 7 seconds, MPEG-4, with a sound of its own: 16 kHz AAC bursts of noise,
+two seconds on and two off, so that the default --audio mix decodes, ducks and mixes it), then
+generate.py scores it with the basic features
 in a fresh process and the peak RSS of that process is read from the kernel (``wait4``). The
 music command (``--seconds``) is measured the same way without a video. The baseline is the
 shortest run of each: the ratios show how much the peak grows with length. The per-second
@@ -27,16 +29,36 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 FPS = 4
+AUDIO_RATE = 16000
 SCENE_SECONDS = 7
 
 
+def _sound_frames(stream, seconds: int, rng: np.random.Generator):
+    """One-second AAC frames of the video's own sound: noise bursts, two seconds on, two off."""
+    for second in range(seconds):
+        level = 0.2 if second % 4 < 2 else 0.0
+        samples = (level * 32767 * rng.standard_normal(AUDIO_RATE)).clip(-32768, 32767).astype(np.int16)
+        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate, frame.pts, frame.time_base = (
+            AUDIO_RATE,
+            second * AUDIO_RATE,
+            Fraction(1, AUDIO_RATE),
+        )
+        yield from stream.encode(frame)
+    yield from stream.encode(None)
+
+
 def make_video(path: Path, minutes: float) -> Path:
-    """A ``minutes``-long video of flat colour scenes with a moving bar, small and quick to encode."""
+    """A ``minutes``-long video of flat colour scenes with a moving bar and a sound, small and quick
+    to encode."""
     rng = np.random.default_rng(0)
     with av.open(str(path), "w") as out:
         stream = out.add_stream("mpeg4", rate=FPS)
         stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
         stream.codec_context.time_base = Fraction(1, FPS)
+        sound = out.add_stream("aac", rate=AUDIO_RATE, layout="mono")
+        for packet in _sound_frames(sound, round(minutes * 60), rng):
+            out.mux(packet)
         colour = rng.integers(0, 255, 3)
         for index in range(round(minutes * 60 * FPS)):
             if index % (SCENE_SECONDS * FPS) == 0:

@@ -65,6 +65,135 @@ def make_clip():
     return write_clip
 
 
+SPEECH = (
+    "Welcome back. Today we walk along the river to the bridge.",
+    "After the break, we climb the hill above the town.",
+)
+SPEECH_GAP = 3.0  # seconds of silence between the two sentences
+
+
+@pytest.fixture(scope="session")
+def speech_clip(tmp_path_factory) -> Path:
+    """fades.mp4 (10 s) with a voice of its own: two sentences spoken by espeak-ng with a
+    SPEECH_GAP-second pause between them, as its AAC audio stream. Skips without espeak-ng
+    (``apt-get install espeak-ng``; ``setup.sh --dev`` installs it), and fails under CI=true."""
+    import os
+    import shutil
+    import subprocess
+    import wave
+
+    import numpy as np
+
+    from video2music.music import mux
+
+    if shutil.which("espeak-ng") is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("espeak-ng is not installed (CI must run the speech tests)")
+        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
+    folder = tmp_path_factory.mktemp("speech")
+    parts = []
+    for index, sentence in enumerate(SPEECH):
+        path = folder / f"part{index}.wav"
+        subprocess.run(["espeak-ng", "-s", "165", "-w", str(path), sentence], check=True, timeout=60)
+        with wave.open(str(path)) as part:
+            rate = part.getframerate()
+            parts.append(np.frombuffer(part.readframes(part.getnframes()), dtype="<i2"))
+    voice = np.concatenate([parts[0], np.zeros(int(SPEECH_GAP * rate), np.int16), parts[1]])
+    with wave.open(str(folder / "voice.wav"), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(voice.tobytes())
+    clip = folder / "talk.mp4"
+    mux.mux_into(REPO / "examples" / "fades.mp4", folder / "voice.wav", clip)
+    return clip
+
+
+class SoundCheck:
+    """Measurements on real files for the soundtrack tests (decoded with PyAV, as players do)."""
+
+    rate = 44100
+
+    @staticmethod
+    def audio_streams(path: Path) -> int:
+        import av
+
+        with av.open(str(path)) as container:
+            return len(container.streams.audio)
+
+    @classmethod
+    def decode(cls, path: Path):
+        """The first audio stream of a video, or a WAV, as mono float32 at ``rate``."""
+        import av
+        import numpy as np
+
+        with av.open(str(path)) as container:
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=cls.rate)
+            frames = [f for frame in container.decode(audio=0) for f in resampler.resample(frame)]
+            frames += resampler.resample(None)
+        return np.concatenate([f.to_ndarray().reshape(-1) for f in frames])
+
+    @staticmethod
+    def correlation(a, b) -> float:
+        import numpy as np
+
+        n = min(len(a), len(b))
+        a, b = a[:n], b[:n]
+        return float(np.dot(a, b) / np.sqrt(np.dot(a, a) * np.dot(b, b)))
+
+    @classmethod
+    def music_gain(cls, mixed, original, music, start: float, end: float) -> float:
+        """The music's gain in dB within [start, end) s of ``mixed``: the least-squares factor of
+        ``music`` in what is left of the mix once the original sound is taken out."""
+        import numpy as np
+
+        a, b = int(start * cls.rate), int(end * cls.rate)
+        rest, notes = (mixed[a:b] - original[a:b]), music[a:b]
+        return float(20 * np.log10(max(np.dot(rest, notes) / np.dot(notes, notes), 1e-6)))
+
+    @classmethod
+    def level(cls, samples, start: float, end: float) -> float:
+        """RMS level in dBFS within [start, end) s."""
+        import numpy as np
+
+        part = samples[int(start * cls.rate) : int(end * cls.rate)]
+        return float(20 * np.log10(max(np.sqrt(np.mean(part**2)), 1e-9)))
+
+
+@pytest.fixture(scope="session")
+def sound() -> type[SoundCheck]:
+    return SoundCheck
+
+
+class MidiCheck:
+    """What the edit-and-re-render tests read back from written MIDI files."""
+
+    @staticmethod
+    def markers(path: Path) -> list[tuple[int, str]]:
+        """(tick, text) of each marker on the conductor track."""
+        import mido
+
+        events, now = [], 0
+        for message in mido.MidiFile(path).tracks[0]:
+            now += message.time
+            if message.type == "marker":
+                events.append((now, message.text))
+        return events
+
+    @staticmethod
+    def drums(path: Path) -> list[tuple[float, int]]:
+        """(seconds, pitch) of every drum note, in order."""
+        import pretty_midi
+
+        midi = pretty_midi.PrettyMIDI(str(path))
+        return sorted((round(n.start, 4), n.pitch) for i in midi.instruments if i.is_drum for n in i.notes)
+
+
+@pytest.fixture(scope="session")
+def midi_check() -> type[MidiCheck]:
+    return MidiCheck
+
+
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """Torch on one thread for a module: several test processes share two cores, and one thread

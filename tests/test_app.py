@@ -13,6 +13,7 @@ from pathlib import Path
 import pretty_midi
 import pytest
 
+from video2music import vocab
 from video2music.app.cache import FeatureCache, file_digest
 from video2music.app.runs import RunFolders, safe_stem
 from video2music.app.service import KEY_CHOICES, Request, Scorer
@@ -179,10 +180,31 @@ def test_requests_get_separate_folders_and_reuse_features(scorer, examples_dir):
     assert "reused from cache" in second.status() and "extracted" in first.status()
     midi = pretty_midi.PrettyMIDI(str(second.files["midi"]))
     assert {i.name for i in midi.instruments} == {"Chords", "Arpeggio", "Bass", "Melody"}  # drums off
-    assert second.chords_text.startswith("0s D:min")
+    assert second.chords_text.startswith("0s Dm")
     # What the cache saved: the second request skipped the extraction entirely.
     assert second.timings["features"] == 0.0
     assert second.timings["features_saved"] == pytest.approx(first.timings["features"], rel=0.2)
+
+
+def test_edited_chords_render_as_a_new_take_beside_the_first(scorer, examples_dir):
+    import mido
+
+    video = examples_dir / "fades.mp4"
+    first = scorer.run(Request(video=video, seed=1, audio="replace", music_gain=-3.0))
+    edited = first.chords_text.split(" | ")
+    edited[1] = edited[1].split()[0] + " Bbmaj7"
+    second = scorer.run(Request(video=video, seed=1, chords=" | ".join(edited), take=2))
+
+    def chords(text: str) -> list[tuple[str, int]]:  # spelled for the key, so compared as chords
+        return [(entry.split()[0], vocab.parse_chord(entry.split()[1])) for entry in text.split(" | ")]
+
+    assert chords(second.chords_text) == chords(" | ".join(edited)) and second.take == 2
+    assert second.files["midi"].name == "fades_take2.mid" and first.files["midi"].name == "fades_take1.mid"
+    assert first.files["midi"].exists() and first.folder != second.folder
+    markers = [m.text for t in mido.MidiFile(second.files["midi"]).tracks for m in t if m.type == "marker"]
+    assert vocab.parse_chord(markers[1]) == vocab.parse_chord("Bbmaj7")
+    assert json.loads(second.files["json"].read_text())["settings"]["chords_from"] == "the chord text"
+    assert "Take 2:" in second.status()
 
 
 @pytest.mark.slow
@@ -221,6 +243,10 @@ def test_simultaneous_requests_never_share_outputs(scorer, examples_dir):
         ({"emotion_strength": -0.5}, "emotion strength"),
         ({"backend": "fancy"}, "fancy"),
         ({"video": None}, "no video yet"),
+        ({"audio": "loud"}, "unknown audio mode"),
+        ({"music_gain": 40.0}, "music gain"),
+        ({"chords": "0s Am | later F"}, "the chord text: cannot read 'later F'"),
+        ({"chords_program": 300}, "not a General MIDI program"),
     ],
 )
 def test_bad_settings_are_refused_before_any_work(scorer, examples_dir, change, message):
@@ -246,6 +272,7 @@ def test_bad_videos_give_one_line_without_the_server_path(scorer, tmp_path):
             scorer.run(Request(video=video))
         assert str(error.value).startswith(expected)
         assert str(tmp_path) not in str(error.value) and "\n" not in str(error.value)
+        assert "Errno" not in str(error.value)
 
 
 # --- launcher -----------------------------------------------------------------------------------

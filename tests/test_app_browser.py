@@ -1,6 +1,6 @@
 """The web app in a real browser: Debian's chromium, headless, driven by Playwright.
 
-The app runs as ``python app.py --model debug`` in a subprocess on a free local port, exactly as
+The app runs as ``python app.py --weights debug`` in a subprocess on a free local port, exactly as
 a user starts it. Without chromium or Playwright the test skips locally and fails under CI=true.
 Screenshots of the finished page and of an error (app_finished.png, app_error.png) are saved in
 $V2M_TEST_ARTIFACTS (default: video2music-test-artifacts in the temporary folder); the path is printed.
@@ -22,6 +22,8 @@ from pathlib import Path
 import mido
 import pretty_midi
 import pytest
+
+from video2music import vocab
 
 pytestmark = pytest.mark.slow  # a browser and a server: tens of seconds
 
@@ -78,7 +80,7 @@ def app_server(tmp_path_factory):
     env = {**os.environ, "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2", "GRADIO_ANALYTICS_ENABLED": "False"}
     log = (out.parent / "app.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "app.py", "--model", "debug", "--port", str(port), "--output-dir", str(out)]
+        [sys.executable, "app.py", "--weights", "debug", "--port", str(port), "--output-dir", str(out)]
         + ["--max-upload-mb", str(MAX_UPLOAD_MB)],
         cwd=REPO,
         env=env,
@@ -214,16 +216,29 @@ def test_generate_download_and_errors_in_browser(app_server, browser, examples_d
     assert "Invalid file type" in _toast(page, "notes.txt")
     page.close()
 
-    # A text file named .mp4 reaches the server; its message shows in the page, without the
-    # server's path, and the server keeps serving.
+    # A text file named .mp4 reaches the server; its message shows in the page's status line as one
+    # plain sentence (no FFmpeg error number, not the server's path), no other panel turns red,
+    # and the server keeps serving.
     fake = tmp_path / "fake.mp4"
     fake.write_text("not a video either\n")
     page = _open(browser, url)
     page.locator("#input-video input[type=file]").set_input_files(str(fake))
     page.locator("#generate").click()
-    message = _toast(page, "fake.mp4 is not a readable video")
+    status = page.locator("#status").filter(has_text="fake.mp4 is not a readable video")
+    status.wait_for(timeout=GENERATE_MS)
+    message = status.inner_text()
     page.screenshot(path=str(ARTIFACTS / "app_error.png"))
-    assert str(out) not in message
+    assert str(out) not in message and "Errno" not in message and message.count("\n") == 0, message
+    assert message.startswith("Could not generate: Fake.mp4 is not a readable video") and message.endswith(
+        "."
+    )
+    # No panel shows an error badge (the browser's own "Video not playable" toast may appear).
+    badges = page.evaluate(
+        """() => Array.from(document.querySelectorAll('.wrap .error, .wrap.error'))
+             .filter(e => e.offsetParent !== null).map(e => (e.closest('[id]') || {}).id || '?')"""
+    )
+    assert badges == [], badges
+    assert page.eval_on_selector("#generate", "b => !b.disabled")
     page.close()
     assert _status(url) == 200
 
@@ -264,3 +279,105 @@ def test_visitors_are_queued_and_uploads_limited(app_server, browser, examples_d
     assert "exceed the maximum allowed size of 3.0 Mb" in _toast(second, "big.mp4")
     second.close()
     assert _status(url) == 200
+
+
+def _download(page, selector: str, target: Path) -> Path:
+    with page.expect_download() as info:
+        page.locator(selector).first.click()
+    info.value.save_as(target)
+    return target
+
+
+def _wait_for_take(page, take: int) -> str:
+    status = page.locator("#status").filter(has_text=f"Take {take}:")
+    status.wait_for(timeout=GENERATE_MS)
+    return status.inner_text()
+
+
+def _progress_overlays(page) -> list[str]:
+    """The elements that show a request's progress, as the ids of the panels they sit in."""
+    return page.evaluate(
+        """() => Array.from(document.querySelectorAll('.wrap.default:not(.hide)'))
+             .filter(e => e.offsetParent !== null)
+             .map(e => (e.closest('[id]') || {}).id || '?')"""
+    )
+
+
+def test_mix_edit_rerender_and_takes_in_browser(
+    app_server, browser, speech_clip, sound, midi_check, tmp_path
+):
+    url, _ = app_server
+    page = _open(browser, url)
+    page.locator("#input-video input[type=file]").set_input_files(str(speech_clip))
+    page.locator("#input-video video").wait_for()
+    assert page.locator("#audio input[value=mix]").is_checked()  # the video's own sound is kept by default
+
+    # One progress display, in the status line, moving through the real stages; Generate and
+    # Re-render are disabled until the request is done.
+    page.locator("#generate").click()
+    page.wait_for_function("() => document.querySelector('#generate').disabled")
+    assert page.eval_on_selector("#rerender", "b => b.disabled")
+    stages, overlays = set(), set()
+    while "Take 1:" not in (text := page.locator("#status").inner_text()):
+        stages.add(text.split("\n")[-1].split(" - ")[0])
+        overlays.update(_progress_overlays(page))
+        page.wait_for_timeout(100)
+    assert overlays <= {"status"}, overlays
+    assert stages & {"rendering the music", "putting the music into the video", "drawing the timeline"}, (
+        stages
+    )
+    page.wait_for_function("() => !document.querySelector('#generate').disabled")
+
+    # The downloaded video has one audio stream: the voice, with the music under it, lower while
+    # the voice speaks than in the pause between its sentences.
+    mp4 = _download(page, "#downloads a[download$='_with_music.mp4']", tmp_path / "take1.mp4")
+    music = _download(page, "#downloads a[download$='_take1.wav']", tmp_path / "take1_music.wav")
+    first_midi = _download(page, "#downloads a[download$='.mid']", tmp_path / "take1.mid")
+    assert sound.audio_streams(mp4) == 1
+    mixed, original, notes = sound.decode(mp4), sound.decode(speech_clip), sound.decode(music)
+    assert sound.correlation(mixed, original) > 0.6
+    speaking = [sound.music_gain(mixed, original, notes, a, a + 1.0) for a in (0.8, 1.8, 7.2, 8.2)]
+    assert max(speaking) < sound.music_gain(mixed, original, notes, 5.0, 6.3) - 8
+
+    # Edit the second chord and render again: the markers show the edit, the drums (density) and
+    # the cut crashes are those of the first take.
+    text = page.locator("#chords textarea").input_value()
+    entries = [entry.strip() for entry in text.split("|")]
+    time_text, chord = entries[1].split()
+    replacement = next(
+        c for c in ("Fmaj7", "Bbmaj7", "C#m7") if vocab.parse_chord(c) != vocab.parse_chord(chord)
+    )
+    entries[1] = f"{time_text} {replacement}"
+    page.locator("#chords textarea").fill(" | ".join(entries))
+    page.locator("#rerender").click()
+    _wait_for_take(page, 2)
+    second_midi = _download(page, "#downloads a[download$='_take2.mid']", tmp_path / "take2.mid")
+    before, after = midi_check.markers(first_midi), midi_check.markers(second_midi)
+    # The markers name the chords typed (spelled for the key, so compared as chords).
+    assert [vocab.parse_chord(label) for _, label in after] == [
+        vocab.parse_chord(e.split()[1]) for e in entries
+    ]
+    assert vocab.parse_chord(after[1][1]) == vocab.parse_chord(replacement) != vocab.parse_chord(before[1][1])
+    assert [t for t, _ in after] == [t for t, _ in before]
+    drums = midi_check.drums(first_midi)
+    assert midi_check.drums(second_midi) == drums and 49 in {pitch for _, pitch in drums}
+
+    # The first take stays downloadable under Earlier takes.
+    earlier = page.locator("#takes a")
+    assert {earlier.nth(i).get_attribute("download") for i in range(earlier.count())} >= {
+        "talk_take1.mid", "talk_take1_with_music.mp4", "talk_take1_with_music.wav",
+    }  # fmt: skip
+    again = _download(page, "#takes a[download='talk_take1_with_music.mp4']", tmp_path / "again.mp4")
+    assert again.read_bytes() == mp4.read_bytes()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "app_takes.png"), full_page=True)
+
+    # At phone width nothing needs sideways scrolling, the Key's text is not cut, and the
+    # timeline fits the screen.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(500)
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    assert page.eval_on_selector("#key input", "i => i.scrollWidth <= i.clientWidth")
+    assert page.eval_on_selector("#plot img", "i => i.getBoundingClientRect().right") <= 390
+    page.screenshot(path=str(ARTIFACTS / "app_phone.png"), full_page=True)
+    page.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import mido
 import pretty_midi
@@ -26,6 +27,7 @@ from video2music.music.arrange import (
     velocity,
     write_midi,
 )
+from video2music.music.instruments import PRESETS
 
 PROGRESSION = vocab.parse_progression("C C C Am Am N N F G G")  # normalised space, 10 s
 
@@ -64,7 +66,7 @@ def test_written_file_reads_back_with_both_libraries(tmp_path):
     assert [(m.numerator, m.denominator) for m in _meta(midi, "time_signature")] == [(4, 4)]
     assert [m.key for m in _meta(midi, "key_signature")] == ["D"]
     # Normalised C Am N F G in D major: D Bm G A, each run of equal seconds one marker.
-    assert _markers(midi) == [(0.0, "D"), (3.0, "B:min"), (5.0, "N"), (7.0, "G"), (8.0, "A")]
+    assert _markers(midi) == [(0.0, "D"), (3.0, "Bm"), (5.0, "N"), (7.0, "G"), (8.0, "A")]
     assert midi.length == pytest.approx(10.0)
 
     pm = pretty_midi.PrettyMIDI(str(path))
@@ -96,11 +98,13 @@ def test_no_chord_seconds_are_silent_for_the_harmonic_parts():
 @pytest.mark.parametrize(
     ("key", "normalised", "expected"),
     [
-        ("C major", "C Am F G", ["C", "A:min", "F", "G"]),
-        ("Bb major", "C Am F G7", ["Bb", "G:min", "Eb", "F:7"]),
-        ("E major", "C Am F G", ["E", "C#:min", "A", "B"]),
-        ("C minor", "Am Dm E7", ["C:min", "F:min", "G:7"]),
-        ("E minor", "Am Dm E7", ["E:min", "A:min", "B:7"]),
+        ("C major", "C Am F G", ["C", "Am", "F", "G"]),
+        ("Bb major", "C Am F G7", ["Bb", "Gm", "Eb", "F7"]),
+        ("E major", "C Am F G", ["E", "C#m", "A", "B"]),
+        ("C minor", "Am Dm E7", ["Cm", "Fm", "G7"]),
+        ("E minor", "Am Dm E7", ["Em", "Am", "B7"]),
+        ("F# minor", "G#dim E7 Am", ["E#dim", "C#7", "F#m"]),
+        ("G# minor", "G#dim Bm7b5 Fmaj7", ["F##dim", "A#m7b5", "Emaj7"]),
     ],
 )
 def test_chords_are_transposed_into_the_key_and_spelled_for_it(key, normalised, expected):
@@ -216,7 +220,7 @@ def test_at_other_tempos_chords_change_on_half_bar_lines():
     midi = arrange(chords, 10.0, 0.2, "C major", tempo=100.0).to_midi()
     assert [m.tempo for m in _meta(midi, "set_tempo")] == [mido.bpm2tempo(100)]
     beat = 60 / 100
-    assert [text for _, text in _markers(midi)] == ["C", "A:min", "F"]
+    assert [text for _, text in _markers(midi)] == ["C", "Am", "F"]
     assert [t / beat for t, _ in _markers(midi)] == pytest.approx([0, 6, 14])
     assert midi.length == pytest.approx(16 * beat)  # four bars, ending on the bar line
 
@@ -295,9 +299,40 @@ def test_bad_input_is_a_user_error(kwargs, message):
 def test_instruments_parse_and_validate():
     assert Instruments.parse("chords=0, arpeggio=46,bass=33") == Instruments(chords=0, arpeggio=46, bass=33)
     assert Instruments.parse("") == Instruments()
-    for text in ("piano=0", "chords=128", "chords", "bass=-1", "chords=x"):
+    for text in ("piano=0", "chords=128", "chords", "bass=-1", "chords=x", "drums=piano", "bass="):
         with pytest.raises(UserError):
             Instruments.parse(text)
+
+
+@pytest.mark.parametrize("program", range(128))
+def test_every_general_midi_name_parses_to_its_program(program):
+    name = pretty_midi.program_to_instrument_name(program)
+    assert Instruments.parse(f"arpeggio={name}").arpeggio == program
+    assert Instruments.parse(f"arpeggio={name.upper().replace(' ', '_')}").arpeggio == program
+    assert Instruments(arpeggio=program).names()["arpeggio"] == name
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("bass=violn", "unknown instrument 'violn' for bass: did you mean violin, viola"),
+        ("drums=jaz", "unknown drum kit 'jaz' for drums: did you mean jazz?"),
+        ("chords=zzzz", "e.g. piano, strings"),
+    ],
+)
+def test_unknown_instrument_names_close_matches_in_one_line(text, message):
+    with pytest.raises(UserError, match=re.escape(message)) as info:
+        Instruments.parse(text)
+    assert "\n" not in str(info.value)
+
+
+def test_presets_set_every_part_and_parts_can_be_changed_on_top():
+    assert set(PRESETS) == {"cinematic", "acoustic", "lo-fi", "electronic"}
+    for name in PRESETS:
+        assert Instruments.preset(name) != Instruments()
+    assert Instruments.parse("drums=standard", preset="Electronic") == Instruments(89, 80, 38, 0)
+    with pytest.raises(UserError, match="did you mean lo-fi"):
+        Instruments.preset("lofi")
 
 
 def test_write_midi_never_replaces_a_file_unless_asked(tmp_path):

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import av
 import numpy as np
@@ -12,10 +17,11 @@ from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcesso
 
 from video2music.commands.features import main
 from video2music.errors import UserError
-from video2music.features import extract, make_backend
+from video2music.features import VideoFeatures, extract, make_backend
 from video2music.vocab import EMOTIONS
 
 IMAGE = 32
+REPO = Path(__file__).resolve().parent.parent
 
 
 def _tokenizer(folder) -> CLIPTokenizer:
@@ -147,10 +153,63 @@ def test_unusable_clip_models_are_refused(tmp_path, examples_dir):
             extract(video, backend="clip", clip_model=str(folder))
 
 
-def test_cli_with_a_local_clip_folder(tiny_clip, examples_dir, tmp_path, capsys):
+def test_cli_with_a_local_clip_folder(tiny_clip, examples_dir, tmp_path, capsys, monkeypatch):
     out = tmp_path / "out"
     argv = [str(examples_dir / "delayed_start.mp4"), "--out", str(out), "--backend", "clip"]
     assert main([*argv, "--clip-model", str(tiny_clip), "--muvisync"]) == 0
     assert np.load(out / "vevo_semantic/all/2d/clip_l14p/delayed_start.npy").shape == (1, 768)
     assert main([*argv, "--clip-model", str(tmp_path / "nowhere"), "--overwrite"]) == 2
-    assert "error: cannot load CLIP model" in capsys.readouterr().err
+    assert "is neither a folder nor a Hugging Face model name" in capsys.readouterr().err
+    monkeypatch.setenv("HF_ENDPOINT", UNREACHABLE)
+    assert main([*argv, "--clip-model", "nobody/no-such-clip", "--overwrite"]) == 2
+    error = capsys.readouterr().err
+    assert "not in the Hugging Face cache" in error and "--backend basic" in error, error
+
+
+UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing listens, the connection is refused
+
+
+def _hub_cache(home, name: str, files_from=None):
+    """A Hugging Face cache under ``home`` in the Hub's layout, holding ``files_from``'s files as
+    the snapshot of ``name``; returns the environment that points the libraries at it."""
+    repo = home / "hub" / f"models--{name.replace('/', '--')}"
+    snapshot = repo / "snapshots" / ("0" * 40)
+    snapshot.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0" * 40)
+    for source in files_from.iterdir() if files_from else ():
+        (snapshot / source.name).write_bytes(source.read_bytes())
+    return {**os.environ, "HF_HOME": str(home), "HF_ENDPOINT": UNREACHABLE, "PYTHONPATH": str(REPO)}
+
+
+def test_cached_weights_load_without_the_network(tiny_clip, examples_dir, tmp_path):
+    # The model is found in the cache by its Hub name, and loaded with the network unreachable.
+    env = _hub_cache(tmp_path / "hf", "someone/tiny-clip", tiny_clip)
+    out = tmp_path / "out"
+    args = [str(examples_dir / "delayed_start.mp4"), "--out", str(out), "--backend", "clip"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "video2music.features", *args, "--clip-model", "someone/tiny-clip"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and "thrown while requesting" not in proc.stderr
+    assert VideoFeatures.load(out / "delayed_start.npz").semantic.shape == (1, 768)
+
+
+def test_no_weights_and_no_network_fail_at_once_naming_generate_flag(tmp_path, examples_dir):
+    env = _hub_cache(tmp_path / "hf", "openai/clip-vit-large-patch14-336")  # an empty snapshot
+    out = tmp_path / "out"
+    began = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "generate.py"), "--video", str(examples_dir / "delayed_start.mp4")]
+        + ["--out", str(out), "--features", "clip", "--weights", "debug"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    seconds = time.perf_counter() - began
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: the CLIP weights"), proc.stderr
+    assert "--features basic" in proc.stderr and "python -m video2music.features.fetch_clip" in proc.stderr
+    assert "--clip-model" not in proc.stderr and not out.exists()
+    # Checked before torch loads, with no retries: transformers' own retries took 25-40 s here. The
+    # bound is loose for loaded CI machines; on an idle one it takes about one second.
+    assert seconds < 15, seconds

@@ -74,6 +74,11 @@ def test_cli_writes_every_output(sample_run):
     assert summary["seconds"] == 24 and len(summary["chords"]) == 24
     assert summary["settings"]["seed"] == 3 and summary["models"]["dynamics"] == "rule"
     assert all(vocab.parse_chord(label) != vocab.N_ID for label in summary["chords"])
+    # Musicians' symbols (no Harte colon) with the Harte labels beside them, naming the same chords.
+    assert not any(":" in label for label in summary["chords"])
+    assert [vocab.parse_chord(h) for h in summary["chords_harte"]] == list(
+        map(vocab.parse_chord, summary["chords"])
+    )
 
     tracks = [
         next(m.name for m in t if m.type == "track_name") for t in mido.MidiFile(out / "testvideo.mid").tracks
@@ -140,7 +145,7 @@ def test_cli_refuses_to_overwrite_and_leaves_files_alone(sample_run, capsys):
         (["--weights", "no-such-model"], "no model"),
         (["--instruments", "piano=0"], "bad instrument"),
         (["--instruments", "melody=200"], "melody program 200"),
-        (["--instruments", "melody=kazoo"], "unknown General MIDI instrument 'kazoo'"),
+        (["--instruments", "melody=kazoo"], "unknown instrument 'kazoo' for melody"),
     ],
 )
 def test_cli_bad_settings_get_one_line(tmp_path, capsys, args, message):

@@ -202,7 +202,7 @@ def test_melody_track_is_written_in_the_key(shipped, tmp_path):
         Instruments.parse("melody=128")
     assert Instruments.parse("melody=Flute, chords = violin").melody == 73
     assert Instruments.parse("melody=lead 1 (square)") == Instruments(melody=80)
-    with pytest.raises(UserError, match="kit number"):
+    with pytest.raises(UserError, match="unknown drum kit 'flute'"):
         Instruments.parse("drums=flute")
 
 

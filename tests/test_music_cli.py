@@ -51,7 +51,7 @@ def test_writes_into_a_fresh_output_folder(repo_dir, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     midi, wav = tmp_path / "out" / "demo.mid", tmp_path / "out" / "demo.wav"
-    assert _markers(midi) == ["C", "A:min", "F", "G", "C", "F", "G", "C"]  # as typed: chords are absolute
+    assert _markers(midi) == ["C", "Am", "F", "G", "C", "F", "G", "C"]  # as typed: chords are absolute
     assert _key_signature(midi) == "C"
     assert mido.MidiFile(midi).length == pytest.approx(24.0)
     with wave.open(str(wav)) as audio:
@@ -63,10 +63,10 @@ def test_writes_into_a_fresh_output_folder(repo_dir, tmp_path):
 @pytest.mark.parametrize(
     ("extra", "markers", "key_signature"),
     [
-        (["--key", "C major"], ["C", "A:min", "F", "G"], "C"),
-        (["--key", "D major"], ["C", "A:min", "F", "G"], "D"),
-        (["--key", "D major", "--normalised"], ["D", "B:min", "G", "A"], "D"),
-        (["--key", "Bb major", "--normalised"], ["Bb", "G:min", "Eb", "F"], "Bb"),
+        (["--key", "C major"], ["C", "Am", "F", "G"], "C"),
+        (["--key", "D major"], ["C", "Am", "F", "G"], "D"),
+        (["--key", "D major", "--normalised"], ["D", "Bm", "G", "A"], "D"),
+        (["--key", "Bb major", "--normalised"], ["Bb", "Gm", "Eb", "F"], "Bb"),
     ],
 )
 def test_chords_are_absolute_unless_normalised(tmp_path, extra, markers, key_signature):
@@ -87,7 +87,24 @@ def test_options_reach_the_file(tmp_path):
     programs = [m.program for t in midi.tracks for m in t if m.type == "program_change"]
     assert programs == [0, 46, 33, 25]
     assert [m.tempo for t in midi.tracks for m in t if m.type == "set_tempo"] == [mido.bpm2tempo(90)]
-    assert _markers(tmp_path / "song.mid") == ["D:min7", "G:7", "C:maj7"]
+    assert _markers(tmp_path / "song.mid") == ["Dm7", "G7", "Cmaj7"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "programs"),
+    [
+        (["--instruments", "chords=strings,arpeggio=piano,bass=fingered bass,drums=brush"], [48, 0, 33, 40]),
+        (["--instruments", "Chords = Electric Piano 1, bass=Synth Bass 1, drums=808"], [4, 0, 38, 25]),
+        (["--preset", "cinematic"], [48, 46, 43, 48]),
+        (["--preset", "lo-fi", "--instruments", "bass=upright bass"], [4, 11, 32, 32]),
+        (["--preset", "electronic"], [89, 80, 38, 25]),
+        (["--preset", "acoustic"], [25, 24, 32, 40]),
+    ],
+)
+def test_instruments_by_name_and_preset_reach_the_file(tmp_path, extra, programs):
+    assert main(["--chords", "C G", "--seconds", "4", "--out", str(tmp_path / "song"), *extra]) == 0
+    midi = mido.MidiFile(tmp_path / "song.mid")
+    assert [m.program for t in midi.tracks for m in t if m.type == "program_change"] == programs
 
 
 def test_video_sets_the_length_and_gets_the_music(tmp_path, examples_dir):

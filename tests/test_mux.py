@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+import wave
 
 import av
 import numpy as np
 import pytest
 
 from video2music.errors import UserError
-from video2music.music.mux import mux
+from video2music.music.mux import (
+    ATTACK,
+    DUCK_DEPTH,
+    MIX_MUSIC_GAIN_DB,
+    RELEASE,
+    Ducker,
+    Soundtrack,
+    mux,
+    mux_into,
+)
 from video2music.music.synth import SAMPLE_RATE, write_wav
 
 
@@ -94,3 +104,59 @@ def test_bad_inputs_are_user_errors_and_write_nothing(examples_dir, tmp_path):
         mux(video, wav, existing)
     assert existing.read_bytes() == b"mine"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "taken.mp4", "tone.wav"]
+
+
+# --- the video's own sound under the music ------------------------------------------------------
+
+
+def _blocks(signal: np.ndarray, size: int):
+    return [signal[i : i + size] for i in range(0, len(signal), size)]
+
+
+def test_ducking_is_smooth_fast_to_duck_and_slow_to_recover():
+    rate = SAMPLE_RATE
+    rng = np.random.default_rng(0)
+    loud = np.zeros((8 * rate, 2), np.float32)
+    loud[rate : 3 * rate] = rng.normal(0, 0.3, (2 * rate, 2))  # about -10 dBFS from 1 s to 3 s
+    ducker = Ducker(rate)
+    gains = np.concatenate([ducker.gains(block) for block in _blocks(loud, 16384)])  # as the mux streams
+    decibels = 20 * np.log10(gains)
+
+    def at(seconds: float) -> float:
+        return float(decibels[int(seconds * rate)])
+
+    assert at(0.9) == 0.0  # silence: the music is untouched
+    assert abs(at(1.0 + 4 * ATTACK) + DUCK_DEPTH) < 1.0  # ducked fully within a few attack times
+    assert abs(at(2.9) + DUCK_DEPTH) < 0.1
+    assert at(3.0 + RELEASE) < -3.0  # released gradually ...
+    assert at(3.0 + 7 * RELEASE) > -0.5  # ... and back
+    assert np.max(np.abs(np.diff(gains))) < 1e-3  # no steps, so no clicks, also across blocks
+
+
+def test_mix_lays_the_music_under_the_videos_own_sound(examples_dir, tmp_path):
+    # The video's own sound: a tone from 2 s to 4 s. Muxing that, then mixing silent music into
+    # the result, must give back the tone where it was; a mix with no original gives the music.
+    rate = SAMPLE_RATE
+    t = np.arange(10 * rate) / rate
+    own = np.where((t >= 2) & (t < 4), 0.25 * 32767 * np.sin(2 * np.pi * 330 * t), 0).astype(np.int16)
+    write_wav(np.stack([own, own], axis=1), tmp_path / "own.wav")
+    talk = mux(examples_dir / "fades.mp4", tmp_path / "own.wav", tmp_path / "talk.mp4")
+    write_wav(np.zeros((10 * rate, 2), np.int16), tmp_path / "silence.wav")
+    mixed_wav = tmp_path / "mixed.wav"
+    assert mux_into(talk, tmp_path / "silence.wav", tmp_path / "out.mp4", Soundtrack("mix"), mixed_wav)
+    _, samples, _, _ = _audio(tmp_path / "out.mp4")
+    assert _rms(samples[int(2.2 * rate) : int(3.8 * rate)]) > 0.1
+    assert _rms(samples[: int(1.8 * rate)]) < 1e-3 and _rms(samples[int(4.2 * rate) :]) < 1e-3
+    with wave.open(str(mixed_wav)) as written:
+        assert (written.getnchannels(), written.getframerate()) == (2, rate)
+        assert abs(written.getnframes() / rate - 10.0) < 0.05  # as long as the picture
+    # A video with no sound of its own: nothing to mix, the music alone, and no mixed WAV.
+    assert not mux_into(examples_dir / "fades.mp4", _tone(tmp_path, 10), tmp_path / "plain.mp4", Soundtrack())
+    _, samples, _, _ = _audio(tmp_path / "plain.mp4")
+    assert abs(_rms(samples[rate : 9 * rate]) - 0.25 / np.sqrt(2) * 10 ** (MIX_MUSIC_GAIN_DB / 20)) < 0.02
+
+
+@pytest.mark.parametrize(("mode", "gain"), [("loud", None), ("mix", float("nan")), ("replace", 30.0)])
+def test_bad_soundtrack_settings_are_user_errors(mode, gain):
+    with pytest.raises(UserError, match="audio mode|music gain"):
+        Soundtrack(mode, gain)

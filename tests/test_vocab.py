@@ -71,6 +71,72 @@ def test_spellings_use_the_right_letters():
 
 
 @pytest.mark.parametrize(
+    ("symbol", "key", "written"),
+    [
+        ("A:min", "C major", "Am"),
+        ("C:min7", "Bb major", "Cm7"),
+        ("B:hdim7", "C major", "Bm7b5"),
+        ("F:maj7", "C major", "Fmaj7"),
+        ("C:maj6", "C major", "C6"),
+        ("C:sus4", "C major", "Csus4"),
+        ("F:dim", "F# minor", "E#dim"),  # the leading-tone diminished chord, not F:dim
+        ("F:maj7", "F# minor", "Fmaj7"),  # not in the key: not E#maj7, whose third is G##
+        ("A#", "F# minor", "Bb"),  # not A# C## E#
+        ("D#:7", "G# minor", "D#7"),  # the dominant keeps its letter, F## and all
+        ("G:dim", "G# minor", "F##dim"),
+        ("A#:7", "F major", "Bb7"),
+        ("G#", "C major", "Ab"),  # bVI
+        ("F#", "C major", "F#"),  # #IV
+        ("A#", "D minor", "Bb"),
+        ("C#", "C minor", "Db"),  # the Neapolitan
+        ("C#:dim7", "D minor", "C#dim7"),
+        ("N", "C major", "N"),
+    ],
+)
+def test_chord_symbols_are_written_as_musicians_write_them(symbol, key, written):
+    cid = vocab.parse_chord(symbol)
+    assert vocab.chord_symbol(cid, vocab.parse_key(key)) == written
+    assert vocab.parse_chord(written) == cid
+
+
+def _music21_scale(key: vocab.Key) -> list[str]:
+    """The key's seven scale degrees as music21 spells them (harmonic minor: raised seventh)."""
+    from music21 import scale
+
+    tonic = key.tonic_name.replace("b", "-")
+    kind = scale.MajorScale if key.mode == "major" else scale.HarmonicMinorScale
+    return [p.name.replace("-", "b") for p in kind(tonic).getPitches()[:7]]
+
+
+@pytest.mark.parametrize(
+    "key", [vocab.Key(tonic, mode) for mode in ("major", "minor") for tonic in range(12)]
+)
+def test_diatonic_chords_are_spelled_with_the_scales_letters_in_all_24_keys(key):
+    # Triads and sevenths on every degree (harmonic minor in minor keys: V and vii dim there),
+    # spelled against music21's own spelling of the scale.
+    qualities = {
+        "major": ("maj7", "min7", "min7", "maj7", "7", "min7", "hdim7"),
+        "minor": ("min", "dim", "aug", "min7", "7", "maj7", "dim7"),
+    }[key.mode]
+    scale_names = _music21_scale(key)
+    written = [
+        vocab.chord_symbol(vocab.chord_id(vocab.chord_root(vocab.parse_chord(name)), quality), key)
+        for name, quality in zip(scale_names, qualities, strict=True)
+    ]
+    assert [w[: len(n)] for w, n in zip(written, scale_names, strict=True)] == scale_names, written
+    assert [w[len(n) :] for w, n in zip(written, scale_names, strict=True)] == [
+        vocab.SYMBOL_SUFFIXES[q] for q in qualities
+    ]
+    assert len({w[0] for w in written}) == 7  # one letter per degree
+
+
+@given(chord_ids, keys)
+def test_chord_symbol_round_trip(cid, key):
+    assert vocab.parse_chord(vocab.chord_symbol(cid, key)) == cid
+    assert vocab.parse_chord(vocab.chord_symbol(cid)) == cid
+
+
+@pytest.mark.parametrize(
     ("text", "tonic", "mode", "transpose", "midi_name"),
     [
         ("C major", 0, "major", 0, "C"),

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,8 +32,12 @@ from video2music.model.device import check_device
 from video2music.model.inputs import build_video_input
 from video2music.music import melody as melody_writer
 from video2music.music.arrange import Instruments, arrange
+from video2music.progression import TimedChords
 from video2music.result import GenerationResult
 from video2music.timing import Stopwatch
+
+if TYPE_CHECKING:
+    import torch
 
 logger = logging.getLogger(__name__)
 
@@ -247,6 +251,25 @@ class Video2Music:
         check_tempo(tempo)
         return out_key, primer_ids
 
+    def _decode(
+        self,
+        video_input: torch.Tensor,
+        on_grid: VideoFeatures,
+        grid: Grid,
+        key: vocab.Key,
+        primer: list[int],
+        decoding: DecodeOptions,
+    ) -> list[int]:
+        """The model's chords, one per step of ``grid`` (``on_grid``: the features resampled to it)."""
+        # A primer chord lasts a bar, and the loop then brings the primer back every four bars.
+        primer_steps = [c for c in primer for _ in range(STEPS_PER_BAR)][: grid.steps]
+        options = dataclasses.replace(
+            decoding,
+            primer=tuple(vocab.transpose_chord(c, -key.transpose) for c in primer_steps),
+            change_at=grid.cut_steps,
+        )
+        return list(decode_chords(self.model, video_input, key.mode_bit, options, emotion=on_grid.emotion))
+
     def generate(
         self,
         video: str | Path | None = None,
@@ -263,13 +286,16 @@ class Video2Music:
         backend: str = "auto",
         progress: Progress | None = None,
         progress_bars: bool = False,
+        chords: TimedChords | None = None,
     ) -> GenerationResult:
         """Score ``video`` (or precomputed ``features``): chords, dynamics, a melody (unless
         ``melody`` is False) and the arranged MIDI.
 
-        ``primer`` chords are typed in the output key (``"C Am F G"`` in C major). ``settings``
-        replaces ``self.settings`` for this call only (a server sharing one model between requests
-        passes them this way). ``progress``, if given, is called with (fraction done, stage name);
+        ``primer`` chords are typed in the output key (``"C Am F G"`` in C major). ``chords`` (an
+        edited progression, ``video2music.progression``) replace the decoded chords on the same
+        grid, so the features, dynamics and cuts stay as they were. ``settings`` replaces
+        ``self.settings`` for this call only (a server sharing one model between requests passes
+        them this way). ``progress``, if given, is called with (fraction done, stage name);
         ``progress_bars`` shows tqdm bars for the long stages.
         """
         if video is None and features is None:
@@ -297,16 +323,11 @@ class Video2Music:
             on_grid = grid.resample(features)
             video_input = build_video_input(on_grid, self.model.config.inputs).to(self.device)
             out_key = out_key or choose_key(features.emotion, seed, video_digest(video_input))
-            # A primer chord lasts a bar, and the loop then brings the primer back every four bars.
-            primer_steps = [c for c in primer_ids for _ in range(STEPS_PER_BAR)][: grid.steps]
-            options = dataclasses.replace(
-                settings.decode_options(seed),
-                primer=tuple(vocab.transpose_chord(c, -out_key.transpose) for c in primer_steps),
-                change_at=grid.cut_steps,
-            )
-            chords = decode_chords(
-                self.model, video_input, out_key.mode_bit, options, emotion=on_grid.emotion
-            )
+            if chords is not None:
+                given, decided = chords.source, chords.on_grid(grid, out_key)
+            else:
+                options = settings.decode_options(seed)
+                given, decided = None, self._decode(video_input, on_grid, grid, out_key, primer_ids, options)
 
         report(0.6, "setting note density and loudness")
         with watch("dynamics"):
@@ -318,7 +339,7 @@ class Video2Music:
             if melody:
                 lead = melody_writer.compose(
                     self.melody.model,
-                    chords,
+                    decided,
                     grid,
                     grid.sample(density),
                     seed=seed,
@@ -328,7 +349,7 @@ class Video2Music:
         report(0.8, "arranging")
         with watch("arrange"):
             arrangement = arrange(
-                chords,
+                decided,
                 grid.sample(density),
                 grid.sample(loudness),
                 out_key,
@@ -347,7 +368,9 @@ class Video2Music:
             "tempo": tempo,
             "drums": drums,
             "melody": melody,
+            "chords_from": given,
             "instruments": None if instruments is None else dataclasses.asdict(instruments),
+            "instrument_names": (instruments or Instruments()).names(),
             **dataclasses.asdict(settings),
         }
         models = {
@@ -359,7 +382,7 @@ class Video2Music:
         return GenerationResult(
             video=Path(video) if video is not None else None,
             features=features,
-            chords=list(chords),
+            chords=[int(c) for c in decided],
             grid=grid,
             key=out_key,
             tempo=tempo,

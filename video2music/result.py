@@ -39,15 +39,17 @@ class GenerationResult:
     def seed(self) -> int:
         return int(self.settings["seed"])
 
-    def _label(self, chord: int) -> str:
-        return vocab.chord_label(vocab.transpose_chord(chord, self.key.transpose), self.key)
+    def _label(self, chord: int, harte: bool = False) -> str:
+        name = vocab.chord_label if harte else vocab.chord_symbol
+        return name(vocab.transpose_chord(chord, self.key.transpose), self.key)
 
-    def chord_labels(self) -> list[str]:
-        """The chord sounding at the start of each second, in the output key, spelled for it."""
-        return [self._label(c) for c in self.grid.per_second(self.chords, self.features.T)]
+    def chord_labels(self, harte: bool = False) -> list[str]:
+        """The chord sounding at the start of each second, in the output key, spelled for it: as
+        musicians write it (``Am``, ``Bm7b5``), or with ``harte`` as MuVi-Sync labels (``A:min``)."""
+        return [self._label(c, harte) for c in self.grid.per_second(self.chords, self.features.T)]
 
     def chord_timeline(self) -> list[tuple[float, float, int, str]]:
-        """(start, end in seconds, normalised chord id, label in the key) for each chord played."""
+        """(start, end in seconds, normalised chord id, symbol in the key) for each chord played."""
         seconds = self.grid.seconds_per_beat
         return [
             (round(start * seconds, 3), round(end * seconds, 3), chord, self._label(chord))
@@ -55,11 +57,11 @@ class GenerationResult:
         ]
 
     def chord_changes(self) -> list[tuple[float, str]]:
-        """(seconds, label) at each change of chord."""
+        """(seconds, symbol) at each change of chord."""
         return [(start, label) for start, _, _, label in self.chord_timeline()]
 
     def chords_text(self) -> str:
-        """A readable progression: ``0s C | 2s Am | 4s F ...``."""
+        """A readable progression: ``0s C | 2s Am | 4s F ...`` (``--chords`` reads it back)."""
         return " | ".join(f"{t:g}s {label}" for t, label in self.chord_changes())
 
     def summary(self) -> dict[str, Any]:
@@ -84,7 +86,11 @@ class GenerationResult:
                 "mean_motion": round(float(f.motion.mean()), 4),
             },
             "chords": self.chord_labels(),
-            "chord_changes": [{"time": t, "chord": label} for t, label in self.chord_changes()],
+            "chords_harte": self.chord_labels(harte=True),
+            "chord_changes": [
+                {"time": start, "end": end, "chord": symbol, "harte": self._label(chord, harte=True)}
+                for start, end, chord, symbol in self.chord_timeline()
+            ],
             "chord_ids_normalised": [int(c) for c in self.grid.per_second(self.chords, f.T)],
             "grid": {
                 "tempo": self.grid.tempo,

@@ -111,8 +111,10 @@ def open_video(path: str | os.PathLike) -> tuple[av.container.InputContainer, av
     try:
         container = av.open(str(path), metadata_errors="ignore")
     except (av.error.FFmpegError, UnicodeDecodeError) as error:
+        # FFmpeg's own words, without its error number and the path repeated ("[Errno 1094995529]").
+        reason = getattr(error, "strerror", None) or type(error).__name__
         raise UserError(
-            f"{path} is not a readable video ({error}); give an mp4, mkv, mov, webm or avi"
+            f"{path} is not a readable video ({reason.lower()}); give an mp4, mkv, mov, webm or avi"
         ) from None
     if not container.streams.video:
         container.close()

@@ -6,8 +6,9 @@ The model sees each chord as a root id (N = 0, C..B = 1..12, END 13, PAD 14) plu
 id (N = 0, maj..maj7 = 1..13, END 14, PAD 15).
 
 This module also parses chord symbols as people type them (``F#m7``, ``Bm7b5``, ``C:min7``),
-spells chords with correct letter names, and parses key names into the mode bit and the
-transposition from the normalised C major / A minor space.
+writes them back as musicians do (``chord_symbol``) or as MuVi-Sync / Harte labels
+(``chord_label``), spells chords with correct letter names for a key, and parses key names
+into the mode bit and the transposition from the normalised C major / A minor space.
 """
 
 from __future__ import annotations
@@ -166,16 +167,56 @@ def parse_progression(text: str | Iterable[str]) -> list[int]:
 
 
 def chord_label(cid: int, key: Key | None = None) -> str:
-    """The MuVi-Sync label (``C``, ``C#:min7``, ``N``).
+    """The MuVi-Sync / Harte label (``C``, ``C#:min7``, ``N``), as researchers write chords.
 
-    With a ``key`` the root is spelled as that key spells it (``Bb`` in F major, not ``A#``);
-    such labels still parse back to the same id.
+    With a ``key`` the root is spelled for that key (``Bb`` in F major, ``E#`` in F# minor; see
+    ``chord_root_name``); such labels still parse back to the same id.
     """
     root, quality = chord_root(cid), chord_quality(cid)
     if root is None:
         return "N"
-    name = (FLAT_ROOTS if key is not None and key.prefers_flats else ROOTS)[root]
+    name = chord_root_name(root, quality, key) if key is not None else ROOTS[root]
     return name if quality == "maj" else f"{name}:{quality}"
+
+
+# How musicians write each quality after the root (lead-sheet style); all of them parse back.
+SYMBOL_SUFFIXES: dict[str, str] = {
+    "maj": "", "min": "m", "dim": "dim", "aug": "aug", "sus4": "sus4", "sus2": "sus2", "7": "7",
+    "maj7": "maj7", "min7": "m7", "dim7": "dim7", "hdim7": "m7b5", "maj6": "6", "min6": "m6",
+}  # fmt: skip
+
+
+def chord_symbol(cid: int, key: Key | None = None) -> str:
+    """The chord as musicians write it (``Am``, ``Cm7``, ``Bm7b5``, ``E#dim``, ``Fmaj7``, ``N``).
+
+    With a ``key`` the root is spelled for that key (see ``chord_root_name``); without one, sharps.
+    """
+    root, quality = chord_root(cid), chord_quality(cid)
+    if root is None:
+        return "N"
+    name = chord_root_name(root, quality, key) if key is not None else ROOTS[root]
+    return name + SYMBOL_SUFFIXES[quality]
+
+
+# Scale degree (0 = tonic .. 6 = leading tone) whose letter spells a root this many semitones
+# above the tonic. Diatonic roots take their degree's letter (the harmonic minor's raised seventh
+# included: E# in F# minor, F## in G# minor); chromatic roots take the spelling they usually have:
+# flattened degrees in major (bII, bIII, bVI, bVII) and #IV; in minor the Neapolitan bII and the
+# raised third, fourth and sixth. One table serves both modes.
+_DEGREE_OF = (0, 1, 1, 2, 2, 3, 3, 4, 5, 5, 6, 6)
+_DIATONIC = {"major": frozenset({0, 2, 4, 5, 7, 9, 11}), "minor": frozenset({0, 2, 3, 5, 7, 8, 10, 11})}
+
+
+def root_name(root: int, key: Key) -> str:
+    """The letter name of pitch class ``root`` as a chord root in ``key`` (``E#`` in F# minor,
+    ``Bb`` in F major, ``Ab`` in C major). Only a diatonic root may take a double sharp or flat
+    (F## in G# minor); a chromatic one then gives way to its plain twin."""
+    interval = (root - key.tonic) % 12
+    letter = _LETTERS[(_LETTERS.index(key.tonic_name[0]) + _DEGREE_OF[interval]) % 7]
+    offset = (root - _NATURAL_PC[letter] + 6) % 12 - 6
+    if abs(offset) > 1 and interval not in _DIATONIC[key.mode]:
+        return (FLAT_ROOTS if key.prefers_flats else ROOTS)[root]
+    return letter + ("#" * offset if offset > 0 else "b" * -offset)
 
 
 def chord_pitch_classes(cid: int) -> list[int]:
@@ -196,9 +237,28 @@ def chord_note_names(cid: int, key: Key | None = None) -> list[str]:
     if root is None:
         return []
     if key is not None:
-        return _spell(root, quality, chord_label(chord_id(root, "maj"), key))
+        return _spell(root, quality, chord_root_name(root, quality, key))
     spellings = [_spell(root, quality, name) for name in (ROOTS[root], FLAT_ROOTS[root])]
     return min(spellings, key=lambda names: sum(len(n) - 1 for n in names))
+
+
+def chord_root_name(root: int, quality: str, key: Key) -> str:
+    """The root's name for a ``quality`` chord in ``key``: ``root_name``, unless the chord is not
+    in the key (its tones outside the major or harmonic minor scale) and that name would spell one
+    of its other tones with a double sharp or flat where an enharmonic twin of the root spells none:
+    F major 7 in F# minor is Fmaj7, not E#maj7 with its G##, and A# major there is Bb, while E#dim
+    there and D#7 (D# F## A# C#) in G# minor keep their letters."""
+    name = root_name(root, key)
+    in_key = all((root + step - key.tonic) % 12 in _DIATONIC[key.mode] for step in QUALITY_INTERVALS[quality])
+    if in_key or not _doubled(_spell(root, quality, name)[1:]):
+        return name
+    preferred = (FLAT_ROOTS, ROOTS) if key.prefers_flats else (ROOTS, FLAT_ROOTS)
+    twins = [names[root] for names in preferred if names[root] != name]
+    return next((twin for twin in twins if not _doubled(_spell(root, quality, twin))), name)
+
+
+def _doubled(names: list[str]) -> bool:
+    return any("##" in name or "bb" in name for name in names)
 
 
 def _spell(root: int, quality: str, root_name: str) -> list[str]:

@@ -45,6 +45,7 @@ RESULT_NAMES = {
     "midi": ".mid",
     "wav": ".wav",
     "video": "_with_music.mp4",
+    "mix": "_with_music.wav",  # the video's own sound with the music under it
     "json": ".json",
     "plot": ".png",
     "leadsheet": ".musicxml",
@@ -66,6 +67,7 @@ class OutputSet:
     overwrite: bool
     soundfont: Path | None  # resolved and checked when a WAV is written
     loudness: float | None = synth.LOUDNESS_TARGET  # LUFS the WAVs are brought to (None: as rendered)
+    soundtrack: mux.Soundtrack = mux.REPLACE  # what the video's audio stream holds
 
     @property
     def folder(self) -> Path:
@@ -85,18 +87,30 @@ def plan_result(
     soundfont: str | os.PathLike | None = None,
     loudness: float | None = synth.LOUDNESS_TARGET,
     overwrite: bool = False,
+    soundtrack: mux.Soundtrack | None = None,
 ) -> OutputSet:
     """The set ``write_result`` writes for one video: ``stem.mid`` and, as asked, ``stem.wav``,
-    ``stem_with_music.mp4`` (only for a result that has a video; it needs the WAV), ``stem.json``,
-    ``stem.png``, ``stem.musicxml`` (the lead sheet) and one ``stem_PART.wav`` per part. Raises
-    UserError for anything that would stop the writing later."""
+    ``stem_with_music.mp4`` (only for a result that has a video; it needs the WAV), with a mix
+    also ``stem_with_music.wav`` (when the video has a sound of its own), ``stem.json``,
+    ``stem.png``, ``stem.musicxml`` (the lead sheet) and one ``stem_PART.wav`` per part.
+    ``soundtrack`` (default: a mix) says what the video's audio holds; ``music-only`` writes no
+    video. Raises UserError for anything that would stop the writing later."""
+    soundtrack = soundtrack or mux.Soundtrack()
+    video = video and soundtrack.mode != "music-only"
     kinds = ["midi"]
     if wav or video or stems:
         kinds.append("wav")
-    wanted = (("video", video), ("json", json), ("plot", plot), ("leadsheet", lead_sheet))
-    kinds += [kind for kind, asked in wanted if asked]
+    asked = (
+        ("video", video),
+        ("mix", video and soundtrack.mode == "mix"),
+        ("json", json),
+        ("plot", plot),
+        ("leadsheet", lead_sheet),
+    )
+    kinds += [kind for kind, wanted in asked if wanted]
     kinds += list(STEM_NAMES) if stems else []
-    return _plan(Path(folder), stem, RESULT_NAMES, kinds, soundfont, loudness, overwrite)
+    plan = _plan(Path(folder), stem, RESULT_NAMES, kinds, soundfont, loudness, overwrite)
+    return dataclasses.replace(plan, soundtrack=soundtrack)
 
 
 def plan_music(
@@ -293,18 +307,23 @@ def write_music(
     extra: dict[str, Callable[[Path], None]] | None = None,
     timings: dict[str, float] | None = None,
     progress_bars: bool = False,
+    stages: Callable[[str], None] | None = None,
 ) -> dict[str, Path]:
     """Write the set: the MIDI, its render, the stems, the video with the render as soundtrack,
     then ``extra`` kinds in order (kind -> a function that writes that file at the path it is
-    given). Returns kind -> path of what was written; seconds per stage go into ``timings``."""
+    given). ``stages`` is told each kind (but the stems) just before it is written. Returns kind
+    -> path of what was written; seconds per stage go into ``timings``."""
     watch = Stopwatch(timings)
+    starting = stages or (lambda kind: None)
     parts = {f"stem:{part.name}" for part in arrangement.parts}
     for kind in [k for k in outputs.targets if k.startswith("stem:") and k not in parts]:
         outputs = _without(outputs, kind)  # a part this arrangement leaves out has no stem
     with staged(outputs) as stage:
+        starting("midi")
         with watch("save_midi"), writing(outputs.targets["midi"]):
             arrangement.to_midi().save(stage["midi"])
         if "wav" in stage:
+            starting("wav")
             with watch("render"), writing(outputs.targets["wav"]):
                 gain = synth.render_wav(
                     stage["midi"],
@@ -324,10 +343,12 @@ def write_music(
                         alone.to_midi(), stage[kind], outputs.soundfont, duration=length, gain=gain
                     )
         if "video" in stage:
+            starting("video")
             with watch("mux"), writing(outputs.targets["video"]):
-                mux.mux_into(video, stage["wav"], stage["video"])
+                mux.mux_into(video, stage["wav"], stage["video"], outputs.soundtrack, stage.get("mix"))
         for kind, write in (extra or {}).items():
             if kind in stage:
+                starting(kind)
                 with watch(kind), writing(outputs.targets[kind]):
                     write(stage[kind])
     logger.debug("wrote %s", ", ".join(str(p) for p in outputs.targets.values()))
@@ -335,14 +356,21 @@ def write_music(
 
 
 def write_result(
-    result: GenerationResult, outputs: OutputSet | str | os.PathLike, *, progress_bars: bool = False
+    result: GenerationResult,
+    outputs: OutputSet | str | os.PathLike,
+    *,
+    progress_bars: bool = False,
+    stages: Callable[[str], None] | None = None,
 ) -> dict[str, Path]:
     """Write ``result`` as the set ``outputs`` plans (a folder: the default set, named after the
-    video); returns kind -> path and adds the writing stages to ``result.timings``."""
+    video); returns kind -> path and adds the writing stages to ``result.timings``. ``stages`` is
+    told each kind of file just before it is written."""
     if not isinstance(outputs, OutputSet):
         outputs = plan_result(outputs, result.video.stem if result.video else "video2music")
     if "video" in outputs.targets and result.video is None:
         outputs = _without(outputs, "video")
+    if "mix" in outputs.targets and (result.video is None or not mux.has_audio(result.video)):
+        outputs = _without(outputs, "mix")  # nothing to mix with: the video gets the music alone
 
     def write_plot(path: Path) -> None:
         from video2music.plot import plot_timeline  # matplotlib is slow to import; only when asked
@@ -365,6 +393,7 @@ def write_result(
         extra={"plot": write_plot, "json": write_json, "leadsheet": write_sheet},
         timings=result.timings,
         progress_bars=progress_bars,
+        stages=stages,
     )
 
 

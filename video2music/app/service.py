@@ -18,8 +18,10 @@ from video2music.app.cache import FeatureCache
 from video2music.app.runs import RunFolders, safe_stem
 from video2music.errors import UserError
 from video2music.features import BACKENDS as FEATURE_BACKENDS
-from video2music.music.arrange import Instruments
+from video2music.music.instruments import Instruments
+from video2music.music.mux import AUDIO_MODES, Soundtrack
 from video2music.pipeline import GenerationSettings, Progress, Video2Music
+from video2music.progression import TimedChords, parse_timed
 from video2music.writer import plan_result, write_result
 
 logger = logging.getLogger(__name__)
@@ -29,6 +31,19 @@ BACKENDS = ("auto", *FEATURE_BACKENDS)
 KEY_CHOICES = (AUTO_KEY,) + tuple(
     vocab.Key(tonic, mode).name for mode in ("major", "minor") for tonic in range(12)
 )
+AUDIO_CHOICES = AUDIO_MODES
+# The stages of a request, in order, with the share of the work done when each starts (measured
+# on the sample: extracting features takes about half of a first request, rendering and putting
+# the music into the video most of the rest). Writer stages are the kinds of file it writes.
+FEATURES_DONE = 0.45
+WRITER_STAGES = {
+    "midi": (0.6, "writing the MIDI"),
+    "wav": (0.62, "rendering the music"),
+    "video": (0.8, "putting the music into the video"),
+    "plot": (0.9, "drawing the timeline"),
+    "json": (0.97, "writing the summary"),
+    "leadsheet": (0.98, "writing the lead sheet"),
+}
 
 
 @dataclass
@@ -42,11 +57,16 @@ class Request:
     chords_program: int = Instruments.chords
     arpeggio_program: int = Instruments.arpeggio
     bass_program: int = Instruments.bass
+    drums_program: int = Instruments.drums  # the kit
     drums: bool = True
     seed: int = 0
     temperature: float = 1.0
     emotion_strength: float | None = None  # None: the model's own default
     backend: str = "auto"
+    audio: str = "mix"
+    music_gain: float | None = None  # dB; None: the soundtrack's default
+    chords: str = ""  # an edited progression ("0s Am | 2s F"): re-render with it instead of decoding
+    take: int = 1  # outputs are named NAME_take<N>, so every take of a session can be downloaded
 
 
 @dataclass
@@ -58,6 +78,7 @@ class ScoredRequest:
     chords_text: str
     key: str
     features_cached: bool
+    take: int = 1
     timings: dict[str, float] = field(default_factory=dict)
 
     def status(self) -> str:
@@ -67,7 +88,22 @@ class ScoredRequest:
             features = f"features reused from cache (saved {t['features_saved']:.1f} s)"
         else:
             features = f"features extracted in {t['features']:.1f} s"
-        return f"Key {self.key} · {features} · music in {t['music']:.1f} s · total {t['total']:.1f} s"
+        return (
+            f"Take {self.take}: key {self.key} · {features} · music in {t['music']:.1f} s · "
+            f"total {t['total']:.1f} s"
+        )
+
+
+@dataclass(frozen=True)
+class CheckedRequest:
+    """A request's settings, parsed and checked; ``chords`` None: the model writes them."""
+
+    video: Path
+    backend: str
+    instruments: Instruments
+    settings: GenerationSettings
+    soundtrack: Soundtrack
+    chords: TimedChords | None
 
 
 class Scorer:
@@ -78,9 +114,9 @@ class Scorer:
         self.cache = cache
         self.runs = runs
 
-    def check(self, request: Request) -> tuple[Path, str, Instruments, GenerationSettings]:
-        """Every setting checked before any work: the video path, resolved backend, instruments and
-        generation settings."""
+    def check(self, request: Request) -> CheckedRequest:
+        """Every setting checked before any work: the video path, resolved backend, instruments,
+        generation settings, the soundtrack and the edited chords."""
         if request.video is None or not str(request.video):
             raise UserError("no video yet: upload one or pick the sample video, then press Generate")
         video = Path(request.video)
@@ -93,8 +129,16 @@ class Scorer:
             chords=int(request.chords_program),
             arpeggio=int(request.arpeggio_program),
             bass=int(request.bass_program),
+            drums=int(request.drums_program),
         )
-        return video, self.v2m.feature_backend(request.backend), instruments, self._settings(request)
+        return CheckedRequest(
+            video=video,
+            backend=self.v2m.feature_backend(request.backend),
+            instruments=instruments,
+            settings=self._settings(request),
+            soundtrack=Soundtrack(request.audio, request.music_gain),
+            chords=parse_timed(request.chords, "the chord text") if request.chords.strip() else None,
+        )
 
     @staticmethod
     def _piece(request: Request) -> dict[str, Any]:
@@ -117,9 +161,10 @@ class Scorer:
         """Generate for ``request`` into a new run folder; UserError for anything the user can fix."""
         report = progress or (lambda fraction, message: None)
         started = time.perf_counter()
-        video, backend, instruments, settings = self.check(request)
+        checked = self.check(request)
+        video, backend = checked.video, checked.backend
 
-        report(0.0, "reading the video")
+        report(0.0, "watching the video: scenes, motion and mood")
         try:
             cached = self.cache.get_or_extract(
                 video, backend, lambda path: self.v2m.extract_features(path, backend=backend)
@@ -130,23 +175,27 @@ class Scorer:
         features_done = time.perf_counter()
 
         def generation_progress(fraction: float, message: str) -> None:
-            report(0.3 + 0.3 * fraction, message)
+            report(FEATURES_DONE + (WRITER_STAGES["midi"][0] - FEATURES_DONE) * fraction, message)
+
+        def writer_progress(kind: str) -> None:
+            report(*WRITER_STAGES[kind])
 
         result = self.v2m.generate(
             video,
             features=cached.features,
-            instruments=instruments,
+            instruments=checked.instruments,
             drums=bool(request.drums),
             progress=generation_progress,
+            chords=checked.chords,
             seed=int(request.seed),
-            settings=settings,
+            settings=checked.settings,
             **self._piece(request),
         )
-        report(0.6, "rendering audio and video")
         folder = self.runs.new()
+        stem = f"{safe_stem(video.name)}_take{int(request.take)}"
         try:
-            plan = plan_result(folder, safe_stem(video.name), plot=True, overwrite=True)
-            files = write_result(result, plan)
+            plan = plan_result(folder, stem, plot=True, overwrite=True, soundtrack=checked.soundtrack)
+            files = write_result(result, plan, stages=writer_progress)
             stray = [p for p in files.values() if not self.runs.owns(p)]
             if stray:  # the writer is asked for files in the run folder; anything else must never be served
                 raise RuntimeError(f"outputs outside the run folder: {stray}")
@@ -168,5 +217,6 @@ class Scorer:
             chords_text=result.chords_text(),
             key=result.key.name,
             features_cached=cached.hit,
+            take=int(request.take),
             timings=timings,
         )

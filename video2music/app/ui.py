@@ -1,5 +1,11 @@
 """The Gradio page: a video in, controls, a Generate button; the scored video, audio, timeline,
 chords and downloads out. All the work happens in ``video2music.app.service``.
+
+One status line under the buttons is the page's only progress display and its only message box:
+it moves through the request's real stages, and a problem shows there as one plain sentence
+(the other panels keep what they showed). Both buttons are disabled while a request runs. The
+chord progression can be edited and rendered again over the same video; every take of a visit
+keeps its own files (``NAME_take<N>``), listed for download.
 """
 
 from __future__ import annotations
@@ -11,24 +17,54 @@ from typing import Any
 import gradio as gr
 import pretty_midi
 
-from video2music.app.service import AUTO_KEY, BACKENDS, KEY_CHOICES, Request, Scorer
+from video2music.app.service import (
+    AUDIO_CHOICES,
+    AUTO_KEY,
+    BACKENDS,
+    KEY_CHOICES,
+    Request,
+    ScoredRequest,
+    Scorer,
+)
 from video2music.errors import UserError
-from video2music.music.arrange import Instruments
+from video2music.music.instruments import DRUM_KITS, PRESETS, Instruments
 
 logger = logging.getLogger(__name__)
 
 PROGRAMS = [(f"{p} {pretty_midi.program_to_instrument_name(p)}", p) for p in range(128)]
-DOWNLOADS = ("midi", "wav", "video", "json", "leadsheet")
+KITS = [
+    (f"{number} {name}", number) for number, name in {n: k for k, n in reversed(DRUM_KITS.items())}.items()
+]
+CUSTOM = "custom"
+DOWNLOADS = ("midi", "wav", "video", "mix", "json", "leadsheet")
+AUDIO_LABELS = {
+    "mix": "mix: the video's own sound, the music under it (lowered while the sound is loud)",
+    "replace": "replace: the music alone",
+    "music-only": "music only: no video, just the music files",
+}
 
 INTRO = """# video2music
 Score a video with music you can edit: chords that follow its mood and cuts, arranged for
-chords, arpeggio, bass and drums. Upload a video (or pick the sample below), choose settings and
-press **Generate**. Another seed or other settings reuse the video's features, so they are quick.
+chords, arpeggio, bass and drums, mixed under the video's own sound. Upload a video (or pick the
+sample below), choose settings and press **Generate**. Another seed or other settings reuse the
+video's features, so they are quick; edit the chords and press **Re-render** to hear your version.
+"""
+TIMELINE = (
+    "The timeline, top to bottom: the emotion the video shows, its motion, the chords (blue: "
+    "major family, orange: minor family) and the note density and loudness that shape the "
+    "patterns; dashed lines are scene cuts."
+)
+# Phones: each control takes the whole width rather than being squeezed beside another (the
+# launcher hands this to Gradio).
+CSS = """
+@media (max-width: 600px) {
+  #key, #primer, #seed, #tempo { min-width: 100% !important; }
+}
+#status { min-height: 2.5em; }
 """
 
-
-_INTEGERS = ("chords_program", "arpeggio_program", "bass_program", "seed")
-_FLOATS = ("tempo", "temperature", "emotion_strength")
+_INTEGERS = ("chords_program", "arpeggio_program", "bass_program", "drums_program", "seed")
+_FLOATS = ("tempo", "temperature", "emotion_strength", "music_gain")
 
 
 def _request(settings: dict[str, Any]) -> Request:
@@ -42,70 +78,110 @@ def _request(settings: dict[str, Any]) -> Request:
     return Request(**settings)
 
 
+def _outputs(outcome: ScoredRequest, takes: list[list[str]]) -> tuple:
+    files = outcome.files
+    this_take = [str(files[kind]) for kind in DOWNLOADS if kind in files]
+    earlier = [path for take in reversed(takes) for path in take]
+    return (
+        str(files["video"]) if "video" in files else None,
+        str(files["wav"]),
+        str(files["plot"]),
+        outcome.chords_text,
+        this_take,
+        earlier or None,
+        outcome.status(),
+        [*takes, this_take],
+    )
+
+
 def build(scorer: Scorer, sample: Path | None = None) -> gr.Blocks:
     """The page, wired to ``scorer``; ``sample`` (a video file) is offered as an example."""
 
     controls: dict[str, gr.components.Component] = {}  # Request field -> page control, filled below
 
-    def generate(*values, progress=gr.Progress()):  # noqa: B008 - Gradio's way to show progress
-        request = _request(dict(zip(controls, values, strict=True)))
+    def run(values: tuple, chords: str, takes: list[list[str]], progress: gr.Progress) -> tuple:
+        settings = dict(zip(controls, values, strict=True))
+        request = _request({**settings, "chords": chords, "take": len(takes) + 1})
         try:
             outcome = scorer.run(request, progress=lambda fraction, message: progress(fraction, desc=message))
         except UserError as error:
-            raise gr.Error(str(error), print_exception=False) from None
+            message = str(error)
         except Exception as error:
-            # The visitor gets one line and the server keeps serving; the details go to the log.
+            # The visitor gets one sentence and the server keeps serving; the details go to the log.
             logger.exception("generation failed")
-            raise gr.Error(
-                f"generation failed unexpectedly ({type(error).__name__}); the server log has the details",
-                print_exception=False,
-            ) from None
-        files = outcome.files
-        return (
-            str(files["video"]),
-            str(files["wav"]),
-            str(files["plot"]),
-            outcome.chords_text,
-            [str(files[name]) for name in DOWNLOADS],
-            outcome.status(),
-        )
+            message = (
+                f"generation failed unexpectedly ({type(error).__name__}); the server log has the details"
+            )
+        else:
+            return _outputs(outcome, takes)
+        sentence = message[0].upper() + message[1:]
+        return (*(gr.skip() for _ in range(6)), f"**Could not generate:** {sentence}.", gr.skip())
+
+    def generate(*values, progress=gr.Progress()):  # noqa: B008 - Gradio's way to show progress
+        *settings, takes = values
+        return run(tuple(settings), "", takes, progress)
+
+    def rerender(*values, progress=gr.Progress()):  # noqa: B008
+        *settings, chords, takes = values
+        if not chords.strip():
+            return (*(gr.skip() for _ in range(6)), "**Nothing to re-render:** generate first.", gr.skip())
+        return run(tuple(settings), chords, takes, progress)
 
     defaults = Instruments()
     # Uploads pile up in the app's folder; Gradio drops those older than a day, hourly (the run
     # folders are pruned by RunFolders, the bundled sample is kept).
     with gr.Blocks(title="video2music", analytics_enabled=False, delete_cache=(3600, 86400)) as page:
         gr.Markdown(INTRO)
+        takes = gr.State([])
         with gr.Row():
-            with gr.Column(scale=1):
+            with gr.Column(scale=1, min_width=320):
                 video = gr.Video(label="Video", sources=["upload"], elem_id="input-video")
                 if sample is not None:
                     gr.Examples([[str(sample)]], inputs=[video], label="Sample video", elem_id="sample")
+                key = gr.Dropdown(list(KEY_CHOICES), value=AUTO_KEY, label="Key", elem_id="key")
+                primer = gr.Textbox(
+                    label="Primer chords (optional, in the chosen key)",
+                    placeholder="e.g. C Am F G",
+                    elem_id="primer",
+                )
                 with gr.Row():
-                    key = gr.Dropdown(list(KEY_CHOICES), value=AUTO_KEY, label="Key", elem_id="key")
-                    primer = gr.Textbox(
-                        label="Primer chords (optional, in the chosen key)",
-                        placeholder="e.g. C Am F G",
-                        elem_id="primer",
+                    seed = gr.Number(value=0, precision=0, label="Seed", elem_id="seed", min_width=140)
+                    tempo = gr.Slider(
+                        40, 240, value=120, step=1, label="Tempo (bpm)", elem_id="tempo", min_width=200
                     )
-                with gr.Row():
-                    seed = gr.Number(value=0, precision=0, label="Seed", elem_id="seed")
-                    tempo = gr.Slider(40, 240, value=120, step=1, label="Tempo (bpm)", elem_id="tempo")
-                with gr.Row():
-                    temperature = gr.Slider(
-                        0, 2, value=1.0, step=0.05, label="Temperature (0 = likeliest)", elem_id="temperature"
-                    )
-                    emotion_strength = gr.Slider(
-                        0,
-                        3,
-                        value=scorer.v2m.settings.emotion_guidance,
-                        step=0.1,
-                        label="Emotion strength (0 = off)",
-                        elem_id="emotion",
-                    )
+                temperature = gr.Slider(
+                    0, 2, value=1.0, step=0.05, label="Temperature (0 = likeliest)", elem_id="temperature"
+                )
+                emotion_strength = gr.Slider(
+                    0,
+                    3,
+                    value=scorer.v2m.settings.emotion_guidance,
+                    step=0.1,
+                    label="Emotion strength (0 = off)",
+                    elem_id="emotion",
+                )
+                audio = gr.Radio(
+                    [(AUDIO_LABELS[mode], mode) for mode in AUDIO_CHOICES],
+                    value="mix",
+                    label="Sound of the video with music",
+                    elem_id="audio",
+                )
+                music_gain = gr.Slider(
+                    -30,
+                    12,
+                    value=-6,
+                    step=1,
+                    label="Music level (dB; -6 sits under the video's sound)",
+                    elem_id="gain",
+                )
                 with gr.Accordion("Instruments and features", open=False):
+                    preset = gr.Dropdown(
+                        [CUSTOM, *PRESETS], value=CUSTOM, label="Style preset", elem_id="preset"
+                    )
                     chords_program = gr.Dropdown(PROGRAMS, value=defaults.chords, label="Chords")
                     arpeggio_program = gr.Dropdown(PROGRAMS, value=defaults.arpeggio, label="Arpeggio")
                     bass_program = gr.Dropdown(PROGRAMS, value=defaults.bass, label="Bass")
+                    drums_program = gr.Dropdown(KITS, value=defaults.drums, label="Drum kit")
                     drums = gr.Checkbox(value=True, label="Drums")
                     backend = gr.Radio(
                         list(BACKENDS),
@@ -113,19 +189,29 @@ def build(scorer: Scorer, sample: Path | None = None) -> gr.Blocks:
                         label="Feature backend (auto: what the model needs; clip needs the CLIP weights)",
                     )
                 button = gr.Button("Generate", variant="primary", elem_id="generate")
-            with gr.Column(scale=1):
+            with gr.Column(scale=1, min_width=320):
+                status = gr.Markdown(elem_id="status")
                 out_video = gr.Video(label="Video with music", interactive=False, elem_id="result-video")
                 out_audio = gr.Audio(
-                    label="Music (WAV)", type="filepath", interactive=False, elem_id="result-audio"
+                    label="Music alone (WAV)", type="filepath", interactive=False, elem_id="result-audio"
                 )
-                status = gr.Markdown(elem_id="status")
-                chords = gr.Textbox(label="Chord progression", lines=3, interactive=False, elem_id="chords")
+                chords = gr.Textbox(
+                    label="Chord progression: seconds and chord, e.g. 0s Am | 2s F; edit it, then Re-render",
+                    lines=3,
+                    interactive=True,
+                    elem_id="chords",
+                )
+                rerender_button = gr.Button("Re-render with these chords", elem_id="rerender")
                 plot = gr.Image(label="Timeline", type="filepath", interactive=False, elem_id="plot")
+                gr.Markdown(TIMELINE, elem_id="timeline-legend")
                 downloads = gr.File(
-                    label="Downloads: MIDI, WAV, MP4, JSON",
+                    label="Downloads of this take: MIDI, music WAV, MP4, mixed WAV, JSON",
                     file_count="multiple",
                     interactive=False,
                     elem_id="downloads",
+                )
+                earlier = gr.File(
+                    label="Earlier takes", file_count="multiple", interactive=False, elem_id="takes"
                 )
         controls.update(
             video=video,
@@ -135,16 +221,37 @@ def build(scorer: Scorer, sample: Path | None = None) -> gr.Blocks:
             chords_program=chords_program,
             arpeggio_program=arpeggio_program,
             bass_program=bass_program,
+            drums_program=drums_program,
             drums=drums,
             seed=seed,
             temperature=temperature,
             emotion_strength=emotion_strength,
             backend=backend,
+            audio=audio,
+            music_gain=music_gain,
         )
-        button.click(
-            generate,
-            inputs=list(controls.values()),
-            outputs=[out_video, out_audio, plot, chords, downloads, status],
-            api_name="generate",
+
+        def apply_preset(name: str) -> tuple:
+            if name == CUSTOM:
+                return tuple(gr.skip() for _ in range(4))
+            chosen = Instruments.preset(name)
+            return chosen.chords, chosen.arpeggio, chosen.bass, chosen.drums
+
+        preset.change(
+            apply_preset, preset, [chords_program, arpeggio_program, bass_program, drums_program], queue=False
         )
+        results = [out_video, out_audio, plot, chords, downloads, earlier, status, takes]
+        buttons = [button, rerender_button]
+        for trigger, handler, extra, name in (
+            (button, generate, [takes], "generate"),
+            (rerender_button, rerender, [chords, takes], "rerender"),
+        ):
+            trigger.click(lambda: [gr.update(interactive=False)] * 2, None, buttons, queue=False).then(
+                handler,
+                inputs=[*controls.values(), *extra],
+                outputs=results,
+                api_name=name,
+                show_progress="full",
+                show_progress_on=[status],
+            ).then(lambda: [gr.update(interactive=True)] * 2, None, buttons, queue=False)
     return page

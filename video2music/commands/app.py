@@ -32,9 +32,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     p.add_argument("--port", type=int, default=7860, help="port to listen on (default 7860)")
     p.add_argument("--share", action="store_true", help="also open a temporary public link through Gradio")
-    p.add_argument("--model", default="default", help="shipped model name (default, debug) or a checkpoint")
+    p.add_argument(
+        "--weights",
+        "--model",
+        default="default",
+        help="the chord model, as generate.py's --weights: default, chorale or debug (shipped), a "
+        "checkpoint of ours, or a published best_loss_weights.pickle (default: default)",
+    )
     p.add_argument("--regression-weights", help="trained regression checkpoint (default: the rule)")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N for the models (default cpu)")
     p.add_argument(
         "--output-dir",
         type=Path,
@@ -115,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     from video2music.app.service import Scorer
     from video2music.pipeline import Video2Music
 
-    v2m = Video2Music.from_pretrained(args.model, regression=args.regression_weights, device=args.device)
+    v2m = Video2Music.from_pretrained(args.weights, regression=args.regression_weights, device=args.device)
     scorer = Scorer(v2m, FeatureCache(args.cache_size), RunFolders(root, keep=args.keep_runs))
     page = ui.build(scorer, sample=SAMPLE if SAMPLE.is_file() else None)
     page.queue(default_concurrency_limit=args.concurrency, max_size=args.queue_size)
@@ -131,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             allowed_paths=[],
             show_error=False,
             footer_links=[],
+            css=ui.CSS,
         )
     except OSError:  # taken between the check and the launch
         raise UserError(_port_message(args.host, args.port)) from None

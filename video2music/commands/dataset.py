@@ -21,26 +21,60 @@ from video2music.data.muvisync import (
 )
 from video2music.errors import EXIT_USAGE, UserError, cli_main
 
+DESCRIPTION = (
+    "Check a MuVi-Sync dataset (every problem, as file:line), pack it into one .npz for fast "
+    "training, or write a small synthetic dataset in its layout (fixture) to try training and "
+    "evaluation without downloading anything."
+)
+
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m video2music.commands.dataset", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m video2music.commands.dataset", description=DESCRIPTION)
     sub = p.add_subparsers(dest="command", required=True)
-    check = sub.add_parser("check", help="validate every file of the splits and list every problem")
+    check = sub.add_parser(
+        "check",
+        help="validate every file of the splits and list every problem",
+        description="Validate every file of the splits and list every problem.",
+    )
     check.add_argument("data", type=Path, help="MuVi-Sync folder or packed .npz")
     check.add_argument("--split", action="append", help="split to check (repeatable; default: all)")
     check.add_argument("--semantic", action="store_true", help="require CLIP semantic features")
-    packer = sub.add_parser("pack", help="pack a MuVi-Sync folder into one .npz (+ a .json index)")
+    packer = sub.add_parser(
+        "pack",
+        help="pack a MuVi-Sync folder into one .npz (+ a .json index)",
+        description="Pack a MuVi-Sync folder into one .npz (+ a .json index).",
+    )
     packer.add_argument("data", type=Path, help="MuVi-Sync folder")
     packer.add_argument("out", type=Path, help="output .npz")
     packer.add_argument("--split", action="append", help="split to pack (repeatable; default: all)")
-    packer.add_argument("--overwrite", action="store_true")
-    fixture = sub.add_parser("fixture", help="write a small synthetic dataset with learnable structure")
+    packer.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    fixture = sub.add_parser(
+        "fixture",
+        help="write a small synthetic dataset with learnable structure",
+        description="Write a small synthetic dataset with learnable structure.",
+    )
     fixture.add_argument("out", type=Path, help="output folder")
-    fixture.add_argument("--videos", type=int, nargs=3, default=(12, 4, 4), metavar=("TRAIN", "VAL", "TEST"))
-    fixture.add_argument("--seconds", type=int, nargs=2, default=(20, 40), metavar=("MIN", "MAX"))
+    fixture.add_argument(
+        "--videos",
+        type=int,
+        nargs=3,
+        default=(12, 4, 4),
+        metavar=("TRAIN", "VAL", "TEST"),
+        help="videos per split (default 12 4 4)",
+    )
+    fixture.add_argument(
+        "--seconds",
+        type=int,
+        nargs=2,
+        default=(20, 40),
+        metavar=("MIN", "MAX"),
+        help="each video's length is drawn from MIN..MAX seconds (default 20 40)",
+    )
     fixture.add_argument("--semantic", action="store_true", help="also write (synthetic) semantic features")
-    fixture.add_argument("--seed", type=int, default=0)
-    fixture.add_argument("--overwrite", action="store_true")
+    fixture.add_argument(
+        "--seed", type=int, default=0, help="random seed; the same seed writes the same data"
+    )
+    fixture.add_argument("--overwrite", action="store_true", help="replace an existing dataset folder")
     return p.parse_args(argv)
 
 

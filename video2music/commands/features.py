@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out.exists() and not args.out.is_dir():
         raise UserError(f"--out {args.out} is a file; give a folder")
     if args.backend == "clip":
-        check_clip_model(args.clip_model)  # fail before any video is decoded
+        check_clip_model(args.clip_model, "--backend basic")  # fail before any video is decoded
     jobs = plan_jobs(find_videos(args.inputs, strict=False), args.out, args.muvisync, args.overwrite)
     if not jobs:
         raise UserError("no videos to process; give video files or folders that contain them")

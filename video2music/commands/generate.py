@@ -5,13 +5,23 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from video2music.errors import UserError, cli_main
+from video2music.features.clip import clip_source
 from video2music.features.extract import BACKENDS
+from video2music.features.video_features import VideoFeatures
+from video2music.music.instruments import PRESETS, Instruments
+from video2music.music.mux import Soundtrack
 from video2music.music.synth import LOUDNESS_TARGET
+from video2music.progression import TimedChords, load_chords
+from video2music.video_io import find_videos
 
 logger = logging.getLogger(__name__)
+WITHOUT_CLIP = "--features basic"
+FEATURE_BACKENDS = ("auto", *BACKENDS)
+DEFAULT_TEMPO = 120.0
 
 STYLES = {"pop": "default", "chorale": "chorale"}  # --style -> the shipped model that plays it
 
@@ -21,41 +31,77 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="generate.py",
         description="Score a video with editable music: writes NAME.mid, NAME.wav, "
         "NAME_with_music.mp4, NAME.json and the lead sheet NAME.musicxml beside the video (or in --out).",
+        epilog="Re-render with edits: --features NAME.npz reuses extracted features (python -m "
+        "video2music.features), --chords NAME.json (or '0 Am | 2 F | 4 C') plays your chords over the "
+        "same features, dynamics and cuts. Bad input prints one 'error:' line and exits with status 2.",
     )
-    p.add_argument("--video", nargs="+", required=True, help="video files, or folders of videos")
-    p.add_argument("--out", type=Path, help="output folder (default: beside each video)")
-    p.add_argument("--key", help="output key, e.g. 'D major', 'F# minor', 'Am' (default: from the mood)")
-    p.add_argument("--primer", help="chords to start from, in the output key, e.g. 'C Am F G'")
     p.add_argument(
-        "--tempo", type=float, default=120.0, help="beats per minute (default 120: two beats a second)"
+        "--video",
+        nargs="+",
+        help="video files, or folders of videos (optional with --features FILE.npz: then only the music "
+        "is written)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, help="output folder (default: beside each video); created if missing")
+    p.add_argument("--key", help="output key, e.g. 'D major', 'F# minor', 'Am' (default: from the mood)")
+    p.add_argument(
+        "--primer", help="chords to start from, in the output key, e.g. 'C Am F G' (each lasts a bar)"
+    )
+    p.add_argument(
+        "--chords",
+        help="play these chords instead of the model's: a NAME.json written by generate.py (its "
+        "chord_changes edited as you like), a text file, or a progression with times in seconds such as "
+        "'0 Am | 2 F | 4 C'; the features, dynamics and cuts stay as they were",
+    )
+    p.add_argument(
+        "--tempo",
+        type=float,
+        help="beats per minute, 20-300 (default 120, two beats a second; with --chords FILE.json, its tempo)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="random seed for the chords; the same seed gives the same MIDI (default 0)",
+    )
     p.add_argument("--temperature", type=float, help="sampling temperature (default 1.0; 0 = likeliest)")
-    p.add_argument("--top-p", type=float, help="nucleus sampling mass (default 0.95)")
+    p.add_argument("--top-p", type=float, help="nucleus sampling mass, 0-1 (default 0.95)")
     p.add_argument(
         "--emotion-strength",
         type=float,
         help="bias toward chord qualities that fit each second's emotion (default 1.5; 0 = off)",
     )
-    p.add_argument("--no-cut-changes", action="store_true", help="no forced chord change at scene cuts")
+    p.add_argument(
+        "--no-cut-changes", action="store_true", help="do not force a chord change at each scene cut"
+    )
     p.add_argument(
         "--instruments",
-        help="General MIDI programs or names, e.g. 'chords=0,arpeggio=46,bass=33,melody=flute'",
+        help="an instrument per part by General MIDI name, alias or number 0-127, e.g. "
+        "'chords=strings,arpeggio=piano,bass=fingered bass,drums=brush' (parts: "
+        f"{', '.join(Instruments.parts())}); on top of --preset when both are given",
     )
-    p.add_argument("--no-drums", action="store_true")
+    p.add_argument(
+        "--preset",
+        help=f"a style's instruments for every part: {', '.join(PRESETS)} "
+        "(default: strings, piano, fingered bass, standard kit)",
+    )
+    p.add_argument("--no-drums", action="store_true", help="leave out the drum track")
     p.add_argument("--no-melody", action="store_true", help="leave out the Melody track")
     p.add_argument(
         "--lead-sheet",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="write NAME.musicxml: melody, chord symbols, key and tempo (default: on)",
+        help="write NAME.musicxml: melody, chord symbols, key, tempo and meter (default: on)",
     )
-    p.add_argument("--soundfont", help="a .sf2 file (default: $VIDEO2MUSIC_SOUNDFONT, FluidR3_GM, TimGM6mb)")
+    p.add_argument(
+        "--soundfont", help="a General MIDI .sf2 file (default: $VIDEO2MUSIC_SOUNDFONT, FluidR3_GM, TimGM6mb)"
+    )
     p.add_argument(
         "--features",
-        choices=("auto", *BACKENDS),
         default="auto",
-        help="clip needs the CLIP weights, basic none (default: what the model needs)",
+        metavar="auto|clip|basic|FILE.npz",
+        help="how to watch the video: clip (CLIP ViT-L/14, needs its weights once: python -m "
+        "video2music.features.fetch_clip), basic (no weights), auto (what the model needs; the default), "
+        "or a FILE.npz extracted before (python -m video2music.features), which must come from --video",
     )
     p.add_argument(
         "--style",
@@ -65,13 +111,32 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--weights",
-        help="shipped model name (default, chorale, debug), our checkpoint or a published one "
-        "(default: default, the pop model)",
+        help="the chord model: default (pop, trained on POP909), chorale (Bach chorales and madrigals) "
+        "or debug (shipped), a checkpoint of ours, or a published Video2Music best_loss_weights.pickle "
+        "(default: default)",
     )
-    p.add_argument("--regression-weights", help="trained regression checkpoint (default: the rule)")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    p.add_argument("--no-video", action="store_true", help="skip the video with music")
+    p.add_argument(
+        "--regression-weights",
+        help="a trained note density/loudness checkpoint (default: the documented rule)",
+    )
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N for the models (default cpu)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs (default: refuse)")
+    p.add_argument(
+        "--audio",
+        default="mix",
+        metavar="mix|replace|music-only",
+        help="the sound of NAME_with_music.mp4: mix (the default) keeps the video's own sound and puts "
+        "the music under it, lowered while the original is loud, and also writes that mix as "
+        "NAME_with_music.wav; replace gives the video the music alone; music-only writes no video",
+    )
+    p.add_argument(
+        "--music-gain",
+        type=float,
+        metavar="DB",
+        help="the music's level in dB, -60 to 20 (default -6 with --audio mix, so the original "
+        "leads; else 0)",
+    )
+    p.add_argument("--no-video", action="store_true", help="do not write the video with music")
     p.add_argument("--plot", action="store_true", help="also write NAME.png, a timeline")
     p.add_argument(
         "--stems",
@@ -92,80 +157,147 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+@dataclass(frozen=True)
+class Job:
+    """One scoring: a video (None for music from a features file alone) and where it goes."""
+
+    video: Path | None
+    stem: str
+    folder: Path
+
+    @property
+    def name(self) -> str:
+        return str(self.video) if self.video else self.stem
+
+
+def _features_file(args: argparse.Namespace) -> VideoFeatures | None:
+    """The features of ``--features FILE.npz`` (checked against the one --video), or None."""
+    if args.features in FEATURE_BACKENDS:
+        return None
+    path = Path(args.features)
+    if path.suffix.lower() != ".npz" and not path.exists():
+        raise UserError(
+            f"--features {args.features!r} is neither a backend ({', '.join(FEATURE_BACKENDS)}) nor a "
+            "features file; give one of those or a .npz from python -m video2music.features"
+        )
+    return VideoFeatures.load(path)
+
+
+def _jobs(args: argparse.Namespace, features: VideoFeatures | None, chords: TimedChords | None) -> list[Job]:
+    if not args.video:
+        if features is None:
+            raise UserError("give --video (a video file or a folder), or --features with a FILE.npz")
+        npz = Path(args.features)
+        return [Job(None, npz.stem, args.out or npz.parent)]
+    videos = find_videos(args.video, strict=True)
+    if (features is not None or chords is not None) and len(videos) > 1:
+        option = "--features FILE.npz" if features is not None else "--chords"
+        raise UserError(f"{option} belongs to one video; give one --video")
+    if features is not None:
+        features.check_source(videos[0], name=f"the features in {args.features}")
+    return [Job(video, video.stem, args.out or video.parent) for video in videos]
+
+
 @cli_main
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from tqdm import tqdm
 
-    from video2music.music.arrange import Instruments
-    from video2music.music.synth import find_soundfont, load_fluidsynth, parse_loudness
-    from video2music.pipeline import Video2Music
-    from video2music.video_io import find_videos
-    from video2music.writer import check_distinct, plan_result, write_result
+    from video2music.music.synth import find_soundfont, load_fluidsynth, parse_loudness, preload_meter
 
     # Every setting, the soundfont and every output are checked before the slow work starts.
-    instruments = Instruments.parse(args.instruments) if args.instruments else None
+    instruments = (
+        Instruments.parse(args.instruments or "", args.preset) if args.instruments or args.preset else None
+    )
     loudness = parse_loudness(args.loudness_target)
     find_soundfont(args.soundfont)  # also $VIDEO2MUSIC_SOUNDFONT and the defaults
     load_fluidsynth()
-    videos = find_videos(args.video, strict=True)
+    soundtrack = Soundtrack(args.audio, args.music_gain)
+    chords = load_chords(args.chords) if args.chords else None
+    if chords is not None and args.primer:
+        raise UserError(
+            "--primer starts the model's chords; with --chords there are none to start, so give one"
+        )
+    given_features = _features_file(args)
+    jobs = _jobs(args, given_features, chords)
+    if args.features == "clip":  # before torch loads: missing weights and no network fail at once
+        clip_source(without=WITHOUT_CLIP)
+    from video2music.pipeline import Video2Music
+    from video2music.writer import check_distinct, plan_result, write_result
+
     v2m = Video2Music.from_pretrained(args.weights, regression=args.regression_weights, device=args.device)
     given = {"top_p": args.top_p, "temperature": args.temperature, "emotion_guidance": args.emotion_strength}
     v2m.set_generation_params(
         cut_changes=not args.no_cut_changes,
         **{name: value for name, value in given.items() if value is not None},
     )
-    piece = dict(key=args.key, primer=args.primer, tempo=args.tempo)
+    piece = dict(
+        key=args.key or (chords.key if chords else None),
+        primer=args.primer,
+        tempo=args.tempo if args.tempo is not None else (chords.tempo if chords else None) or DEFAULT_TEMPO,
+    )
     v2m.check_settings(**piece)
-    v2m.feature_backend(args.features)
+    backend = v2m.feature_backend(args.features) if given_features is None else given_features.backend
+    if given_features is None and backend == "clip":
+        clip_source(without=WITHOUT_CLIP)
 
     failures: list[str] = []
 
-    def failed(video: Path, error: UserError) -> None:
-        if len(videos) == 1:
+    def failed(job: Job, error: UserError) -> None:
+        if len(jobs) == 1:
             raise error
-        failures.append(f"{video}: {error}")
-        logger.error("error: %s: %s", video, error)
+        failures.append(f"{job.name}: {error}")
+        logger.error("error: %s: %s", job.name, error)
 
+    if loudness is not None:
+        preload_meter()
     plans = {}
-    for video in videos:
+    for job in jobs:
         try:
-            plans[video] = plan_result(
-                args.out or video.parent,
-                video.stem,
-                video=not args.no_video,
+            plans[job] = plan_result(
+                job.folder,
+                job.stem,
+                video=job.video is not None and not args.no_video,
                 plot=args.plot,
                 lead_sheet=args.lead_sheet,
                 stems=args.stems,
                 soundfont=args.soundfont,
                 loudness=loudness,
                 overwrite=args.overwrite,
+                soundtrack=soundtrack,
             )
         except UserError as error:
-            failed(video, error)
+            failed(job, error)
     check_distinct(list(plans.values()))
 
-    for video, outputs in tqdm(plans.items(), desc="videos", unit="video", disable=len(videos) < 2):
+    for job, outputs in tqdm(plans.items(), desc="videos", unit="video", disable=len(jobs) < 2):
         try:
             # Progress bars only for one long video; a batch shows one bar over the videos.
-            show = len(videos) == 1 and sys.stderr.isatty()
+            show = len(jobs) == 1 and sys.stderr.isatty()
+            features = given_features
+            if chords is not None and features is None:
+                features = v2m.extract_features(job.video, backend, progress_bars=show)
+            if chords is not None:
+                chords.check_duration(features.duration)
             result = v2m.generate(
-                video,
+                job.video,
+                features=features,
                 progress_bars=show,
                 instruments=instruments,
                 drums=not args.no_drums,
                 melody=not args.no_melody,
-                backend=args.features,
+                backend=backend,
+                chords=chords,
                 seed=args.seed,
                 **piece,
             )
             paths = write_result(result, outputs, progress_bars=show)
         except UserError as error:
-            failed(video, error)
+            failed(job, error)
             continue
-        logger.info("%s: %s, %s", video.name, result.key.name, result.chords_text())
+        logger.info("%s: %s, %s", job.name, result.key.name, result.chords_text())
         logger.info("wrote %s", ", ".join(str(p) for p in paths.values()))
     if failures:
-        logger.error("%d of %d videos failed:\n  %s", len(failures), len(videos), "\n  ".join(failures))
+        logger.error("%d of %d videos failed:\n  %s", len(failures), len(jobs), "\n  ".join(failures))
         return 2
     return 0

@@ -21,6 +21,7 @@ from video2music import vocab
 from video2music.errors import UserError, cli_main
 from video2music.grid import Grid, check_tempo
 from video2music.music import arrange, mux, synth
+from video2music.music.instruments import PRESETS, Instruments
 from video2music.writer import plan_music, write_music
 
 logger = logging.getLogger(__name__)
@@ -69,8 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"RMS loudness 0-1 (default {DEFAULT_LOUDNESS:g})",
     )
     parser.add_argument(
-        "--instruments", default="", help='GM programs 0-127, e.g. "chords=0,arpeggio=46,bass=33,drums=0"'
+        "--instruments",
+        default="",
+        help='an instrument per part by GM name, alias or number, e.g. "chords=strings,bass=fingered bass"',
     )
+    parser.add_argument("--preset", help=f"a style's instruments for every part: {', '.join(PRESETS)}")
     parser.add_argument("--no-drums", action="store_true", help="leave out the drum track")
     parser.add_argument("--soundfont", help="a General MIDI .sf2 (default: see the README's lookup order)")
     parser.add_argument("--video", help="also write OUT.mp4: this video with the music as its soundtrack")
@@ -110,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     if not chords:
         raise UserError('--chords is empty; give chord symbols such as "C Am F G"')
     key = vocab.parse_key(args.key)
-    instruments = arrange.Instruments.parse(args.instruments)
+    instruments = Instruments.parse(args.instruments, args.preset)
     outputs = plan_music(
         args.out,
         video=bool(args.video),

@@ -33,7 +33,12 @@ def parse_args(argv: Sequence[str] | None) -> TrainOptions:
     p.add_argument(
         "--epochs", type=int, default=DEFAULTS["epochs"], help="train until this epoch (default %(default)s)"
     )
-    p.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"])
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=DEFAULTS["batch_size"],
+        help=f"videos per step (default {DEFAULTS['batch_size']})",
+    )
     p.add_argument("--lr", type=float, help="peak learning rate (default: the reference warm-up schedule's)")
     p.add_argument(
         "--warmup",
@@ -49,7 +54,7 @@ def parse_args(argv: Sequence[str] | None) -> TrainOptions:
     p.add_argument("--heads", type=int, help="attention heads")
     p.add_argument("--ff", type=int, help="feed-forward width")
     p.add_argument("--hidden", type=int, help="regression GRU width")
-    p.add_argument("--dropout", type=float)
+    p.add_argument("--dropout", type=float, help="dropout rate, 0-1 (default: the --size preset's)")
     p.add_argument(
         "--inputs",
         default=",".join(INPUT_ORDER),
@@ -65,7 +70,12 @@ def parse_args(argv: Sequence[str] | None) -> TrainOptions:
         default=DEFAULTS["window"],
         help="steps per training window: seconds, or sixteenths for melody (default %(default)s)",
     )
-    p.add_argument("--seed", type=int, default=DEFAULTS["seed"])
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=DEFAULTS["seed"],
+        help=f"random seed; the same seed trains the same model (default {DEFAULTS['seed']})",
+    )
     p.add_argument("--workers", type=int, default=DEFAULTS["workers"], help="data loader processes")
     p.add_argument("--device", default=DEFAULTS["device"], help="cpu, cuda or cuda:N")
     p.add_argument("--clip", type=float, default=DEFAULTS["clip"], help="gradient norm clipping")

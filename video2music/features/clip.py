@@ -9,8 +9,12 @@ of pictures is ever held.
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from urllib.parse import urlparse
 
 import numpy as np
 
@@ -21,6 +25,22 @@ from video2music.vocab import EMOTIONS
 
 DEFAULT_CLIP_MODEL = "openai/clip-vit-large-patch14-336"
 BATCH_SIZE = 16
+# What the model and its processor read, each as the names transformers versions save it under;
+# with one of each in the cache nothing is downloaded.
+CLIP_FILES = (
+    ("config.json",),
+    ("preprocessor_config.json", "processor_config.json"),
+    ("tokenizer.json", "vocab.json"),
+    ("model.safetensors", "pytorch_model.bin"),
+)
+HUB_TIMEOUT = 1.5  # seconds to wait for the Hub before calling the network unreachable
+
+logger = logging.getLogger(__name__)
+
+
+def fetch_command(name: str = DEFAULT_CLIP_MODEL) -> str:
+    """The command that puts ``name``'s files into the Hugging Face cache (once, with network)."""
+    return "python -m video2music.features.fetch_clip" + ("" if name == DEFAULT_CLIP_MODEL else f" {name}")
 
 
 def _load_error(name: str, error: Exception) -> UserError:
@@ -30,21 +50,75 @@ def _load_error(name: str, error: Exception) -> UserError:
             f"cannot load the CLIP model in {name} ({reason}); give a folder saved by transformers"
         )
     return UserError(
-        f"cannot load CLIP model {name!r} ({reason}); download it once with network access "
-        "(it is then cached) or pass --clip-model with a local folder"
+        f"cannot load CLIP model {name!r} ({reason}); fetch it once with network access "
+        f"({fetch_command(name)}; see the README's section on the CLIP weights)"
     )
 
 
-def check_clip_model(name: str):
-    """Fail fast, without loading weights, if ``name`` is not a usable CLIP model; return its processor."""
+def is_cached(name: str) -> bool:
+    """Whether the Hugging Face cache holds every file ``name`` needs (no network is used)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    def cached(filename: str) -> bool:
+        return isinstance(try_to_load_from_cache(name, filename), str)
+
+    return all(any(cached(f) for f in names) for names in CLIP_FILES)
+
+
+def _hub_reachable() -> bool:
+    """Whether the Hub answers a TCP connection within HUB_TIMEOUT (``HF_HUB_OFFLINE`` means no)."""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        return False
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        with socket.create_connection((endpoint.hostname or "", port), timeout=HUB_TIMEOUT):
+            return True
+    except OSError:
+        return False
+
+
+def clip_source(name: str = DEFAULT_CLIP_MODEL, without: str = "the basic features") -> bool:
+    """Where ``name`` loads from: True when it is a local folder or fully cached (load it with
+    ``local_files_only``, so transformers never touches the network), False when it has to be
+    downloaded. When it is neither cached nor reachable, a UserError says how to fetch it once
+    and names ``without``, the option that runs without CLIP; this takes a second or two at most,
+    where transformers' own retries take half a minute."""
+    if Path(name).exists():
+        return True
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        raise UserError(
+            f"{name} is neither a folder nor a Hugging Face model name; give a folder saved by "
+            "transformers' CLIPModel"
+        ) from None
+    if is_cached(name):
+        return True
+    if not _hub_reachable():
+        raise UserError(
+            f"the CLIP weights ({name}) are not in the Hugging Face cache and the network is not "
+            f"reachable: fetch them once with network access ({fetch_command(name)}; see the "
+            f"README's section on the CLIP weights), or use {without}, which needs no weights"
+        )
+    logger.info("downloading the CLIP model %s into the Hugging Face cache (once)", name)
+    return False
+
+
+def check_clip_model(name: str, without: str = "the basic features"):
+    """Fail fast, without loading weights, if ``name`` is not a usable CLIP model; return its
+    processor. ``without`` names the option that runs without CLIP (see ``clip_source``)."""
     path = Path(name)
     if path.exists() and not (path / "config.json").is_file():
         raise UserError(f"{name} has no config.json; give a folder saved by transformers' CLIPModel")
+    local = clip_source(name, without)
     from transformers import AutoConfig, AutoProcessor
 
     try:
-        config = AutoConfig.from_pretrained(name)
-        processor = AutoProcessor.from_pretrained(name)
+        config = AutoConfig.from_pretrained(name, local_files_only=local)
+        processor = AutoProcessor.from_pretrained(name, local_files_only=local)
     except Exception as error:  # transformers raises many types (OSError, ValueError, JSON errors)
         raise _load_error(name, error) from None
     if config.model_type != "clip":
@@ -65,7 +139,8 @@ class ClipBackend:
 
         self._processor = check_clip_model(model_name)
         try:
-            self._model = CLIPModel.from_pretrained(model_name).to(device).eval()
+            local = Path(model_name).exists() or is_cached(model_name)
+            self._model = CLIPModel.from_pretrained(model_name, local_files_only=local).to(device).eval()
         except Exception as error:
             raise _load_error(model_name, error) from None
         if self._model.config.projection_dim != SEMANTIC_DIM:

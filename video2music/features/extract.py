@@ -24,7 +24,7 @@ from video2music.features.basic import BasicBackend
 from video2music.features.clip import DEFAULT_CLIP_MODEL, ClipBackend
 from video2music.features.motion import MotionTracker
 from video2music.features.scenes import SceneTracker, scene_offsets
-from video2music.features.video_features import VideoFeatures
+from video2music.features.video_features import VideoFeatures, video_fingerprint
 from video2music.video_io import DecodeReport, FrameSampler, iter_frames, open_video, quarter_turns
 
 logger = logging.getLogger(__name__)
@@ -145,6 +145,7 @@ def _single_pass(container, stream, info, engine: Backend, progress_bars: bool) 
     duration = info.duration if info.duration else last_time + (1.0 / info.fps if info.fps else 0.0)
     provenance = {
         "source": str(info.path),
+        "fingerprint": video_fingerprint(info.path),
         "container": info.container_format,
         "codec": info.codec,
         "coded_size": [info.width, info.height],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import zipfile
@@ -17,6 +18,23 @@ from video2music.timeline import SEMANTIC_DIM
 from video2music.vocab import EMOTIONS
 
 FORMAT_VERSION = "video2music-features-v1"
+_FINGERPRINT_CHUNK = 1 << 20
+
+
+def video_fingerprint(path: str | os.PathLike) -> str:
+    """A cheap identity of a video file: SHA-256 over its size and its first and last MiB.
+
+    Features record the fingerprint of the file they came from, so a features file is not
+    mistaken for another video's; a copy or a renamed file keeps it.
+    """
+    digest = hashlib.sha256()
+    size = os.path.getsize(path)
+    digest.update(str(size).encode())
+    with open(path, "rb") as handle:
+        digest.update(handle.read(_FINGERPRINT_CHUNK))
+        handle.seek(max(0, size - _FINGERPRINT_CHUNK))
+        digest.update(handle.read(_FINGERPRINT_CHUNK))
+    return digest.hexdigest()
 
 
 @dataclass
@@ -77,6 +95,24 @@ class VideoFeatures:
         if self.semantic is not None:
             available.add("semantic")
         return frozenset(available)
+
+    def check_source(self, video: str | os.PathLike, name: str = "these features") -> None:
+        """UserError unless these features were extracted from ``video``: by the fingerprint they
+        record, or (for files written before fingerprints) by the video's duration and frame rate."""
+        from video2music.video_io import probe  # PyAV only when a video is compared
+
+        recorded = self.provenance.get("fingerprint")
+        if recorded is not None:
+            same = recorded == video_fingerprint(video)
+        else:
+            info = probe(video)
+            same = abs((info.duration or 0.0) - self.duration) < 0.05 and abs(info.fps - self.fps) < 0.01
+        if not same:
+            source = self.provenance.get("source", "another video")
+            raise UserError(
+                f"{name} were extracted from {source} ({self.duration:.2f} s), not from {video}; give "
+                "that video, or extract the features of this one again"
+            )
 
     def save(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
         """Write one .npz file (atomically); refuses to replace a file unless ``overwrite``."""

@@ -67,6 +67,7 @@ from video2music import vocab
 from video2music.errors import UserError
 from video2music.fileio import atomic_output
 from video2music.grid import BEATS_PER_BAR, STEPS_PER_BAR, Grid, check_tempo
+from video2music.music.instruments import Instruments
 
 if TYPE_CHECKING:  # the melody writer needs torch, which arranging alone does not
     from video2music.music.melody import MelodyNote
@@ -93,61 +94,6 @@ DRUM_CHANNEL = 9  # "channel 10" as musicians count
 MELODY_CHANNEL = 3
 MELODY_ACCENTS = (8, 2, -6)  # velocity offsets: beats 1 and 3, beats 2 and 4, between beats
 MELODY_CONTOUR = 8  # at most this much louder (softer) for notes above (below) the line's median
-PARTS = ("chords", "arpeggio", "bass", "drums", "melody")
-
-
-@dataclass(frozen=True)
-class Instruments:
-    """General MIDI programs (0-based, as MIDI files store them) for each part.
-
-    Defaults: String Ensemble 1 holds the chords, Acoustic Grand Piano plays the arpeggio,
-    Electric Bass (finger) the bass, the Standard kit the drums and Flute the melody.
-    """
-
-    chords: int = 48
-    arpeggio: int = 0
-    bass: int = 33
-    drums: int = 0  # drum kit number on channel 10 (0 Standard, 8 Room, 16 Power, 25 TR-808, 40 Brush)
-    melody: int = 73
-
-    def __post_init__(self) -> None:
-        for name in PARTS:
-            value = getattr(self, name)
-            if not isinstance(value, int) or not 0 <= value <= 127:
-                raise UserError(f"{name} program {value!r} is not a General MIDI program; use 0..127")
-
-    @classmethod
-    def parse(cls, text: str) -> Instruments:
-        """Parse ``"chords=0,arpeggio=46,bass=33,drums=0,melody=flute"``: a program number or, for
-        the pitched parts, a General MIDI name (``violin``, ``lead 1 (square)``; case, spaces and
-        punctuation do not matter); parts not named keep their default."""
-        values: dict[str, int] = {}
-        parts = PARTS
-        for item in filter(None, (s.strip() for s in text.split(","))):
-            name, sep, program = (part.strip() for part in item.partition("="))
-            name = name.lower()
-            if not sep or name not in parts or not program:
-                raise UserError(
-                    f"bad instrument setting {item!r}: expected part=program with part one of "
-                    f"{', '.join(parts)} and program 0..127 or a General MIDI name, e.g. "
-                    "'chords=0,arpeggio=46,bass=33,melody=flute'"
-                )
-            values[name] = int(program) if program.isdigit() else _program_named(name, program)
-        return cls(**values)
-
-
-def _program_named(part: str, name: str) -> int:
-    if part == "drums":
-        raise UserError(
-            f"drums take a kit number (0 Standard, 8 Room, 16 Power, 25 TR-808, 40 Brush), not {name!r}"
-        )
-    try:
-        return pretty_midi.instrument_name_to_program(name)
-    except ValueError:
-        raise UserError(
-            f"unknown General MIDI instrument {name!r} for {part}; give a program 0..127 or a General MIDI "
-            "name such as 'flute', 'violin' or 'lead 1 (square)'"
-        ) from None
 
 
 @dataclass(frozen=True)
@@ -430,7 +376,7 @@ def _chord_spans(ids: list[int], key: vocab.Key, grid: Grid) -> list[ChordSpan]:
     spans = []
     for start, end, cid in grid.spans(ids):
         chord = vocab.transpose_chord(cid, key.transpose)
-        label = vocab.chord_label(chord, key)
+        label = vocab.chord_symbol(chord, key)
         spans.append(ChordSpan(chord, label, start * TICKS_PER_BEAT, end * TICKS_PER_BEAT))
     return spans
 

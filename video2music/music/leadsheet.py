@@ -53,8 +53,9 @@ def lead_sheet(arrangement: Arrangement, title: str = "video2music"):
         if span.chord == vocab.N_ID:
             part.insert(span.start * quarter, harmony.NoChord())
             continue
-        root = _music21_name(vocab.chord_label(span.chord, arrangement.key).split(":")[0])
-        symbol = harmony.ChordSymbol(root=root, kind=KINDS[vocab.chord_quality(span.chord)])
+        quality = vocab.chord_quality(span.chord)
+        root = vocab.chord_root_name(vocab.chord_root(span.chord), quality, arrangement.key)
+        symbol = harmony.ChordSymbol(root=_music21_name(root), kind=KINDS[quality])
         part.insert(span.start * quarter, symbol)
     melody = next((p for p in arrangement.parts if p.name == "Melody"), None)
     now = 0

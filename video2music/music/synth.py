@@ -22,6 +22,7 @@ import os
 import struct
 import sys
 import tempfile
+import threading
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -261,6 +262,19 @@ class _Meter:
         gain_db = target - 10 * np.log10(self.energy / self.frames)
         gain_db = min(gain_db, TRUE_PEAK_CEILING - 20 * np.log10(self.true_peak))
         return float(10 ** (gain_db / 20))
+
+
+def preload_meter() -> threading.Thread:
+    """Import the loudness meter (pyloudnorm and scipy, half a second) in the background, so a
+    command can do it while the video decodes, which mostly runs outside Python's lock."""
+
+    def load() -> None:
+        import pyloudnorm  # noqa: F401
+        from scipy import signal  # noqa: F401
+
+    thread = threading.Thread(target=load, name="preload-loudness-meter", daemon=True)
+    thread.start()
+    return thread
 
 
 def check_loudness(target: float | None) -> float | None:
