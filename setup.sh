@@ -27,9 +27,10 @@ fi
 hash="$(cat setup.cfg pyproject.toml constraints.txt | sha1sum | cut -c1-12)"
 if [ ! -f ".venv/.installed-$hash-dev" ] && { [ -n "$extras" ] || [ ! -f ".venv/.installed-$hash" ]; }; then
   echo "setup: installing the package${extras:+ with $extras} into .venv"
-  # constraints.txt pins torch's CPU build, which lives on PyTorch's own index (an unpinned resolve
-  # would fetch a multi-GB CUDA build). TORCH_INDEX_URL= (empty) uses only pip's configured indexes.
-  torch_index="${TORCH_INDEX_URL-https://download.pytorch.org/whl/cpu}"
+  # constraints.txt pins torch. Only pip's configured indexes are asked by default, so a machine
+  # that reaches nothing but its package registries (CI) spends no time on PyTorch's index;
+  # TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu takes torch's small CPU build from there.
+  torch_index="${TORCH_INDEX_URL-}"
   .venv/bin/pip install -q --disable-pip-version-check -c constraints.txt \
     ${torch_index:+--extra-index-url "$torch_index"} -e ".${extras}"
   rm -f .venv/.installed-*
