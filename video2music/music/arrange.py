@@ -79,7 +79,7 @@ TICKS_PER_BEAT = 480
 # for still to very busy footage) each land on their own level, so every level is reachable.
 DENSITY_THRESHOLDS = (3.0, 6.0, 9.0, 13.0)
 PHRASE_BARS = 4
-SWELL = 12  # velocity units either side of a phrase's mean
+SWELL = 16  # velocity units either side of a phrase's mean
 CRASH_SPACING_BARS = 8
 
 CHORD_RANGE = (45, 72)  # A2..C5, under the arpeggio and the melody
