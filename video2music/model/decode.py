@@ -1,25 +1,34 @@
-"""Chord decoding: one chord per second from a trained transformer, fast and reproducible.
+"""Chord decoding: one chord per step from a trained transformer, fast and reproducible.
+
+A step is one second of MuVi-Sync time, or one half bar of ``video2music.grid`` when the façade
+decodes on the musical grid (at 120 bpm the two are the same).
 
 The video is encoded once per window and every decoder layer keeps a key/value cache (see
 :mod:`video2music.model.stepper`; ``DecodeOptions.precision`` picks the decoder weights' precision),
 so each new chord costs one pass of a single position through the decoder instead of a full
 forward pass.
 
-Second ``t``'s chord is predicted by the decoder position that reads the chord of second ``t - 1``
+Step ``t``'s chord is predicted by the decoder position that reads the chord of step ``t - 1``
 (teacher forcing in :mod:`video2music.model.transformer`), so the first chord is a primer: the tonic
-of the mode unless ``DecodeOptions.primer`` gives chords for the first seconds.
+of the mode unless ``DecodeOptions.primer`` gives chords for the first steps.
 
-Rules applied to the logits of every generated second (the reference's, plus two of ours):
+Rules applied to the logits of every generated step (the reference's, plus ours):
 
 * END and PAD are never chosen mid-video; ``N`` only with ``allow_n``;
-* a chord may not last more than ``max_repeat`` seconds;
-* at the seconds in ``change_at`` (scene cuts) the previous chord is excluded, so a new one starts;
+* a chord may not last more than ``max_repeat`` steps;
+* at the steps in ``change_at`` (scene cuts) the previous chord is excluded, so a new one starts;
 * ``emotion_guidance`` adds ``strength * sum_e p_e * A[e, c]`` to chord ``c``'s logit, where ``p`` is
-  that second's emotion and ``A`` the affective table (qualities each emotion allows).
+  that step's emotion and ``A`` the affective table (qualities each emotion allows).
 
-Videos longer than the model's window (``max_len`` seconds) are decoded in windows of ``max_len``
-seconds; each later window starts ``max_len // 3`` seconds before the previous one ended (or earlier,
-so that the last window is full), is primed with the chords already chosen for its seconds and
+The pop structure, off in ``DecodeOptions()`` (the reference decoding) and on in the façade:
+``key_mask`` (``video2music.harmony``: the key's chords, borrowed ones at a penalty),
+``loop_bias`` towards the chord ``loop_steps`` earlier, ``hold_bias`` towards holding a chord
+through the middle of a bar, ``cadence`` (the last bar on the tonic, the bar before it on a chord
+leading there) and ``vary_with_video`` (the random stream keyed by the video as well as the seed).
+
+Videos longer than the model's window (``max_len`` steps) are decoded in windows of ``max_len``
+steps; each later window starts ``max_len // 3`` steps before the previous one ended (or earlier,
+so that the last window is full), is primed with the chords already chosen for its steps and
 encodes the matching slice of the video, so the progression continues without a seam.
 """
 
@@ -75,7 +84,7 @@ class DecodeOptions:
         if not 0 < self.top_p <= 1:
             raise UserError(f"top_p must lie in (0, 1], got {self.top_p}")
         if int(self.max_repeat) < 1:
-            raise UserError(f"max_repeat must be at least 1 second, got {self.max_repeat}")
+            raise UserError(f"max_repeat must be at least 1 step, got {self.max_repeat}")
         if int(self.loop_steps) < 1:
             raise UserError(f"loop_steps must be at least 1, got {self.loop_steps}")
         if not (self.loop_bias >= 0 and self.hold_bias >= 0):
