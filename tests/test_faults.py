@@ -258,8 +258,13 @@ def _stage(pid: int, video: Path, out: Path) -> str | None:
     """What the process is doing, read from outside: which file it has open or has staged."""
     staging = [p for p in out.iterdir() if p.is_dir() and p.name.startswith(".")]
     if staging:
-        names = {p.suffix for p in staging[0].iterdir()}
-        return "mux" if ".mp4" in names else "render" if ".wav" in names else None
+        with contextlib.suppress(OSError):  # the run may remove it meanwhile
+            suffixes = {p.suffix for p in staging[0].iterdir()}
+            # Only while a stage is surely in progress: once a later file or the old set's folder
+            # ("old", no suffix) shows, the run is about to commit and a signal may come too late.
+            if ".json" in suffixes or "" in suffixes:
+                return None
+            return "mux" if ".mp4" in suffixes else "render" if ".wav" in suffixes else None
     with contextlib.suppress(OSError):
         for fd in Path(f"/proc/{pid}/fd").iterdir():
             with contextlib.suppress(OSError):
@@ -288,7 +293,7 @@ def test_a_signal_at_each_stage_leaves_the_old_set_whole(old_set, tmp_path, stag
     deadline = time.monotonic() + 240
     while process.poll() is None and time.monotonic() < deadline:
         if _stage(process.pid, video.resolve(), out) == stage:
-            process.send_signal(signum)
+            process.send_signal(signum)  # sends nothing if the run has already ended
             break
         time.sleep(0.002)
     else:
