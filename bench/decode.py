@@ -1,7 +1,8 @@
 """Benchmark: cached chord decoding (float32 and the default float16) against re-running the model.
 
 Full-size transformer (6+6 layers, d_model 512, 8 heads, ff 1024, relative attention 300, 776
-video dims: the published size), random weights, ``--threads`` torch threads. The naive decoder
+video dims: the published size), random weights, ``--threads`` torch threads (the steps of cached
+decoding run on one or two of them, whichever is faster at the time: ``model/step_threads.py``). The naive decoder
 is what the reference implementation does: for every new chord, encode the video and run the
 decoder over the whole prefix again. It uses the same sampler and seed as float32 cached decoding,
 so the two must choose the same chords; the script checks that before printing the ratios.
@@ -56,7 +57,8 @@ def median_time(repeats: int, fn: Callable, *args) -> tuple[object, float]:
 def step_breakdown(
     model: AffectiveMultimodalTransformer, video: torch.Tensor, precision: str
 ) -> dict[str, float]:
-    """Seconds spent per part of the decoding steps (one thread, as decode_chords steps)."""
+    """Seconds spent per part of the decoding steps, on one thread (decode_chords times one and two
+    threads and keeps the faster; the parts are clearest on one)."""
     spent: dict[str, float] = defaultdict(float)
 
     def clock(name: str, fn: Callable) -> Callable:
@@ -128,7 +130,7 @@ def main() -> None:
         spent = step_breakdown(model, video, precision)
         steps = args.seconds - 1
         parts = ", ".join(f"{name} {1000 * s / steps:.2f}" for name, s in spent.items())
-        print(f"  ms per step, {precision}: {1000 * sum(spent.values()) / steps:.2f} = {parts}")
+        print(f"  ms per step on one thread, {precision}: {1000 * sum(spent.values()) / steps:.2f} = {parts}")
 
     long_video = torch.rand(1, args.long_seconds, model.config.video_dim)
     chords, long_s = timed(decode_chords, model, long_video, 0, fast)

@@ -299,3 +299,51 @@ def test_vary_with_video_gives_one_seed_different_chords_on_different_videos():
                                  decode_chords(model, _video(60, seed=2), 0, fixed), strict=True)]
     )  # fmt: skip
     assert same < same_fixed
+
+
+def test_steps_are_the_same_bit_for_bit_on_one_or_two_threads():
+    # Full width, so that the products are large enough for torch to split them between threads.
+    model = _model(n_encoder_layers=1, n_decoder_layers=1, d_model=512, n_heads=8, d_ff=1024)
+    video = _video(30)
+    chords = [int(c) for c in torch.randint(1, 157, (30,), generator=torch.Generator().manual_seed(2))]
+    try:
+        for precision in ("float32", "float16"):
+            stepper = model.stepper(precision)
+            logits = []
+            for threads in (1, 2):
+                torch.set_num_threads(threads)
+                with torch.inference_mode():
+                    state = stepper.start(video, 0)
+                    logits.append(torch.stack([stepper.step(state, c) for c in chords]))
+            assert torch.equal(*logits), precision
+    finally:
+        torch.set_num_threads(1)
+
+
+@pytest.mark.parametrize("faster", [1, 2])
+def test_step_threads_keep_the_faster_count_and_give_back_the_callers(faster):
+    import time
+
+    from video2music.model import step_threads
+
+    def step() -> int:
+        threads = torch.get_num_threads()
+        if threads != faster:
+            time.sleep(0.005)
+        return threads
+
+    torch.set_num_threads(2)
+    try:
+        with step_threads.StepThreads() as threads:
+            trial = step_threads.TRIALS * 2
+            counts = [threads(step) for _ in range(trial + 10)]
+            assert sorted(counts[:trial]) == [1] * step_threads.TRIALS + [2] * step_threads.TRIALS
+            assert counts[trial:] == [faster] * 10
+            assert threads.wait == step_threads.FIRST_WAIT * (2 if faster == 1 else 1)
+            assert threads.wide(torch.get_num_threads) == 2  # one large op: the caller's count
+        assert torch.get_num_threads() == 2
+        torch.set_num_threads(1)
+        with step_threads.StepThreads() as threads:  # the caller allows one thread: nothing timed
+            assert [threads(step) for _ in range(6)] == [1] * 6 and not threads.best
+    finally:
+        torch.set_num_threads(1)

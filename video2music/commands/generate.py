@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from tqdm import tqdm
 
-    from video2music.music.synth import find_soundfont, load_fluidsynth, parse_loudness, preload_meter
+    from video2music.music.synth import find_soundfont, load_fluidsynth, parse_loudness
 
     # Every setting, the soundfont and every output are checked before the slow work starts.
     instruments = (
@@ -249,8 +249,6 @@ def main(argv: list[str] | None = None) -> int:
         failures.append(f"{job.name}: {error}")
         logger.error("error: %s: %s", job.name, error)
 
-    if loudness is not None:
-        preload_meter()
     plans = {}
     for job in jobs:
         try:

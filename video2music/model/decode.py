@@ -34,10 +34,8 @@ encodes the matching slice of the video, so the progression continues without a 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +45,7 @@ from video2music import grid, harmony, vocab
 from video2music.errors import UserError
 from video2music.model.inputs import input_columns
 from video2music.model.loss import affective_targets
+from video2music.model.step_threads import StepThreads
 from video2music.model.stepper import check_precision
 from video2music.model.transformer import AffectiveMultimodalTransformer
 
@@ -229,19 +228,6 @@ def window_starts(seconds: int, window: int) -> list[int]:
     return starts
 
 
-@contextlib.contextmanager
-def _single_thread() -> Iterator[None]:
-    # A step is a few hundred tiny ops; waking a thread pool for each costs more than it saves, and
-    # when other processes share the cores every op waits for a descheduled worker (5-40x slower
-    # measured here). The one encoder pass per window is small enough not to need the pool either.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 @torch.inference_mode()
 def decode_chords(
     model: AffectiveMultimodalTransformer,
@@ -271,17 +257,17 @@ def decode_chords(
         video_digest=video_digest(video) if options.vary_with_video else 0,
     )
     window = model.config.max_len
-    with _single_thread():
-        stepper = model.stepper(options.precision)
+    stepper = model.stepper(options.precision)
+    with StepThreads(tune=video.device.type == "cpu") as threads:
         for start in window_starts(seconds, window):
             end = min(start + window, seconds)
             if len(chords) >= end:
                 continue
-            state = stepper.start(video[:, start:end], mode_bit)
+            state = threads.wide(stepper.start, video[:, start:end], mode_bit)
             for chord in chords[start:-1]:
-                stepper.step(state, chord)
+                threads(stepper.step, state, chord)
             while len(chords) < end:
-                logits = stepper.step(state, chords[-1]).cpu()  # the sampler draws on the CPU
+                logits = threads(stepper.step, state, chords[-1]).cpu()  # the sampler draws on the CPU
                 chords.append(sample(logits, len(chords), chords))
             log.debug("decoded seconds %d..%d", start, end)
     return chords[:seconds]

@@ -11,8 +11,8 @@ Definitions (times in seconds):
   bar, the share whose pitch class belongs to the chord sounding then;
 * doubling: of the arpeggio's notes, the share whose exact pitch the pad holds at its onset;
 * velocity range: highest minus lowest velocity of a track;
-* RMS level (dBFS) of a WAV, integrated loudness (LUFS, ITU-R BS.1770 through pyloudnorm) and
-  true peak (dBTP: the sample peak of a 4x oversampled signal, as BS.1770 measures it);
+* RMS level (dBFS) of a WAV, integrated loudness (LUFS, ITU-R BS.1770) and true
+  peak (dBTP: the peak of the 4x oversampled signal), both by ``video2music.music.loudness``;
 * crashes on beat 1: the share of crash cymbal hits within 30 ms of a downbeat.
 
 The chord sounding in a written MIDI file is read from its Chords track (the pad holds every
@@ -31,11 +31,11 @@ import numpy as np
 
 from video2music import vocab
 from video2music.errors import UserError
+from video2music.music.loudness import LoudnessMeter
 
 CRASHES = (49, 57)  # GM crash cymbals 1 and 2
 ON_BEAT_SECONDS = 0.03
 STEPWISE_SEMITONES = 2
-OVERSAMPLE = 4
 
 
 @dataclass
@@ -230,26 +230,14 @@ def rms_dbfs(samples: np.ndarray) -> float:
     return 20.0 * math.log10(max(rms, 1e-10))
 
 
-def true_peak_dbtp(samples: np.ndarray) -> float:
-    """The peak of the signal oversampled 4x (BS.1770 true peak), in dB relative to full scale."""
-    from scipy.signal import resample_poly
-
-    upsampled = resample_poly(samples, OVERSAMPLE, 1, axis=0)
-    return 20.0 * math.log10(max(float(np.abs(upsampled).max()), 1e-10))
-
-
-def integrated_lufs(samples: np.ndarray, rate: int) -> float:
-    import pyloudnorm
-
-    return float(pyloudnorm.Meter(rate).integrated_loudness(samples))
-
-
 def audio_stats(path: str | Path) -> dict[str, float]:
     samples, rate = read_wav(path)
+    meter = LoudnessMeter(rate)
+    meter.add(samples)
     return {
         "rms_dbfs": rms_dbfs(samples),
-        "lufs": integrated_lufs(samples, rate),
-        "true_peak_dbtp": true_peak_dbtp(samples),
+        "lufs": meter.integrated(),
+        "true_peak_dbtp": 20.0 * math.log10(max(meter.true_peak(), 1e-10)),
     }
 
 

@@ -22,7 +22,6 @@ import os
 import struct
 import sys
 import tempfile
-import threading
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +32,7 @@ from tqdm import tqdm
 
 from video2music.errors import UserError
 from video2music.fileio import atomic_output
+from video2music.music.loudness import LoudnessMeter
 
 logger = logging.getLogger(__name__)
 
@@ -43,13 +43,12 @@ DEFAULT_TAIL = 1.5  # seconds of reverb and release after the last note-off
 # Soundfonts differ in level by 10 dB and more, and FluidSynth clips its 16-bit output, so the
 # synth runs with headroom and the finished render is brought to a standard loudness afterwards.
 RENDER_GAIN = 0.2
-# Integrated loudness (ITU-R BS.1770, measured with pyloudnorm) and true-peak ceiling of every
+# Integrated loudness (ITU-R BS.1770, see video2music.music.loudness) and true-peak ceiling of every
 # WAV by default: the level streaming services play music at, so outputs need no mastering.
 LOUDNESS_TARGET = -16.0
 LOUDNESS_RANGE = (-40.0, -6.0)
 UNNORMALISED_GAIN = 4.0  # with no loudness target: the synth's own level, less RENDER_GAIN's headroom
 TRUE_PEAK_CEILING = -1.0
-_METER_SECONDS = 30  # loudness is measured over stretches this long, so memory stays flat
 FADE = 0.01  # seconds; the last samples fade out so a trimmed render ends without a click
 _BLOCK = 4096  # samples pulled per get_samples call while advancing through a gap
 _LEVEL_BLOCK = 1 << 16  # frames levelled at a time in the written WAV
@@ -213,68 +212,16 @@ def _raw_blocks(
     return total, blocks()
 
 
-class _Meter:
-    """Integrated loudness and true peak of a raw render, fed block by block.
-
-    pyloudnorm measures each ``_METER_SECONDS`` stretch (K-weighting and its gates); the stretches
-    are combined by their energy, which for music (no long silences to gate) matches a measurement
-    of the whole at a fraction of the memory. The true peak is the peak of the 4x oversampled
-    signal, as BS.1770 prescribes.
-    """
-
-    def __init__(self) -> None:
-        self.pending: list[np.ndarray] = []
-        self.pending_frames = 0
-        self.energy = 0.0  # sum of frames * mean-square loudness (linear) over measured stretches
-        self.frames = 0
-        self.true_peak = 0.0
-
-    def add(self, block: np.ndarray) -> None:
-        self.pending.append(block)
-        self.pending_frames += len(block)
-        if self.pending_frames >= _METER_SECONDS * SAMPLE_RATE:
-            self._measure()
-
-    def _measure(self) -> None:
-        if not self.pending_frames:
-            return
-        import pyloudnorm  # scipy underneath: slow to import, only when rendering
-        from scipy.signal import resample_poly
-
-        samples = np.concatenate(self.pending).astype(np.float64) / 32768.0
-        self.pending, self.pending_frames = [], 0
-        if len(samples) >= 0.4 * SAMPLE_RATE:  # one gating block; shorter ends count for peak only
-            with np.errstate(divide="ignore"):
-                loudness = pyloudnorm.Meter(SAMPLE_RATE).integrated_loudness(samples)
-            if np.isfinite(loudness):
-                self.energy += len(samples) * 10 ** (loudness / 10)
-                self.frames += len(samples)
-        self.true_peak = max(self.true_peak, float(np.abs(resample_poly(samples, 4, 1, axis=0)).max()))
-
-    def gain(self, target: float | None) -> float:
-        """The linear gain that brings the render to ``target`` LUFS, less if its true peak would
-        pass TRUE_PEAK_CEILING; 1 for silence; UNNORMALISED_GAIN without a target."""
-        if target is None:
-            return UNNORMALISED_GAIN
-        self._measure()
-        if not self.frames or not self.true_peak:
-            return 1.0
-        gain_db = target - 10 * np.log10(self.energy / self.frames)
-        gain_db = min(gain_db, TRUE_PEAK_CEILING - 20 * np.log10(self.true_peak))
-        return float(10 ** (gain_db / 20))
-
-
-def preload_meter() -> threading.Thread:
-    """Import the loudness meter (pyloudnorm and scipy, half a second) in the background, so a
-    command can do it while the video decodes, which mostly runs outside Python's lock."""
-
-    def load() -> None:
-        import pyloudnorm  # noqa: F401
-        from scipy import signal  # noqa: F401
-
-    thread = threading.Thread(target=load, name="preload-loudness-meter", daemon=True)
-    thread.start()
-    return thread
+def _normalising_gain(meter: LoudnessMeter | None, target: float | None) -> float:
+    """The linear gain that brings what ``meter`` measured to ``target`` LUFS, less if its true
+    peak would pass TRUE_PEAK_CEILING; 1 for silence; UNNORMALISED_GAIN without a target."""
+    if target is None or meter is None:
+        return UNNORMALISED_GAIN
+    loudness, peak = meter.integrated(), meter.true_peak()
+    if not np.isfinite(loudness) or not peak:
+        return 1.0  # silence, or too short to measure: left as the synth made it
+    gain_db = min(target - loudness, TRUE_PEAK_CEILING - 20 * np.log10(peak))
+    return float(10 ** (gain_db / 20))
 
 
 def check_loudness(target: float | None) -> float | None:
@@ -341,10 +288,11 @@ def synthesize(
     total, blocks = _raw_blocks(midi, soundfont, duration, tail, progress_bars)
     samples = np.concatenate(list(blocks)) if total else np.zeros((0, 2), np.int16)
     if gain is None:
-        meter = _Meter()
-        if loudness is not None:
-            meter.add(samples)
-        gain = meter.gain(check_loudness(loudness))
+        meter = None
+        if check_loudness(loudness) is not None:
+            meter = LoudnessMeter(SAMPLE_RATE)
+            meter.add(samples / 32768.0)
+        gain = _normalising_gain(meter, loudness)
     return _Level(gain, total)(samples, 0)
 
 
@@ -364,17 +312,17 @@ def render_wav(
     stems rendered with it sum to this mix."""
     check_loudness(loudness)
     total, blocks = _raw_blocks(midi, soundfont, duration, tail, progress_bars)
-    meter = _Meter()
+    meter = LoudnessMeter(SAMPLE_RATE) if gain is None and loudness is not None else None
     # The header is written by hand: the length is known before the first block, and the wave
     # module's writer, interrupted while it opens the file (Ctrl-C, SIGTERM), prints an ignored
     # exception from its destructor.
     with open(path, "wb") as handle:
         handle.write(_wav_header(total))
         for block in blocks:
-            if gain is None and loudness is not None:
-                meter.add(block)
+            if meter is not None:
+                meter.add(block / 32768.0)
             handle.write(np.ascontiguousarray(block, dtype="<i2").tobytes())
-    level = _Level(meter.gain(loudness) if gain is None else gain, total)
+    level = _Level(_normalising_gain(meter, loudness) if gain is None else gain, total)
     with open(path, "r+b") as handle:
         for start in range(0, total, _LEVEL_BLOCK):
             handle.seek(_HEADER_BYTES + 4 * start)

@@ -1,0 +1,200 @@
+"""Integrated loudness (ITU-R BS.1770-4, in LUFS) and true peak of a render, with numpy alone.
+
+:class:`LoudnessMeter` is fed blocks of samples, so a long render is measured in flat memory, and
+it imports nothing heavier than numpy: scipy (under pyloudnorm) took half a second to import on
+every command that renders.
+
+* K-weighting: the standard's two filters, a high shelf (about +4 dB above 1.7 kHz) and a 38 Hz
+  high-pass, derived for any sample rate from their analogue parameters; at 48 kHz they give the
+  coefficients printed in the standard. They are applied in the frequency domain, one FFT per
+  stretch of audio, and each stretch is preceded by the end of the one before, so the filters see
+  one continuous signal.
+* Gating: 400 ms blocks every 100 ms; blocks under -70 LUFS, then blocks more than 10 LU under
+  the loudness of the rest, are left out. Less than one block has no loudness (-inf).
+* True peak: the peak of the signal upsampled 4x by windowed-sinc interpolation. Between two
+  samples the signal can rise above both, but in audio not by 6 dB, so only the gaps next to a
+  sample within 6 dB of the peak so far are interpolated.
+
+``tests/test_loudness.py`` checks both against pyloudnorm and scipy's polyphase resampler.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+# (centre Hz, gain dB, Q) of the shelf and (corner Hz, Q) of the high-pass, as BS.1770's 48 kHz
+# coefficients imply them.
+SHELF = (1681.974450955533, 3.999843853973347, 0.7071752369554196)
+HIGH_PASS = (38.13547087613982, 0.5003270373238773)
+_SHELF_MID_EXPONENT = 0.4996667741545416  # the shelf's gain at its centre, as a power of its top gain
+ABSOLUTE_GATE = -70.0  # LUFS
+RELATIVE_GATE = -10.0  # LU under the loudness of the blocks above the absolute gate
+BLOCK_HOPS = 4  # a gating block is 400 ms: 4 hops of 100 ms
+OVERSAMPLE = 4
+_TAPS = 16  # interpolation taps on either side of a gap
+_KAISER_BETA = 8.0
+_STRETCH_SECONDS = 30  # audio filtered per FFT
+_CONTEXT_SECONDS = 0.5  # how much of the previous stretch leads into the next: the filters' memory
+
+
+def k_weighting(rate: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The two K-weighting biquads at ``rate`` Hz as (b, a) coefficient pairs, shelf first."""
+    centre, gain_db, q = SHELF
+    k = math.tan(math.pi * centre / rate)
+    top = 10 ** (gain_db / 20)
+    mid = top**_SHELF_MID_EXPONENT
+    a0 = 1 + k / q + k * k
+    shelf_b = np.array([top + mid * k / q + k * k, 2 * (k * k - top), top - mid * k / q + k * k]) / a0
+    shelf_a = np.array([a0, 2 * (k * k - 1), 1 - k / q + k * k]) / a0
+    corner, q = HIGH_PASS
+    k = math.tan(math.pi * corner / rate)
+    a0 = 1 + k / q + k * k
+    pass_a = np.array([a0, 2 * (k * k - 1), 1 - k / q + k * k]) / a0
+    return [(shelf_b, shelf_a), (np.array([1.0, -2.0, 1.0]), pass_a)]
+
+
+def _response(size: int, rate: int) -> np.ndarray:
+    """K-weighting's complex gain at each bin of a ``size``-point real FFT."""
+    z = np.exp(-1j * np.linspace(0, math.pi, size // 2 + 1))
+    response = np.ones_like(z)
+    for b, a in k_weighting(rate):
+        response *= np.polyval(b[::-1], z) / np.polyval(a[::-1], z)
+    return response
+
+
+def _fft_size(n: int) -> int:
+    """The smallest 2^i * 3^j * 5^k >= n: sizes numpy's FFT handles fast."""
+    best = 1 << max(0, (n - 1).bit_length())
+    five = 1
+    while five < best:
+        three = five
+        while three < best:
+            size = three << max(0, (math.ceil(n / three) - 1).bit_length())
+            best = min(best, size)
+            three *= 3
+        five *= 5
+    return best
+
+
+def _interpolator() -> np.ndarray:
+    """(2 * _TAPS, OVERSAMPLE - 1): the weights of the samples around a gap for each point in it."""
+    offsets = np.arange(-_TAPS + 1, _TAPS + 1)  # sample positions relative to the gap's left end
+    points = np.arange(1, OVERSAMPLE) / OVERSAMPLE
+    t = points[None, :] - offsets[:, None]
+    window = np.i0(_KAISER_BETA * np.sqrt(np.clip(1 - (t / _TAPS) ** 2, 0, None))) / np.i0(_KAISER_BETA)
+    return np.sinc(t) * window
+
+
+class LoudnessMeter:
+    """Feed float samples in [-1, 1] (frames, or frames x channels) with :meth:`add`; once all
+    are fed, read :meth:`integrated` (LUFS) and :meth:`true_peak` (linear)."""
+
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        self.hop = max(1, round(rate / 10))
+        self.stretch = _STRETCH_SECONDS * 10 * self.hop
+        self.context = round(_CONTEXT_SECONDS * rate)
+        self._pending: list[np.ndarray] = []
+        self._pending_frames = 0
+        self._previous: np.ndarray | None = None  # the end of the last stretch, for the filters
+        self._hops: list[np.ndarray] = []  # per stretch: (hops, channels) sums of squares
+        self._peak = 0.0
+        self._gaps = _interpolator()
+        self._around: np.ndarray | None = None  # the last 2 * _TAPS frames seen, for the next gaps
+        self._channels: int | None = None
+
+    def add(self, samples: np.ndarray) -> None:
+        samples = np.asarray(samples, dtype=np.float64)
+        samples = samples[:, None] if samples.ndim == 1 else samples
+        if self._channels is None:
+            self._channels = samples.shape[1]
+            self._around = np.zeros((2 * _TAPS, self._channels))  # silence before the start
+        elif samples.shape[1] != self._channels:
+            raise ValueError(f"expected {self._channels} channels, got {samples.shape[1]}")
+        self._pending.append(samples)
+        self._pending_frames += len(samples)
+        if self._pending_frames >= self.stretch:
+            pending = np.concatenate(self._pending)
+            whole = len(pending) - len(pending) % self.stretch
+            for start in range(0, whole, self.stretch):
+                self._measure(pending[start : start + self.stretch])
+            self._pending = [pending[whole:]]
+            self._pending_frames = len(pending) - whole
+
+    def integrated(self) -> float:
+        """The gated loudness in LUFS of everything fed so far; -inf for silence or < 400 ms."""
+        self._flush()
+        if not self._hops:
+            return -math.inf
+        hops = np.concatenate(self._hops).sum(axis=1)
+        if len(hops) < BLOCK_HOPS:
+            return -math.inf
+        sums = np.convolve(hops, np.ones(BLOCK_HOPS), mode="valid")
+        power = sums / (BLOCK_HOPS * self.hop)
+        power = power[power > _power(ABSOLUTE_GATE)]
+        if not len(power):
+            return -math.inf
+        power = power[power > _power(_lufs(power.mean()) + RELATIVE_GATE)]
+        return _lufs(power.mean())
+
+    def true_peak(self) -> float:
+        """The largest magnitude of the 4x upsampled signal fed so far (1.0 is full scale)."""
+        self._flush()
+        return self._peak
+
+    def _flush(self) -> None:
+        if self._pending_frames:
+            pending = np.concatenate(self._pending)
+            self._pending, self._pending_frames = [], 0
+            self._measure(pending)
+        if self._around is not None and self._around.any():
+            # The signal falls silent after the end: the last gaps see zeros on their right.
+            self._peaks(np.zeros((2 * _TAPS, self._channels)))
+
+    def _measure(self, samples: np.ndarray) -> None:
+        lead = self._previous if self._previous is not None else samples[:0]
+        joined = np.concatenate([lead, samples])
+        size = _fft_size(len(joined) + self.context)  # room for the filters' ringing: no wrap-around
+        spectrum = np.fft.rfft(joined, size, axis=0) * _response(size, self.rate)[:, None]
+        weighted = np.fft.irfft(spectrum, size, axis=0)[len(lead) : len(joined)]
+        whole = len(weighted) - len(weighted) % self.hop
+        squares = np.square(weighted[:whole]).reshape(-1, self.hop, weighted.shape[1]).sum(axis=1)
+        self._hops.append(squares)
+        self._previous = joined[-self.context :]
+        self._peaks(samples)
+
+    def _peaks(self, samples: np.ndarray) -> None:
+        """Raise the true peak by ``samples`` and the gaps before them (the ones that needed these
+        samples on their right)."""
+        if not len(samples):
+            return
+        joined = np.concatenate([self._around, samples])
+        magnitude = np.abs(joined).max(axis=1)
+        self._peak = max(self._peak, float(magnitude.max()))
+        # Gap g lies between joined[g] and joined[g + 1]; it can be interpolated once joined holds
+        # _TAPS samples on either side. The call before did the gaps up to _TAPS - 1.
+        first, last = _TAPS, len(joined) - _TAPS - 1
+        near = np.maximum(magnitude[first : last + 1], magnitude[first + 1 : last + 2]) >= self._peak / 2
+        if near.sum() > len(near) // 8:  # dense (a loud sustained tone): filter every gap
+            for channel in joined.T:
+                for weights in self._gaps.T:
+                    between = np.correlate(channel, weights, mode="valid")[first - _TAPS + 1 :]
+                    self._peak = max(self._peak, float(np.abs(between).max(initial=0.0)))
+        else:
+            gaps = first + np.flatnonzero(near)
+            offsets = np.arange(-_TAPS + 1, _TAPS + 1)
+            for chunk in range(0, len(gaps), 1 << 14):
+                around = joined[gaps[chunk : chunk + (1 << 14), None] + offsets]  # (gaps, taps, channels)
+                between = np.matmul(around.transpose(0, 2, 1), self._gaps)
+                self._peak = max(self._peak, float(np.abs(between).max()))
+        self._around = joined[-2 * _TAPS :]
+
+
+def _power(lufs: float) -> float:
+    return 10 ** ((lufs + 0.691) / 10)
+
+
+def _lufs(power: float) -> float:
+    return -0.691 + 10 * math.log10(power) if power > 0 else -math.inf
