@@ -2,9 +2,9 @@
 
 Full-size transformer (6+6 layers, d_model 512, 8 heads, ff 1024, relative attention 300, 776
 video dims: the published size), random weights, ``--threads`` torch threads (the steps of cached
-decoding run on one or two of them, whichever is faster at the time: ``model/step_threads.py``). The naive decoder
-is what the reference implementation does: for every new chord, encode the video and run the
-decoder over the whole prefix again. It uses the same sampler and seed as float32 cached decoding,
+decoding run on one or two of them, whichever is faster at the time: ``model/step_threads.py``).
+The naive decoder is what the reference implementation does: for every new chord, encode the video
+and run the decoder over the whole prefix again. It uses the same sampler and seed as float32 cached decoding,
 so the two must choose the same chords; the script checks that before printing the ratios.
 Cached timings are medians of ``--repeats`` runs (the naive one runs once), because other
 processes on the machine make single runs noisy.

@@ -265,12 +265,25 @@ def _stage(pid: int, video: Path, out: Path) -> str | None:
             if ".json" in suffixes or "" in suffixes:
                 return None
             return "mux" if ".mp4" in suffixes else "render" if ".wav" in suffixes else None
+    # The video is decoded by the command or by the child it forks for that (video2music.forked).
+    if any(_has_open(process, video) for process in [pid, *_children(pid)]):
+        return "features"
+    return None
+
+
+def _has_open(pid: int, path: Path) -> bool:
     with contextlib.suppress(OSError):
         for fd in Path(f"/proc/{pid}/fd").iterdir():
             with contextlib.suppress(OSError):
-                if os.readlink(fd) == str(video):
-                    return "features"
-    return None
+                if os.readlink(fd) == str(path):
+                    return True
+    return False
+
+
+def _children(pid: int) -> list[int]:
+    with contextlib.suppress(OSError):
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return []
 
 
 @pytest.mark.slow
@@ -293,6 +306,7 @@ def test_a_signal_at_each_stage_leaves_the_old_set_whole(old_set, tmp_path, stag
     deadline = time.monotonic() + 240
     while process.poll() is None and time.monotonic() < deadline:
         if _stage(process.pid, video.resolve(), out) == stage:
+            children = _children(process.pid)
             process.send_signal(signum)  # sends nothing if the run has already ended
             break
         time.sleep(0.002)
@@ -303,3 +317,35 @@ def test_a_signal_at_each_stage_leaves_the_old_set_whole(old_set, tmp_path, stag
     assert process.returncode == 130, err
     assert err.strip().splitlines() == ["interrupted"], err
     assert snapshot(out) == before
+    assert not [child for child in children if _alive(child)]
+
+
+def _alive(pid: int) -> bool:
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    return False
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_a_child_decodes_stops_both(old_set, tmp_path):
+    video, _ = old_set
+    out = tmp_path / "out"
+    command = [sys.executable, str(ROOT / "generate.py"), "--video", str(video), "--out", str(out)]
+    # Its own session, so that the Ctrl-C below reaches the command and its child as a terminal's would.
+    process = subprocess.Popen(
+        [*command, "--weights", "debug"], stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    deadline = time.monotonic() + 120
+    while process.poll() is None and time.monotonic() < deadline:
+        children = [child for child in _children(process.pid) if _has_open(child, video.resolve())]
+        if children:
+            break
+        time.sleep(0.002)
+    else:
+        pytest.fail("no child process decoded the video")
+    os.killpg(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert err.strip().splitlines() == ["interrupted"], err
+    assert not [child for child in children if _alive(child)]
+    assert not out.exists() or not list(out.iterdir())

@@ -28,11 +28,12 @@ import shutil
 import signal
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from video2music.errors import UserError
+from video2music.forked import ForkedCall
 from video2music.music import mux, synth
 from video2music.music.arrange import Arrangement
 from video2music.result import GenerationResult
@@ -308,17 +309,26 @@ def write_music(
     timings: dict[str, float] | None = None,
     progress_bars: bool = False,
     stages: Callable[[str], None] | None = None,
+    parallel: Collection[str] = (),
 ) -> dict[str, Path]:
     """Write the set: the MIDI, its render, the stems, the video with the render as soundtrack,
     then ``extra`` kinds in order (kind -> a function that writes that file at the path it is
-    given). ``stages`` is told each kind (but the stems) just before it is written. Returns kind
-    -> path of what was written; seconds per stage go into ``timings``."""
+    given); the ``parallel`` ones among them are started first, in child processes that write
+    while the render runs (``video2music.forked``). ``stages`` is told each kind (but the stems)
+    just before it is written (a parallel one: before its result is awaited). Returns kind -> path
+    of what was written; seconds per stage go into ``timings`` (a parallel kind's: the wait)."""
     watch = Stopwatch(timings)
     starting = stages or (lambda kind: None)
     parts = {f"stem:{part.name}" for part in arrangement.parts}
     for kind in [k for k in outputs.targets if k.startswith("stem:") and k not in parts]:
         outputs = _without(outputs, kind)  # a part this arrangement leaves out has no stem
-    with staged(outputs) as stage:
+    extra = {kind: write for kind, write in (extra or {}).items() if kind in outputs.targets}
+    with staged(outputs) as stage, contextlib.ExitStack() as children:
+        started = {
+            kind: children.enter_context(ForkedCall(write, stage[kind]))
+            for kind, write in extra.items()
+            if kind in parallel
+        }
         starting("midi")
         with watch("save_midi"), writing(outputs.targets["midi"]):
             arrangement.to_midi().save(stage["midi"])
@@ -346,10 +356,12 @@ def write_music(
             starting("video")
             with watch("mux"), writing(outputs.targets["video"]):
                 mux.mux_into(video, stage["wav"], stage["video"], outputs.soundtrack, stage.get("mix"))
-        for kind, write in (extra or {}).items():
-            if kind in stage:
-                starting(kind)
-                with watch(kind), writing(outputs.targets[kind]):
+        for kind, write in extra.items():
+            starting(kind)
+            with watch(kind), writing(outputs.targets[kind]):
+                if kind in started:
+                    started[kind].result()
+                else:
                     write(stage[kind])
     logger.debug("wrote %s", ", ".join(str(p) for p in outputs.targets.values()))
     return dict(outputs.targets)
@@ -394,6 +406,7 @@ def write_result(
         timings=result.timings,
         progress_bars=progress_bars,
         stages=stages,
+        parallel={"plot", "leadsheet"},  # matplotlib and music21: slow to import, slow to write
     )
 
 

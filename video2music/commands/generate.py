@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from dataclasses import dataclass
@@ -10,8 +11,9 @@ from pathlib import Path
 
 from video2music.errors import UserError, cli_main
 from video2music.features.clip import clip_source
-from video2music.features.extract import BACKENDS
+from video2music.features.extract import BACKENDS, extract
 from video2music.features.video_features import VideoFeatures
+from video2music.forked import ForkedCall
 from video2music.music.instruments import PRESETS, Instruments
 from video2music.music.mux import Soundtrack
 from video2music.music.synth import LOUDNESS_TARGET
@@ -201,8 +203,6 @@ def _jobs(args: argparse.Namespace, features: VideoFeatures | None, chords: Time
 @cli_main
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from tqdm import tqdm
-
     from video2music.music.synth import find_soundfont, load_fluidsynth, parse_loudness
 
     # Every setting, the soundfont and every output are checked before the slow work starts.
@@ -222,6 +222,27 @@ def main(argv: list[str] | None = None) -> int:
     jobs = _jobs(args, given_features, chords)
     if args.features == "clip":  # before torch loads: missing weights and no network fail at once
         clip_source(without=WITHOUT_CLIP)
+    # One video's basic features are extracted in a child process while this one imports torch
+    # and loads the model (video2music/forked.py); a model that needs CLIP features ends it unused.
+    early = None
+    if len(jobs) == 1 and jobs[0].video and given_features is None and args.features in ("auto", "basic"):
+        early = ForkedCall(extract, jobs[0].video, "basic", progress_bars=sys.stderr.isatty())
+    with early or contextlib.nullcontext():
+        return _score(args, jobs, given_features, chords, instruments, loudness, soundtrack, early)
+
+
+def _score(
+    args: argparse.Namespace,
+    jobs: list[Job],
+    given_features: VideoFeatures | None,
+    chords: TimedChords | None,
+    instruments: Instruments | None,
+    loudness: float | None,
+    soundtrack: Soundtrack,
+    early: ForkedCall[VideoFeatures] | None,
+) -> int:
+    from tqdm import tqdm
+
     from video2music.pipeline import Video2Music
     from video2music.writer import check_distinct, plan_result, write_result
 
@@ -238,6 +259,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     v2m.check_settings(**piece)
     backend = v2m.feature_backend(args.features) if given_features is None else given_features.backend
+    if early is not None and backend != "basic":
+        early.close()
+        early = None
     if given_features is None and backend == "clip":
         clip_source(without=WITHOUT_CLIP)
 
@@ -273,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
             # Progress bars only for one long video; a batch shows one bar over the videos.
             show = len(jobs) == 1 and sys.stderr.isatty()
             features = given_features
+            if early is not None:
+                features = early.result()
             if chords is not None and features is None:
                 features = v2m.extract_features(job.video, backend, progress_bars=show)
             if chords is not None:
