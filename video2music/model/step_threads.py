@@ -5,9 +5,9 @@ threads share its matrix products and take about 40% off a full-size float16 ste
 measured on 2 cores). When other processes hold the cores, waking a thread pool for every op
 stalls on descheduled workers and a step is 5-40x slower than on one thread. Which case holds
 shows only in timings, and it can change while a long video decodes, so :class:`StepThreads`
-times both counts on a few steps, keeps the faster one, and times them again later; each time
-one thread wins, it waits twice as long before the next trial, so a busy machine pays for few
-slow trial steps.
+times both counts on a few steps in a row each, keeps the faster one, and times them again
+later; each time one thread wins, it waits twice as long before the next trial, so a busy
+machine pays for few slow trial steps.
 
 The count never changes a result: a product's output rows are split between the threads and
 each row is summed by one of them, so the logits are the same bit for bit
@@ -24,7 +24,7 @@ import torch
 
 T = TypeVar("T")
 
-TRIALS = 2  # steps timed per thread count in a trial
+TRIALS = 3  # steps per thread count in a trial (the first is not timed)
 FIRST_WAIT = 48  # steps between the end of a trial and the next one, doubled while one thread wins
 
 
@@ -60,16 +60,18 @@ class StepThreads:
         trial_step = self.step - self.trial_start
         trial_steps = TRIALS * len(self.counts)
         timing = len(self.counts) > 1 and 0 <= trial_step < trial_steps
-        threads = self.counts[trial_step % len(self.counts)] if timing else self.chosen
+        # A trial runs each count for TRIALS steps in a row and times all but the first: the step
+        # after a change of count wakes or parks the pool's threads and says nothing of the count.
+        threads = self.counts[trial_step // TRIALS] if timing else self.chosen
         _use(threads)
         start = time.perf_counter()
         result = fn(*args)
         self.step += 1
-        if timing:
+        if timing and trial_step % TRIALS:
             seconds = time.perf_counter() - start
             self.best[threads] = min(seconds, self.best.get(threads, seconds))
-            if trial_step == trial_steps - 1:
-                self._choose()
+        if timing and trial_step == trial_steps - 1:
+            self._choose()
         return result
 
     def _choose(self) -> None:
