@@ -4,12 +4,13 @@
 
 Measured in one run: the whole command as a user runs it (a fresh process); in fresh processes,
 the interpreter's start and the imports generate.py needs (``python -X importtime`` lists them
-module by module); in this process, loading the model and the façade's stages. The baselines for the ratios are the
-clip's own duration (real time) and one plain decoding pass over the video (the least any tool
-that watches every frame must spend). The stages are timed one after another; the command
-overlaps some of them in child processes (``video2music/forked.py``), and the script prints what
-that saves (net of the checks and exit the stages leave out). Target: the command within 3.5 s
-on a quiet 2-core machine. Timings measured in fresh processes are medians of ``--repeats`` runs.
+module by module); in this process, loading the model and the façade's stages. The baselines
+for the ratios are the clip's own duration (real time) and one plain decoding pass over the
+video (the least any tool that watches every frame must spend). The stages are timed one after
+another; the command overlaps some of them in child processes (``video2music/forked.py``), and
+the script prints what that saves (net of the checks and exit the stages leave out). Target: the
+command within 3.5 s on a quiet 2-core machine. Timings measured in fresh processes are medians
+of ``--repeats`` runs.
 """
 
 from __future__ import annotations
