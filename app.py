@@ -1,6 +1,6 @@
 """Start the video2music web app on this machine. See ``python app.py --help``."""
 
-from video2music.app import main
+from video2music.errors import run_command
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_command("video2music.app"))

@@ -1,6 +1,6 @@
 """Metrics on a MuVi-Sync split or on generated output. See ``python evaluate.py --help``."""
 
-from video2music.commands.evaluate import main
+from video2music.errors import run_command
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_command("video2music.commands.evaluate"))

@@ -35,3 +35,23 @@ def test_help_of_every_command_loads_no_torch():
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_ctrl_c_while_a_command_still_loads_is_one_line(tmp_path):
+    import signal
+    import time
+
+    video = ROOT / "examples" / "testvideo.mp4"
+    for delay in (0.1, 0.2, 0.3, 0.4):  # the interpreter is up; the imports take a second or more
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "generate.py"), "--video", str(video), "--out", str(tmp_path)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, (delay, err)
+        assert err.strip().splitlines() == ["interrupted"], (delay, err)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import logging
 import signal
 import sys
@@ -63,3 +64,16 @@ def _stop_signals_interrupt() -> Iterator[None]:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+def run_command(module: str) -> int:
+    """Import ``module`` and return what its ``main()`` returns: the scripts' entry point.
+
+    Loading a command takes a second (torch, PyAV, FluidSynth); a Ctrl-C meanwhile ends it the
+    way one during the run does ("interrupted", exit 130), not with a traceback from an import.
+    """
+    try:
+        return importlib.import_module(module).main()
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
