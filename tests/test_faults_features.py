@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from video2music.features.__main__ import main
+from video2music.commands.features import main
 from video2music.features.video_features import VideoFeatures
 
 ROOT = Path(__file__).resolve().parents[1]
