@@ -90,3 +90,22 @@ def test_a_child_stopped_at_once_never_goes_on_as_a_copy_of_the_caller():
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert codes == [-signal.SIGTERM] * 30
+
+
+def test_a_child_ended_inside_a_progress_bar_leaves_the_parents_bars_working():
+    from tqdm import tqdm
+
+    tqdm(disable=True).close()  # the parent's process-shared lock exists before the fork
+
+    def hold_the_lock() -> None:
+        with tqdm.get_lock():
+            time.sleep(60)
+
+    call = ForkedCall(hold_the_lock)
+    time.sleep(0.3)
+    call.close()
+    made = []
+    thread = threading.Thread(target=lambda: made.append(tqdm(disable=True)), daemon=True)
+    thread.start()
+    thread.join(timeout=10)
+    assert made, "a progress bar waited for a lock the ended child held"

@@ -220,3 +220,14 @@ def test_bars_bent_by_scene_cuts(shipped, tmp_path):
     strong = stats.strong_beats(midi.get_beats(), midi.get_downbeats())
     assert len(strong) == 2 * len(grid.bars)  # every bar, 3/4 included, has a first and a third beat
     assert stats.arrangement_stats(path)["chord_tones_beats_1_3"] >= 0.6
+
+
+def test_rests_during_spans_cut_or_leave_out_the_notes_there():
+    from video2music.music.melody import MelodyNote, rest_during
+
+    notes = [MelodyNote(60, 0, 4), MelodyNote(62, 4, 12), MelodyNote(64, 12, 16), MelodyNote(65, 20, 24)]
+    # A sixteenth of 0.125 s: the span 1.0-2.0 s is sixteenths 8-16.
+    kept = rest_during(notes, [(1.0, 2.0)], 0.125)
+    assert kept == [MelodyNote(60, 0, 4), MelodyNote(62, 4, 8), MelodyNote(65, 20, 24)]
+    assert rest_during(notes, [], 0.125) == notes
+    assert rest_during(notes, [(0.0, 10.0)], 0.125) == []

@@ -199,6 +199,31 @@ def test_mix_keeps_the_voice_and_ducks_the_music_under_it(speech_clip, sound, tm
     assert max(speaking) < pause - 8, (speaking, pause)
 
 
+def test_the_melody_rests_while_the_voice_speaks(speech_clip, sound, tmp_path):
+    def take(mode: str) -> tuple[list[list[float]], list]:
+        out = tmp_path / mode
+        assert (
+            main(["--video", str(speech_clip), "--out", str(out), "--weights", "debug", "--audio", mode]) == 0
+        )
+        rests = json.loads((out / "talk.json").read_text())["settings"]["melody_rests_under_sound"]
+        midi = pretty_midi.PrettyMIDI(str(out / "talk.mid"))
+        return rests, next(i for i in midi.instruments if i.name == "Melody").notes
+
+    def sounding(notes, spans) -> list:
+        return [n for n in notes for a, b in spans if n.start < b - 1e-3 and n.end > a + 1e-3]
+
+    rests, notes = take("mix")
+    original = sound.decode(speech_clip)
+    # Each sentence lies in a rest; the pause between them does not.
+    assert len(rests) == 2, rests
+    assert all(sound.level(original, a, b) > -40 for a, b in rests)
+    assert rests[0][1] <= 5.0 and rests[1][0] >= 6.3
+    assert notes and not sounding(notes, rests)
+    # Replacing the sound, the same take keeps its melody there.
+    unmixed_rests, unmixed = take("replace")
+    assert unmixed_rests == [] and sounding(unmixed, rests)
+
+
 @pytest.mark.parametrize("mode", ["replace", "music-only"])
 def test_replace_and_music_only(speech_clip, sound, tmp_path, mode):
     out = tmp_path / mode

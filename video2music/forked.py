@@ -102,6 +102,10 @@ def _child(sending, fn: Callable, args: tuple, kwargs: dict) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for number in _STOPPING - {signal.SIGINT}:
         signal.signal(number, signal.SIG_DFL)
+    if "tqdm" in sys.modules:
+        # tqdm's lock is shared between processes: a child ended while it held it (a progress bar
+        # being made) would leave every later bar of the parent waiting forever. The child's own.
+        sys.modules["tqdm"].tqdm.set_lock(threading.RLock())
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPPING)
     try:
         sending.send(("result", fn(*args, **kwargs)))

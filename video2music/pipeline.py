@@ -32,6 +32,7 @@ from video2music.model.device import check_device
 from video2music.model.inputs import build_video_input
 from video2music.music import melody as melody_writer
 from video2music.music.arrange import Instruments, arrange
+from video2music.music.mux import ducked_spans
 from video2music.progression import TimedChords
 from video2music.result import GenerationResult
 from video2music.timing import Stopwatch
@@ -287,6 +288,7 @@ class Video2Music:
         progress: Progress | None = None,
         progress_bars: bool = False,
         chords: TimedChords | None = None,
+        under_sound: bool = False,
     ) -> GenerationResult:
         """Score ``video`` (or precomputed ``features``): chords, dynamics, a melody (unless
         ``melody`` is False) and the arranged MIDI.
@@ -296,7 +298,9 @@ class Video2Music:
         grid, so the features, dynamics and cuts stay as they were. ``settings`` replaces
         ``self.settings`` for this call only (a server sharing one model between requests passes
         them this way). ``progress``, if given, is called with (fraction done, stage name);
-        ``progress_bars`` shows tqdm bars for the long stages.
+        ``progress_bars`` shows tqdm bars for the long stages. ``under_sound``: the music will be
+        mixed under the video's own sound (``mux.Soundtrack`` "mix"); the melody then rests
+        wherever the mix ducks the music, so it never competes with a voice.
         """
         if video is None and features is None:
             raise UserError("give a video file or its features")
@@ -335,7 +339,7 @@ class Video2Music:
 
         report(0.7, "writing the melody")
         with watch("melody"):
-            lead = None
+            lead, rests = None, []
             if melody:
                 lead = melody_writer.compose(
                     self.melody.model,
@@ -345,6 +349,10 @@ class Video2Music:
                     seed=seed,
                     transpose=out_key.transpose,
                 )
+                if under_sound and video is not None:
+                    rests = ducked_spans(video)
+                    sixteenth = grid.seconds_per_beat / melody_writer.STEPS_PER_BEAT
+                    lead = melody_writer.rest_during(lead, rests, sixteenth)
 
         report(0.8, "arranging")
         with watch("arrange"):
@@ -368,6 +376,7 @@ class Video2Music:
             "tempo": tempo,
             "drums": drums,
             "melody": melody,
+            "melody_rests_under_sound": [[round(a, 3), round(b, 3)] for a, b in rests],
             "chords_from": given,
             "instruments": None if instruments is None else dataclasses.asdict(instruments),
             "instrument_names": (instruments or Instruments()).names(),

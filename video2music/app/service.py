@@ -189,6 +189,7 @@ class Scorer:
             chords=checked.chords,
             seed=int(request.seed),
             settings=checked.settings,
+            under_sound=checked.soundtrack.mode == "mix",
             **self._piece(request),
         )
         folder = self.runs.new()

@@ -313,6 +313,7 @@ def _score(
                 backend=backend,
                 chords=chords,
                 seed=args.seed,
+                under_sound=outputs.soundtrack.mode == "mix" and "video" in outputs.targets,
                 **piece,
             )
             paths = write_result(result, outputs, progress_bars=show)

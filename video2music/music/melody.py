@@ -91,6 +91,26 @@ class MelodyNote:
     end: int
 
 
+def rest_during(
+    notes: Sequence[MelodyNote], spans: Sequence[tuple[float, float]], sixteenth: float
+) -> list[MelodyNote]:
+    """``notes`` silent during ``spans`` ((start, end) seconds; a sixteenth lasts ``sixteenth``
+    seconds): a note that starts inside one is left out, a note that runs into one ends where it
+    begins (if a sixteenth of it is left)."""
+    kept = []
+    for note in notes:
+        start, end = note.start, note.end
+        for first, last in spans:
+            if first <= start * sixteenth < last:
+                break
+            if start * sixteenth < first < end * sixteenth:
+                end = min(end, int(first / sixteenth))
+        else:
+            if end > start:
+                kept.append(MelodyNote(note.pitch, start, end) if end != note.end else note)
+    return kept
+
+
 def notes_per_beat(density: np.ndarray, tempo: float) -> np.ndarray:
     """The melody's notes per beat for the accompaniment's note density (notes per second)."""
     busy = np.clip(np.asarray(density, dtype=float) / BUSY_DENSITY, 0.0, 1.0)

@@ -281,6 +281,34 @@ class Ducker:
         return gains
 
 
+def ducked_spans(
+    video_path: str | os.PathLike, bridge: float = 1.0, rate: int = 44100
+) -> list[tuple[float, float]]:
+    """Where a mix lowers the music by more than half of DUCK_DEPTH under the video's own sound
+    (its speech or effects lead): (start, end) seconds from the first picture, in order, with
+    gaps shorter than ``bridge`` seconds (a breath between words) bridged; none for a video
+    without sound. The arrangement rests the melody there."""
+    source, _, info = open_video(video_path)
+    with source:
+        if not source.streams.audio:
+            return []
+    start, duration = _timing(info)
+    ducker = Ducker(rate)
+    threshold = 10.0 ** (-DUCK_DEPTH / 2 / 20)
+    ducked = []
+    with contextlib.closing(_original_blocks(video_path, rate, round(duration * rate), start)) as blocks:
+        for block in blocks:
+            ducked.append(ducker.gains(block)[_HOP - 1 :: _HOP] < threshold)  # the gain at each hop's end
+    hops = np.concatenate(ducked) if ducked else np.zeros(0, bool)
+    edges = np.flatnonzero(np.diff(np.concatenate([[False], hops, [False]]).astype(np.int8))) * _HOP / rate
+    spans: list[tuple[float, float]] = []
+    for first, last in zip(edges[::2], edges[1::2], strict=True):
+        if spans and first - spans[-1][1] < bridge:
+            first = spans.pop()[0]
+        spans.append((float(first), float(min(last, duration))))
+    return spans
+
+
 def _ducked_mix(
     original: Iterator[np.ndarray], music: Iterator[np.ndarray], rate: int
 ) -> Iterator[np.ndarray]:
