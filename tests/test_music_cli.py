@@ -90,6 +90,25 @@ def test_options_reach_the_file(tmp_path):
     assert _markers(tmp_path / "song.mid") == ["Dm7", "G7", "Cmaj7"]
 
 
+def test_a_melody_on_request_follows_the_typed_chords(tmp_path):
+    import pretty_midi
+
+    base = ["--chords", "D Bm G A", "--seconds", "16", "--key", "D major", "--out"]
+    assert main([*base, str(tmp_path / "plain")]) == 0
+    assert main([*base, str(tmp_path / "sung"), "--melody", "--seed", "3"]) == 0
+    assert main([*base, str(tmp_path / "again"), "--melody", "--seed", "3"]) == 0
+    plain, sung = (pretty_midi.PrettyMIDI(str(tmp_path / f"{n}.mid")) for n in ("plain", "sung"))
+    assert "Melody" not in [i.name for i in plain.instruments]
+    melody = next(i for i in sung.instruments if i.name == "Melody").notes
+    assert len(melody) >= 8
+    # D major's scale (the chords are diatonic), and the same line for the same seed.
+    assert {n.pitch % 12 for n in melody} <= {2, 4, 6, 7, 9, 11, 1}
+    assert (tmp_path / "sung.mid").read_bytes() == (tmp_path / "again.mid").read_bytes()
+    # The accompaniment is the one without the melody.
+    rest = [[(n.start, n.pitch) for n in i.notes] for i in sung.instruments if i.name != "Melody"]
+    assert rest == [[(n.start, n.pitch) for n in i.notes] for i in plain.instruments]
+
+
 @pytest.mark.parametrize(
     ("extra", "programs"),
     [

@@ -7,12 +7,14 @@ writes demo.mid and demo.wav (and demo.mp4 with --video). The chords are what yo
 --normalised the chords are read the way the model writes them, in C major / A minor, and moved
 into --key ("C Am F G" with --key "D major" plays D Bm G A). The music fills the whole bars that
 fit in the seconds at --tempo, and the chords are spread evenly over its half bars: chord i of n
-starts on half bar ceil(i * half_bars / n).
+starts on half bar ceil(i * half_bars / n). --melody adds a line over them by the shipped melody
+model (the one generate.py uses), which is the only time this command loads torch.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import sys
 import time
@@ -76,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--preset", help=f"a style's instruments for every part: {', '.join(PRESETS)}")
     parser.add_argument("--no-drums", action="store_true", help="leave out the drum track")
+    parser.add_argument(
+        "--melody",
+        action="store_true",
+        help="also a melody over the chords, by the shipped melody model (it loads torch: a second more)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="the melody's random seed (default 0)")
     parser.add_argument("--soundfont", help="a General MIDI .sf2 (default: see the README's lookup order)")
     parser.add_argument("--video", help="also write OUT.mp4: this video with the music as its soundtrack")
     parser.add_argument("--out", required=True, help="output path without extension: writes OUT.mid, OUT.wav")
@@ -105,6 +113,18 @@ def spread(chords: list[int], steps: int) -> list[int]:
     return [chords[step * len(chords) // steps] for step in range(steps)]
 
 
+def _melody(chords: list[int], grid: Grid, density: float, key: vocab.Key, seed: int):
+    """The shipped melody model's line over ``chords`` (normalised ids, one per step of ``grid``)."""
+    import numpy as np
+
+    from video2music.model.checkpoint import load_any
+    from video2music.music.melody import compose
+    from video2music.pipeline import resolve_checkpoint
+
+    model = load_any(resolve_checkpoint("melody", "melody.pt"), kind="melody").model
+    return compose(model, chords, grid, np.full(grid.steps, density), seed=seed, transpose=key.transpose)
+
+
 @cli_main
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
@@ -132,16 +152,15 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(f"--seconds {seconds} must be at least 1")
     if not args.normalised:  # arrange() moves C major / A minor into the key; typed chords are there already
         chords = [vocab.transpose_chord(c, -key.transpose) for c in chords]
-    steps = Grid.for_video(seconds, check_tempo(args.tempo)).steps
-    music = arrange.arrange(
-        spread(chords, steps),
-        args.density,
-        args.loudness,
-        key,
-        args.tempo,
-        instruments,
+    grid = Grid.for_video(seconds, check_tempo(args.tempo))
+    chords = spread(chords, grid.steps)
+    arranged = functools.partial(
+        arrange.arrange, chords, args.density, args.loudness, key, args.tempo, instruments, grid=grid,
         drums=not args.no_drums,
-    )  # cheap, and it validates tempo, density and loudness before any file is touched
+    )  # fmt: skip
+    music = arranged()  # cheap: it checks tempo, density and loudness before torch loads or a file is touched
+    if args.melody:
+        music = arranged(melody=_melody(chords, grid, args.density, key, args.seed))
     write_music(outputs, music, video=args.video, duration=duration, progress_bars=sys.stderr.isatty())
     logger.info(
         "wrote %s in %.2f s (%s, %g bpm, chords %s)",
