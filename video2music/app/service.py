@@ -59,6 +59,7 @@ class Request:
     bass_program: int = Instruments.bass
     drums_program: int = Instruments.drums  # the kit
     drums: bool = True
+    melody: bool = True
     seed: int = 0
     temperature: float = 1.0
     emotion_strength: float | None = None  # None: the model's own default
@@ -185,6 +186,7 @@ class Scorer:
             features=cached.features,
             instruments=checked.instruments,
             drums=bool(request.drums),
+            melody=bool(request.melody),
             progress=generation_progress,
             chords=checked.chords,
             seed=int(request.seed),

@@ -45,9 +45,10 @@ AUDIO_LABELS = {
 
 INTRO = """# video2music
 Score a video with music you can edit: chords that follow its mood and cuts, arranged for
-chords, arpeggio, bass and drums, mixed under the video's own sound. Upload a video (or pick the
-sample below), choose settings and press **Generate**. Another seed or other settings reuse the
-video's features, so they are quick; edit the chords and press **Re-render** to hear your version.
+chords, arpeggio, bass, drums and a melody, mixed under the video's own sound (the melody rests
+while that sound leads). Upload a video (or pick the sample below), choose settings and press
+**Generate**. Another seed or other settings reuse the video's features, so they are quick;
+edit the chords and press **Re-render** to hear your version.
 """
 TIMELINE = (
     "The timeline, top to bottom: the emotion the video shows, its motion, the chords (blue: "
@@ -75,6 +76,7 @@ def _request(settings: dict[str, Any]) -> Request:
         settings[name] = float(settings[name])
     settings["primer"] = settings["primer"] or ""
     settings["drums"] = bool(settings["drums"])
+    settings["melody"] = bool(settings["melody"])
     return Request(**settings)
 
 
@@ -183,6 +185,7 @@ def build(scorer: Scorer, sample: Path | None = None) -> gr.Blocks:
                     bass_program = gr.Dropdown(PROGRAMS, value=defaults.bass, label="Bass")
                     drums_program = gr.Dropdown(KITS, value=defaults.drums, label="Drum kit")
                     drums = gr.Checkbox(value=True, label="Drums")
+                    melody = gr.Checkbox(value=True, label="Melody", elem_id="melody")
                     backend = gr.Radio(
                         list(BACKENDS),
                         value="auto",
@@ -223,6 +226,7 @@ def build(scorer: Scorer, sample: Path | None = None) -> gr.Blocks:
             bass_program=bass_program,
             drums_program=drums_program,
             drums=drums,
+            melody=melody,
             seed=seed,
             temperature=temperature,
             emotion_strength=emotion_strength,
