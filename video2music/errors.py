@@ -34,7 +34,10 @@ def cli_main(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        # Our progress lines at INFO; other libraries' only from WARNING (torch logs statistics at
+        # INFO when it exits, for one).
+        logging.basicConfig(level=logging.WARNING, format="%(message)s")
+        logging.getLogger("video2music").setLevel(logging.INFO)
         try:
             with _stop_signals_interrupt():
                 return func(*args, **kwargs) or 0
