@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fault_helpers import alive, children
 
 from video2music.commands.generate import main as generate_main
 from video2music.music import synth
@@ -266,7 +267,7 @@ def _stage(pid: int, video: Path, out: Path) -> str | None:
                 return None
             return "mux" if ".mp4" in suffixes else "render" if ".wav" in suffixes else None
     # The video is decoded by the command or by the child it forks for that (video2music.forked).
-    if any(_has_open(process, video) for process in [pid, *_children(pid)]):
+    if any(_has_open(process, video) for process in [pid, *children(pid)]):
         return "features"
     return None
 
@@ -278,12 +279,6 @@ def _has_open(pid: int, path: Path) -> bool:
                 if os.readlink(fd) == str(path):
                     return True
     return False
-
-
-def _children(pid: int) -> list[int]:
-    with contextlib.suppress(OSError):
-        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    return []
 
 
 @pytest.mark.slow
@@ -306,7 +301,7 @@ def test_a_signal_at_each_stage_leaves_the_old_set_whole(old_set, tmp_path, stag
     deadline = time.monotonic() + 240
     while process.poll() is None and time.monotonic() < deadline:
         if _stage(process.pid, video.resolve(), out) == stage:
-            children = _children(process.pid)
+            forked = children(process.pid)
             process.send_signal(signum)  # sends nothing if the run has already ended
             break
         time.sleep(0.002)
@@ -317,13 +312,7 @@ def test_a_signal_at_each_stage_leaves_the_old_set_whole(old_set, tmp_path, stag
     assert process.returncode == 130, err
     assert err.strip().splitlines() == ["interrupted"], err
     assert snapshot(out) == before
-    assert not [child for child in children if _alive(child)]
-
-
-def _alive(pid: int) -> bool:
-    with contextlib.suppress(OSError):
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    return False
+    assert not [child for child in forked if alive(child)]
 
 
 @pytest.mark.slow
@@ -337,8 +326,8 @@ def test_ctrl_c_while_a_child_decodes_stops_both(old_set, tmp_path):
     )
     deadline = time.monotonic() + 120
     while process.poll() is None and time.monotonic() < deadline:
-        children = [child for child in _children(process.pid) if _has_open(child, video.resolve())]
-        if children:
+        forked = [child for child in children(process.pid) if _has_open(child, video.resolve())]
+        if forked:
             break
         time.sleep(0.002)
     else:
@@ -347,5 +336,5 @@ def test_ctrl_c_while_a_child_decodes_stops_both(old_set, tmp_path):
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
     assert err.strip().splitlines() == ["interrupted"], err
-    assert not [child for child in children if _alive(child)]
+    assert not [child for child in forked if alive(child)]
     assert not out.exists() or not list(out.iterdir())

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from fault_helpers import alive, children
 
 from video2music.commands.features import main
 from video2music.features.video_features import VideoFeatures
@@ -35,18 +36,7 @@ def test_a_damaged_npz_is_not_counted_as_done(examples_dir, tmp_path, capsys):
 
 def _workers(pid: int) -> list[int]:
     """The pool workers among the children of ``pid`` (not multiprocessing's resource tracker)."""
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(c) for c in (task / "children").read_text().split()]
-    return [c for c in found if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state not in ("Z", "X")
+    return [c for c in children(pid) if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
 
 
 @pytest.mark.slow
@@ -78,6 +68,6 @@ def test_ctrl_c_stops_a_parallel_batch_promptly(examples_dir, tmp_path):
     done = sorted(p.name for p in out.glob("*.npz"))
     assert 1 <= len(done) <= 3, done  # at most the videos already being extracted finished
     assert [p.name for p in out.iterdir() if p.suffix != ".npz"] == []  # no temporary files left
-    assert len(workers) == 2 and not any(_alive(pid) for pid in workers)
+    assert len(workers) == 2 and not any(alive(pid) for pid in workers)
     for name in done:
         assert VideoFeatures.load(out / name).T == 24
