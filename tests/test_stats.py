@@ -49,7 +49,7 @@ def test_doubling_velocity_and_beats():
     loud = stats.Notes(np.zeros(3), np.ones(3), np.array([60, 62, 64]), np.array([40, 90, 75]))
     assert stats.velocity_range(loud) == 50
     hits = np.array([0.0, 2.01, 3.0])
-    assert stats.on_beat_share(hits, np.array([0.0, 2.0, 4.0])) == pytest.approx(2 / 3)
+    assert stats.near_share(hits, np.array([0.0, 2.0, 4.0]), stats.ON_BEAT_SECONDS) == pytest.approx(2 / 3)
 
 
 def write_wav(path, samples: np.ndarray, rate: int = 44100) -> None:

@@ -39,6 +39,7 @@ import numpy as np
 from video2music import vocab
 from video2music.errors import UserError
 from video2music.evaluation import share
+from video2music.music.stats import near_share
 
 BEATS_PER_BAR = 4
 HALF_BAR_TOLERANCE_BEATS = 0.125
@@ -189,22 +190,9 @@ def mean_chord_length(piece: Piece) -> float:
 TIME_TOLERANCE = 1e-4
 
 
-def _near(times: Sequence[float], lines: np.ndarray | Sequence[float], tolerance: float) -> int:
-    """How many ``times`` lie within ``tolerance`` of one of ``lines``."""
-    lines = np.sort(np.asarray(lines, dtype=np.float64))
-    if not len(lines):
-        return 0
-    count = 0
-    for t in times:
-        i = np.searchsorted(lines, t)
-        nearest = min(abs(t - lines[j]) for j in (i - 1, i) if 0 <= j < len(lines))
-        count += nearest <= tolerance + TIME_TOLERANCE
-    return count
-
-
 def half_bar_share(piece: Piece) -> float:
     changes = piece.changes
-    return share(_near(changes, piece.half_bars, HALF_BAR_TOLERANCE_BEATS * piece.beat), len(changes))
+    return near_share(changes, piece.half_bars, HALF_BAR_TOLERANCE_BEATS * piece.beat + TIME_TOLERANCE)
 
 
 def distinct_per_30s(piece: Piece) -> float:
@@ -265,7 +253,7 @@ def cut_alignment(piece: Piece, cuts: Sequence[float] | None = None) -> float:
     """Share of ``cuts`` (default: the piece's) with a chord change within half a beat."""
     end = piece.spans[-1].end if piece.spans else 0.0
     cuts = [cut for cut in (piece.cuts if cuts is None else cuts) if cut < end]  # cuts the music reaches
-    return share(_near(cuts, piece.changes, 0.5 * piece.beat), len(cuts))
+    return near_share(cuts, piece.changes, 0.5 * piece.beat + TIME_TOLERANCE)
 
 
 def shifted_cuts(

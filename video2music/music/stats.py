@@ -128,15 +128,16 @@ def pitch_summary(notes: Notes) -> dict[str, float]:
     }
 
 
-def on_beat_share(hits: np.ndarray, beats: np.ndarray, tolerance: float = ON_BEAT_SECONDS) -> float:
-    """Share of ``hits`` within ``tolerance`` seconds of one of ``beats`` (NaN without hits)."""
-    if not len(hits):
+def near_share(times: Sequence[float], lines: Sequence[float], tolerance: float) -> float:
+    """Share of ``times`` within ``tolerance`` of one of ``lines`` (NaN without times)."""
+    times = np.asarray(times, dtype=float)
+    if not len(times):
         return math.nan
-    beats = np.sort(np.asarray(beats, dtype=float))
-    if not len(beats):
+    lines = np.sort(np.asarray(lines, dtype=float))
+    if not len(lines):
         return 0.0
-    index = np.clip(np.searchsorted(beats, hits), 1, len(beats) - 1)
-    nearest = np.minimum(np.abs(hits - beats[index - 1]), np.abs(hits - beats[index]))
+    index = np.clip(np.searchsorted(lines, times), 1, len(lines) - 1)
+    nearest = np.minimum(np.abs(times - lines[index - 1]), np.abs(times - lines[index]))
     return float((nearest <= tolerance).mean())
 
 
@@ -207,7 +208,9 @@ def arrangement_stats(path: str | Path) -> dict[str, float]:
     if "Drums" in parts:
         drums = parts["Drums"]
         stats["crashes"] = int(np.isin(drums.pitch, CRASHES).sum())
-        stats["crashes_on_beat_1"] = on_beat_share(drums.start[np.isin(drums.pitch, CRASHES)], downbeats)
+        stats["crashes_on_beat_1"] = near_share(
+            drums.start[np.isin(drums.pitch, CRASHES)], downbeats, ON_BEAT_SECONDS
+        )
     return stats
 
 
