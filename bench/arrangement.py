@@ -2,8 +2,8 @@
 
 The bundled sample videos (examples/*.mp4) are scored with ``--seeds`` seeds each, and so is
 one timeline of at least ``--min-seconds`` chained from their features (``musicality.chain``).
-Each run is written as generate.py writes it (MIDI and WAV through ``video2music.writer``) and
-every statistic is measured from the written files as read back (``video2music.music.stats``).
+Each run is written as generate.py writes it (MIDI and WAV through ``video2music.output.writer``) and
+every statistic is measured from the written files as read back (``video2music.analysis.stats``).
 In the same run the same melody statistics are computed on the held-out POP909 test songs
 (split by song, seed 0), with the velocity ranges of their MELODY and PIANO tracks when the
 raw POP909 folder is there.
@@ -28,9 +28,9 @@ import numpy as np
 from musicality import chain  # bench/musicality.py, beside this script
 
 from video2music import Video2Music
+from video2music.analysis import stats
 from video2music.data import pop909
-from video2music.music import stats
-from video2music.writer import plan_result, write_result
+from video2music.output.writer import plan_result, write_result
 
 REPO = Path(__file__).resolve().parent.parent
 RAW_POP909 = REPO.parent / "shared" / "datasets" / "pop909"

@@ -23,6 +23,7 @@ from collections.abc import Callable
 import torch
 
 from video2music.model.decode import MAJOR_TONIC, ChordSampler, DecodeOptions, decode_chords
+from video2music.model.stepper import DecoderStepper
 from video2music.model.transformer import AffectiveMultimodalTransformer, AMTConfig
 
 DEFAULT = DecodeOptions().precision
@@ -72,7 +73,7 @@ def step_breakdown(
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    stepper = model.stepper(precision)
+    stepper = DecoderStepper(model, precision)
     for layer in stepper.layers:  # instance attributes shadow the methods the layer calls
         layer.self_attention = clock("self-attention", layer.self_attention)
         layer.cross_attention = clock("cross-attention", layer.cross_attention)

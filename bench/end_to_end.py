@@ -7,7 +7,7 @@ the interpreter's start and the imports generate.py needs (``python -X importtim
 module by module); in this process, loading the model and the façade's stages. The baselines
 for the ratios are the clip's own duration (real time) and one plain decoding pass over the
 video (the least any tool that watches every frame must spend). The stages are timed one after
-another; the command overlaps some of them in child processes (``video2music/forked.py``), and
+another; the command overlaps some of them in child processes (``video2music/utils/forked.py``), and
 the script prints what that saves (net of the checks and exit the stages leave out). Target: the
 command within 3.5 s on a quiet 2-core machine. Timings measured in fresh processes are medians
 of ``--repeats`` runs.
@@ -76,7 +76,7 @@ def main() -> None:
 
     from video2music import Video2Music
     from video2music.features import extract, probe
-    from video2music.writer import write_result
+    from video2music.output.writer import write_result
 
     duration = probe(args.video).duration
     decode = plain_decode_seconds(args.video)

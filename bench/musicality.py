@@ -5,7 +5,7 @@ The bundled sample videos (examples/*.mp4) are chained into one timeline of at l
 (two different "videos" of the same length). For each of ``--seeds`` seeds and each tempo the
 façade scores both timelines and writes the MIDI file; every statistic is then measured from
 that file as read back (chord markers, tempo, key signature, end of file:
-``video2music.musicality.piece_from_midi``), never from the result's internal fields. The
+``video2music.analysis.musicality.piece_from_midi``), never from the result's internal fields. The
 same statistics are computed in the same run on the held-out POP909 test songs (split by song,
 seed 0) at their own tempos, with their phrase starts as the "cuts".
 
@@ -27,10 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from video2music import Video2Music
-from video2music import musicality as m
+from video2music.analysis import musicality as m
+from video2music.compose.arrange import write_midi
 from video2music.data import pop909
 from video2music.features import VideoFeatures
-from video2music.music.arrange import write_midi
 
 REPO = Path(__file__).resolve().parent.parent
 TARGETS = {
@@ -79,7 +79,7 @@ def write_ours(
     v2m: Video2Music, features: VideoFeatures, tempo: float, seed: int, folder: Path, stem: str
 ) -> Path:
     """The one piece of glue with the façade: generate, then write the MIDI file the way the
-    result writers write it (``music.arrange.write_midi``: the arrangement's standard MIDI file,
+    result writers write it (``compose.arrange.write_midi``: the arrangement's standard MIDI file,
     the same bytes as the ``.mid`` generate.py saves), which works whichever save API wraps it."""
     result = v2m.generate(None, features=features, tempo=tempo, seed=seed)
     return write_midi(result.arrangement, folder / f"{stem}.mid")

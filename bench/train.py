@@ -1,6 +1,6 @@
 """Benchmark: training throughput of the full-size transformer at batch 1 and batch 8.
 
-One training step is what ``video2music.training`` does: teacher-forced forward over 300-second
+One training step is what ``video2music.training.loop`` does: teacher-forced forward over 300-second
 windows, the lambda-weighted loss, backward, gradient clipping, an Adam step. Windows come from
 synthetic fixture videos longer than 300 s, so every window is full. After ``--warmup-steps``
 untimed steps, ``--steps`` steps are timed for each batch size; the printed ratio is samples
@@ -17,11 +17,11 @@ import time
 import numpy as np
 import torch
 
-from video2music.data.dataset import DEFAULT_WINDOW, WindowDataset, collate
 from video2music.data.fixture import fixture_video
+from video2music.data.windows import DEFAULT_WINDOW, WindowDataset, collate
 from video2music.model.loss import amt_loss
 from video2music.model.transformer import AffectiveMultimodalTransformer, AMTConfig
-from video2music.tasks import amt_forward
+from video2music.training.tasks import amt_forward
 
 WINDOW = DEFAULT_WINDOW
 

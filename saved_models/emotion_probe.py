@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from video2music import vocab
-from video2music.fileio import atomic_output
 from video2music.model.checkpoint import load_checkpoint
 from video2music.model.decode import DecodeOptions, decode_chords
 from video2music.model.inputs import build_video_input
+from video2music.theory import vocab
+from video2music.utils.fileio import atomic_output
 
 SECONDS = 40
 SCENE_SECONDS = 8

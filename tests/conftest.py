@@ -84,7 +84,7 @@ def speech_clip(tmp_path_factory) -> Path:
 
     import numpy as np
 
-    from video2music.music import mux
+    from video2music.audio import mux
 
     if shutil.which("espeak-ng") is None:
         if os.environ.get("CI", "").lower() == "true":

@@ -13,13 +13,13 @@ from pathlib import Path
 import pretty_midi
 import pytest
 
-from video2music import vocab
 from video2music.app.cache import FeatureCache, file_digest
 from video2music.app.runs import RunFolders, safe_stem
 from video2music.app.service import KEY_CHOICES, Request, Scorer
 from video2music.commands.app import MARKER, check_port, parse_args, prepare_output_dir
-from video2music.errors import UserError
 from video2music.features import extract
+from video2music.theory import vocab
+from video2music.utils.errors import UserError
 
 REPO = Path(__file__).resolve().parent.parent
 

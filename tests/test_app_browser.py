@@ -23,7 +23,7 @@ import mido
 import pretty_midi
 import pytest
 
-from video2music import vocab
+from video2music.theory import vocab
 
 pytestmark = pytest.mark.slow  # a browser and a server: tens of seconds
 

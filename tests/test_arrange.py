@@ -11,10 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from video2music import vocab
-from video2music.errors import UserError
-from video2music.grid import Grid
-from video2music.music.arrange import (
+from video2music.compose.arrange import (
     BASS_RANGE,
     CHORD_RANGE,
     CRASH,
@@ -27,7 +24,10 @@ from video2music.music.arrange import (
     velocity,
     write_midi,
 )
-from video2music.music.instruments import PRESETS
+from video2music.compose.instruments import PRESETS
+from video2music.theory import vocab
+from video2music.theory.grid import Grid
+from video2music.utils.errors import UserError
 
 PROGRESSION = vocab.parse_progression("C C C Am Am N N F G G")  # normalised space, 10 s
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from video2music import vocab
-from video2music.errors import UserError
 from video2music.model import AMTConfig, RegressionConfig, VideoRegression
 from video2music.model.checkpoint import load_any, load_checkpoint, save_checkpoint
 from video2music.model.transformer import AffectiveMultimodalTransformer
+from video2music.theory import vocab
+from video2music.utils.errors import UserError
 
 torch.set_num_threads(1)  # small models: a thread pool mostly waits when the 2 cores are shared
 REFERENCE = Path(__file__).parent / "data" / "reference"

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from video2music import vocab
 from video2music.commands.corpus import main as corpus_main
-from video2music.data import corpus
+from video2music.data import music21_corpus as corpus
 from video2music.data.muvisync import read_split, read_split_ids
-from video2music.errors import UserError
+from video2music.theory import vocab
+from video2music.utils.errors import UserError
 
 # Bach, "Aus meines Herzens Grunde" (BWV 269, G major, 3/4) with its RomanText analysis
 # (riemenschneider001.rntxt); Bach BWV 433 (G major, 4/4), no analysis: chords recognised from

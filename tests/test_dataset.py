@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from video2music import vocab
-from video2music.data.dataset import WindowDataset, collate
 from video2music.data.fixture import fixture_video
+from video2music.data.windows import WindowDataset, collate
 from video2music.model.regression import RegressionConfig, VideoRegression
 from video2music.model.transformer import AffectiveMultimodalTransformer, AMTConfig
-from video2music.tasks import amt_forward, regression_forward
+from video2music.theory import vocab
+from video2music.training.tasks import amt_forward, regression_forward
 
 INPUTS = ("scene_offset", "motion", "emotion")
 

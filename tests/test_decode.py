@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from video2music import harmony, vocab
-from video2music.errors import UserError
 from video2music.model import AffectiveMultimodalTransformer, AMTConfig
 from video2music.model.decode import MAJOR_TONIC, MINOR_TONIC, DecodeOptions, decode_chords, window_starts
 from video2music.model.reference_import import import_reference
+from video2music.model.stepper import DecoderStepper
+from video2music.theory import harmony, vocab
+from video2music.utils.errors import UserError
 
 torch.set_num_threads(1)  # one position at a time: tiny ops, a thread pool only adds waiting
 REFERENCE = Path(__file__).parent / "data" / "reference"
@@ -41,8 +42,8 @@ def test_every_cached_step_equals_the_full_forward_pass_float64(mode):
     chords = torch.randint(0, vocab.VOCAB_SIZE - 2, (1, 40), generator=torch.Generator().manual_seed(3))
     with torch.inference_mode():
         full = model(chords, video, torch.tensor([float(mode)]))[0]
-        state = model.start(video, mode)
-        steps = torch.stack([model.step(state, int(c)) for c in chords[0]])
+        state = DecoderStepper(model).start(video, mode)
+        steps = torch.stack([state.stepper.step(state, int(c)) for c in chords[0]])
     np.testing.assert_allclose(steps.softmax(-1).numpy(), full.softmax(-1).numpy(), atol=1e-5, rtol=0)
     np.testing.assert_allclose(steps.numpy(), full.numpy(), atol=1e-5, rtol=0)
 
@@ -60,8 +61,8 @@ def test_cached_steps_of_the_reference_model_match_its_published_logits():
         -1,
     )
     with torch.inference_mode():
-        state = model.start(torch.from_numpy(video), 1)
-        steps = torch.stack([model.step(state, int(c)) for c in inputs["x"][0]])
+        state = DecoderStepper(model).start(torch.from_numpy(video), 1)
+        steps = torch.stack([state.stepper.step(state, int(c)) for c in inputs["x"][0]])
     np.testing.assert_allclose(steps.numpy(), outputs["logits_key1_len119"][0], atol=1e-4, rtol=0)
 
 
@@ -186,7 +187,7 @@ def test_guidance_without_emotion_features_is_refused():
 
 def test_float16_steps_stay_close_to_float32_and_leave_the_model_alone():
     model = import_reference(REFERENCE / "tiny_amt_state.pt", "amt")
-    half = model.stepper("float16")
+    half = DecoderStepper(model, "float16")
     assert half.layers[0].ff1.weight.dtype == torch.float16
     assert model.decoder_layers[0].ff.linear1.weight.dtype == torch.float32
     video, chords = _video(60), torch.randint(1, 157, (60,), generator=torch.Generator().manual_seed(2))
@@ -220,7 +221,7 @@ def test_cuda_steps_match_the_cpu_forward_pass(precision, tolerance):
     with torch.inference_mode():
         full = model(chords[None], video, torch.tensor([0.0]))[0]
         gpu = model.to("cuda")
-        stepper = gpu.stepper(precision)
+        stepper = DecoderStepper(gpu, precision)
         state = stepper.start(video.cuda(), 0)
         steps = torch.stack([stepper.step(state, int(c)) for c in chords]).cpu()
     np.testing.assert_allclose(steps.numpy(), full.numpy(), atol=tolerance, rtol=0)
@@ -231,11 +232,11 @@ def test_cuda_steps_match_the_cpu_forward_pass(precision, tolerance):
 def test_stepping_past_the_window_is_refused():
     model = _model(max_len=5)
     with torch.inference_mode():
-        state = model.start(_video(5), 0)
+        state = DecoderStepper(model).start(_video(5), 0)
         for _ in range(5):
-            model.step(state, 3)
+            state.stepper.step(state, 3)
         with pytest.raises(UserError, match="window of 5"):
-            model.step(state, 3)
+            state.stepper.step(state, 3)
 
 
 def test_key_mask_keeps_chords_in_key_and_lets_borrowed_ones_in_rarely():
@@ -308,7 +309,7 @@ def test_steps_are_the_same_bit_for_bit_on_one_or_two_threads():
     chords = [int(c) for c in torch.randint(1, 157, (30,), generator=torch.Generator().manual_seed(2))]
     try:
         for precision in ("float32", "float16"):
-            stepper = model.stepper(precision)
+            stepper = DecoderStepper(model, precision)
             logits = []
             for threads in (1, 2):
                 torch.set_num_threads(threads)

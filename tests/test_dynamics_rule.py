@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from video2music import vocab
-from video2music.errors import UserError
 from video2music.model.dynamics_rule import DENSITY_ANCHORS, gaussian_smooth, rule_dynamics
+from video2music.theory import vocab
+from video2music.utils.errors import UserError
 
 
 def one_hot(name: str, T: int) -> np.ndarray:

@@ -7,9 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from video2music import vocab
-from video2music.commands.evaluate import main as evaluate_main
-from video2music.evaluation import (
+from video2music.analysis.evaluation import (
     CutChordF1,
     chord_changes,
     chord_entropy,
@@ -18,7 +16,9 @@ from video2music.evaluation import (
     evaluate_generated,
     repetition_rate,
 )
-from video2music.tasks import ChordBaselines, evaluate_split, hits_at_k
+from video2music.commands.evaluate import main as evaluate_main
+from video2music.theory import vocab
+from video2music.training.tasks import ChordBaselines, evaluate_split, hits_at_k
 
 C, G, A_MIN, B_DIM, C_MAJ7 = (vocab.parse_chord(c) for c in ("C", "G", "A:min", "B:dim", "C:maj7"))
 
@@ -146,8 +146,7 @@ def test_chord_baselines_rank_as_counted():
 
 def test_split_metrics_with_baselines_on_change_seconds(tmp_path, capsys):
     from video2music.data.muvisync import write_split, write_video
-    from video2music.model.checkpoint import load_any
-    from video2music.pipeline import resolve_checkpoint
+    from video2music.model.checkpoint import load_any, resolve_checkpoint
 
     train = [corpus_video(f"train{i}", [C, G, C, G, C, G, A_MIN, A_MIN]) for i in range(3)]
     test = [corpus_video("test0", [C, C, G, C, G, G])]

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 from fault_helpers import alive, children
 
+from video2music.audio import synth
 from video2music.commands.generate import main as generate_main
-from video2music.music import synth
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "examples" / "testvideo.mp4"  # 24 s: its WAV alone is 4.2 MB
@@ -266,7 +266,7 @@ def _stage(pid: int, video: Path, out: Path) -> str | None:
             if ".json" in suffixes or "" in suffixes:
                 return None
             return "mux" if ".mp4" in suffixes else "render" if ".wav" in suffixes else None
-    # The video is decoded by the command or by the child it forks for that (video2music.forked).
+    # The video is decoded by the command or by the child it forks for that (video2music.utils.forked).
     if any(_has_open(process, video) for process in [pid, *children(pid)]):
         return "features"
     return None

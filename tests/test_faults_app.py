@@ -8,9 +8,9 @@ from video2music.app import service
 from video2music.app.cache import FeatureCache
 from video2music.app.runs import RunFolders
 from video2music.app.service import Request, Scorer
-from video2music.errors import UserError
-from video2music.music import synth
+from video2music.audio import synth
 from video2music.pipeline import Video2Music
+from video2music.utils.errors import UserError
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ from video2music.commands.evaluate import main as evaluate_main
 from video2music.commands.generate import main as generate_main
 from video2music.commands.train import main as train_main
 from video2music.data.fixture import write_fixture
-from video2music.errors import UserError
 from video2music.model.checkpoint import load_any
+from video2music.utils.errors import UserError
 
 DEBUG = Path(__file__).resolve().parents[1] / "saved_models" / "debug" / "amt.pt"
 

@@ -8,10 +8,11 @@ import mido
 import pytest
 from fault_helpers import one_error_line
 
+from video2music.audio import synth
 from video2music.commands.generate import main as generate_main
 from video2music.commands.music import main as music_main
-from video2music.grid import MIN_TEMPO
-from video2music.music import arrange, synth
+from video2music.compose import arrange
+from video2music.theory.grid import MIN_TEMPO
 
 
 @pytest.mark.parametrize("tempo", ["3", "3.7", "19.9", "301"])

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from video2music.commands.features import main
-from video2music.errors import UserError
 from video2music.features import VideoFeatures, extract
-from video2music.vocab import EMOTIONS
+from video2music.theory.vocab import EMOTIONS
+from video2music.utils.errors import UserError
 
 # The two hard cuts of testvideo.mp4, checked by eye on a contact sheet of the frames around each
 # detection (black -> leaf on a rock at 1.001 s, leaf -> black at 6.006 s). The detector also

@@ -16,9 +16,9 @@ import torch
 from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTokenizer
 
 from video2music.commands.features import main
-from video2music.errors import UserError
 from video2music.features import VideoFeatures, extract, make_backend
-from video2music.vocab import EMOTIONS
+from video2music.theory.vocab import EMOTIONS
+from video2music.utils.errors import UserError
 
 IMAGE = 32
 REPO = Path(__file__).resolve().parent.parent

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from video2music.features import extract
-from video2music.video_io import (
+from video2music.utils.video_io import (
     MAX_CONSECUTIVE_ERRORS,
     DecodeReport,
     FrameSampler,

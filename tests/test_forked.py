@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from video2music.errors import UserError
-from video2music.forked import ForkedCall
+from video2music.utils.errors import UserError
+from video2music.utils.forked import ForkedCall
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="calls are forked on Linux only")
 
@@ -67,7 +67,7 @@ def test_outside_the_main_thread_the_call_runs_here():
 
 
 def test_a_child_stopped_at_once_never_goes_on_as_a_copy_of_the_caller():
-    # A command's SIGTERM handler raises KeyboardInterrupt (video2music.errors). A child that took
+    # A command's SIGTERM handler raises KeyboardInterrupt (video2music.utils.errors). A child that took
     # the SIGTERM before setting its own handlers would raise it up the caller's stack and run on.
     parent = os.getpid()
 

@@ -14,10 +14,11 @@ import numpy as np
 import pretty_midi
 import pytest
 
-from video2music import Video2Music, vocab
+from video2music import Video2Music
 from video2music.features import VideoFeatures
-from video2music.grid import STEPS_PER_BAR
-from video2music.writer import plan_result, write_result
+from video2music.output.writer import plan_result, write_result
+from video2music.theory import vocab
+from video2music.theory.grid import STEPS_PER_BAR
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "examples" / "testvideo.mp4"
@@ -307,8 +308,8 @@ def test_video_over_twenty_minutes_warns_and_goes_on(caplog):
 def test_generation_settings_are_typed_frozen_and_checked():
     import dataclasses
 
-    from video2music.errors import UserError
-    from video2music.pipeline import GenerationSettings
+    from video2music.compose.chords import GenerationSettings
+    from video2music.utils.errors import UserError
 
     settings = GenerationSettings()
     with pytest.raises(dataclasses.FrozenInstanceError):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from video2music import harmony, vocab
-from video2music.errors import UserError
 from video2music.features.video_features import VideoFeatures
-from video2music.grid import Grid, check_tempo
+from video2music.theory import harmony, vocab
+from video2music.theory.grid import Grid, check_tempo
+from video2music.utils.errors import UserError
 
 
 def test_at_120_bpm_a_step_is_a_second_and_the_grid_fills_whole_bars():

@@ -5,11 +5,11 @@ from __future__ import annotations
 import music21
 import pytest
 
-from video2music import vocab
-from video2music.grid import Grid
-from video2music.music.arrange import arrange
-from video2music.music.leadsheet import KINDS, write_lead_sheet
-from video2music.music.melody import MelodyNote
+from video2music.compose.arrange import arrange
+from video2music.compose.melody import MelodyNote
+from video2music.output.leadsheet import KINDS, write_lead_sheet
+from video2music.theory import vocab
+from video2music.theory.grid import Grid
 
 # Every quality, with flats, a cut that moves a chord onto beat 4, and N (no chord).
 PROGRESSION = vocab.parse_progression("C Dm E7 Fmaj7 G7 Am7 Bhdim7 Bdim Caug Dsus2 Esus4 F6 Gm6 Adim7 N C")

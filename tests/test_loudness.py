@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from video2music.music.loudness import LoudnessMeter, k_weighting
+from video2music.audio.loudness import LoudnessMeter, k_weighting
 
 RATE = 44100
 

@@ -10,19 +10,18 @@ import pretty_midi
 import pytest
 import torch
 
-from video2music import vocab
+from video2music.analysis import stats
 from video2music.commands import evaluate as evaluate_command
 from video2music.commands import train as train_command
-from video2music.data import melody as data
+from video2music.compose import melody as writer
+from video2music.compose.arrange import MELODY_CHANNEL, Instruments, arrange
 from video2music.data import pop909
-from video2music.errors import UserError
-from video2music.grid import Grid
-from video2music.model.checkpoint import load_checkpoint
-from video2music.model.melody import HOLD, NUM_TOKENS, REST, melody_forward, pitch_token
-from video2music.music import melody as writer
-from video2music.music import stats
-from video2music.music.arrange import MELODY_CHANNEL, Instruments, arrange
-from video2music.pipeline import SAVED_MODELS
+from video2music.data import pop909_melody as data
+from video2music.model.checkpoint import SAVED_MODELS, load_checkpoint
+from video2music.model.melody_gru import HOLD, NUM_TOKENS, REST, melody_forward, pitch_token
+from video2music.theory import vocab
+from video2music.theory.grid import Grid
+from video2music.utils.errors import UserError
 
 SHIPPED = SAVED_MODELS / "melody" / "melody.pt"
 LOOP = vocab.parse_progression("C C Am Am F F G G")
@@ -223,7 +222,7 @@ def test_bars_bent_by_scene_cuts(shipped, tmp_path):
 
 
 def test_rests_during_spans_cut_or_leave_out_the_notes_there():
-    from video2music.music.melody import MelodyNote, rest_during
+    from video2music.compose.melody import MelodyNote, rest_during
 
     notes = [MelodyNote(60, 0, 4), MelodyNote(62, 4, 12), MelodyNote(64, 12, 16), MelodyNote(65, 20, 24)]
     # A sixteenth of 0.125 s: the span 1.0-2.0 s is sixteenths 8-16.

@@ -8,8 +8,6 @@ import numpy as np
 import pytest
 import torch
 
-from video2music import vocab
-from video2music.errors import UserError
 from video2music.model import (
     AffectiveMultimodalTransformer,
     AMTConfig,
@@ -20,6 +18,8 @@ from video2music.model import (
     build_video_input,
     postprocess,
 )
+from video2music.theory import vocab
+from video2music.utils.errors import UserError
 
 torch.set_num_threads(1)  # small models: a thread pool mostly waits when the 2 cores are shared
 

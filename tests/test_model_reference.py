@@ -13,10 +13,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from video2music import vocab
-from video2music.errors import UserError
 from video2music.model import AMTConfig, RegressionConfig, VideoRegression
 from video2music.model.reference_import import import_reference
+from video2music.model.stepper import DecoderStepper
+from video2music.theory import vocab
+from video2music.utils.errors import UserError
 
 torch.set_num_threads(1)  # small models: a thread pool mostly waits when the 2 cores are shared
 REFERENCE = Path(__file__).parent / "data" / "reference"
@@ -226,7 +227,7 @@ def test_full_size_cached_steps_reproduce_the_published_logits(full_case):
     model, video, chords, expected = full_case
     with torch.inference_mode():
         for precision, tolerance in (("float32", 1e-4), ("float16", 5e-3)):
-            stepper = model.stepper(precision)
+            stepper = DecoderStepper(model, precision)
             state = stepper.start(video[None], 1)
             steps = torch.stack([stepper.step(state, int(c)) for c in chords])
             np.testing.assert_allclose(steps.numpy(), expected.numpy(), atol=tolerance, rtol=0)

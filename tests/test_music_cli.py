@@ -11,8 +11,8 @@ import mido
 import numpy as np
 import pytest
 
-from video2music import vocab
 from video2music.commands.music import main, spread
+from video2music.theory import vocab
 
 
 def _run(args: list[str], cwd, repo_dir) -> subprocess.CompletedProcess:

@@ -7,11 +7,11 @@ import math
 import numpy as np
 import pytest
 
-from video2music import musicality as m
-from video2music import vocab
-from video2music.errors import UserError
-from video2music.grid import Grid
-from video2music.music.arrange import arrange, write_midi
+from video2music.analysis import musicality as m
+from video2music.compose.arrange import arrange, write_midi
+from video2music.theory import vocab
+from video2music.theory.grid import Grid
+from video2music.utils.errors import UserError
 
 C_MAJOR, A_MINOR = vocab.parse_key("C major"), vocab.parse_key("A minor")
 

@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from video2music import vocab
 from video2music.commands.dataset import main as dataset_main
 from video2music.data import muvisync
 from video2music.data.fixture import PROGRESSIONS, fixture_video, write_fixture
 from video2music.data.muvisync import DatasetError, MuViSyncVideo
-from video2music.errors import UserError
+from video2music.theory import vocab
+from video2music.utils.errors import UserError
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

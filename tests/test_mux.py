@@ -9,8 +9,7 @@ import av
 import numpy as np
 import pytest
 
-from video2music.errors import UserError
-from video2music.music.mux import (
+from video2music.audio.mux import (
     ATTACK,
     DUCK_DEPTH,
     MIX_MUSIC_GAIN_DB,
@@ -20,7 +19,8 @@ from video2music.music.mux import (
     mux,
     mux_into,
 )
-from video2music.music.synth import SAMPLE_RATE, write_wav
+from video2music.audio.synth import SAMPLE_RATE, write_wav
+from video2music.utils.errors import UserError
 
 
 def _tone(tmp_path, seconds: float, name: str = "tone.wav"):

@@ -11,9 +11,9 @@ import numpy as np
 import pretty_midi
 import pytest
 
-from video2music import vocab
 from video2music.data import pop909
 from video2music.data.muvisync import read_split
+from video2music.theory import vocab
 
 BEAT = 0.5  # 120 bpm
 

@@ -9,11 +9,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from video2music import vocab
-from video2music.grid import Grid
-from video2music.music import stats
-from video2music.music.arrange import arrange
-from video2music.music.melody import MelodyNote
+from video2music.analysis import stats
+from video2music.compose.arrange import arrange
+from video2music.compose.melody import MelodyNote
+from video2music.theory import vocab
+from video2music.theory.grid import Grid
 
 
 def notes(*rows: tuple[float, float, int]) -> stats.Notes:

@@ -8,11 +8,11 @@ import wave
 import numpy as np
 import pytest
 
-from video2music import vocab
-from video2music.errors import UserError
-from video2music.grid import Grid
-from video2music.music import synth
-from video2music.music.arrange import arrange, write_midi
+from video2music.audio import synth
+from video2music.compose.arrange import arrange, write_midi
+from video2music.theory import vocab
+from video2music.theory.grid import Grid
+from video2music.utils.errors import UserError
 
 SONG = np.repeat(vocab.parse_progression("C Am F G"), 2)  # 8 s at 120 bpm
 

@@ -15,10 +15,10 @@ from video2music.commands.evaluate import main as evaluate_main
 from video2music.commands.train import main as train_main
 from video2music.data import muvisync
 from video2music.data.fixture import write_fixture
-from video2music.errors import UserError
 from video2music.model.checkpoint import load_checkpoint
-from video2music.tasks import evaluate_split
-from video2music.training import TrainingError, TrainOptions, train
+from video2music.training.loop import TrainingError, TrainOptions, train
+from video2music.training.tasks import evaluate_split
+from video2music.utils.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
 INPUTS = ("scene_offset", "motion", "emotion")

@@ -3,8 +3,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from video2music import vocab
-from video2music.errors import UserError
+from video2music.theory import vocab
+from video2music.utils.errors import UserError
 
 chord_ids = st.integers(min_value=0, max_value=vocab.NUM_CHORDS - 1)
 keys = st.builds(vocab.Key, tonic=st.integers(0, 11), mode=st.sampled_from(["major", "minor"]))

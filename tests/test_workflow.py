@@ -10,9 +10,9 @@ import mido
 import pretty_midi
 import pytest
 
-from video2music import vocab
 from video2music.commands.generate import main
 from video2music.features import extract
+from video2music.theory import vocab
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIP = ROOT / "examples" / "fades.mp4"  # 10 s

@@ -2,7 +2,9 @@
 
 One object holds the models (the chord transformer, a regression checkpoint or the rule-based
 dynamics, and the melody model) and runs the whole chain: features -> chords -> dynamics ->
-melody -> MIDI. It returns a ``GenerationResult`` (data); ``video2music.writer`` renders and writes it.
+melody -> MIDI. Every musical decision is made in ``video2music.compose``; this class loads the
+models, times the stages and returns a ``GenerationResult`` (data), which
+``video2music.output.writer`` renders and writes.
 
     from video2music import Video2Music, write_result
     v2m = Video2Music.from_pretrained("default")
@@ -15,56 +17,29 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import numpy as np
-
-from video2music import harmony, vocab
-from video2music.dynamics import Dynamics, RegressionDynamics, RuleDynamics
-from video2music.errors import UserError
+from video2music.audio.mux import ducked_spans
+from video2music.compose.arrange import arrange
+from video2music.compose.chords import GenerationSettings, write_chords
+from video2music.compose.dynamics import Dynamics, RegressionDynamics, RuleDynamics
+from video2music.compose.instruments import Instruments
+from video2music.compose.melody import write_melody
 from video2music.features import BACKENDS, VideoFeatures, extract, probe
-from video2music.grid import STEPS_PER_BAR, Grid, check_tempo
-from video2music.model.checkpoint import Checkpoint, load_any
-from video2music.model.decode import DecodeOptions, decode_chords, video_digest
+from video2music.model.checkpoint import Checkpoint, load_any, resolve_checkpoint
 from video2music.model.device import check_device
-from video2music.model.inputs import build_video_input
-from video2music.music import melody as melody_writer
-from video2music.music.arrange import Instruments, arrange
-from video2music.music.mux import ducked_spans
-from video2music.progression import TimedChords
-from video2music.result import GenerationResult
-from video2music.timing import Stopwatch
-
-if TYPE_CHECKING:
-    import torch
+from video2music.output.result import GenerationResult
+from video2music.theory import vocab
+from video2music.theory.grid import check_tempo
+from video2music.theory.progression import TimedChords
+from video2music.utils.errors import UserError
+from video2music.utils.timing import Stopwatch
 
 logger = logging.getLogger(__name__)
 
-SAVED_MODELS = Path(__file__).resolve().parent.parent / "saved_models"
 LONG_VIDEO_SECONDS = 20 * 60
 Progress = Callable[[float, str], None]
-# Pop structure for the façade's decoding (see model/decode.py's DecodeOptions), in half-bar steps.
-# Tuned with bench/musicality.py against held-out POP909 (the figures are in the README): a chord
-# lasts at most two bars; the chord heard eight bars earlier gets LOOP_BIAS extra log-odds, so
-# progressions come back as an 8-bar loop (a 4-bar loop gave 4 distinct chords in 30 s against
-# pop's 7); holding a chord through the middle of a bar gets HOLD_BIAS, as pop changes mostly on
-# bar lines; the whole distribution is sampled a little warm (top_p 1, TEMPERATURE), which keeps
-# two videos scored with one seed apart, the key mask keeping it all in key.
-MAX_HOLD_STEPS = 2 * STEPS_PER_BAR
-LOOP_BIAS = 3.5
-LOOP_BARS = 8
-HOLD_BIAS = 3.0
-TEMPERATURE = 1.1
-# How strongly chords lean towards the qualities that fit each step's emotion (0 turns it off).
-# Inside the key mask it decides among fitting chords rather than pulling in foreign ones; at
-# this strength two different videos scored with one seed share 14-17% of their chords (relative
-# to their keys; pop songs share 12%), against 19-23% at 1.5.
-DEFAULT_EMOTION_GUIDANCE = 3.0
-
-_NEGATIVE = [vocab.EMOTIONS.index(e) for e in ("fearful", "tense", "sad")]
-_POSITIVE = [vocab.EMOTIONS.index(e) for e in ("exciting", "relaxing")]
 
 
 def _warn_if_long(video: str | Path | None, duration: float | None) -> None:
@@ -75,93 +50,6 @@ def _warn_if_long(video: str | Path | None, duration: float | None) -> None:
             video or "the video",
             duration / 60,
         )
-
-
-def choose_key(emotion: np.ndarray, seed: int = 0, video_digest: int = 0) -> vocab.Key:
-    """The key when none is asked for.
-
-    The mode follows the mood: minor if the video's negative emotions (fearful, tense, sad)
-    outweigh its positive ones (exciting, relaxing) on average, else major. The tonic is drawn,
-    as often as pop songs use each (``harmony.TONIC_COUNTS``, from POP909), from a generator
-    seeded by ``seed`` and the video, so a video keeps its key for a seed while two videos
-    rarely share one. Ask for a key with ``key=``.
-    """
-    mean = emotion.mean(axis=0)
-    mode = harmony.MINOR if mean[_NEGATIVE].sum() > mean[_POSITIVE].sum() else harmony.MAJOR
-    counts = np.asarray(harmony.TONIC_COUNTS[mode], dtype=float)
-    tonic = np.random.default_rng([seed % 2**32, video_digest]).choice(12, p=counts / counts.sum())
-    return vocab.Key(int(tonic), "minor" if mode == harmony.MINOR else "major")
-
-
-def resolve_checkpoint(name_or_path: str | Path, filename: str = "amt.pt") -> Path:
-    """A shipped model name (``default``, ``debug``; ``melody`` with ``filename="melody.pt"``) or
-    a path to a checkpoint file."""
-    path = Path(name_or_path)
-    if not path.exists():
-        shipped = SAVED_MODELS / str(name_or_path) / filename
-        if shipped.exists():
-            return shipped
-        names = sorted(p.parent.name for p in SAVED_MODELS.glob(f"*/{filename}"))
-        raise UserError(
-            f"no model {str(name_or_path)!r}: give a checkpoint file or one of the shipped models "
-            f"({', '.join(names) or 'none found in ' + str(SAVED_MODELS)})"
-        )
-    if path.is_dir():
-        raise UserError(f"{path} is a folder; give the checkpoint file inside it")
-    return path
-
-
-@dataclass(frozen=True)
-class GenerationSettings:
-    """How chords are sampled and placed, for every video until ``set_generation_params`` changes it.
-
-    ``cut_changes`` starts a new chord on every scene cut; ``emotion_guidance`` pulls chords toward
-    qualities that fit each step's emotion (0 = off); ``in_key`` applies the key mask of
-    ``video2music.harmony``; ``loop_bias`` pulls towards the chord four bars back, ``hold_bias``
-    towards holding a chord through the middle of a bar; ``cadence`` ends on the tonic;
-    ``max_repeat`` is the longest a chord lasts, in half-bar steps. They map onto
-    ``DecodeOptions``, with the random stream keyed by the video as well as the seed.
-    """
-
-    temperature: float = TEMPERATURE
-    top_p: float = 1.0
-    max_repeat: int = MAX_HOLD_STEPS
-    allow_n: bool = False
-    emotion_guidance: float = DEFAULT_EMOTION_GUIDANCE
-    cut_changes: bool = True
-    in_key: bool = True
-    loop_bias: float = LOOP_BIAS
-    loop_bars: int = LOOP_BARS
-    hold_bias: float = HOLD_BIAS
-    cadence: bool = True
-
-    def __post_init__(self) -> None:
-        self.decode_options(seed=0).check()
-
-    def decode_options(self, seed: int) -> DecodeOptions:
-        """The sampling options for one piece (primer and cuts are added once the video is known)."""
-        return DecodeOptions(
-            seed=seed,
-            temperature=self.temperature,
-            top_p=self.top_p,
-            allow_n=self.allow_n,
-            max_repeat=self.max_repeat,
-            emotion_guidance=self.emotion_guidance,
-            key_mask=self.in_key,
-            loop_bias=self.loop_bias,
-            loop_steps=self.loop_bars * STEPS_PER_BAR,
-            hold_bias=self.hold_bias,
-            cadence=self.cadence,
-            vary_with_video=True,
-        )
-
-    def replace(self, **changes: Any) -> GenerationSettings:
-        """A copy with ``changes``; UserError for an unknown name or a bad value."""
-        known = {f.name for f in dataclasses.fields(self)}
-        unknown = sorted(set(changes) - known)
-        if unknown:
-            raise UserError(f"unknown generation parameter(s) {unknown}; known: {sorted(known)}")
-        return dataclasses.replace(self, **changes)
 
 
 class Video2Music:
@@ -252,25 +140,6 @@ class Video2Music:
         check_tempo(tempo)
         return out_key, primer_ids
 
-    def _decode(
-        self,
-        video_input: torch.Tensor,
-        on_grid: VideoFeatures,
-        grid: Grid,
-        key: vocab.Key,
-        primer: list[int],
-        decoding: DecodeOptions,
-    ) -> list[int]:
-        """The model's chords, one per step of ``grid`` (``on_grid``: the features resampled to it)."""
-        # A primer chord lasts a bar, and the loop then brings the primer back every four bars.
-        primer_steps = [c for c in primer for _ in range(STEPS_PER_BAR)][: grid.steps]
-        options = dataclasses.replace(
-            decoding,
-            primer=tuple(vocab.transpose_chord(c, -key.transpose) for c in primer_steps),
-            change_at=grid.cut_steps,
-        )
-        return list(decode_chords(self.model, video_input, key.mode_bit, options, emotion=on_grid.emotion))
-
     def generate(
         self,
         video: str | Path | None = None,
@@ -294,12 +163,12 @@ class Video2Music:
         ``melody`` is False) and the arranged MIDI.
 
         ``primer`` chords are typed in the output key (``"C Am F G"`` in C major). ``chords`` (an
-        edited progression, ``video2music.progression``) replace the decoded chords on the same
-        grid, so the features, dynamics and cuts stay as they were. ``settings`` replaces
+        edited progression, ``video2music.theory.progression``) replace the decoded chords on the
+        same grid, so the features, dynamics and cuts stay as they were. ``settings`` replaces
         ``self.settings`` for this call only (a server sharing one model between requests passes
         them this way). ``progress``, if given, is called with (fraction done, stage name);
         ``progress_bars`` shows tqdm bars for the long stages. ``under_sound``: the music will be
-        mixed under the video's own sound (``mux.Soundtrack`` "mix"); the melody then rests
+        mixed under the video's own sound (``audio.mux.Soundtrack`` "mix"); the melody then rests
         wherever the mix ducks the music, so it never competes with a voice.
         """
         if video is None and features is None:
@@ -322,16 +191,11 @@ class Video2Music:
 
         report(0.4, "writing chords")
         with watch("chords"):
-            cuts = features.scene_cuts if settings.cut_changes else ()
-            grid = Grid.for_video(features.duration, tempo, cuts)
-            on_grid = grid.resample(features)
-            video_input = build_video_input(on_grid, self.model.config.inputs).to(self.device)
-            out_key = out_key or choose_key(features.emotion, seed, video_digest(video_input))
-            if chords is not None:
-                given, decided = chords.source, chords.on_grid(grid, out_key)
-            else:
-                options = settings.decode_options(seed)
-                given, decided = None, self._decode(video_input, on_grid, grid, out_key, primer_ids, options)
+            progression = write_chords(
+                self.model, features, tempo=tempo, key=out_key, primer=primer_ids, edited=chords,
+                settings=settings, seed=seed, device=self.device,
+            )  # fmt: skip
+            grid, out_key, decided = progression.grid, progression.key, progression.chords
 
         report(0.6, "setting note density and loudness")
         with watch("dynamics"):
@@ -341,32 +205,18 @@ class Video2Music:
         with watch("melody"):
             lead, rests = None, []
             if melody:
-                lead = melody_writer.compose(
-                    self.melody.model,
-                    decided,
-                    grid,
-                    grid.sample(density),
-                    seed=seed,
-                    transpose=out_key.transpose,
-                )
-                if under_sound and video is not None:
-                    rests = ducked_spans(video)
-                    sixteenth = grid.seconds_per_beat / melody_writer.STEPS_PER_BEAT
-                    lead = melody_writer.rest_during(lead, rests, sixteenth)
+                rests = ducked_spans(video) if under_sound and video is not None else []
+                lead = write_melody(
+                    self.melody.model, decided, grid, grid.sample(density),
+                    seed=seed, transpose=out_key.transpose, rests=rests,
+                )  # fmt: skip
 
         report(0.8, "arranging")
         with watch("arrange"):
             arrangement = arrange(
-                decided,
-                grid.sample(density),
-                grid.sample(loudness),
-                out_key,
-                tempo=tempo,
-                instruments=instruments,
-                grid=grid,
-                drums=drums,
-                melody=lead,
-            )
+                decided, grid.sample(density), grid.sample(loudness), out_key,
+                tempo=tempo, instruments=instruments, grid=grid, drums=drums, melody=lead,
+            )  # fmt: skip
         report(1.0, "done")
         chosen = {
             "seed": seed,
@@ -377,7 +227,7 @@ class Video2Music:
             "drums": drums,
             "melody": melody,
             "melody_rests_under_sound": [[round(a, 3), round(b, 3)] for a, b in rests],
-            "chords_from": given,
+            "chords_from": progression.source,
             "instruments": None if instruments is None else dataclasses.asdict(instruments),
             "instrument_names": (instruments or Instruments()).names(),
             **dataclasses.asdict(settings),
@@ -391,7 +241,7 @@ class Video2Music:
         return GenerationResult(
             video=Path(video) if video is not None else None,
             features=features,
-            chords=[int(c) for c in decided],
+            chords=decided,
             grid=grid,
             key=out_key,
             tempo=tempo,

@@ -13,16 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from video2music import vocab
 from video2music.app.cache import FeatureCache
 from video2music.app.runs import RunFolders, safe_stem
-from video2music.errors import UserError
+from video2music.audio.mux import AUDIO_MODES, Soundtrack
+from video2music.compose.chords import GenerationSettings
+from video2music.compose.instruments import Instruments
 from video2music.features import BACKENDS as FEATURE_BACKENDS
-from video2music.music.instruments import Instruments
-from video2music.music.mux import AUDIO_MODES, Soundtrack
-from video2music.pipeline import GenerationSettings, Progress, Video2Music
-from video2music.progression import TimedChords, parse_timed
-from video2music.writer import plan_result, write_result
+from video2music.output.writer import plan_result, write_result
+from video2music.pipeline import Progress, Video2Music
+from video2music.theory import vocab
+from video2music.theory.progression import TimedChords, parse_timed
+from video2music.utils.errors import UserError
 
 logger = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ from video2music.app.service import (
     ScoredRequest,
     Scorer,
 )
-from video2music.errors import UserError
-from video2music.music.instruments import DRUM_KITS, PRESETS, Instruments
+from video2music.compose.instruments import DRUM_KITS, PRESETS, Instruments
+from video2music.utils.errors import UserError
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import socket
 import tempfile
 from pathlib import Path
 
-from video2music.errors import UserError, cli_main
+from video2music.utils.errors import UserError, cli_main
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from video2music.errors import UserError, cli_main
+from video2music.utils.errors import UserError, cli_main
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     if not os.access(args.out, os.W_OK):
         raise UserError(f"{args.out} is not writable; choose another --out")
-    from video2music.data.corpus import build_corpus, summarise  # music21 is slow to import
+    from video2music.data.music21_corpus import build_corpus, summarise  # music21 is slow to import
 
     timelines = build_corpus(args.out, jobs=args.jobs, seed=args.seed, progress_bars=not args.no_progress)
     logger.info("wrote %s\n%s", args.out, summarise(timelines))

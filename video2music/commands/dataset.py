@@ -19,7 +19,7 @@ from video2music.data.muvisync import (
     pack,
     shared_videos,
 )
-from video2music.errors import EXIT_USAGE, UserError, cli_main
+from video2music.utils.errors import EXIT_USAGE, UserError, cli_main
 
 DESCRIPTION = (
     "Check a MuVi-Sync dataset (every problem, as file:line), pack it into one .npz for fast "

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from video2music.data.muvisync import load_split
-from video2music.errors import UserError, cli_main
-from video2music.fileio import atomic_output, check_writable
+from video2music.utils.errors import UserError, cli_main
+from video2music.utils.fileio import atomic_output, check_writable
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -67,10 +67,10 @@ def _plain(value: Any) -> Any:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     # torch: only once the arguments are good
-    from video2music.evaluation import evaluate_generated, format_table
+    from video2music.analysis.evaluation import evaluate_generated, format_table
     from video2music.model.checkpoint import load_any
     from video2music.model.device import check_device
-    from video2music.tasks import TASKS, ChordBaselines, evaluate_split
+    from video2music.training.tasks import TASKS, ChordBaselines, evaluate_split
 
     check_device(args.device)
     if args.json:

@@ -16,11 +16,11 @@ import os
 import sys
 from pathlib import Path
 
-from video2music.errors import UserError, cli_main
 from video2music.features.batch import plan_jobs, run_jobs
 from video2music.features.clip import DEFAULT_CLIP_MODEL, check_clip_model
 from video2music.features.extract import BACKENDS
-from video2music.video_io import find_videos
+from video2music.utils.errors import UserError, cli_main
+from video2music.utils.video_io import find_videos
 
 logger = logging.getLogger(__name__)
 

@@ -9,16 +9,16 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from video2music.errors import UserError, cli_main
+from video2music.audio.mux import Soundtrack
+from video2music.audio.synth import LOUDNESS_TARGET
+from video2music.compose.instruments import PRESETS, Instruments
 from video2music.features.clip import clip_source
 from video2music.features.extract import BACKENDS, extract
 from video2music.features.video_features import VideoFeatures
-from video2music.forked import ForkedCall
-from video2music.music.instruments import PRESETS, Instruments
-from video2music.music.mux import Soundtrack
-from video2music.music.synth import LOUDNESS_TARGET
-from video2music.progression import TimedChords, load_chords
-from video2music.video_io import find_videos
+from video2music.theory.progression import TimedChords, load_chords
+from video2music.utils.errors import UserError, cli_main
+from video2music.utils.forked import ForkedCall
+from video2music.utils.video_io import find_videos
 
 logger = logging.getLogger(__name__)
 WITHOUT_CLIP = "--features basic"
@@ -203,7 +203,7 @@ def _jobs(args: argparse.Namespace, features: VideoFeatures | None, chords: Time
 @cli_main
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from video2music.music.synth import find_soundfont, load_fluidsynth, parse_loudness
+    from video2music.audio.synth import find_soundfont, load_fluidsynth, parse_loudness
 
     # Every setting, the soundfont and every output are checked before the slow work starts.
     instruments = (
@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.features == "clip":  # before torch loads: missing weights and no network fail at once
         clip_source(without=WITHOUT_CLIP)
     # One video's basic features are extracted in a child process while this one imports torch
-    # and loads the model (video2music/forked.py); a model that needs CLIP features ends it unused.
+    # and loads the model (video2music/utils/forked.py); a model that needs CLIP features ends it unused.
     early = None
     if len(jobs) == 1 and jobs[0].video and given_features is None and args.features in ("auto", "basic"):
         early = ForkedCall(extract, jobs[0].video, "basic", progress_bars=sys.stderr.isatty())
@@ -243,8 +243,8 @@ def _score(
 ) -> int:
     from tqdm import tqdm
 
+    from video2music.output.writer import check_distinct, plan_result, write_result
     from video2music.pipeline import Video2Music
-    from video2music.writer import check_distinct, plan_result, write_result
 
     v2m = Video2Music.from_pretrained(args.weights, regression=args.regression_weights, device=args.device)
     given = {"top_p": args.top_p, "temperature": args.temperature, "emotion_guidance": args.emotion_strength}

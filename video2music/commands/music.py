@@ -19,12 +19,13 @@ import logging
 import sys
 import time
 
-from video2music import vocab
-from video2music.errors import UserError, cli_main
-from video2music.grid import Grid, check_tempo
-from video2music.music import arrange, mux, synth
-from video2music.music.instruments import PRESETS, Instruments
-from video2music.writer import plan_music, write_music
+from video2music.audio import mux, synth
+from video2music.compose import arrange
+from video2music.compose.instruments import PRESETS, Instruments
+from video2music.output.writer import plan_music, write_music
+from video2music.theory import vocab
+from video2music.theory.grid import Grid, check_tempo
+from video2music.utils.errors import UserError, cli_main
 
 logger = logging.getLogger(__name__)
 
@@ -117,9 +118,8 @@ def _melody(chords: list[int], grid: Grid, density: float, key: vocab.Key, seed:
     """The shipped melody model's line over ``chords`` (normalised ids, one per step of ``grid``)."""
     import numpy as np
 
-    from video2music.model.checkpoint import load_any
-    from video2music.music.melody import compose
-    from video2music.pipeline import resolve_checkpoint
+    from video2music.compose.melody import compose
+    from video2music.model.checkpoint import load_any, resolve_checkpoint
 
     model = load_any(resolve_checkpoint("melody", "melody.pt"), kind="melody").model
     return compose(model, chords, grid, np.full(grid.steps, density), seed=seed, transpose=key.transpose)

@@ -6,9 +6,9 @@ import argparse
 from collections.abc import Sequence
 from dataclasses import fields
 
-from video2music.errors import cli_main
 from video2music.model.inputs import INPUT_ORDER
-from video2music.train_options import SIZES, TASKS, TrainOptions
+from video2music.training.options import SIZES, TASKS, TrainOptions
+from video2music.utils.errors import cli_main
 
 # The command line's defaults are the library's, so the two cannot drift apart.
 DEFAULTS = {f.name: f.default for f in fields(TrainOptions)}
@@ -94,7 +94,7 @@ def parse_args(argv: Sequence[str] | None) -> TrainOptions:
 @cli_main
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(argv)
-    from video2music.training import train  # torch: only once the arguments are good
+    from video2music.training.loop import train  # torch: only once the arguments are good
 
     result = train(options)
     if result["main"]:

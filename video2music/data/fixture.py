@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from video2music import vocab
 from video2music.data.muvisync import MuViSyncVideo, write_split, write_video
-from video2music.timeline import SEMANTIC_DIM, cut_seconds
+from video2music.theory import vocab
+from video2music.utils.timeline import SEMANTIC_DIM, cut_seconds
 
 # Chord labels per (mode, emotion); every quality is one the affective table allows for the
 # emotion (neutral allows anything), and the two modes differ so the mode bit matters.

@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from video2music import vocab
-from video2music.errors import UserError
-from video2music.fileio import atomic_output, check_writable
-from video2music.timeline import SEMANTIC_DIM
+from video2music.theory import vocab
+from video2music.utils.errors import UserError
+from video2music.utils.fileio import atomic_output, check_writable
+from video2music.utils.timeline import SEMANTIC_DIM
 
 logger = logging.getLogger(__name__)
 

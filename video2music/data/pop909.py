@@ -50,7 +50,7 @@ the earlier wins; ``N`` only where no chord sounds).
 At 120 bpm a half bar lasts one second, so each step is one MuVi-Sync "second" and train.py /
 evaluate.py read the corpus unchanged.
 
-Video-like inputs per step, derived as ``data.corpus`` does (its functions reused):
+Video-like inputs per step, derived as ``data.music21_corpus`` does (its functions reused):
 
 * note density: onsets of all tracks in the step (at 120 bpm, onsets per second);
 * loudness 0-1: the mean onset velocity / 127 scaled by how busy the step is
@@ -83,8 +83,7 @@ from pathlib import Path
 
 import numpy as np
 
-from video2music import vocab
-from video2music.data.corpus import (
+from video2music.data.music21_corpus import (
     PieceTimeline,
     emotion_from_chords,
     majority_chords,
@@ -93,9 +92,10 @@ from video2music.data.corpus import (
     summarise,
     to_muvisync,
 )
-from video2music.errors import UserError, cli_main
-from video2music.fileio import atomic_output, check_writable
 from video2music.model.dynamics_rule import DENSITY_ANCHORS
+from video2music.theory import vocab
+from video2music.utils.errors import UserError, cli_main
+from video2music.utils.fileio import atomic_output, check_writable
 
 logger = logging.getLogger(__name__)
 

@@ -6,6 +6,6 @@
 
 from video2music.features.extract import BACKENDS, extract, make_backend
 from video2music.features.video_features import VideoFeatures
-from video2music.video_io import probe
+from video2music.utils.video_io import probe
 
 __all__ = ["BACKENDS", "VideoFeatures", "extract", "make_backend", "probe"]

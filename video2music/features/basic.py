@@ -26,8 +26,8 @@ from collections.abc import Callable, Sequence
 import cv2
 import numpy as np
 
-from video2music.video_io import fit_within
-from video2music.vocab import EMOTIONS
+from video2music.theory.vocab import EMOTIONS
+from video2music.utils.video_io import fit_within
 
 THUMBNAIL = 96  # longer side of the stored samples; colour statistics need no detail
 

@@ -21,10 +21,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from video2music.data.muvisync import feature_paths
-from video2music.errors import UserError
 from video2music.features.extract import Backend, extract, make_backend
 from video2music.features.video_features import VideoFeatures
-from video2music.fileio import check_writable
+from video2music.utils.errors import UserError
+from video2music.utils.fileio import check_writable
 
 logger = logging.getLogger(__name__)
 

@@ -18,10 +18,10 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from video2music.errors import UserError
-from video2music.timeline import SEMANTIC_DIM
-from video2music.video_io import fit_shortest_edge
-from video2music.vocab import EMOTIONS
+from video2music.theory.vocab import EMOTIONS
+from video2music.utils.errors import UserError
+from video2music.utils.timeline import SEMANTIC_DIM
+from video2music.utils.video_io import fit_shortest_edge
 
 DEFAULT_CLIP_MODEL = "openai/clip-vit-large-patch14-336"
 BATCH_SIZE = 16

@@ -19,13 +19,13 @@ import numpy as np
 import scenedetect
 from tqdm import tqdm
 
-from video2music.errors import UserError
 from video2music.features.basic import BasicBackend
 from video2music.features.clip import DEFAULT_CLIP_MODEL, ClipBackend
 from video2music.features.motion import MotionTracker
 from video2music.features.scenes import SceneTracker, scene_offsets
 from video2music.features.video_features import VideoFeatures, video_fingerprint
-from video2music.video_io import DecodeReport, FrameSampler, iter_frames, open_video, quarter_turns
+from video2music.utils.errors import UserError
+from video2music.utils.video_io import DecodeReport, FrameSampler, iter_frames, open_video, quarter_turns
 
 logger = logging.getLogger(__name__)
 

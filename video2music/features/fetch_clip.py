@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 import logging
 
-from video2music.errors import cli_main
 from video2music.features.clip import DEFAULT_CLIP_MODEL, ClipBackend, is_cached
+from video2music.utils.errors import cli_main
 
 logger = logging.getLogger(__name__)
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from video2music.data.muvisync import write_features
-from video2music.errors import UserError
-from video2music.fileio import atomic_output
-from video2music.timeline import SEMANTIC_DIM
-from video2music.vocab import EMOTIONS
+from video2music.theory.vocab import EMOTIONS
+from video2music.utils.errors import UserError
+from video2music.utils.fileio import atomic_output
+from video2music.utils.timeline import SEMANTIC_DIM
 
 FORMAT_VERSION = "video2music-features-v1"
 _FINGERPRINT_CHUNK = 1 << 20
@@ -99,7 +99,7 @@ class VideoFeatures:
     def check_source(self, video: str | os.PathLike, name: str = "these features") -> None:
         """UserError unless these features were extracted from ``video``: by the fingerprint they
         record, or (for files written before fingerprints) by the video's duration and frame rate."""
-        from video2music.video_io import probe  # PyAV only when a video is compared
+        from video2music.utils.video_io import probe  # PyAV only when a video is compared
 
         recorded = self.provenance.get("fingerprint")
         if recorded is not None:

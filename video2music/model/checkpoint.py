@@ -16,14 +16,12 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
 
-from video2music import vocab
-from video2music.errors import UserError
-from video2music.fileio import atomic_output
-from video2music.model.melody import MelodyConfig, MelodyModel
+from video2music.model.melody_gru import MelodyConfig, MelodyModel
 from video2music.model.reference_import import (
     import_reference,
     name_list,
@@ -34,6 +32,9 @@ from video2music.model.reference_import import (
 )
 from video2music.model.regression import RegressionConfig, VideoRegression
 from video2music.model.transformer import AffectiveMultimodalTransformer, AMTConfig
+from video2music.theory import vocab
+from video2music.utils.errors import UserError
+from video2music.utils.fileio import atomic_output
 
 FORMAT = "video2music-checkpoint"
 FORMAT_VERSION = 1
@@ -176,3 +177,24 @@ def load_any(
     model = import_reference(state, kind)
     meta = {"vocab_version": vocab.VOCAB_VERSION, "train_meta": {}, "source": f"published state dict {path}"}
     return Checkpoint(model=model, kind=kind_of(model), config=model.config, meta=meta)
+
+
+SAVED_MODELS = Path(__file__).resolve().parent.parent.parent / "saved_models"
+
+
+def resolve_checkpoint(name_or_path: str | Path, filename: str = "amt.pt") -> Path:
+    """A shipped model name (``default``, ``debug``; ``melody`` with ``filename="melody.pt"``) or
+    a path to a checkpoint file."""
+    path = Path(name_or_path)
+    if not path.exists():
+        shipped = SAVED_MODELS / str(name_or_path) / filename
+        if shipped.exists():
+            return shipped
+        names = sorted(p.parent.name for p in SAVED_MODELS.glob(f"*/{filename}"))
+        raise UserError(
+            f"no model {str(name_or_path)!r}: give a checkpoint file or one of the shipped models "
+            f"({', '.join(names) or 'none found in ' + str(SAVED_MODELS)})"
+        )
+    if path.is_dir():
+        raise UserError(f"{path} is a folder; give the checkpoint file inside it")
+    return path

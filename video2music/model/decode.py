@@ -1,6 +1,6 @@
 """Chord decoding: one chord per step from a trained transformer, fast and reproducible.
 
-A step is one second of MuVi-Sync time, or one half bar of ``video2music.grid`` when the façade
+A step is one second of MuVi-Sync time, or one half bar of ``video2music.theory.grid`` when the façade
 decodes on the musical grid (at 120 bpm the two are the same).
 
 The video is encoded once per window and every decoder layer keeps a key/value cache (see
@@ -21,7 +21,7 @@ Rules applied to the logits of every generated step (the reference's, plus ours)
   that step's emotion and ``A`` the affective table (qualities each emotion allows).
 
 The pop structure, off in ``DecodeOptions()`` (the reference decoding) and on in the façade:
-``key_mask`` (``video2music.harmony``: the key's chords, borrowed ones at a penalty),
+``key_mask`` (``video2music.theory.harmony``: the key's chords, borrowed ones at a penalty),
 ``loop_bias`` towards the chord ``loop_steps`` earlier, ``hold_bias`` towards holding a chord
 through the middle of a bar, ``cadence`` (the last bar on the tonic, the bar before it on a chord
 leading there) and ``vary_with_video`` (the random stream keyed by the video as well as the seed).
@@ -41,13 +41,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from video2music import grid, harmony, vocab
-from video2music.errors import UserError
 from video2music.model.inputs import input_columns
 from video2music.model.loss import affective_targets
 from video2music.model.step_threads import StepThreads
-from video2music.model.stepper import check_precision
+from video2music.model.stepper import DecoderStepper, check_precision
 from video2music.model.transformer import AffectiveMultimodalTransformer
+from video2music.theory import grid, harmony, vocab
+from video2music.utils.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -257,7 +257,7 @@ def decode_chords(
         video_digest=video_digest(video) if options.vary_with_video else 0,
     )
     window = model.config.max_len
-    stepper = model.stepper(options.precision)
+    stepper = DecoderStepper(model, options.precision)
     with StepThreads(tune=video.device.type == "cpu") as threads:
         for start in window_starts(seconds, window):
             end = min(start + window, seconds)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from video2music.errors import UserError
+from video2music.utils.errors import UserError
 
 
 def check_device(name: str | torch.device) -> torch.device:

@@ -11,7 +11,7 @@ through quantiles of its training data):
    quantile anchors: ``MOTION_ANCHORS`` are motion levels of still, calm, moderate, busy and very
    busy footage (assumed quantiles 5/25/50/75/95 of video motion away from cuts), and
    ``DENSITY_ANCHORS`` the note onsets per second at the same quantiles of the built-in corpus
-   (measured: 1, 4, 7, 10, 13). data/corpus.py uses the same anchors, inverted, to give its
+   (measured: 1, 4, 7, 10, 13). data/music21_corpus.py uses the same anchors, inverted, to give its
    music a video-like motion, so the rule and the shipped models agree.
 3. Arousal from the emotion probabilities (Russell's circumplex: exciting, tense and fearful are
    high arousal, sad and relaxing low, neutral in between), ``a`` in -1..1, scales density by
@@ -30,9 +30,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from video2music import vocab
-from video2music.errors import UserError
-from video2music.timeline import cut_seconds
+from video2music.theory import vocab
+from video2music.utils.errors import UserError
+from video2music.utils.timeline import cut_seconds
 
 MOTION_ANCHORS = (0.0, 1.0, 4.0, 9.0, 20.0)
 DENSITY_ANCHORS = (1.0, 4.0, 7.0, 10.0, 13.0)

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from video2music import vocab
-from video2music.errors import UserError
-from video2music.timeline import SEMANTIC_DIM
+from video2music.theory import vocab
+from video2music.utils.errors import UserError
+from video2music.utils.timeline import SEMANTIC_DIM
 
 if TYPE_CHECKING:
     import torch

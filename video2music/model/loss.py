@@ -21,8 +21,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from video2music import vocab
-from video2music.train_options import DEFAULT_LAMBDA
+from video2music.theory import vocab
+from video2music.training.options import DEFAULT_LAMBDA
 
 
 def affective_targets(emotion: torch.Tensor) -> torch.Tensor:

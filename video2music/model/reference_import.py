@@ -17,11 +17,11 @@ from typing import Any
 
 import torch
 
-from video2music.errors import UserError
 from video2music.model.inputs import INPUT_ORDER, video_dim
 from video2music.model.regression import RegressionConfig, VideoRegression
 from video2music.model.transformer import AffectiveMultimodalTransformer, AMTConfig
-from video2music.train_options import TASKS
+from video2music.training.options import TASKS
+from video2music.utils.errors import UserError
 
 log = logging.getLogger(__name__)
 

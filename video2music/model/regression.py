@@ -8,8 +8,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from video2music.errors import UserError
 from video2music.model.inputs import INPUT_ORDER, DeclaresInputs
+from video2music.utils.errors import UserError
 
 MAX_NOTE_DENSITY = 40.0
 

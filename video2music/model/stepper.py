@@ -29,15 +29,12 @@ i + j]``; the ``Er`` rows query ``i`` needs are the last ``i + 1``, already in k
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
-from video2music.errors import UserError
-
-if TYPE_CHECKING:
-    from video2music.model.transformer import AffectiveMultimodalTransformer, DecoderLayer
+from video2music.model.transformer import AffectiveMultimodalTransformer, DecoderLayer
+from video2music.utils.errors import UserError
 
 PRECISIONS = ("float32", "float16")
 

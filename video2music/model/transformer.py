@@ -32,11 +32,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from video2music import vocab
-from video2music.errors import UserError
 from video2music.model.attention import MultiHeadAttention
 from video2music.model.inputs import INPUT_ORDER, DeclaresInputs
-from video2music.model.stepper import DecoderState, DecoderStepper
+from video2music.theory import vocab
+from video2music.utils.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -203,16 +202,3 @@ class AffectiveMultimodalTransformer(nn.Module):
         for layer in self.decoder_layers:
             x = layer(x, memory, chord_padding, video_padding)
         return self.out(self.decoder_norm(x))
-
-    # -- incremental decoding (see video2music.model.stepper) ------------------------------
-    def stepper(self, precision: str = "float32") -> DecoderStepper:
-        """A stepper over a copy of the decoder weights in ``precision`` (float32, float16 or int8)."""
-        return DecoderStepper(self, precision)
-
-    def start(self, video: torch.Tensor, mode: float) -> DecoderState:
-        """Encode ``video`` (1, T, video_dim) once for float32 steps; see :meth:`step`."""
-        return self.stepper().start(video, mode)
-
-    def step(self, state: DecoderState, chord: int) -> torch.Tensor:
-        """Feed one chord id at the next position; return the (159,) logits for the chord after it."""
-        return state.stepper.step(state, chord)

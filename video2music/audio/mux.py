@@ -1,0 +1,390 @@
+"""Put a WAV into a copy of a video as its AAC soundtrack, without re-encoding the picture.
+
+The video stream's packets are copied as they are (remuxed), so the picture is bit-identical to
+the input. The audio starts with the first frame (also when the video stream starts late) and is
+cut, or padded with silence, to the video stream's duration. The output has one audio stream;
+the input's subtitle and data streams are left out.
+
+What that stream holds is the ``Soundtrack``'s choice:
+
+- ``mix`` (what generate.py and the app do by default): the video's own sound with the music
+  under it. The music is ducked: lowered smoothly while the original is loud (speech, effects)
+  and brought back when it is quiet, as a mixing engineer's side-chain compressor does. The
+  level of the original is measured in 512-sample hops; from DUCK_FROM dBFS up to DUCK_FULL dBFS
+  the music goes down by up to DUCK_DEPTH dB, reaching a lower level within about ATTACK seconds
+  and recovering within about RELEASE seconds, the gain interpolated between hops so nothing
+  clicks. The mixed track can also be written as a WAV. A video without sound gets the music alone.
+- ``replace``: the music alone (the original sound is left out).
+- ``music-only``: no video is written at all (the writer's business; here it is ``replace``).
+
+``music_gain_db`` scales the music before mixing (default: -6 dB in a mix, so the original leads,
+0 dB otherwise).
+
+Everything streams: the WAV and the original sound are read a block at a time into the
+encoder, and the encoded audio packets are interleaved with the copied picture packets and
+written as they come, so memory does not grow with the video's length.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import wave
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from video2music.utils.errors import UserError
+from video2music.utils.fileio import atomic_output
+from video2music.utils.video_io import VideoInfo, open_video, probe
+
+logger = logging.getLogger(__name__)
+
+AUDIO_CODEC = "aac"
+AUDIO_BITRATE = 192_000
+
+
+_AUDIO_BLOCK = 1024 * 16  # samples per frame handed to the encoder
+
+AUDIO_MODES = ("mix", "replace", "music-only")
+MIX_MUSIC_GAIN_DB = -6.0
+DUCK_FROM, DUCK_FULL, DUCK_DEPTH = -45.0, -25.0, 15.0  # dBFS, dBFS, dB
+ATTACK, RELEASE = 0.08, 0.6  # seconds
+_HOP = 512  # samples per level measurement; _AUDIO_BLOCK is a whole number of hops
+
+
+@dataclass(frozen=True)
+class Soundtrack:
+    """What the video's audio stream holds: ``mode`` (see the module) and the music's gain in dB."""
+
+    mode: str = "mix"
+    music_gain_db: float | None = None  # None: MIX_MUSIC_GAIN_DB in a mix, else 0
+
+    def __post_init__(self) -> None:
+        if self.mode not in AUDIO_MODES:
+            raise UserError(f"unknown audio mode {self.mode!r}; use one of {', '.join(AUDIO_MODES)}")
+        gain = self.music_gain_db
+        if gain is not None and not (math.isfinite(gain) and -60.0 <= gain <= 20.0):
+            raise UserError(f"music gain {gain:g} dB is out of range; use -60 to 20 dB")
+
+    @property
+    def gain(self) -> float:
+        """The music's linear gain."""
+        default = MIX_MUSIC_GAIN_DB if self.mode == "mix" else 0.0
+        return 10.0 ** ((default if self.music_gain_db is None else self.music_gain_db) / 20.0)
+
+
+REPLACE = Soundtrack("replace")
+
+
+@contextlib.contextmanager
+def _open_wav(path: str | os.PathLike) -> Iterator[wave.Wave_read]:
+    """A 16-bit mono or stereo PCM WAV opened for reading, or a UserError saying what is wrong."""
+    try:
+        source = wave.open(str(path), "rb")  # noqa: SIM115 - closed by the with below
+    except (OSError, EOFError, wave.Error) as error:
+        raise UserError(f"{path} is not a readable WAV file ({error}); pass a 16-bit PCM .wav") from None
+    with source:
+        if source.getsampwidth() != 2 or source.getnchannels() not in (1, 2):
+            raise UserError(
+                f"{path} is not a 16-bit mono or stereo WAV; render it with python -m video2music.music"
+            )
+        yield source
+
+
+def _wav_blocks(source: wave.Wave_read, wanted: int) -> Iterator[np.ndarray]:
+    """Exactly ``wanted`` (n, channels) int16 samples from ``source`` in _AUDIO_BLOCK blocks,
+    padded with silence past its end."""
+    channels = source.getnchannels()
+    for offset in range(0, wanted, _AUDIO_BLOCK):
+        count = min(_AUDIO_BLOCK, wanted - offset)
+        block = np.frombuffer(source.readframes(count), dtype="<i2").reshape(-1, channels)
+        if len(block) < count:
+            block = np.concatenate([block, np.zeros((count - len(block), channels), np.int16)])
+        yield block
+
+
+def video_timing(video_path: str | os.PathLike) -> tuple[float, float]:
+    """(start, duration) in seconds of the first video stream of ``video_path``."""
+    return _timing(probe(video_path))
+
+
+def _timing(info: VideoInfo) -> tuple[float, float]:
+    if not info.duration or info.duration <= 0:
+        raise UserError("the video's duration is unknown or zero; re-save it with a standard tool")
+    return info.stream_start, info.duration
+
+
+def has_audio(video_path: str | os.PathLike) -> bool:
+    """Whether ``video_path`` has a sound of its own (an audio stream)."""
+    source, _, _ = open_video(video_path)
+    with source:
+        return bool(source.streams.audio)
+
+
+def mux_into(
+    video_path: str | os.PathLike,
+    wav_path: str | os.PathLike,
+    out_path: str | os.PathLike,
+    soundtrack: Soundtrack = REPLACE,
+    mixed_path: str | os.PathLike | None = None,
+) -> bool:
+    """Write ``out_path`` (any existing file is replaced; see ``mux`` for the safe entry point),
+    its audio as ``soundtrack`` says; with a mix, also the mixed track as the WAV ``mixed_path``.
+    Returns whether the original sound was mixed in (False for a video without sound).
+
+    An OSError (a full disk, no permission) is raised as it is, for the caller to name the file;
+    other FFmpeg errors mean the container cannot hold these streams."""
+    with _open_wav(wav_path) as wav, contextlib.ExitStack() as stack:
+        rate = wav.getframerate()
+        source, video_in, info = open_video(video_path)
+        stack.enter_context(source)
+        start, duration = _timing(info)
+        wanted = round(duration * rate)
+        blocks = _scaled(_wav_blocks(wav, wanted), soundtrack.gain)
+        mixing = soundtrack.mode == "mix" and bool(source.streams.audio)
+        channels = 2 if mixing else wav.getnchannels()
+        if mixing:
+            original = stack.enter_context(
+                contextlib.closing(_original_blocks(video_path, rate, wanted, start))
+            )
+            blocks = _ducked_mix(original, _stereo(blocks), rate)
+            if mixed_path is not None:
+                blocks = _tee_wav(blocks, stack.enter_context(_wav_writer(mixed_path, rate)))
+        elif len(source.streams) > 1:
+            logger.info("leaving out %d non-picture stream(s) of %s", len(source.streams) - 1, video_path)
+        try:
+            with av.open(str(out_path), "w") as output:
+                video_out = output.add_stream_from_template(video_in)
+                audio_out = output.add_stream(
+                    AUDIO_CODEC, rate=rate, layout="stereo" if channels == 2 else "mono"
+                )
+                audio_out.bit_rate = AUDIO_BITRATE
+                # FFmpeg's default AAC search (twoloop) took 0.4 s for 24 s of audio, the fast
+                # one 0.16 s, and at 192 kb/s its decoded sound was nearer the render (39 dB
+                # signal to error on the sample's music, against 31).
+                audio_out.codec_context.options = {"aac_coder": "fast"}
+                audio = _encode_audio(audio_out, blocks, rate, round(start * rate))
+                for packet in _interleave(_copied(source.demux(video_in), video_out), audio):
+                    output.mux(packet)
+        except OSError:
+            raise
+        except av.error.FFmpegError as error:
+            raise UserError(
+                f"cannot write {out_path} ({error}); choose an .mp4, .mov or .mkv output"
+            ) from None
+        return mixing
+
+
+def _scaled(blocks: Iterator[np.ndarray], gain: float) -> Iterator[np.ndarray]:
+    for block in blocks:
+        yield block if gain == 1.0 else np.clip(np.rint(block * gain), -32768, 32767).astype(np.int16)
+
+
+def _stereo(blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    for block in blocks:
+        yield block if block.shape[1] == 2 else np.repeat(block, 2, axis=1)
+
+
+def _original_blocks(
+    video_path: str | os.PathLike, rate: int, wanted: int, start: float
+) -> Iterator[np.ndarray]:
+    """The video's own sound as float32 stereo at ``rate``, in _AUDIO_BLOCK blocks, exactly
+    ``wanted`` samples from the first picture on (silence where it starts late or ends early).
+
+    A packet that fails to decode ends the sound there, with a warning; the music goes on."""
+    pending: list[np.ndarray] = []
+    held = 0
+    with av.open(str(video_path), metadata_errors="ignore") as container:
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="flt", layout="stereo", rate=rate)
+        skip: int | None = None  # samples before the first picture, dropped (negative: silence added)
+
+        def converted() -> Iterator[np.ndarray]:
+            try:
+                for frame in container.decode(stream):
+                    yield from (f.to_ndarray().reshape(-1, 2) for f in resampler.resample(frame))
+            except av.error.FFmpegError as error:
+                logger.warning(
+                    "%s: its sound could not be read to the end (%s); the rest is music", video_path, error
+                )
+            yield from (f.to_ndarray().reshape(-1, 2) for f in resampler.resample(None))
+
+        sent = 0
+        for samples in converted():
+            if skip is None:
+                first = stream.start_time * stream.time_base if stream.start_time is not None else 0.0
+                skip = round((float(first) - start) * -rate)
+                if skip < 0:
+                    pending.append(np.zeros((-skip, 2), np.float32))
+                    held += -skip
+            if skip > 0:
+                dropped = min(skip, len(samples))
+                samples, skip = samples[dropped:], skip - dropped
+            pending.append(samples)
+            held += len(samples)
+            while held >= _AUDIO_BLOCK and sent < wanted:
+                block, pending, held = _take(pending, min(_AUDIO_BLOCK, wanted - sent))
+                sent += len(block)
+                yield block
+            if sent >= wanted:
+                return
+    while sent < wanted:
+        count = min(_AUDIO_BLOCK, wanted - sent)
+        block, pending, held = _take(pending, count)
+        block = np.concatenate([block, np.zeros((count - len(block), 2), np.float32)])
+        sent += count
+        yield block
+
+
+def _take(pending: list[np.ndarray], count: int) -> tuple[np.ndarray, list[np.ndarray], int]:
+    """The first ``count`` samples of ``pending`` (fewer if it holds fewer), and what is left."""
+    joined = np.concatenate(pending) if pending else np.zeros((0, 2), np.float32)
+    rest = joined[count:]
+    return joined[:count], [rest] if len(rest) else [], len(rest)
+
+
+class Ducker:
+    """The music's gain over time, from the level of the original sound (see the module)."""
+
+    def __init__(self, rate: int) -> None:
+        self._attack = math.exp(-_HOP / (ATTACK * rate))
+        self._release = math.exp(-_HOP / (RELEASE * rate))
+        self._reduction = 0.0  # dB, <= 0
+        self._last_gain = 1.0
+
+    def gains(self, original: np.ndarray) -> np.ndarray:
+        """One linear gain per sample of ``original`` ((n, 2) float, full scale 1)."""
+        hops = -(-len(original) // _HOP)
+        padded = np.zeros((hops * _HOP, 2), np.float32)
+        padded[: len(original)] = original
+        rms = np.sqrt(np.mean(padded.reshape(hops, -1) ** 2, axis=1))
+        level = 20.0 * np.log10(np.maximum(rms, 1e-6))
+        targets = -DUCK_DEPTH * np.clip((level - DUCK_FROM) / (DUCK_FULL - DUCK_FROM), 0.0, 1.0)
+        hop_gains = np.empty(hops)
+        for i, target in enumerate(targets):
+            coefficient = self._attack if target < self._reduction else self._release
+            self._reduction = target + coefficient * (self._reduction - target)
+            hop_gains[i] = 10.0 ** (self._reduction / 20.0)
+        # Linear between hop ends, starting from where the previous block ended: no steps, no clicks.
+        ends = (np.arange(hops) + 1) * _HOP - 1
+        gains = np.interp(
+            np.arange(len(original)),
+            np.concatenate([[-1], ends]),
+            np.concatenate([[self._last_gain], hop_gains]),
+        )
+        self._last_gain = float(hop_gains[-1])
+        return gains
+
+
+def ducked_spans(
+    video_path: str | os.PathLike, bridge: float = 1.0, rate: int = 44100
+) -> list[tuple[float, float]]:
+    """Where a mix lowers the music by more than half of DUCK_DEPTH under the video's own sound
+    (its speech or effects lead): (start, end) seconds from the first picture, in order, with
+    gaps shorter than ``bridge`` seconds (a breath between words) bridged; none for a video
+    without sound. The arrangement rests the melody there."""
+    source, _, info = open_video(video_path)
+    with source:
+        if not source.streams.audio:
+            return []
+    start, duration = _timing(info)
+    ducker = Ducker(rate)
+    threshold = 10.0 ** (-DUCK_DEPTH / 2 / 20)
+    ducked = []
+    with contextlib.closing(_original_blocks(video_path, rate, round(duration * rate), start)) as blocks:
+        for block in blocks:
+            ducked.append(ducker.gains(block)[_HOP - 1 :: _HOP] < threshold)  # the gain at each hop's end
+    hops = np.concatenate(ducked) if ducked else np.zeros(0, bool)
+    edges = np.flatnonzero(np.diff(np.concatenate([[False], hops, [False]]).astype(np.int8))) * _HOP / rate
+    spans: list[tuple[float, float]] = []
+    for first, last in zip(edges[::2], edges[1::2], strict=True):
+        if spans and first - spans[-1][1] < bridge:
+            first = spans.pop()[0]
+        spans.append((float(first), float(min(last, duration))))
+    return spans
+
+
+def _ducked_mix(
+    original: Iterator[np.ndarray], music: Iterator[np.ndarray], rate: int
+) -> Iterator[np.ndarray]:
+    """int16 stereo blocks: the original sound plus the music ducked under it."""
+    ducker = Ducker(rate)
+    for sound, notes in zip(original, music, strict=True):
+        mixed = sound + notes.astype(np.float32) / 32768.0 * ducker.gains(sound)[:, None]
+        yield np.clip(np.rint(mixed * 32767.0), -32768, 32767).astype(np.int16)
+
+
+@contextlib.contextmanager
+def _wav_writer(path: str | os.PathLike, rate: int) -> Iterator[wave.Wave_write]:
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(2)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        yield out
+
+
+def _tee_wav(blocks: Iterator[np.ndarray], out: wave.Wave_write) -> Iterator[np.ndarray]:
+    for block in blocks:
+        out.writeframes(np.ascontiguousarray(block, dtype="<i2").tobytes())
+        yield block
+
+
+def _encode_audio(stream, blocks: Iterator[np.ndarray], rate: int, first_pts: int) -> Iterator[av.Packet]:
+    """AAC packets for the sample ``blocks``, the first sample at ``first_pts`` (in 1/rate seconds)."""
+    layout = stream.layout.name
+    offset = 0
+    for block in blocks:
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(block).reshape(1, -1), format="s16", layout=layout
+        )
+        frame.sample_rate = rate
+        frame.time_base = Fraction(1, rate)
+        frame.pts = first_pts + offset
+        offset += len(block)
+        yield from stream.encode(frame)
+    yield from stream.encode(None)
+
+
+def _copied(packets, stream):
+    """The demuxed packets, re-addressed to the output ``stream`` (their data untouched)."""
+    for packet in packets:
+        if packet.dts is None:  # the demuxer's end-of-stream flush packet carries nothing
+            continue
+        packet.stream = stream
+        yield packet
+
+
+def _interleave(video_packets, audio_packets: Iterator[av.Packet]):
+    """Video and audio packets merged in time order, as players read a file."""
+    audio = iter(audio_packets)
+    pending = next(audio, None)
+    for packet in video_packets:
+        at = packet.dts * packet.time_base
+        while pending is not None and pending.dts * pending.time_base <= at:
+            yield pending
+            pending = next(audio, None)
+        yield packet
+    while pending is not None:
+        yield pending
+        pending = next(audio, None)
+
+
+def mux(
+    video_path: str | os.PathLike,
+    wav_path: str | os.PathLike,
+    out_path: str | os.PathLike,
+    overwrite: bool = False,
+) -> Path:
+    """Write a copy of ``video_path`` with ``wav_path`` as its AAC audio (atomically; refuses to
+    replace an existing file unless ``overwrite``). The picture packets are copied unchanged."""
+    with atomic_output(out_path, overwrite) as tmp:
+        mux_into(video_path, wav_path, tmp)
+    logger.info("muxed %s into %s", wav_path, out_path)
+    return Path(out_path)

@@ -1,0 +1,1 @@
+"""Training: the options, the task table (amt, regression, melody) and the loop."""
