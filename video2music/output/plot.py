@@ -11,7 +11,7 @@ matplotlib.use("Agg")  # files only; never open a window
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from video2music import vocab  # noqa: E402
+from video2music.theory import vocab  # noqa: E402
 
 if TYPE_CHECKING:
     from video2music.output.result import GenerationResult
