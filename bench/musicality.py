@@ -28,7 +28,7 @@ import numpy as np
 
 from video2music import Video2Music
 from video2music.analysis import musicality as m
-from video2music.compose.arrange import write_midi
+from video2music.compose.arrangement import write_midi
 from video2music.data import pop909
 from video2music.features import VideoFeatures
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from video2music.audio import synth
-from video2music.compose.arrange import arrange, write_midi
+from video2music.compose.arrange import arrange
+from video2music.compose.arrangement import write_midi
 from video2music.theory import vocab
 from video2music.theory.grid import Grid
 from video2music.utils.errors import UserError

@@ -24,6 +24,7 @@ from video2music.audio.mux import ducked_spans
 from video2music.compose.arrange import arrange
 from video2music.compose.chords import GenerationSettings, write_chords
 from video2music.compose.dynamics import Dynamics, RegressionDynamics, RuleDynamics
+from video2music.compose.form_planner import shape_form
 from video2music.compose.instruments import Instruments
 from video2music.compose.melody import write_melody
 from video2music.features import BACKENDS, VideoFeatures, extract, probe
@@ -31,7 +32,8 @@ from video2music.model.checkpoint import Checkpoint, load_any, resolve_checkpoin
 from video2music.model.device import check_device
 from video2music.output.result import GenerationResult
 from video2music.theory import vocab
-from video2music.theory.grid import check_tempo
+from video2music.theory.form import parse_form
+from video2music.theory.grid import Grid, check_tempo
 from video2music.theory.progression import TimedChords
 from video2music.utils.errors import UserError
 from video2music.utils.timing import Stopwatch
@@ -158,6 +160,7 @@ class Video2Music:
         progress_bars: bool = False,
         chords: TimedChords | None = None,
         under_sound: bool = False,
+        form: str | None = None,
     ) -> GenerationResult:
         """Score ``video`` (or precomputed ``features``): chords, dynamics, a melody (unless
         ``melody`` is False) and the arranged MIDI.
@@ -178,6 +181,7 @@ class Video2Music:
         report = progress or (lambda fraction, message: None)
         settings = settings or self.settings
         out_key, primer_ids = self.check_settings(key=key, primer=primer, tempo=tempo)
+        form_entries = parse_form(form) if form else None
         watch = Stopwatch()
         with watch("features"):
             if features is None:
@@ -189,17 +193,25 @@ class Video2Music:
                     self.feature_backend("basic")  # raises the explanation
                 _warn_if_long(video, features.duration)
 
-        report(0.4, "writing chords")
-        with watch("chords"):
-            progression = write_chords(
-                self.model, features, tempo=tempo, key=out_key, primer=primer_ids, edited=chords,
-                settings=settings, seed=seed, device=self.device,
-            )  # fmt: skip
-            grid, out_key, decided = progression.grid, progression.key, progression.chords
-
-        report(0.6, "setting note density and loudness")
+        report(0.4, "planning the song")
         with watch("dynamics"):
             density, loudness = self.dynamics(features)
+        with watch("form"):
+            grid = Grid.for_video(
+                features.duration, tempo, features.scene_cuts if settings.cut_changes else ()
+            )
+            given, source = form_entries, "--form"
+            if given is None and chords is not None and chords.form is not None:
+                given, source = chords.form, chords.source
+            song = shape_form(features, grid, density, loudness, given, source)
+
+        report(0.6, "writing chords")
+        with watch("chords"):
+            progression = write_chords(
+                self.model, features, grid, song, key=out_key, primer=primer_ids, edited=chords,
+                settings=settings, seed=seed, device=self.device,
+            )  # fmt: skip
+            out_key, decided = progression.key, progression.chords
 
         report(0.7, "writing the melody")
         with watch("melody"):
@@ -207,7 +219,7 @@ class Video2Music:
             if melody:
                 rests = ducked_spans(video) if under_sound and video is not None else []
                 lead = write_melody(
-                    self.melody.model, decided, grid, grid.sample(density),
+                    self.melody.model, decided, grid, song, grid.sample(density),
                     seed=seed, transpose=out_key.transpose, rests=rests,
                 )  # fmt: skip
 
@@ -215,7 +227,7 @@ class Video2Music:
         with watch("arrange"):
             arrangement = arrange(
                 decided, grid.sample(density), grid.sample(loudness), out_key,
-                tempo=tempo, instruments=instruments, grid=grid, drums=drums, melody=lead,
+                tempo=tempo, instruments=instruments, grid=grid, drums=drums, melody=lead, form=song,
             )  # fmt: skip
         report(1.0, "done")
         chosen = {

@@ -38,6 +38,7 @@ import numpy as np
 
 from video2music.analysis.evaluation import share
 from video2music.analysis.stats import near_share
+from video2music.compose.arrangement import is_section_label
 from video2music.theory import vocab
 from video2music.utils.errors import UserError
 
@@ -98,14 +99,16 @@ def merge_spans(spans: Sequence[Span]) -> list[Span]:
 
 
 def piece_from_midi(path: str | os.PathLike, cuts: Sequence[float] = ()) -> Piece:
-    """A written MIDI file as heard: marker chords, the (first) tempo, the key signature, the end
-    of the file as the last chord's end. UserError if it holds no chord markers."""
+    """A written MIDI file as heard: marker chords (section markers left out), the (first) tempo,
+    the key signatures, the end of the file as the last chord's end. UserError if it holds no
+    chord markers."""
     path = Path(path)
     try:
         midi = mido.MidiFile(path)
     except (OSError, ValueError, EOFError) as error:
         raise UserError(f"{path} is not a readable MIDI file ({error})") from None
-    tempo, key_name = None, None
+    tempo = None
+    keys: list[tuple[int, str]] = []
     markers: list[tuple[int, str]] = []
     meters: list[tuple[int, int]] = []  # (tick, beats a bar)
     end_tick = 0
@@ -115,14 +118,14 @@ def piece_from_midi(path: str | os.PathLike, cuts: Sequence[float] = ()) -> Piec
             tick += message.time
             if message.type == "set_tempo" and tempo is None:
                 tempo = message.tempo
-            elif message.type == "key_signature" and key_name is None:
-                key_name = message.key
+            elif message.type == "key_signature":
+                keys.append((tick, message.key))
             elif message.type == "time_signature":
                 meters.append((tick, message.numerator * 4 // message.denominator))
-            elif message.type == "marker":
+            elif message.type == "marker" and not is_section_label(message.text):
                 markers.append((tick, message.text))
         end_tick = max(end_tick, tick)
-    if not markers or tempo is None or key_name is None:
+    if not markers or tempo is None or not keys:
         raise UserError(f"{path} has no chord markers, tempo or key signature; write it with video2music")
     seconds_per_tick = tempo / 1e6 / midi.ticks_per_beat
     markers.sort()
@@ -132,14 +135,13 @@ def piece_from_midi(path: str | os.PathLike, cuts: Sequence[float] = ()) -> Piec
         spans.append(Span(tick * seconds_per_tick, next_tick * seconds_per_tick, vocab.parse_chord(text)))
     beat = tempo / 1e6
     half_bars = _half_bar_lines(sorted(meters) or [(0, BEATS_PER_BAR)], end_tick, midi.ticks_per_beat) * beat
-    return Piece(
-        path.stem,
-        merge_spans(spans),
-        [(0.0, math.inf, vocab.parse_key(key_name))],
-        beat,
-        half_bars,
-        list(cuts),
-    )
+    keys.sort()
+    bounds = [tick * seconds_per_tick for tick, _ in keys[1:]] + [math.inf]
+    in_force = [
+        (0.0 if i == 0 else keys[i][0] * seconds_per_tick, end, vocab.parse_key(name))
+        for i, ((_, name), end) in enumerate(zip(keys, bounds, strict=True))
+    ]
+    return Piece(path.stem, merge_spans(spans), in_force, beat, half_bars, list(cuts))
 
 
 def _half_bar_lines(meters: list[tuple[int, int]], end_tick: int, ticks_per_beat: int) -> np.ndarray:

@@ -24,6 +24,7 @@ from video2music.compose import arrange
 from video2music.compose.instruments import PRESETS, Instruments
 from video2music.output.writer import plan_music, write_music
 from video2music.theory import vocab
+from video2music.theory.form import Form
 from video2music.theory.grid import Grid, check_tempo
 from video2music.utils.errors import UserError, cli_main
 
@@ -122,7 +123,10 @@ def _melody(chords: list[int], grid: Grid, density: float, key: vocab.Key, seed:
     from video2music.model.checkpoint import load_any, resolve_checkpoint
 
     model = load_any(resolve_checkpoint("melody", "melody.pt"), kind="melody").model
-    return compose(model, chords, grid, np.full(grid.steps, density), seed=seed, transpose=key.transpose)
+    single = Form.single(len(grid.bars))
+    return compose(
+        model, chords, grid, single, np.full(grid.steps, density), seed=seed, transpose=key.transpose
+    )
 
 
 @cli_main

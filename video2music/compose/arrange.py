@@ -1,208 +1,119 @@
-"""Arrange a chord per half bar into an editable multi-track MIDI file.
+"""Arrange a chord per half bar into an editable multi-track MIDI file, section by section.
 
-Inputs are timelines on the musical grid (``video2music.theory.grid``: one step per half bar at the
-tempo): chord ids in the normalised C major / A minor space, note density (MuVi-Sync units:
+Inputs are timelines on the musical grid (``video2music.theory.grid``: one step per half bar at
+the tempo): chord ids in the normalised C major / A minor space, note density (MuVi-Sync units:
 notes sounding per second, roughly 0-40) and loudness (MuVi-Sync units: linear RMS amplitude,
-0-1; pop music sits near 0.1-0.3), and optionally a melody written on sixteenths in the
-normalised key (``video2music.compose.melody``). The result has named tracks, each on its own
-channel with a General MIDI program the caller chooses:
+0-1; pop music sits near 0.1-0.3), the song form (``video2music.theory.form``; without one the
+piece is one verse) and optionally a melody written on sixteenths in the normalised key
+(``video2music.compose.melody``). The result (``compose.arrangement.Arrangement``) has named
+tracks, each on its own channel with a General MIDI program the caller chooses:
 
-- **Chords** (channel 1): a four-voice pad between A2 and C5, voice-led so that no voice moves
-  more than an octave; a tone two chords share is tied over the change, not struck again.
-- **Arpeggio** (channel 2): chord tones from just above the pad's top voice, so it never doubles
-  a pitch the pad holds, in a pattern chosen by note density that runs on across chord changes.
-- **Bass** (channel 3): the root in the octave nearest the previous one (E1..D3), moving more
-  (fifths, octaves) as density rises.
-- **Drums** (channel 10, a GM kit): a groove whose density follows note density; a one-beat fill
-  and a crash open a section on the bar line nearest a scene cut, at most once in eight bars.
+- **Chords** (channel 1): a three-voice pad (root, third and seventh or fifth) between C3 and
+  G4, voice-led so that no voice moves more than an octave; a tone two chords share is tied
+  over the change, as long as no note lasts over two bars.
+- **Arpeggio** (channel 2): chord tones above the pad where there is room, in a pattern chosen
+  by the density level that runs on across chord changes.
+- **Bass** (channel 3): the root in the octave nearest the previous note (E1..B2), or the
+  chord's third or fifth where that lets the line move by step (``compose.voicing``), moving
+  more (fifths, octaves) as the level rises.
+- **Drums** (channel 10, a GM kit): a groove per kind of section, fills into sections and a
+  crash on each section's downbeat (``compose.drums``).
 - **Melody** (channel 4, when a melody is given): the melody transposed into the key, its
-  velocities shaped as a singer phrases (beats 1 and 3 stressed, high notes louder).
+  velocities shaped as a singer phrases (beats 1 and 3 stressed, high notes louder), on top.
 
-Note density sets the patterns; loudness and the phrase swell set the velocities: every
-four-bar phrase rises from soft to its middle and falls back (``SWELL`` velocity units either
-side), so the parts breathe with the phrases. A conductor track carries tempo, 4/4, the key
-signature and a marker with each chord's name (spelled for the key) at its onset, so a DAW shows
-the progression.
+The lead stays on top: every accompaniment pitch lies below the lowest melody note of its bar
+(``voicing.ceiling``). Each kind of section has its texture (``TEXTURES``): the intro sparse
+(pad and bass, no groove), the verse medium (arpeggio and bass, a light groove), the pre-chorus
+building, the chorus full (pad, arpeggio a level busier, the bass in octaves, the full groove),
+the bridge in half time, a break dropping to the pad alone and the outro thinning out. The
+video's note density sets a level 0-4 (``DENSITY_THRESHOLDS``) that each section moves by its
+``level_offset`` within its bounds; loudness, the section's energy and the phrase swell set the
+velocities (every four-bar phrase rises from soft to its middle and falls back by ``SWELL``).
 
-Timing: one chord span covers the steps in which the chord does not change; it starts on its
-first step's onset (a half-bar line, or the beat of a scene cut, see ``video2music.theory.grid``). The
-music ends on the grid's last bar line. Per-beat density and loudness are those of the step the
-beat falls in. The last bar (in pieces of two bars or more) is the ending: the parts play their
-calmest patterns over the final chord and die away, and when the drums were playing into it a
-fill leads into a crash on its downbeat.
+A section lifted by the form (a late chorus a whole step up) is played transposed, and the
+conductor track carries the key change, with the chord markers spelled in the new key. The
+conductor track also carries tempo, meters, the key signature and a marker with each chord's
+name at its onset and each section's name at its first bar.
 
-Density levels (notes per second), shared by all parts; the dynamics rule's anchors (1, 4, 7,
-10 and 13 notes/s for still to very busy footage) each land on their own level:
+Timing: one chord span covers the steps in which the chord does not change (within a section);
+it starts on its first step's onset (a half-bar line, or the beat of a scene cut). The music ends
+on the grid's last bar line; the last bar (in pieces of two bars or more) is the ending: the
+parts play their calmest patterns over the final chord and die away.
 
-====== ========= ============================== ========================= ==========================
-level  density   arpeggio                       bass                      drums
-====== ========= ============================== ========================= ==========================
-0      < 3       half notes, rising             root, once a bar          rests
-1      3-6       quarter notes, rising          root and fifth, halves    kick, side stick, hat 4ths
-2      6-9       eighths, broken (1-5-3-5)      root and fifth, halves    kick 1+3, snare 2+4, hat 8ths
-3      9-13      eighths, up and down           root-fifth-octave, 4ths   busier kick, open hat
-4      >= 13     sixteenths, up and down        root eighths, octave pops kick on the and, hat 16ths
-====== ========= ============================== ========================= ==========================
+Density levels (notes per second) of the video; the dynamics rule's anchors (1, 4, 7, 10 and 13
+notes/s for still to very busy footage) each land on their own level:
+
+====== ========= ============================== =========================
+level  density   arpeggio                       bass
+====== ========= ============================== =========================
+0      < 3       half notes, rising             root, once a bar
+1      3-6       quarter notes, rising          root and fifth, halves
+2      6-9       eighths, broken (1-5-3-5)      root and fifth, halves
+3      9-13      eighths, up and down           root-fifth-octave, 4ths
+4      >= 13     sixteenths, up and down        root eighths, octave pops
+====== ========= ============================== =========================
 """
 
 from __future__ import annotations
 
 import dataclasses
-import io
-import itertools
 import logging
 import math
-import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from functools import cache
-from pathlib import Path
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import mido
 import numpy as np
-import pretty_midi
 
+from video2music.compose import drums as drum_rules
+from video2music.compose import voicing
+from video2music.compose.arrangement import TICKS_PER_BEAT, Arrangement, ChordSpan, Note, Part
 from video2music.compose.instruments import Instruments
 from video2music.theory import vocab
+from video2music.theory.form import Form, Section
 from video2music.theory.grid import BEATS_PER_BAR, STEPS_PER_BAR, Grid, check_tempo
 from video2music.utils.errors import UserError
-from video2music.utils.fileio import atomic_output
 
 if TYPE_CHECKING:  # the melody writer needs torch, which arranging alone does not
     from video2music.compose.melody import MelodyNote
 
 logger = logging.getLogger(__name__)
 
-TICKS_PER_BEAT = 480
-# Notes per second where the next level starts: the rule's density anchors (1, 4, 7, 10, 13 notes/s
-# for still to very busy footage) each land on their own level, so every level is reachable.
 DENSITY_THRESHOLDS = (3.0, 6.0, 9.0, 13.0)
 PHRASE_BARS = 4
 SWELL = 16  # velocity units either side of a phrase's mean
-CRASH_SPACING_BARS = 8
-
-CHORD_RANGE = (45, 72)  # A2..C5, under the arpeggio and the melody
-CHORD_CENTRE = 59.0  # the voicings' mean pitch drifts back towards B3
-CHORD_VOICES = 4
-BASS_RANGE = (28, 50)  # E1..D3
-BASS_CENTRE = 38  # D2: where the first root is placed nearest to
-
-KICK, SIDE_STICK, SNARE, CLOSED_HAT, OPEN_HAT, CRASH = 36, 37, 38, 42, 46, 49
-HIGH_TOM, LOW_TOM = 50, 45
-DRUM_CHANNEL = 9  # "channel 10" as musicians count
+MAX_PAD_BEATS = 2 * BEATS_PER_BAR  # no pad note lasts longer
 MELODY_CHANNEL = 3
 MELODY_ACCENTS = (8, 2, -6)  # velocity offsets: beats 1 and 3, beats 2 and 4, between beats
 MELODY_CONTOUR = 8  # at most this much louder (softer) for notes above (below) the line's median
+MELODY_LIFT = 6  # the lead a little louder than the parts around it
 
 
 @dataclass(frozen=True)
-class Note:
-    """A note in ticks (``TICKS_PER_BEAT`` per beat)."""
+class Texture:
+    """What a kind of section plays: which parts, the level moved by ``level_offset`` and kept in
+    ``levels``, the drums' feel, the bass in octaves, and a velocity offset."""
 
-    pitch: int
-    start: int
-    end: int
-    velocity: int
-
-
-@dataclass
-class Part:
-    """One track: a name, a MIDI channel (0-based), a program and its notes."""
-
-    name: str
-    channel: int
-    program: int
-    pan: int = 64
-    notes: list[Note] = field(default_factory=list)
+    pad: bool
+    arpeggio: bool
+    level_offset: int
+    levels: tuple[int, int]
+    drums: str
+    octave_bass: bool = False
+    velocity: int = 0
 
 
-@dataclass(frozen=True)
-class ChordSpan:
-    """A chord (id in the output key; ``N`` = silence) from ``start`` to ``end`` in ticks."""
-
-    chord: int
-    label: str
-    start: int
-    end: int
-
-
-@dataclass
-class Arrangement:
-    """The arranged music: parts, chord spans (the markers) and the global settings."""
-
-    parts: list[Part]
-    spans: list[ChordSpan]
-    key: vocab.Key
-    tempo: float
-    end: int  # ticks
-    ticks_per_beat: int = TICKS_PER_BEAT
-    meters: list[tuple[int, int]] = field(default_factory=lambda: [(0, BEATS_PER_BAR)])  # (beat, beats a bar)
-
-    def part(self, name: str) -> Part:
-        return next(p for p in self.parts if p.name == name)
-
-    def to_midi(self) -> mido.MidiFile:
-        """A type-1 MIDI file: a conductor track (tempo, meter, key, markers) and one track a part."""
-        midi = mido.MidiFile(type=1, ticks_per_beat=self.ticks_per_beat)
-        conductor: list[tuple[int, int, mido.Message | mido.MetaMessage]] = [
-            (0, 0, mido.MetaMessage("track_name", name="video2music")),
-            (0, 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(self.tempo))),
-            (0, 0, mido.MetaMessage("key_signature", key=self.key.midi_name)),
-        ]
-        conductor += [
-            (
-                beat * self.ticks_per_beat,
-                0,
-                mido.MetaMessage("time_signature", numerator=beats, denominator=4),
-            )
-            for beat, beats in self.meters
-        ]
-        conductor += [(s.start, 1, mido.MetaMessage("marker", text=s.label)) for s in self.spans]
-        midi.tracks.append(_track(conductor, self.end))
-        for part in self.parts:
-            events: list[tuple[int, int, mido.Message | mido.MetaMessage]] = [
-                (0, 0, mido.MetaMessage("track_name", name=part.name)),
-                (0, 0, mido.Message("program_change", channel=part.channel, program=part.program)),
-                (0, 0, mido.Message("control_change", channel=part.channel, control=10, value=part.pan)),
-            ]
-            for note in part.notes:
-                # At equal ticks note-offs sort first, so a repeated pitch is released, then re-struck.
-                events.append((note.start, 2, _note(part.channel, note.pitch, note.velocity)))
-                events.append((note.end, 1, _note(part.channel, note.pitch, 0)))
-            midi.tracks.append(_track(events, self.end))
-        return midi
-
-    def to_pretty_midi(self) -> pretty_midi.PrettyMIDI:
-        """The same file as pretty_midi reads it (for piano rolls and analysis)."""
-        buffer = io.BytesIO()
-        self.to_midi().save(file=buffer)
-        buffer.seek(0)
-        return pretty_midi.PrettyMIDI(buffer)
-
-
-def _note(channel: int, pitch: int, velocity: int) -> mido.Message:
-    if velocity == 0:
-        return mido.Message("note_off", channel=channel, note=pitch, velocity=0)
-    return mido.Message("note_on", channel=channel, note=pitch, velocity=velocity)
-
-
-def _track(events: list[tuple[int, int, mido.Message | mido.MetaMessage]], end: int) -> mido.MidiTrack:
-    track = mido.MidiTrack()
-    now = 0
-    for tick, _, message in sorted(events, key=lambda e: (e[0], e[1])):
-        track.append(message.copy(time=tick - now))
-        now = tick
-    track.append(mido.MetaMessage("end_of_track", time=max(0, end - now)))
-    return track
-
-
-def write_midi(arrangement: Arrangement, path: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Write ``arrangement`` as a standard MIDI file (atomically; refuses to replace a file unless
-    ``overwrite``)."""
-    with atomic_output(path, overwrite) as tmp:
-        arrangement.to_midi().save(tmp)
-    return Path(path)
+TEXTURES = {
+    "intro": Texture(pad=True, arpeggio=False, level_offset=-1, levels=(0, 1), drums="off", velocity=-6),
+    "verse": Texture(pad=False, arpeggio=True, level_offset=0, levels=(1, 2), drums="light", velocity=-2),
+    "pre-chorus": Texture(pad=True, arpeggio=True, level_offset=0, levels=(1, 3), drums="build"),
+    "chorus": Texture(
+        pad=True, arpeggio=True, level_offset=1, levels=(2, 4), drums="full", octave_bass=True, velocity=6
+    ),
+    "bridge": Texture(pad=True, arpeggio=False, level_offset=0, levels=(1, 2), drums="half"),
+    "break": Texture(pad=True, arpeggio=False, level_offset=-2, levels=(0, 0), drums="off", velocity=-8),
+    "outro": Texture(pad=True, arpeggio=True, level_offset=-1, levels=(0, 1), drums="off", velocity=-6),
+}
 
 
 def density_levels(density: np.ndarray) -> np.ndarray:
@@ -219,11 +130,33 @@ def velocity(loudness: float, offset: int = 0) -> int:
     return int(np.clip(round(30 + 80 * (decibels + 40) / 40 + offset), 1, 127))
 
 
-def _swell(grid: Grid) -> np.ndarray:
-    """Velocity offsets per beat: each four-bar phrase swells from soft to its middle and back,
-    and the last bar dies away, so the parts breathe with the phrases."""
+@dataclass(frozen=True)
+class _Beats:
+    """Per-beat controls: the section, the level, loudness and swell, the 4/4 pattern beat."""
+
+    sections: list[Section]
+    levels: np.ndarray
+    loudness: np.ndarray
+    swell: np.ndarray
+    pattern: np.ndarray
+
+    def velocity(self, beat: int, accent: int = 0) -> int:
+        texture = TEXTURES[self.sections[beat].name]
+        return velocity(self.loudness[beat], accent + texture.velocity + round(self.swell[beat]))
+
+    def texture(self, beat: int) -> Texture:
+        return TEXTURES[self.sections[beat].name]
+
+
+def _swell(grid: Grid, form: Form) -> np.ndarray:
+    """Velocity offsets per beat: each four-bar phrase of a section swells from soft to its middle
+    and back, and the last bar dies away, so the parts breathe with the phrases."""
+    sections = form.section_of_bar()
     phase = np.array(
-        [(bar % PHRASE_BARS + pos / beats) / PHRASE_BARS for bar, pos, beats in _positions(grid)]
+        [
+            ((bar - sections[bar].first_bar) % PHRASE_BARS + pos / beats) / PHRASE_BARS
+            for bar, pos, beats in _positions(grid)
+        ]
     )
     swell = -SWELL * np.cos(2 * np.pi * phase)
     if len(grid.bars) >= 2:
@@ -240,17 +173,6 @@ def _pattern_beats(grid: Grid) -> np.ndarray:
     """Per beat, the beat of a 4/4 bar whose pattern it plays: its own, and for the fifth beat of a
     5/4 bar the third's (a 3/4 bar plays the first three of 4/4)."""
     return np.array([pos if pos < BEATS_PER_BAR else 2 for _, pos, _ in _positions(grid)])
-
-
-@dataclass(frozen=True)
-class _Dynamics:
-    """Per-beat loudness and phrase swell, turned into velocities."""
-
-    loudness: np.ndarray
-    swell: np.ndarray
-
-    def velocity(self, beat: int, accent: int = 0) -> int:
-        return velocity(self.loudness[beat], accent + round(self.swell[beat]))
 
 
 def _per_step(name: str, values: Sequence[float] | np.ndarray | float, length: int) -> np.ndarray:
@@ -303,153 +225,176 @@ def arrange(
     drums: bool = True,
     grid: Grid | None = None,
     melody: Sequence[MelodyNote] | None = None,
+    form: Form | None = None,
 ) -> Arrangement:
     """Arrange one chord id per half-bar step (normalised C major / A minor space) in ``key``.
 
     ``density`` and ``loudness`` are per step (or one constant for all steps); ``grid`` gives the
-    steps' onsets and scene cuts (default: regular half bars at ``tempo``, no cuts); ``melody``,
-    if given, becomes the Melody track. See the module docstring for timing and patterns. Raises
-    UserError for out-of-range input before doing any work.
+    steps' onsets and scene cuts (default: regular half bars at ``tempo``, no cuts); ``form`` the
+    sections (default: one verse); ``melody``, if given, becomes the Melody track. See the module
+    docstring for timing and textures. Raises UserError for out-of-range input before any work.
     """
     key = vocab.parse_key(key) if isinstance(key, str) else key
     ids, density, loudness, grid = _validate(chords, density, loudness, tempo, grid)
+    form = form or Form.single(len(grid.bars))
+    if form.bars != len(grid.bars):
+        raise UserError(f"a form of {form.bars} bars for music of {len(grid.bars)} bars")
     instruments = instruments or Instruments()
     end_beat = grid.end_beat
-
-    # Per-beat controls: the values of the step each beat falls in.
+    bar_of_beat = np.array([bar for bar, _, _ in _positions(grid)])
+    bar_sections = form.section_of_bar()
+    sections = [bar_sections[b] for b in bar_of_beat]
     beat_steps = np.array([grid.step_of_beat(b) for b in range(end_beat)])
     levels = density_levels(density)[beat_steps]
-    dynamics = _Dynamics(loudness[beat_steps], _swell(grid))
-    meter = _pattern_beats(grid)
+    for beat, section in enumerate(sections):
+        texture = TEXTURES[section.name]
+        levels[beat] = int(np.clip(levels[beat] + texture.level_offset, *texture.levels))
     if len(grid.bars) >= 2:
         levels[end_beat - grid.bars[-1] :] = 0  # the last bar rings out over the final chord
-    crash_beats = _crash_beats(grid, levels)
+    beats = _Beats(sections, levels, loudness[beat_steps], _swell(grid, form), _pattern_beats(grid))
 
-    spans = _chord_spans(ids, key, grid)
-    voicings = _voice_spans(spans)
+    lead = _melody_part(melody, key, beats, grid) if melody is not None else None
+    ceilings = _ceilings(lead, form, bar_of_beat)
+    spans = _chord_spans(ids, key, grid, form)
+    pads = _pad_voicings(spans, beats, ceilings)
     parts = [
-        Part("Chords", 0, instruments.chords, pan=50, notes=_chord_part(spans, voicings, dynamics)),
-        Part(
-            "Arpeggio", 1, instruments.arpeggio, pan=80,
-            notes=_arpeggio_part(spans, voicings, levels, meter, dynamics),
-        ),
-        Part("Bass", 2, instruments.bass, notes=_bass_part(spans, levels, meter, dynamics)),
-    ]  # fmt: skip
+        Part("Chords", 0, instruments.chords, pan=50, notes=_chord_part(spans, pads, beats)),
+        Part("Arpeggio", 1, instruments.arpeggio, pan=80, notes=_arpeggio_part(spans, pads, beats, ceilings)),
+        Part("Bass", 2, instruments.bass, notes=_bass_part(spans, beats)),
+    ]
     if drums:
-        drum_notes = _drum_part(levels, meter, dynamics, crash_beats)
-        parts.append(Part("Drums", DRUM_CHANNEL, instruments.drums, notes=drum_notes))
-    if melody is not None:
-        melody_notes = _melody_part(melody, key, dynamics, meter)
-        parts.append(Part("Melody", MELODY_CHANNEL, instruments.melody, notes=melody_notes))
+        starts = [grid.bar_starts[s.first_bar] for s in form.sections[1:]]
+        final = end_beat - grid.bars[-1] if len(grid.bars) >= 2 else None
+        feels = [TEXTURES[s.name].drums for s in sections]
+        builds = frozenset(
+            beat
+            for s in form.sections
+            if TEXTURES[s.name].drums == "build"
+            for beat in range(
+                grid.bar_starts[s.end_bar - 1], grid.bar_starts[s.end_bar - 1] + grid.bars[s.end_bar - 1]
+            )
+        )
+        notes = drum_rules.drum_part(feels, levels, beats.pattern, starts, final, beats.velocity, builds)
+        parts.append(Part("Drums", drum_rules.DRUM_CHANNEL, instruments.drums, notes=notes))
+    if lead is not None:
+        parts.append(Part("Melody", MELODY_CHANNEL, instruments.melody, notes=lead))
+    marks = [(grid.bar_starts[s.first_bar] * TICKS_PER_BEAT, s.label) for s in form.sections]
+    changes = _key_changes(form, key, grid)
     arrangement = Arrangement(
-        parts, spans, key, float(tempo), end_beat * TICKS_PER_BEAT, meters=grid.meter_changes()
-    )
+        parts, spans, key, float(tempo), end_beat * TICKS_PER_BEAT, meters=grid.meter_changes(),
+        sections=marks, key_changes=changes,
+    )  # fmt: skip
     logger.debug(
-        "arranged %d steps into %d chord spans in %s at %g bpm (%s)",
-        len(ids), len(spans), key.name, tempo, ", ".join(f"{p.name} {len(p.notes)} notes" for p in parts),
+        "arranged %d steps into %d chord spans and %d sections in %s at %g bpm (%s)",
+        len(ids), len(spans), len(form.sections), key.name, tempo,
+        ", ".join(f"{p.name} {len(p.notes)} notes" for p in parts),
     )  # fmt: skip
     return arrangement
 
 
-def _melody_part(
-    melody: Sequence[MelodyNote], key: vocab.Key, dynamics: _Dynamics, meter: np.ndarray
-) -> list[Note]:
-    """The melody in ``key``: sixteenths to ticks, velocity from the dynamics, shaped as a singer
-    phrases: beats 1 and 3 stressed, notes off the beat lighter, high notes louder than low ones."""
+def _lifted(key: vocab.Key, lift: int) -> vocab.Key:
+    return vocab.Key((key.tonic + lift) % 12, key.mode) if lift else key
+
+
+def _key_changes(form: Form, key: vocab.Key, grid: Grid) -> list[tuple[int, vocab.Key]]:
+    """(tick, key) wherever a section's lift differs from the section before."""
+    changes, lift = [], 0
+    for section in form.sections:
+        if section.lift != lift:
+            changes.append((grid.bar_starts[section.first_bar] * TICKS_PER_BEAT, _lifted(key, section.lift)))
+            lift = section.lift
+    return changes
+
+
+def _melody_part(melody: Sequence[MelodyNote], key: vocab.Key, beats: _Beats, grid: Grid) -> list[Note]:
+    """The melody in ``key`` (a lifted section's notes lifted with it): sixteenths to ticks,
+    velocity from the dynamics, shaped as a singer phrases: beats 1 and 3 stressed, notes off the
+    beat lighter, high notes louder than low ones."""
     sixteenth = TICKS_PER_BEAT // 4
     centre = float(np.median([n.pitch for n in melody])) if melody else 0.0
     notes = []
     for note in melody:
         beat = note.start // 4
-        if not 0 <= note.start < note.end <= 4 * len(meter):
-            raise UserError(f"melody note {note} lies outside the {len(meter)} beats of the music")
+        if not 0 <= note.start < note.end <= 4 * grid.end_beat:
+            raise UserError(f"melody note {note} lies outside the {grid.end_beat} beats of the music")
         on_beat = note.start % 4 == 0
-        accent = MELODY_ACCENTS[0 if on_beat and meter[beat] % 2 == 0 else 1 if on_beat else 2]
+        accent = MELODY_ACCENTS[0 if on_beat and beats.pattern[beat] % 2 == 0 else 1 if on_beat else 2]
         contour = int(np.clip(round(note.pitch - centre), -MELODY_CONTOUR, MELODY_CONTOUR))
-        vel = dynamics.velocity(beat, accent + contour)
-        notes.append(Note(note.pitch + key.transpose, note.start * sixteenth, note.end * sixteenth, vel))
+        vel = beats.velocity(beat, MELODY_LIFT + accent + contour)
+        pitch = note.pitch + key.transpose + beats.sections[beat].lift
+        notes.append(Note(pitch, note.start * sixteenth, note.end * sixteenth, vel))
     return notes
 
 
-def _chord_spans(ids: list[int], key: vocab.Key, grid: Grid) -> list[ChordSpan]:
-    """Runs of one chord on the grid, transposed into ``key``."""
+def _ceilings(lead: list[Note] | None, form: Form, bar_of_beat: np.ndarray) -> np.ndarray:
+    """Per beat, the highest pitch the accompaniment may use: under the bar's lowest melody note
+    (a bar where the melody rests takes its section's lowest; a section without one is free)."""
+    lowest: dict[int, int] = {}
+    for note in lead or ():
+        for beat in range(note.start // TICKS_PER_BEAT, (note.end - 1) // TICKS_PER_BEAT + 1):
+            bar = int(bar_of_beat[min(beat, len(bar_of_beat) - 1)])
+            lowest[bar] = min(lowest.get(bar, note.pitch), note.pitch)
+    for section in form.sections:
+        sung = [lowest[b] for b in range(section.first_bar, section.end_bar) if b in lowest]
+        for bar in range(section.first_bar, section.end_bar):
+            if sung and bar not in lowest:
+                lowest[bar] = min(sung)
+    return np.array([voicing.ceiling(lowest.get(int(bar))) for bar in bar_of_beat])
+
+
+def _chord_spans(ids: list[int], key: vocab.Key, grid: Grid, form: Form) -> list[ChordSpan]:
+    """Runs of one chord on the grid, split at section starts, in ``key`` (lifted where a section
+    is) and spelled for it."""
+    starts = {grid.bar_starts[s.first_bar]: s for s in form.sections}
+    bar_sections = form.section_of_bar()
     spans = []
     for start, end, cid in grid.spans(ids):
-        chord = vocab.transpose_chord(cid, key.transpose)
-        label = vocab.chord_symbol(chord, key)
-        spans.append(ChordSpan(chord, label, start * TICKS_PER_BEAT, end * TICKS_PER_BEAT))
+        cuts = [start] + [b for b in sorted(starts) if start < b < end] + [end]
+        for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+            section = bar_sections[grid.position(a)[0]]
+            here = _lifted(key, section.lift)
+            chord = vocab.transpose_chord(cid, here.transpose)
+            spans.append(
+                ChordSpan(chord, vocab.chord_symbol(chord, here), a * TICKS_PER_BEAT, b * TICKS_PER_BEAT)
+            )
     return spans
 
 
-@cache
-def _voicings(chord: int) -> tuple[tuple[int, ...], ...]:
-    """Every four-voice voicing of ``chord`` in CHORD_RANGE, ascending, that sounds each chord tone,
-    doubles only the root or fifth of a triad and leaves no gap wider than an octave."""
-    tones = vocab.chord_pitch_classes(chord)
-    doublable = {tones[0], tones[2]}
-    candidates = [p for p in range(CHORD_RANGE[0], CHORD_RANGE[1] + 1) if p % 12 in tones]
-    found = []
-    for combo in itertools.combinations(candidates, CHORD_VOICES):
-        classes = [p % 12 for p in combo]
-        if set(classes) != set(tones):
-            continue
-        if len(tones) < CHORD_VOICES and not {c for c in classes if classes.count(c) > 1} <= doublable:
-            continue
-        if max(b - a for a, b in itertools.pairwise(combo)) > 12 or combo[-1] - combo[0] > 24:
-            continue
-        found.append(combo)
-    return tuple(found)
+def _beats(span: ChordSpan) -> range:
+    return range(span.start // TICKS_PER_BEAT, span.end // TICKS_PER_BEAT)
 
 
-def _voice_lead(previous: tuple[int, ...] | None, chord: int) -> tuple[int, ...]:
-    """The voicing of ``chord`` that follows ``previous`` best.
-
-    In order of priority: no voice moves more than an octave; every tone the chords share is held
-    at its pitch; the voices move as little as possible in total, without drifting from the
-    centre of the register; the root is doubled rather than the fifth.
-    """
-    root = vocab.chord_root(chord)
-
-    def cost(voicing: tuple[int, ...]) -> tuple[float, ...]:
-        classes = [p % 12 for p in voicing]
-        doubled_fifth = len(set(classes)) < CHORD_VOICES and classes.count(root) < 2
-        drift = abs(float(np.mean(voicing)) - CHORD_CENTRE)
-        if previous is None:
-            return (0, 0, drift + 0.2 * (voicing[-1] - voicing[0]) + doubled_fifth)
-        moves = [abs(a - b) for a, b in zip(previous, voicing, strict=True)]
-        common = {p % 12 for p in previous} & set(classes)
-        dropped = sum(1 for pc in common if not any(p in voicing for p in previous if p % 12 == pc))
-        return (max(moves) > 12, dropped, sum(moves) + 0.5 * drift + doubled_fifth)
-
-    return min(_voicings(chord), key=cost)
-
-
-def _voice_spans(spans: list[ChordSpan]) -> list[tuple[int, ...] | None]:
-    """The pad's voicing of each span (None for ``N``), each led from the one before."""
+def _pad_voicings(
+    spans: list[ChordSpan], beats: _Beats, ceilings: np.ndarray
+) -> list[tuple[int, ...] | None]:
+    """The pad's voicing of each span (None for ``N``), each led from the one before, under the
+    melody's ceiling over the span."""
     voicings: list[tuple[int, ...] | None] = []
     previous = None
     for span in spans:
         if span.chord == vocab.N_ID:
             voicings.append(None)
             continue
-        previous = _voice_lead(previous, span.chord)
+        top = min(voicing.PAD_RANGE[1], int(ceilings[list(_beats(span))].min()))
+        previous = voicing.lead_voices(previous, span.chord, top)
         voicings.append(previous)
     return voicings
 
 
-def _chord_part(
-    spans: list[ChordSpan], voicings: list[tuple[int, ...] | None], dynamics: _Dynamics
-) -> list[Note]:
+def _chord_part(spans: list[ChordSpan], pads: list[tuple[int, ...] | None], beats: _Beats) -> list[Note]:
     notes: list[Note] = []
     held: dict[int, int] = {}  # pitch -> index in notes of the note still sounding
-    for span, voicing in zip(spans, voicings, strict=True):
-        if voicing is None:
+    longest = MAX_PAD_BEATS * TICKS_PER_BEAT
+    for span, pad in zip(spans, pads, strict=True):
+        first = span.start // TICKS_PER_BEAT
+        if pad is None or not beats.texture(first).pad:
             held = {}
             continue
-        vel = dynamics.velocity(span.start // TICKS_PER_BEAT, -8)  # a pad sits under the rest
+        vel = beats.velocity(first, -8)  # a pad sits under the rest
         sounding: dict[int, int] = {}
-        for pitch in voicing:
-            if pitch in held:  # a common tone is tied over, not struck again
+        for pitch in pad:
+            tied = pitch in held and span.end - notes[held[pitch]].start <= longest
+            if tied:  # a common tone is tied over, not struck again, while it stays short of two bars
                 index = held[pitch]
                 notes[index] = dataclasses.replace(notes[index], end=span.end)
             else:
@@ -457,14 +402,20 @@ def _chord_part(
                 notes.append(Note(pitch, span.start, span.end, vel))
             sounding[pitch] = index
         held = sounding
-    return notes
+    return _restruck(notes, longest)
 
 
-def _beats(span: ChordSpan) -> range:
-    return range(span.start // TICKS_PER_BEAT, span.end // TICKS_PER_BEAT)
+def _restruck(notes: list[Note], longest: int) -> list[Note]:
+    """Notes longer than ``longest`` ticks struck again every ``longest`` ticks (an edited chord
+    held for bars: the pad does not drone)."""
+    out = []
+    for note in notes:
+        for start in range(note.start, note.end, longest):
+            out.append(dataclasses.replace(note, start=start, end=min(start + longest, note.end)))
+    return out
 
 
-# Arpeggio per level: steps per beat, how many chord tones above the pad, and the order of tones.
+# Arpeggio per level: steps per beat, how many chord tones, and the order of tones.
 _ARPEGGIO = {
     1: (1, 3, "up"),
     2: (2, 4, "broken"),
@@ -473,146 +424,85 @@ _ARPEGGIO = {
 }
 
 
-def _arpeggio_tones(chord: int, above: int, count: int) -> list[int]:
-    """``count`` tones of ``chord`` from the first one above ``above`` (the pad's top voice), so the
-    arpeggio never doubles a pitch the pad holds."""
-    classes = set(vocab.chord_pitch_classes(chord))
-    return [p for p in range(above + 1, above + 40) if p % 12 in classes][:count]
-
-
 def _arpeggio_order(shape: str, count: int) -> list[int]:
     if shape == "up":
         return list(range(count))
-    if shape == "broken":
+    if shape == "broken" and count >= 3:
         return [0, 2, 1, 2]  # root, fifth, third, fifth: the Alberti figure
     return list(range(count)) + list(range(count - 2, 0, -1))
 
 
 def _arpeggio_part(
-    spans: list[ChordSpan],
-    voicings: list[tuple[int, ...] | None],
-    levels: np.ndarray,
-    meter: np.ndarray,
-    dynamics: _Dynamics,
+    spans: list[ChordSpan], pads: list[tuple[int, ...] | None], beats: _Beats, ceilings: np.ndarray
 ) -> list[Note]:
     notes: list[Note] = []
     step_index = 0  # the figure runs on across chord changes instead of restarting on each
-    for span, voicing in zip(spans, voicings, strict=True):
-        if voicing is None:
+    for span, pad in zip(spans, pads, strict=True):
+        if pad is None:
             continue
         for beat in _beats(span):
-            level = int(levels[beat])
-            if level == 0 and meter[beat] % 2:
+            texture, level = beats.texture(beat), int(beats.levels[beat])
+            if not texture.arpeggio or (level == 0 and beats.pattern[beat] % 2):
                 continue  # the calmest level plays half notes, so even a still shot keeps a line moving
             steps, count, shape = _ARPEGGIO[max(level, 1)]
-            tones = _arpeggio_tones(span.chord, voicing[-1], count)
+            tones = voicing.arpeggio_tones(
+                span.chord, pad if texture.pad else None, int(ceilings[beat]), count
+            )
+            if not tones:
+                continue
             order = _arpeggio_order(shape, len(tones))
             length = TICKS_PER_BEAT * (2 if level == 0 else 1) // steps
             for step in range(steps):
                 start = beat * TICKS_PER_BEAT + step * length
                 accent = 6 if step == 0 else 0
-                pitch = tones[order[step_index % len(order)]]
+                pitch = tones[order[step_index % len(order)] % len(tones)]
                 end = min(start + length, span.end)  # a half note in a 3/4 bar's last beat
-                notes.append(Note(pitch, start, end, dynamics.velocity(beat, accent - 4)))
+                notes.append(Note(pitch, start, end, beats.velocity(beat, accent - 4)))
                 step_index += 1
     return notes
 
 
-def _bass_figure(level: int, beat_in_bar: int) -> list[tuple[int, str]]:
+def _bass_figure(level: int, beat_in_bar: int, octaves: bool) -> list[tuple[int, str]]:
     """(tick offset in the beat, chord degree) onsets of the bass line on one beat."""
     if level == 0:
-        return [(0, "root")] if beat_in_bar == 0 else []
-    if level <= 2:
-        return {0: [(0, "root")], 2: [(0, "fifth")]}.get(beat_in_bar, [])
-    if level == 3:
-        return [(0, ("root", "fifth", "octave", "fifth")[beat_in_bar])]
-    return [(0, "root"), (TICKS_PER_BEAT // 2, "octave" if beat_in_bar % 2 else "root")]
+        return [(0, "bass")] if beat_in_bar == 0 else []
+    if level <= 2 and not octaves:
+        return {0: [(0, "bass")], 2: [(0, "fifth")]}.get(beat_in_bar, [])
+    if level <= 3:
+        return [(0, ("bass", "fifth", "octave", "fifth")[beat_in_bar])]
+    return [(0, "bass"), (TICKS_PER_BEAT // 2, "octave" if beat_in_bar % 2 else "bass")]
 
 
-def _bass_root(chord: int, previous: int) -> int:
-    """The chord's root in the octave nearest the previous root, kept within BASS_RANGE."""
-    root = vocab.chord_root(chord)
-    candidates = [p for p in range(BASS_RANGE[0], BASS_RANGE[1] + 1) if p % 12 == root]
-    return min(candidates, key=lambda p: (abs(p - previous), p))
-
-
-def _bass_part(
-    spans: list[ChordSpan], levels: np.ndarray, meter: np.ndarray, dynamics: _Dynamics
-) -> list[Note]:
+def _bass_part(spans: list[ChordSpan], beats: _Beats) -> list[Note]:
     notes: list[Note] = []
-    previous = BASS_CENTRE
+    previous, inversions, changes = voicing.BASS_CENTRE, 0, 0
     for span in spans:
         if span.chord == vocab.N_ID:
             continue
-        root = previous = _bass_root(span.chord, previous)
-        degrees = {"root": root, "fifth": root + vocab.QUALITY_INTERVALS[vocab.chord_quality(span.chord)][2]}
-        degrees["octave"] = root + 12
+        bass = voicing.bass_note(span.chord, previous, inversions, changes)
+        changes += 1
+        inversions += bass % 12 != vocab.chord_root(span.chord)
+        root = bass - (bass - vocab.chord_root(span.chord)) % 12
+        fifth = root + vocab.QUALITY_INTERVALS[vocab.chord_quality(span.chord)][2]
+        degrees = {
+            "bass": bass,
+            "fifth": fifth if fifth >= voicing.BASS_RANGE[0] else fifth + 12,
+            "octave": root + 12,
+        }
         onsets: list[tuple[int, int, int]] = []
         for beat in _beats(span):
-            for offset, degree in _bass_figure(int(levels[beat]), int(meter[beat])):
+            texture = beats.texture(beat)
+            for offset, degree in _bass_figure(
+                int(beats.levels[beat]), int(beats.pattern[beat]), texture.octave_bass
+            ):
                 onsets.append((beat * TICKS_PER_BEAT + offset, degrees[degree], beat))
-        if not onsets or onsets[0][0] != span.start:  # a chord always sounds its root on arrival
-            onsets.insert(0, (span.start, root, span.start // TICKS_PER_BEAT))
+        if not onsets or onsets[0][0] != span.start:  # a chord always sounds its bass note on arrival
+            onsets.insert(0, (span.start, bass, span.start // TICKS_PER_BEAT))
         else:
-            onsets[0] = (span.start, root, onsets[0][2])
+            onsets[0] = (span.start, bass, onsets[0][2])
         ends = [t for t, _, _ in onsets[1:]] + [span.end]
         for (start, pitch, beat), end in zip(onsets, ends, strict=True):
             accent = 4 if start == span.start else 0
-            notes.append(Note(pitch, start, end, dynamics.velocity(beat, accent)))
+            notes.append(Note(pitch, start, end, beats.velocity(beat, accent)))
+        previous = bass
     return notes
-
-
-# Drum grooves per level, on a sixteenth-note grid across one bar: {drum: sixteenths it plays on}.
-_GROOVES: dict[int, dict[int, tuple[int, ...]]] = {
-    1: {KICK: (0,), SIDE_STICK: (8,), CLOSED_HAT: (0, 4, 8, 12)},
-    2: {KICK: (0, 8), SNARE: (4, 12), CLOSED_HAT: (0, 2, 4, 6, 8, 10, 12, 14)},
-    3: {KICK: (0, 8, 10), SNARE: (4, 12), CLOSED_HAT: (0, 2, 4, 6, 8, 10, 12), OPEN_HAT: (14,)},
-    4: {KICK: (0, 6, 8), SNARE: (4, 12), CLOSED_HAT: tuple(range(0, 14)), OPEN_HAT: (14,)},
-}
-_DRUM_ACCENTS = {KICK: 4, SNARE: 2, SIDE_STICK: -6, CLOSED_HAT: -18, OPEN_HAT: -12, CRASH: 6}
-_FILL = ((0, SNARE, -10), (1, SNARE, -6), (2, HIGH_TOM, -2), (3, LOW_TOM, 2))  # sixteenth, drum, accent
-
-
-def _crash_beats(grid: Grid, levels: np.ndarray) -> list[int]:
-    """Downbeats that open a section: the bar line nearest each scene cut, and the last bar.
-
-    A crash needs the drums to be playing there (a still passage stays still) and at least
-    ``CRASH_SPACING_BARS`` bars since the previous one, so it marks sections, not every cut.
-    """
-    end_beat = grid.end_beat
-    starts = np.asarray(grid.bar_starts)
-    candidates = [int(starts[np.abs(starts - grid.onsets[s]).argmin()]) for s in grid.cut_steps]
-    if len(grid.bars) >= 2:
-        candidates.append(end_beat - grid.bars[-1])
-    crashes: list[int] = []
-    for beat in sorted(set(candidates)):
-        if not 0 < beat < end_beat or levels[beat - 1] == 0:
-            continue
-        if crashes and beat - crashes[-1] < CRASH_SPACING_BARS * BEATS_PER_BAR:
-            continue
-        crashes.append(beat)
-    return crashes
-
-
-def _drum_part(
-    levels: np.ndarray, meter: np.ndarray, dynamics: _Dynamics, crash_beats: list[int]
-) -> list[Note]:
-    sixteenth = TICKS_PER_BEAT // 4
-    hits: dict[tuple[int, int], int] = {}  # (tick, drum) -> velocity; one hit per drum and tick
-    fill_beats = {b - 1 for b in crash_beats if b - 1 not in crash_beats}
-    for beat, level in enumerate(levels):
-        if beat in fill_beats and level > 0:
-            for step, drum, accent in _FILL:
-                hits[(beat * TICKS_PER_BEAT + step * sixteenth, drum)] = dynamics.velocity(beat, accent)
-            continue
-        for drum, grid in _GROOVES.get(int(level), {}).items():
-            first = int(meter[beat]) * 4
-            for step in (s for s in grid if first <= s < first + 4):
-                tick = beat * TICKS_PER_BEAT + (step - first) * sixteenth
-                hits[(tick, drum)] = dynamics.velocity(beat, _DRUM_ACCENTS[drum] + (4 if step == 0 else 0))
-    for beat in crash_beats:
-        tick = beat * TICKS_PER_BEAT
-        hits[(tick, CRASH)] = dynamics.velocity(beat, _DRUM_ACCENTS[CRASH])
-        hits[(tick, KICK)] = dynamics.velocity(beat, _DRUM_ACCENTS[KICK] + 4)
-    # Drum notes are triggers; a sixteenth's length keeps them readable in a DAW's piano roll.
-    return [Note(drum, tick, tick + sixteenth, vel) for (tick, drum), vel in sorted(hits.items())]

@@ -1,8 +1,12 @@
 """The chord progression of a piece on its grid: the model's, decoded the pop way, or the user's.
 
 The model proposes a chord per half bar (``video2music.model.decode``); ``GenerationSettings``
-turn on the pop structure that decoding can add, with the constants below. A primer starts the
-progression; an edited progression (``video2music.theory.progression``) replaces it outright.
+turn on the pop structure that decoding can add, with the constants below. The song form
+(``compose.form``) decides what repeats: the first section of each chord family (verse, chorus,
+...) is decoded with a loop inside it (each bar leans towards the one ``LOOP_BARS`` back), and every
+later section of that family repeats it chord for chord (``form_steps``). A primer
+starts the progression; an edited progression (``video2music.theory.progression``) replaces it
+outright.
 """
 
 from __future__ import annotations
@@ -17,20 +21,21 @@ from video2music.model.decode import DecodeOptions, decode_chords, video_digest
 from video2music.model.inputs import build_video_input
 from video2music.model.transformer import AffectiveMultimodalTransformer
 from video2music.theory import vocab
+from video2music.theory.form import Form
 from video2music.theory.grid import STEPS_PER_BAR, Grid
 from video2music.theory.progression import TimedChords
 from video2music.utils.errors import UserError
 
 # Pop structure for decoding (see model/decode.py's DecodeOptions), in half-bar steps. Tuned with
 # bench/musicality.py against held-out POP909 (the figures are in the README): a chord lasts at
-# most two bars; the chord heard eight bars earlier gets LOOP_BIAS extra log-odds, so
-# progressions come back as an 8-bar loop (a 4-bar loop gave 4 distinct chords in 30 s against
-# pop's 7); holding a chord through the middle of a bar gets HOLD_BIAS, as pop changes mostly on
+# most two bars; inside a section the chord heard LOOP_BARS earlier gets LOOP_BIAS extra log-odds,
+# so a section's progression comes back as a loop, and the sections the form repeats repeat it
+# exactly; holding a chord through the middle of a bar gets HOLD_BIAS, as pop changes mostly on
 # bar lines; the whole distribution is sampled a little warm (top_p 1, TEMPERATURE), which keeps
 # two videos scored with one seed apart, the key mask keeping it all in key.
 MAX_HOLD_STEPS = 2 * STEPS_PER_BAR
 LOOP_BIAS = 3.5
-LOOP_BARS = 8
+LOOP_BARS = 4
 HOLD_BIAS = 3.0
 TEMPERATURE = 1.1
 # How strongly chords lean towards the qualities that fit each step's emotion (0 turns it off).
@@ -104,11 +109,33 @@ class Progression:
     source: str | None = None
 
 
+def form_steps(form: Form, loop_bars: int = LOOP_BARS) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Per half-bar step, (the earlier step whose chord it repeats, the earlier step its loop leans
+    to), -1 for none: a section of a family heard before repeats the longest one heard so far (and
+    decodes on past its end, looping); a new one loops every ``loop_bars`` bars inside."""
+    steps = form.bars * STEPS_PER_BAR
+    copy_from, loop_from = [-1] * steps, [-1] * steps
+    heard: dict[tuple[str, int], tuple[int, int]] = {}  # chord family -> (first step, steps)
+    loop = loop_bars * STEPS_PER_BAR
+    for section in form.sections:
+        start, length = section.first_bar * STEPS_PER_BAR, section.bars * STEPS_PER_BAR
+        source = heard.get(section.chords_key)
+        for i in range(length):
+            if source is not None and i < source[1]:
+                copy_from[start + i] = source[0] + i
+            elif i >= loop:
+                loop_from[start + i] = start + i - loop
+        if source is None or length > source[1]:
+            heard[section.chords_key] = (start, length)
+    return tuple(copy_from), tuple(loop_from)
+
+
 def write_chords(
     model: AffectiveMultimodalTransformer,
     features: VideoFeatures,
+    grid: Grid,
+    form: Form,
     *,
-    tempo: float,
     key: vocab.Key | None,
     primer: list[int],
     edited: TimedChords | None,
@@ -116,21 +143,22 @@ def write_chords(
     seed: int,
     device: str = "cpu",
 ) -> Progression:
-    """The grid of bars for ``features`` at ``tempo``, the key (``key``, or chosen from the mood)
-    and a chord per step: ``edited`` placed on the grid, or the model's, started by ``primer``
-    (chord ids in the output key, a bar each; the loop brings them back)."""
-    cuts = features.scene_cuts if settings.cut_changes else ()
-    grid = Grid.for_video(features.duration, tempo, cuts)
+    """The key (``key``, or chosen from the mood) and a chord per step of ``grid``: ``edited``
+    placed on it, or the model's in the shape of ``form``, started by ``primer`` (chord ids in
+    the output key, a bar each; the section loops bring them back)."""
     on_grid = grid.resample(features)
     video_input = build_video_input(on_grid, model.config.inputs).to(device)
     key = key or choose_key(features.emotion, seed, video_digest(video_input))
     if edited is not None:
         return Progression(grid, key, edited.on_grid(grid, key), edited.source)
     primer_steps = [c for c in primer for _ in range(STEPS_PER_BAR)][: grid.steps]
+    copy_from, loop_from = form_steps(form, settings.loop_bars)
     options = dataclasses.replace(
         settings.decode_options(seed),
         primer=tuple(vocab.transpose_chord(c, -key.transpose) for c in primer_steps),
         change_at=grid.cut_steps,
+        copy_from=copy_from,
+        loop_from=loop_from,
     )
     chords = decode_chords(model, video_input, key.mode_bit, options, emotion=on_grid.emotion)
     return Progression(grid, key, [int(c) for c in chords])

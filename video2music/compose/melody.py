@@ -1,35 +1,37 @@
-"""Writing a melody over the arranged chords with the melody model (``video2music.model.melody_gru``).
+"""Writing a melody over the chords with the melody model, in the shape of the song form.
 
 The melody is written on sixteenth notes in the normalised key (C major / A minor), over the
-chords as the grid (``video2music.theory.grid``) places them, and the arranger transposes it with the
-rest. The model proposes each sixteenth; a few rules shape what it may choose:
+chords as the grid (``video2music.theory.grid``) places them; the arranger transposes it with the
+rest. The form (``video2music.theory.form``) decides what repeats, the model chooses the notes:
 
-* Phrases. Bars are grouped in 4-bar phrases from the first bar, the model's phrase input says
-  which bar of its phrase each one is, and the last bar of a phrase is marked as its end (POP909
-  melodies breathe there, and the model learned it).
-* Motifs come back, in the song form A A' B B' (4-bar phrases; the chord decoder loops every 4
-  or 8 bars). The second phrase of each 8-bar period answers the first: where their first two
-  bars have the same chords it repeats them and goes on anew. From the fifth phrase on, a phrase
-  also returns to the one 16 bars earlier: where their first three bars have the same chords it
-  repeats them. A phrase's last bar, and the piece's, are always written anew, so a phrase comes
-  back with another ending.
-* Strong beats. On beats 1 and 3 a new note that is not a chord tone, or a held one that is
-  not, loses ``STRONG_BEAT_PENALTY`` nats of log-odds: pop melodies sit on chord tones there.
-* Register and leaps. New notes lie within an octave of the note before, and each semitone of
-  a leap beyond a whole tone costs ``LEAP_COST`` nats; striking the same pitch again costs
-  ``REPEAT_COST`` (the model, left alone, repeats notes more than POP909's 21%). The register
-  is aimed at the output key: each semitone outside ``REGISTER`` (around C5, where POP909's
-  melodies sit) once transposed costs ``REGISTER_COST``, and nothing leaves ``MELODY_RANGE``.
-* Breathing. A rest longer than ``LONG_REST`` sixteenths costs ``LONG_REST_COST`` nats per
-  sixteenth more, so the line does not fall silent for bars on end (POP909's long rests are
-  between sections), and the last beat of a phrase favours a rest by ``PHRASE_END_REST``.
-  Over the last ``SOUNDING_WINDOW`` sixteenths the line keeps sounding between
-  ``SOUNDING_SHARE`` of the time: beyond either end, each point of share moves the rest's
-  log-odds by ``SOUNDING_GAIN`` / 100 (POP909's melodies sound 66% of the time).
-* Ending. The last bar starts with a new note, a chord tone, and holds it.
-* Density. The notes per beat asked of the model follow the video's note density, from
-  ``CALM_NOTES_PER_SECOND`` to ``BUSY_NOTES_PER_SECOND`` (POP909's melodies: about 1.4-1.6 a
-  second).
+* A plan per bar (``bar_plan``). Sections that sing (verse, pre-chorus, chorus, bridge) are
+  written in 4-bar phrases; intros, breaks and outros leave the melody silent. In a section
+  heard for the first time, a phrase states a one-bar idea, answers it with the same rhythm on
+  new pitches (``vary``), goes on anew and ends with a cadence bar; the next phrase repeats the
+  first three bars (``copy``) and ends differently, as pop periods do. A chorus states a two-bar
+  hook and repeats it; a pre-chorus climbs, its idea sequenced a scale step up each bar
+  (``sequence``). A section that comes back (the same tune: ``Section.tune_key``) repeats the
+  one heard before bar for bar, the last time with a new last bar: the chorus's hook returns in
+  every chorus, and the song's last chorus ends its own way.
+  Copies keep their rhythm and contour; a note on beat 1 or 3 that clashes with the chord now
+  sounding (a semitone above one of its tones: an avoid note) moves to the nearest chord tone.
+* The model (``video2music.model.melody_gru``) proposes each sixteenth of a ``new`` bar (and the
+  pitches of a ``vary`` bar), conditioned on the chord, the next chord, the position in bar and
+  phrase, the notes per beat wanted (``NOTES_PER_BEAT`` per section, a little more on busy
+  footage) and the section's energy (``ROLE_ENERGY``, moved by the video's intensity): a chorus
+  sits higher and moves more than a verse, as the model learned from POP909.
+* Rules on what it may choose: on beats 1 and 3 a note that is not a chord tone loses
+  ``STRONG_BEAT_PENALTY`` nats (pop uses passing tones there, but not often); new notes lie
+  within an octave of the one before, and each semitone of a leap beyond a whole tone costs
+  ``LEAP_COST`` (not after a breath: a phrase may start anywhere in the register); striking the
+  same pitch again costs ``REPEAT_COST``; each semitone outside the section's ``REGISTER`` (as
+  heard, after transposition) costs ``REGISTER_COST``, and nothing leaves ``MELODY_RANGE``. A
+  rest longer than ``LONG_REST`` sixteenths costs ``LONG_REST_COST`` per sixteenth more. Lines
+  breathe where singers do: a phrase ends with at least an eighth's rest, its last beat favours
+  a rest by ``PHRASE_END_REST``, and a rest anywhere else costs ``BREATH_COST`` to begin; over
+  the last ``SOUNDING_WINDOW`` sixteenths the line keeps sounding between ``SOUNDING_SHARE`` of
+  the time (POP909's melodies sound 66% of the time).
+* Ending. The piece's last bar, when it sings, starts with a chord tone and holds it.
 
 Sampling is seeded (``torch.Generator``): the same inputs and seed give the same melody.
 """
@@ -50,36 +52,44 @@ from video2music.model.melody_gru import (
     NUM_TOKENS,
     PHRASE_BARS,
     REST,
-    STEPS_PER_BAR,
     STEPS_PER_BEAT,
     MelodyModel,
     conditions,
+    pitch_token,
     token_pitch,
 )
 from video2music.theory import vocab
+from video2music.theory.form import Form, Section
 from video2music.theory.grid import Grid
 from video2music.utils.errors import UserError
 
 logger = logging.getLogger(__name__)
 
-MELODY_RANGE = (55, 86)  # G3..D6, as heard (after transposition)
+MELODY_RANGE = (60, 88)  # C4..E6, as heard: above the accompaniment's ceiling
+REGISTER = {  # as heard: where each section's line is centred
+    "verse": (62, 76),
+    "pre-chorus": (65, 79),
+    "chorus": (69, 83),
+    "bridge": (64, 79),
+}
+ROLE_ENERGY = {"verse": -0.3, "pre-chorus": 0.05, "chorus": 0.45, "bridge": 0.0}
+NOTES_PER_BEAT = {"verse": 1.15, "pre-chorus": 1.25, "chorus": 1.4, "bridge": 1.15}
+BUSY_DENSITY = 12.0  # the accompaniment's notes per second at which the melody is busiest
+BUSY_EXTRA = 0.25  # notes per beat added on the busiest footage
 MAX_LEAP = 12
 LEAP_COST = 0.25
 REPEAT_COST = 0.7
-REGISTER = (65, 79)  # F4..G5, as heard
 REGISTER_COST = 0.5
-SOUNDING_WINDOW = 32  # two bars
-SOUNDING_SHARE = (0.55, 0.8)
+SOUNDING_WINDOW = 64  # four bars: a phrase
+SOUNDING_SHARE = (0.5, 0.85)
 SOUNDING_GAIN = 20.0
 LONG_REST = 8
 LONG_REST_COST = 0.25
 PHRASE_END_REST = 1.5
-STRONG_BEAT_PENALTY = 2.0
-ANSWER_BARS, RETURN_BARS = 2, 3  # bars a phrase repeats of its call / of its return's source
-RETURN_PHRASES = 4  # a phrase returns to the one 16 bars earlier
-CALM_NOTES_PER_SECOND, BUSY_NOTES_PER_SECOND = 1.15, 1.7
-BUSY_DENSITY = 12.0  # notes per second of the accompaniment at which the melody is busiest
+BREATH_COST = 1.5  # a rest starting inside a phrase: pop lines breathe at their ends
+STRONG_BEAT_PENALTY = 1.0
 STRONG_POSITIONS = (0, 8)  # sixteenths of beats 1 and 3
+_SCALE = (0, 2, 4, 5, 7, 9, 11)  # the normalised keys' scale (A minor's natural form shares it)
 
 
 @dataclass(frozen=True)
@@ -89,6 +99,64 @@ class MelodyNote:
     pitch: int
     start: int
     end: int
+
+
+@dataclass(frozen=True)
+class BarPlan:
+    """How one bar's melody is written: ``rest`` (silent), ``new`` (the model), ``copy`` /
+    ``vary`` / ``sequence`` of bar ``source`` (exactly / its rhythm, new pitches / moved ``shift``
+    scale steps), ``final`` (the piece's last bar: a held chord tone). ``phrase_end`` marks the
+    last bar of a phrase."""
+
+    op: str
+    source: int = -1
+    shift: int = 0
+    phrase_end: bool = False
+
+
+def _fresh(section: Section, i: int) -> BarPlan:
+    """Bar ``i`` of a section heard for the first time (see the module docstring)."""
+    phrase, place = divmod(i, PHRASE_BARS)
+    end = place == PHRASE_BARS - 1 or i == section.bars - 1
+    bar = section.first_bar + i
+    if end:
+        return BarPlan("new", phrase_end=True)
+    if phrase >= 2:
+        return BarPlan("copy", bar - 2 * PHRASE_BARS)
+    if phrase == 1:
+        return BarPlan("copy", bar - PHRASE_BARS)
+    if place == 0:
+        return BarPlan("new")
+    if section.name == "pre-chorus":
+        return BarPlan("sequence", bar - place, shift=place)
+    if place == 1 and section.name != "chorus":
+        return BarPlan("vary", bar - 1)
+    return BarPlan("new")
+
+
+def bar_plan(form: Form) -> list[BarPlan]:
+    """One ``BarPlan`` per bar of ``form``."""
+    plans: list[BarPlan] = []
+    heard: dict[tuple[str, int], Section] = {}
+    last = form.sections[-1]
+    final_of_tune = {s.tune_key: s for s in form.sections}
+    for section in form.sections:
+        tune = section.tune_key
+        source = heard.get(tune) if tune else None
+        for i in range(section.bars):
+            bar = section.first_bar + i
+            new_ending = final_of_tune[tune] is section and i == section.bars - 1
+            if tune is None:
+                plans.append(BarPlan("rest"))
+            elif section is last and i == section.bars - 1 and bar > 0:
+                plans.append(BarPlan("final", phrase_end=True))
+            elif source is not None and i < source.bars and not new_ending:
+                plans.append(BarPlan("copy", source.first_bar + i, phrase_end=(i + 1) % PHRASE_BARS == 0))
+            else:
+                plans.append(_fresh(section, i))
+        if tune and (source is None or section.bars > source.bars):
+            heard[tune] = section
+    return plans
 
 
 def rest_during(
@@ -111,13 +179,6 @@ def rest_during(
     return kept
 
 
-def notes_per_beat(density: np.ndarray, tempo: float) -> np.ndarray:
-    """The melody's notes per beat for the accompaniment's note density (notes per second)."""
-    busy = np.clip(np.asarray(density, dtype=float) / BUSY_DENSITY, 0.0, 1.0)
-    per_second = CALM_NOTES_PER_SECOND + (BUSY_NOTES_PER_SECOND - CALM_NOTES_PER_SECOND) * busy
-    return per_second * 60.0 / tempo
-
-
 _PITCHES = np.arange(LOW_PITCH, HIGH_PITCH + 1)
 
 
@@ -133,25 +194,39 @@ class _Line:
 
 
 def _allowed(
-    line: _Line, chord: int, position: int, final: bool, phrase_end: bool, transpose: int
+    line: _Line,
+    chord: int,
+    position: int,
+    final: bool,
+    breath: str,
+    heard_shift: int,
+    register: tuple[int, int],
 ) -> np.ndarray:
-    """Additive log-odds for each token at one sixteenth (-inf: not allowed)."""
+    """Additive log-odds for each token at one sixteenth (-inf: not allowed). ``breath``: ``must``
+    (the last eighth of a phrase: a rest), ``end`` (the phrase's last beat: a rest favoured) or
+    ``no`` (inside a phrase: a rest costs ``BREATH_COST`` to begin). ``heard_shift`` moves the
+    normalised pitches to where they are heard."""
     previous, last_pitch = line.previous, line.last_pitch
     bias = np.zeros(NUM_TOKENS, dtype=np.float32)
     pitches = _PITCHES
-    heard = pitches + transpose
+    heard = pitches + heard_shift
     outside = (heard < MELODY_RANGE[0]) | (heard > MELODY_RANGE[1])
-    bias[2:] = -REGISTER_COST * (np.maximum(REGISTER[0] - heard, 0) + np.maximum(heard - REGISTER[1], 0))
+    bias[2:] = -REGISTER_COST * (np.maximum(register[0] - heard, 0) + np.maximum(heard - register[1], 0))
     if last_pitch is not None:
         leaps = np.abs(pitches - last_pitch)
         outside |= leaps > MAX_LEAP
-        bias[2:] -= LEAP_COST * np.maximum(leaps - 2, 0) + REPEAT_COST * (leaps == 0)
+        after_breath = line.rest_run >= STEPS_PER_BEAT // 2
+        bias[2:] -= (0.0 if after_breath else LEAP_COST) * np.maximum(leaps - 2, 0) + REPEAT_COST * (
+            leaps == 0
+        )
     bias[2:][outside] = -np.inf
     bias[REST] -= LONG_REST_COST * max(line.rest_run - LONG_REST, 0)
     low, high = SOUNDING_SHARE
     bias[REST] += SOUNDING_GAIN * (max(line.sounding - high, 0) - max(low - line.sounding, 0))
-    if phrase_end and position >= STEPS_PER_BAR - STEPS_PER_BEAT:
+    if breath == "end":
         bias[REST] += PHRASE_END_REST
+    elif previous != REST:
+        bias[REST] -= BREATH_COST
     if previous == REST:
         bias[HOLD] = -np.inf
     if chord != vocab.N_ID and (position in STRONG_POSITIONS or final):
@@ -162,103 +237,244 @@ def _allowed(
             bias[HOLD] -= np.inf if final else STRONG_BEAT_PENALTY
     if final:  # the final chord arrives with a note of its own
         bias[REST] = bias[HOLD] = -np.inf
+    elif breath == "must":
+        bias[1:] = -np.inf
     return bias
+
+
+def _nearest_chord_tone(pitch: int, chord: int) -> int:
+    if chord == vocab.N_ID:
+        return pitch
+    tones = set(vocab.chord_pitch_classes(chord))
+    return min(range(pitch - 6, pitch + 7), key=lambda p: (p % 12 not in tones, abs(p - pitch), p))
+
+
+def _clashes(pitch: int, chord: int) -> bool:
+    """Whether ``pitch`` lies a semitone above a tone of ``chord`` it does not belong to (the
+    avoid note: F over a C chord), the clash a repeated line must not keep."""
+    if chord == vocab.N_ID:
+        return False
+    tones = set(vocab.chord_pitch_classes(chord))
+    return pitch % 12 not in tones and (pitch - 1) % 12 in tones
+
+
+def _shifted(pitch: int, steps: int) -> int:
+    """``pitch`` moved ``steps`` degrees along the normalised scale (a pitch off the scale first
+    drops to the degree below it)."""
+    octave, pc = divmod(pitch, 12)
+    degree = max(i for i, p in enumerate(_SCALE) if p <= pc) + steps
+    return (octave + degree // 7) * 12 + _SCALE[degree % 7]
+
+
+class _Writer:
+    """The state of one melody being written, a sixteenth at a time."""
+
+    def __init__(self, model: MelodyModel, condition: torch.Tensor, steps: int, seed: int) -> None:
+        self.model = model
+        self.condition = condition
+        self.tokens = np.full(steps, REST, dtype=np.int64)
+        self.generator = torch.Generator().manual_seed(int(seed))
+        self.state: torch.Tensor | None = None
+        self.previous, self.last_pitch, self.rest_run = REST, None, 0
+
+    def logits(self, step: int) -> torch.Tensor:
+        out, self.state = self.model(
+            torch.tensor([[self.previous]]), self.condition[step : step + 1][None], self.state
+        )
+        return out[0, -1]
+
+    def line(self, step: int) -> _Line:
+        recent = self.tokens[max(0, step - SOUNDING_WINDOW) : step]
+        sounding = float(np.mean(recent != REST)) if step >= SOUNDING_WINDOW else 0.66
+        return _Line(self.previous, self.last_pitch, self.rest_run, sounding)
+
+    def draw(self, logits: torch.Tensor, bias: np.ndarray) -> int:
+        scaled = logits + torch.from_numpy(bias)
+        return int(torch.multinomial(torch.softmax(scaled, -1), 1, generator=self.generator))
+
+    def put(self, step: int, token: int) -> None:
+        if token == HOLD and self.previous == REST:
+            token = REST
+        self.tokens[step] = token
+        self.previous = token
+        self.rest_run = self.rest_run + 1 if token == REST else 0
+        if token >= 2:
+            self.last_pitch = token_pitch(token)
+
+
+def _copied_token(token: int, position: int, chord: int, plan: BarPlan) -> int:
+    """A source token as a ``copy`` or ``sequence`` bar plays it over ``chord``."""
+    if token < 2:
+        return token
+    pitch = token_pitch(token)
+    if plan.op == "sequence":
+        pitch = _shifted(pitch, plan.shift)
+    if plan.op == "sequence" and position == 0 or position in STRONG_POSITIONS and _clashes(pitch, chord):
+        pitch = _nearest_chord_tone(pitch, chord)
+    return pitch_token(pitch)
 
 
 def compose(
     model: MelodyModel,
     chords: Sequence[int],
     grid: Grid,
+    form: Form,
     density: np.ndarray,
     seed: int = 0,
-    temperature: float = 1.0,
     transpose: int = 0,
 ) -> list[MelodyNote]:
-    """A melody over ``chords`` (one normalised id per step of ``grid``), with the accompaniment's
-    note ``density`` per step, to be heard ``transpose`` semitones up (the output key's
-    ``Key.transpose``); see the module docstring for the rules."""
+    """A melody over ``chords`` (one normalised id per step of ``grid``) in the shape of ``form``,
+    with the accompaniment's note ``density`` per step, to be heard ``transpose`` semitones up
+    (the output key's ``Key.transpose``; a lifted section adds its lift); see the module docstring."""
     if len(chords) != grid.steps or len(density) != grid.steps:
         raise UserError(f"{len(chords)} chords and {len(density)} densities for a grid of {grid.steps} steps")
+    if form.bars != len(grid.bars):
+        raise UserError(f"a form of {form.bars} bars for a grid of {len(grid.bars)} bars")
     beats = grid.end_beat
     steps = beats * STEPS_PER_BEAT
     beat_steps = np.array([grid.step_of_beat(b) for b in range(beats)])
     chord_of_beat = np.asarray(chords, dtype=np.int64)[beat_steps]
     bar_of_beat, beat_in_bar, _ = np.array([grid.position(b) for b in range(beats)]).T
     sixteenth_beat = np.arange(steps) // STEPS_PER_BEAT
-    bars = len(grid.bars)
     bar = bar_of_beat[sixteenth_beat]
-    bar_in_phrase = bar % PHRASE_BARS
-    phrase_ends = (bar_in_phrase == PHRASE_BARS - 1) | (bar == bars - 1)
+    sections = form.section_of_bar()
+    plans = bar_plan(form)
+    starts = [start * STEPS_PER_BEAT for start in grid.bar_starts]
     chord_of_step = chord_of_beat[sixteenth_beat]
     # The fifth beat of a 5/4 bar reads as a first beat, as the model learned bars longer than 4/4.
     positions = (beat_in_bar[sixteenth_beat] % 4) * STEPS_PER_BEAT + np.arange(steps) % STEPS_PER_BEAT
-    wanted = notes_per_beat(np.asarray(density, dtype=float)[beat_steps], grid.tempo)[sixteenth_beat]
-    condition = torch.from_numpy(conditions(chord_of_step, positions, wanted, bar_in_phrase, phrase_ends))
-
-    generator = torch.Generator().manual_seed(int(seed))
-    tokens = np.full(steps, REST, dtype=np.int64)
-    state: torch.Tensor | None = None
-    previous, last_pitch, rest_run = REST, None, 0
-    starts = [start * STEPS_PER_BEAT for start in grid.bar_starts]
-    signatures = [tuple(chord_of_beat[s : s + n]) for s, n in zip(grid.bar_starts, grid.bars, strict=True)]
-    final_bar = bars - 1 if bars >= 2 else -1
+    condition = torch.from_numpy(
+        _conditions(
+            chord_of_step, positions, bar, sections, plans, starts, density[beat_steps][sixteenth_beat]
+        )
+    )
+    writer = _Writer(model, condition, steps, seed)
     with torch.inference_mode():
-        for b in range(bars):
-            source = _repeated_bar(signatures, b, final_bar)
-            for s in range(starts[b], starts[b] + grid.bars[b] * STEPS_PER_BEAT):
-                logits, state = model(torch.tensor([[previous]]), condition[s : s + 1][None], state)
-                if source is not None:
-                    token = int(tokens[s - starts[b] + starts[source]])
-                    if token == HOLD and previous == REST:
-                        token = REST
+        for b, plan in enumerate(plans):
+            section = sections[b]
+            register = REGISTER.get(section.name, REGISTER["verse"])
+            shift = transpose + section.lift
+            first, length = starts[b], grid.bars[b] * STEPS_PER_BEAT
+            held_over = _held_over(writer.tokens, plans, starts, b) if plan.op in ("new", "vary") else 0
+            for s in range(first, first + length):
+                logits = writer.logits(s)
+                offset, position, chord = s - first, int(positions[s]), int(chord_of_step[s])
+                if plan.op == "rest":
+                    token = REST
+                elif plan.op in ("copy", "sequence"):
+                    source = starts[plan.source] + offset
+                    inside = offset < grid.bars[plan.source] * STEPS_PER_BEAT
+                    token = (
+                        _copied_token(int(writer.tokens[source]), position, chord, plan) if inside else REST
+                    )
+                elif plan.op == "final" and offset > 0:
+                    token = HOLD  # the last note rings over the final bar
+                elif offset < held_over:
+                    token = HOLD  # the note a copied bar ends with lasts as long as where it came from
                 else:
-                    final = b == final_bar
-                    if final and s > starts[b]:
-                        token = HOLD  # the last note rings over the final bar
-                    else:
-                        recent = tokens[max(0, s - SOUNDING_WINDOW) : s]
-                        sounding = float(np.mean(recent != REST)) if s >= SOUNDING_WINDOW else 0.66
-                        line = _Line(previous, last_pitch, rest_run, sounding)
-                        chord = int(chord_of_step[s])
-                        bias = _allowed(
-                            line, chord, int(positions[s]), final, bool(phrase_ends[s]), transpose
-                        )
-                        scaled = logits[0, -1] / max(temperature, 1e-3) + torch.from_numpy(bias)
-                        token = int(torch.multinomial(torch.softmax(scaled, -1), 1, generator=generator))
-                tokens[s] = token
-                previous = token
-                rest_run = rest_run + 1 if token == REST else 0
-                if token >= 2:
-                    last_pitch = token_pitch(token)
-    notes = melody_notes(tokens)
+                    breath = _breath(plan, length - offset)
+                    bias = _allowed(
+                        writer.line(s), chord, position, plan.op == "final", breath, shift, register
+                    )
+                    if plan.op == "vary" and breath != "must":
+                        inside = offset < grid.bars[plan.source] * STEPS_PER_BEAT
+                        source = int(writer.tokens[starts[plan.source] + offset]) if inside else REST
+                        bias += _rhythm_of(source, writer.previous)
+                    token = writer.draw(logits, bias)
+                writer.put(s, token)
+    notes = melody_notes(writer.tokens)
     logger.debug(
-        "melody: %d notes over %d bars, sounding %.0f%%", len(notes), bars, 100 * np.mean(tokens != REST)
+        "melody: %d notes over %d bars, sounding %.0f%%",
+        len(notes),
+        len(grid.bars),
+        100 * np.mean(writer.tokens != REST),
     )
     return notes
 
 
-def _repeated_bar(signatures: list[tuple[int, ...]], bar: int, final_bar: int) -> int | None:
-    """The earlier bar whose melody ``bar`` repeats, or None to write it anew (see the module
-    docstring: an answering phrase repeats 2 bars of its call, a returning one 3 bars). Bars
-    repeat only bars of the same chords on the same beats, so of the same length too."""
-    place, phrase = bar % PHRASE_BARS, bar // PHRASE_BARS
-    if bar == final_bar:
-        return None
-    candidates = [(phrase - 1, ANSWER_BARS)] if phrase % 2 else []
-    candidates += [(phrase - RETURN_PHRASES, RETURN_BARS)] if phrase >= RETURN_PHRASES else []
-    start = phrase * PHRASE_BARS
-    for source, length in candidates:
-        earlier = source * PHRASE_BARS
-        head = signatures[start : start + length]
-        if place < length and len(head) == length and signatures[earlier : earlier + length] == head:
-            return earlier + place
-    return None
+def _held_over(tokens: np.ndarray, plans: list[BarPlan], starts: list[int], bar: int) -> int:
+    """How many sixteenths a bar written anew after a copied one must hold at its start: as many
+    as the copy's source held into the bar after it, so the copied bar's last note keeps its
+    length (a repeated line is repeated whole)."""
+    before = plans[bar - 1] if bar > 0 else None
+    if before is None or before.op != "copy" or before.source + 1 >= bar or tokens[starts[bar] - 1] == REST:
+        return 0
+    following = tokens[starts[before.source + 1] : starts[bar]]
+    run = 0
+    while run < len(following) and following[run] == HOLD:
+        run += 1
+    return min(run, starts[bar + 1] - starts[bar] if bar + 1 < len(starts) else run)
+
+
+def _breath(plan: BarPlan, left: int) -> str:
+    """Where a sixteenth lies for breathing (see ``_allowed``), ``left`` sixteenths before its
+    bar's end: a phrase ends with an eighth's rest at least."""
+    if plan.phrase_end and left <= STEPS_PER_BEAT // 2:
+        return "must"
+    if plan.phrase_end and left <= STEPS_PER_BEAT:
+        return "end"
+    return "no"
+
+
+def _rhythm_of(token: int, previous: int) -> np.ndarray:
+    """Log-odds that keep a ``vary`` bar on its source's rhythm: an onset where it struck, a hold
+    where it held, a rest where it rested, unless the line is sounding (the rest a source bar
+    began with, after silence, is held over rather than breathed)."""
+    bias = np.zeros(NUM_TOKENS, dtype=np.float32)
+    if token >= 2 or (token == HOLD and previous == REST):
+        bias[REST] = bias[HOLD] = -np.inf
+    elif token == HOLD or previous != REST:
+        bias[:] = -np.inf
+        bias[HOLD] = 0.0
+    else:
+        bias[:] = -np.inf
+        bias[REST] = 0.0
+    return bias
+
+
+def _conditions(
+    chord_of_step: np.ndarray,
+    positions: np.ndarray,
+    bar: np.ndarray,
+    sections: list[Section],
+    plans: list[BarPlan],
+    starts: list[int],
+    density: np.ndarray,
+) -> np.ndarray:
+    """The model's condition for every sixteenth (see ``model.melody_gru.conditions``)."""
+    name = [sections[b].name for b in bar]
+    busy = np.clip(np.asarray(density, dtype=float) / BUSY_DENSITY, 0.0, 1.0)
+    wanted = np.array([NOTES_PER_BEAT.get(n, 0.0) for n in name]) + BUSY_EXTRA * busy
+    energy = np.array(
+        [ROLE_ENERGY.get(sections[b].name, -0.5) + 0.6 * (sections[b].energy - 0.5) for b in bar]
+    )
+    in_section = np.array([b - sections[b].first_bar for b in bar])
+    phrase_end = np.array([plans[b].phrase_end for b in bar])
+    return conditions(
+        chord_of_step,
+        positions,
+        wanted,
+        in_section % PHRASE_BARS,
+        phrase_end,
+        _next_chords(chord_of_step),
+        energy,
+    )
+
+
+def _next_chords(chord_of_step: np.ndarray) -> np.ndarray:
+    """Per sixteenth, the next chord that differs from the sounding one (N at the end)."""
+    following = np.full(len(chord_of_step), vocab.N_ID, dtype=np.int64)
+    for s in range(len(chord_of_step) - 2, -1, -1):
+        nxt = chord_of_step[s + 1]
+        following[s] = nxt if nxt != chord_of_step[s] else following[s + 1]
+    return following
 
 
 def write_melody(
     model: MelodyModel,
     chords: Sequence[int],
     grid: Grid,
+    form: Form,
     density: np.ndarray,
     *,
     seed: int = 0,
@@ -268,7 +484,7 @@ def write_melody(
     """The melody of a piece: ``compose``'s line, silent during ``rests`` ((start, end) seconds,
     where a mix ducks the music under the video's own sound, so the tune never competes with a
     voice)."""
-    notes = compose(model, chords, grid, density, seed=seed, transpose=transpose)
+    notes = compose(model, chords, grid, form, density, seed=seed, transpose=transpose)
     if rests:
         notes = rest_during(notes, rests, grid.seconds_per_beat / STEPS_PER_BEAT)
     return notes

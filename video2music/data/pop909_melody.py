@@ -11,11 +11,14 @@ Per step:
   A minor by ``Key.transpose``, so a melody keeps its register) and folded by octaves into
   the model's pitch range. A note starts on the sixteenth nearest its onset and lasts to
   the one nearest its end (at least one step); a later onset on the same step wins.
-* the condition (``model.melody.conditions``): the sounding chord's tones and root (normalised the
-  same way), the position in the bar (sixteenth 0-15; bars longer than 4 beats wrap), the
-  melody's notes per beat over the surrounding bar (the density the caller asks for at
+* the condition (``model.melody_gru.conditions``): the sounding chord's tones and root
+  (normalised the same way), the position in the bar (sixteenth 0-15; bars longer than 4 beats
+  wrap), the melody's notes per beat over the surrounding bar (the density the caller asks for at
   generation), the bar's place in its 4-bar phrase and whether a new phrase starts after it
-  (phrases from ``pop909.phrase_starts``, on the song's half-bar chords).
+  (phrases from ``pop909.phrase_starts``, on the song's half-bar chords), the next chord's tones
+  (the first annotated chord after the sounding one that differs from it) and the bar's energy:
+  log2 of the accompaniment's onsets in the bar (all tracks' onsets less the melody's) over
+  their median across the song's bars, divided by ``ENERGY_OCTAVES`` and clipped to -1..1.
 
 The split is ``pop909.split_songs`` (by song, the chord corpus's), so held-out songs are the same
 for chords and melody.
@@ -43,6 +46,8 @@ from video2music.model.melody_gru import (
 from video2music.theory import vocab
 
 logger = logging.getLogger(__name__)
+
+ENERGY_OCTAVES = 1.5
 
 
 @dataclass
@@ -94,7 +99,9 @@ def song_sequence(song: pop909.Pop909Song) -> MelodySequence | None:
     bar_of_step = np.repeat(np.cumsum(beat_in_bar == 0), STEPS_PER_BEAT)
     density = _notes_per_beat(tokens, bar_of_step)
     bar_in_phrase, phrase_ends = _phrases(song, lines[:-1], bar_of_step)
-    condition = conditions(chords, positions, density, bar_in_phrase, phrase_ends)
+    following = _next_chords(song, lines[:-1], shifts)
+    energy = _energy(song, tokens, beat_in_bar)[bar_of_step]
+    condition = conditions(chords, positions, density, bar_in_phrase, phrase_ends, following, energy)
     span = slice(first, min(last, steps))
     return MelodySequence(
         song.song_id, tokens[span], chords[span], condition[span], lines[first : min(last, steps) + 1]
@@ -116,6 +123,31 @@ def _chords_at(song: pop909.Pop909Song, times: np.ndarray, shifts: np.ndarray) -
     for i in np.flatnonzero((index >= 0) & (ends[np.maximum(index, 0)] > times + 1e-3)):
         out[i] = vocab.transpose_chord(song.chords[int(index[i])].chord, -int(shifts[i]))
     return out
+
+
+def _next_chords(song: pop909.Pop909Song, times: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """Per time, the first annotated chord after the sounding one that differs from it (N at the
+    end), normalised like the sounding chord."""
+    ids = np.array([c.chord for c in song.chords], dtype=np.int64)
+    following = np.full(len(ids), vocab.N_ID, dtype=np.int64)
+    for i in range(len(ids) - 2, -1, -1):
+        following[i] = ids[i + 1] if ids[i + 1] != ids[i] else following[i + 1]
+    starts = np.array([c.start for c in song.chords])
+    index = np.clip(np.searchsorted(starts, times + 1e-3, side="right") - 1, 0, max(len(ids) - 1, 0))
+    out = following[index] if len(ids) else np.full(len(times), vocab.N_ID, dtype=np.int64)
+    return np.array([vocab.transpose_chord(int(c), -int(k)) for c, k in zip(out, shifts, strict=True)])
+
+
+def _energy(song: pop909.Pop909Song, tokens: np.ndarray, beat_in_bar: np.ndarray) -> np.ndarray:
+    """Per bar (numbered as ``bar_of_step`` numbers them): the accompaniment's activity against the
+    song's median bar, on a log2 scale over ``ENERGY_OCTAVES``, clipped to -1..1."""
+    bar_of_beat = np.cumsum(beat_in_bar == 0)
+    melody_onsets = (tokens >= 2).reshape(-1, STEPS_PER_BEAT).sum(axis=1)
+    accompaniment = np.maximum(np.asarray(song.beat_onsets) - melody_onsets[: len(song.beat_onsets)], 0)
+    per_bar = np.bincount(bar_of_beat, weights=accompaniment).astype(float)
+    active = per_bar[per_bar > 0]
+    middle = float(np.median(active)) if len(active) else 1.0
+    return np.clip(np.log2(np.maximum(per_bar, 1.0) / middle) / ENERGY_OCTAVES, -1.0, 1.0)
 
 
 def _beats_in_bar(beats: np.ndarray, downbeats: np.ndarray) -> np.ndarray:

@@ -17,14 +17,18 @@ Rules applied to the logits of every generated step (the reference's, plus ours)
 * END and PAD are never chosen mid-video; ``N`` only with ``allow_n``;
 * a chord may not last more than ``max_repeat`` steps;
 * at the steps in ``change_at`` (scene cuts) the previous chord is excluded, so a new one starts;
+* where either rule forces a change, the chords on the same root are excluded too (C to Csus2 or
+  Cmaj7 colours the chord, it does not change it);
 * ``emotion_guidance`` adds ``strength * sum_e p_e * A[e, c]`` to chord ``c``'s logit, where ``p`` is
   that step's emotion and ``A`` the affective table (qualities each emotion allows).
 
 The pop structure, off in ``DecodeOptions()`` (the reference decoding) and on in the façade:
 ``key_mask`` (``video2music.theory.harmony``: the key's chords, borrowed ones at a penalty),
-``loop_bias`` towards the chord ``loop_steps`` earlier, ``hold_bias`` towards holding a chord
-through the middle of a bar, ``cadence`` (the last bar on the tonic, the bar before it on a chord
-leading there) and ``vary_with_video`` (the random stream keyed by the video as well as the seed).
+``loop_bias`` towards the chord ``loop_steps`` earlier (or, with ``loop_from``, towards the step a
+song form names), ``hold_bias`` towards holding a chord through the middle of a bar, ``copy_from``
+(a section that comes back repeats its chords exactly, changing only where a cut demands it),
+``cadence`` (the last bar on the tonic, the bar before it on a chord leading there; it overrides a
+copy) and ``vary_with_video`` (the random stream keyed by the video as well as the seed).
 
 Videos longer than the model's window (``max_len`` steps) are decoded in windows of ``max_len``
 steps; each later window starts ``max_len // 3`` steps before the previous one ended (or earlier,
@@ -37,6 +41,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import torch
@@ -72,6 +77,11 @@ class DecodeOptions:
     key_mask: bool = False  # only chords of the key, borrowed ones penalised (see harmony)
     loop_steps: int = 8  # how far back the loop looks: 8 half bars = 4 bars
     loop_bias: float = 0.0  # added to the logit of the chord heard loop_steps earlier
+    # Song form (the façade fills these from its plan; empty: the loop_steps rule everywhere).
+    # Per step, the earlier step whose chord it repeats exactly (a section that comes back), or -1:
+    copy_from: tuple[int, ...] = ()
+    # Per step, the earlier step whose chord gets loop_bias instead of loop_steps back, or -1 for none:
+    loop_from: tuple[int, ...] = ()
     hold_bias: float = 0.0  # added to the previous chord's logit on odd steps (mid-bar)
     cadence: bool = False  # last bar on the tonic, the bar before it a chord leading there
     vary_with_video: bool = False  # the random stream depends on the video as well as the seed
@@ -86,6 +96,9 @@ class DecodeOptions:
             raise UserError(f"max_repeat must be at least 1 step, got {self.max_repeat}")
         if int(self.loop_steps) < 1:
             raise UserError(f"loop_steps must be at least 1, got {self.loop_steps}")
+        for name in ("copy_from", "loop_from"):
+            if any(not -1 <= int(source) < step for step, source in enumerate(getattr(self, name))):
+                raise UserError(f"{name} must name an earlier step (or -1) for every step")
         if not (self.loop_bias >= 0 and self.hold_bias >= 0):
             raise UserError(
                 f"loop and hold biases must be 0 (off) or positive, got {self.loop_bias}, {self.hold_bias}"
@@ -145,6 +158,22 @@ class ChordSampler:
             return self.cadence  # not in a piece's first bar: that belongs to the start
         return None
 
+    def _copied(self, step: int, history: list[int]) -> int | None:
+        """The chord a returning section repeats at ``step`` (None: the model chooses). At a cut
+        it must change: a repeat of the chord before is chosen anew."""
+        copy_from = self.options.copy_from
+        if step >= len(copy_from) or copy_from[step] < 0:
+            return None
+        chord = history[copy_from[step]]
+        if step in self.change_at and history and chord in _same_root(history[-1]):
+            return None
+        return chord
+
+    def _loop_source(self, step: int) -> int:
+        if self.options.loop_from:
+            return self.options.loop_from[step] if step < len(self.options.loop_from) else -1
+        return step - self.options.loop_steps
+
     def __call__(self, logits: torch.Tensor, step: int, history: list[int]) -> int:
         logits = logits.float().clone()
         if self.bias is not None:
@@ -152,14 +181,18 @@ class ChordSampler:
         if self.key_bias is not None:
             logits += self.key_bias
         options = self.options
+        ending = self._ending(step)
+        copied = self._copied(step, history)
+        if copied is not None and ending is None:
+            return copied
         if history:
             previous = history[-1]
             if options.hold_bias and step % grid.STEPS_PER_BAR:
                 logits[previous] += options.hold_bias
-            if options.loop_bias and step >= options.loop_steps:
-                logits[history[step - options.loop_steps]] += options.loop_bias
+            loop = self._loop_source(step)
+            if options.loop_bias and loop >= 0:
+                logits[history[loop]] += options.loop_bias
         logits[self.banned] = float("-inf")
-        ending = self._ending(step)
         if ending is not None:
             if step in self.change_at and history and len(ending) > 1:
                 ending = [c for c in ending if c != history[-1]]
@@ -169,10 +202,9 @@ class ChordSampler:
             logits = logits + allowed
         else:
             repeat = options.max_repeat
-            if len(history) >= repeat and len(set(history[-repeat:])) == 1:
-                logits[history[-1]] = float("-inf")
-            if step in self.change_at and history:
-                logits[history[-1]] = float("-inf")
+            held = len(history) >= repeat and len(set(history[-repeat:])) == 1
+            if history and (held or step in self.change_at):
+                logits[_same_root(history[-1])] = float("-inf")
         if options.temperature == 0:
             return int(logits.argmax())
         probs = (logits / options.temperature).softmax(-1)
@@ -183,6 +215,15 @@ class ChordSampler:
             sorted_probs[outside] = 0.0
             probs = torch.zeros_like(probs).scatter_(0, order, sorted_probs)
         return int(torch.multinomial(probs, 1, generator=self.generator))
+
+
+@cache
+def _same_root(chord: int) -> list[int]:
+    """``chord`` and every chord on its root (only itself for N)."""
+    if chord == vocab.N_ID:
+        return [chord]
+    root = vocab.chord_root(chord)
+    return [c for c in range(1, vocab.NUM_CHORDS) if vocab.chord_root(c) == root]
 
 
 def video_digest(video: torch.Tensor) -> int:

@@ -29,7 +29,8 @@ LOW_PITCH, HIGH_PITCH = 48, 95  # C3..B6: where pop melodies (and POP909's) lie
 NUM_TOKENS = 2 + HIGH_PITCH - LOW_PITCH + 1
 PHRASE_BARS = 4
 MAX_NOTES_PER_BEAT = 4.0
-CONDITION_DIM = 12 + 12 + STEPS_PER_BAR + 1 + PHRASE_BARS + 1
+CONDITION_DIM = 12 + 12 + STEPS_PER_BAR + 1 + PHRASE_BARS + 1 + 12 + 1
+_NEXT, _ENERGY = CONDITION_DIM - 13, CONDITION_DIM - 1
 
 
 def pitch_token(pitch: int) -> int:
@@ -63,8 +64,11 @@ def conditions(
     notes_per_beat: np.ndarray,
     bar_in_phrase: np.ndarray,
     phrase_ends: np.ndarray,
+    next_chords: np.ndarray,
+    energy: np.ndarray,
 ) -> np.ndarray:
-    """(S, CONDITION_DIM) model conditions of S sixteenths (chord ids in the normalised key)."""
+    """(S, CONDITION_DIM) model conditions of S sixteenths (chord ids in the normalised key;
+    ``energy`` in -1..1, the accompaniment's activity against the song's middle, on a log scale)."""
     steps = np.arange(len(chords))
     out = np.zeros((len(chords), CONDITION_DIM), dtype=np.float32)
     out[:, :24] = _CHORD_TABLE[np.asarray(chords, dtype=np.int64)]
@@ -72,6 +76,8 @@ def conditions(
     out[:, 40] = np.minimum(notes_per_beat, MAX_NOTES_PER_BEAT) / 2.0
     out[steps, 41 + np.minimum(bar_in_phrase, PHRASE_BARS - 1)] = 1.0
     out[:, 41 + PHRASE_BARS] = np.asarray(phrase_ends, dtype=np.float32)
+    out[:, _NEXT:_ENERGY] = _CHORD_TABLE[np.asarray(next_chords, dtype=np.int64), :12]
+    out[:, _ENERGY] = np.clip(energy, -1.0, 1.0)
     return out
 
 

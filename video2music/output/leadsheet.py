@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from fractions import Fraction
 
-from video2music.compose.arrange import Arrangement
+from video2music.compose.arrangement import Arrangement
 from video2music.theory import vocab
 
 # The vocabulary's qualities as MusicXML <kind> values.

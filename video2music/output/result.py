@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from video2music import __version__
-from video2music.compose.arrange import Arrangement
+from video2music.compose.arrangement import Arrangement
 from video2music.features import VideoFeatures
 from video2music.theory import vocab
 from video2music.theory.grid import Grid

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from video2music.audio import mux, synth
-from video2music.compose.arrange import Arrangement
+from video2music.compose.arrangement import Arrangement
 from video2music.output.result import GenerationResult
 from video2music.utils.errors import UserError
 from video2music.utils.forked import ForkedCall

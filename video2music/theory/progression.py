@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from video2music.theory import vocab
+from video2music.theory.form import form_from_json
 from video2music.theory.grid import Grid
 from video2music.utils.errors import UserError
 
@@ -46,6 +47,7 @@ class TimedChords:
     tempo: float | None = None
     duration: float | None = None
     source: str = "the chords"
+    form: tuple[tuple[str, int, int], ...] | None = None  # (section, bars, lift), as the JSON keeps it
 
     def check_duration(self, duration: float) -> None:
         """UserError when the source says it was written for a video of another length."""
@@ -138,6 +140,7 @@ def _from_json(text: str, path: Path) -> TimedChords:
         tempo = float(data["tempo"]) if data.get("tempo") is not None else None
         duration = float(data["duration"]) if data.get("duration") is not None else None
         key = str(data["key"]) if data.get("key") else None
+        form = tuple(form_from_json(data["form"], str(path))) if data.get("form") else None
     except vocab.VocabError as error:
         raise UserError(f"{path}: {error}") from None
     except (ValueError, KeyError, TypeError) as error:
@@ -146,4 +149,4 @@ def _from_json(text: str, path: Path) -> TimedChords:
             f"{path} is not a chord file written by generate.py ({reason}); it needs a chord_changes "
             'list of {"time": seconds, "chord": symbol}'
         ) from None
-    return _checked(changes, str(path), key=key, tempo=tempo, duration=duration)
+    return _checked(changes, str(path), key=key, tempo=tempo, duration=duration, form=form)

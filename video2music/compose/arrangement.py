@@ -1,0 +1,147 @@
+"""The arranged music as data, and the standard MIDI file it becomes.
+
+An ``Arrangement`` holds named parts (each a MIDI channel, a General MIDI program and notes in
+ticks), the chord spans, the key (and any key changes), the tempo, the meters and the song's
+section marks. ``to_midi`` writes a type-1 file a DAW opens as it is: a conductor track with the
+tempo, every meter and key change, a marker with each chord's name at its onset and a marker
+with each section's name ("Verse 1", "Chorus 2") at its first bar, then one track per part.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mido
+import pretty_midi
+
+from video2music.theory import vocab
+from video2music.theory.form import NAMES as SECTION_NAMES
+from video2music.theory.grid import BEATS_PER_BAR
+from video2music.utils.fileio import atomic_output
+
+TICKS_PER_BEAT = 480
+_SECTION_LABEL = re.compile(rf"^({'|'.join(n.capitalize() for n in SECTION_NAMES)}) \d+$")
+
+
+def is_section_label(text: str) -> bool:
+    """Whether a marker's text names a section ("Verse 1") rather than a chord."""
+    return bool(_SECTION_LABEL.match(text))
+
+
+@dataclass(frozen=True)
+class Note:
+    """A note in ticks (``TICKS_PER_BEAT`` per beat)."""
+
+    pitch: int
+    start: int
+    end: int
+    velocity: int
+
+
+@dataclass
+class Part:
+    """One track: a name, a MIDI channel (0-based), a program and its notes."""
+
+    name: str
+    channel: int
+    program: int
+    pan: int = 64
+    notes: list[Note] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ChordSpan:
+    """A chord (id in the output key; ``N`` = silence) from ``start`` to ``end`` in ticks."""
+
+    chord: int
+    label: str
+    start: int
+    end: int
+
+
+@dataclass
+class Arrangement:
+    """The arranged music: parts, chord spans (the markers), sections and the global settings."""
+
+    parts: list[Part]
+    spans: list[ChordSpan]
+    key: vocab.Key
+    tempo: float
+    end: int  # ticks
+    ticks_per_beat: int = TICKS_PER_BEAT
+    meters: list[tuple[int, int]] = field(default_factory=lambda: [(0, BEATS_PER_BAR)])  # (beat, beats a bar)
+    sections: list[tuple[int, str]] = field(default_factory=list)  # (tick, "Verse 1")
+    key_changes: list[tuple[int, vocab.Key]] = field(default_factory=list)  # (tick, key) after the first
+
+    def part(self, name: str) -> Part:
+        return next(p for p in self.parts if p.name == name)
+
+    def to_midi(self) -> mido.MidiFile:
+        """A type-1 MIDI file: a conductor track (tempo, meters, keys, markers) and one track a part."""
+        midi = mido.MidiFile(type=1, ticks_per_beat=self.ticks_per_beat)
+        conductor: list[tuple[int, int, mido.Message | mido.MetaMessage]] = [
+            (0, 0, mido.MetaMessage("track_name", name="video2music")),
+            (0, 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(self.tempo))),
+            (0, 0, mido.MetaMessage("key_signature", key=self.key.midi_name)),
+        ]
+        conductor += [
+            (tick, 0, mido.MetaMessage("key_signature", key=k.midi_name)) for tick, k in self.key_changes
+        ]
+        conductor += [
+            (
+                beat * self.ticks_per_beat,
+                0,
+                mido.MetaMessage("time_signature", numerator=beats, denominator=4),
+            )
+            for beat, beats in self.meters
+        ]
+        conductor += [(tick, 1, mido.MetaMessage("marker", text=label)) for tick, label in self.sections]
+        conductor += [(s.start, 1, mido.MetaMessage("marker", text=s.label)) for s in self.spans]
+        midi.tracks.append(_track(conductor, self.end))
+        for part in self.parts:
+            events: list[tuple[int, int, mido.Message | mido.MetaMessage]] = [
+                (0, 0, mido.MetaMessage("track_name", name=part.name)),
+                (0, 0, mido.Message("program_change", channel=part.channel, program=part.program)),
+                (0, 0, mido.Message("control_change", channel=part.channel, control=10, value=part.pan)),
+            ]
+            for note in part.notes:
+                # At equal ticks note-offs sort first, so a repeated pitch is released, then re-struck.
+                events.append((note.start, 2, _note(part.channel, note.pitch, note.velocity)))
+                events.append((note.end, 1, _note(part.channel, note.pitch, 0)))
+            midi.tracks.append(_track(events, self.end))
+        return midi
+
+    def to_pretty_midi(self) -> pretty_midi.PrettyMIDI:
+        """The same file as pretty_midi reads it (for piano rolls and analysis)."""
+        buffer = io.BytesIO()
+        self.to_midi().save(file=buffer)
+        buffer.seek(0)
+        return pretty_midi.PrettyMIDI(buffer)
+
+
+def _note(channel: int, pitch: int, velocity: int) -> mido.Message:
+    if velocity == 0:
+        return mido.Message("note_off", channel=channel, note=pitch, velocity=0)
+    return mido.Message("note_on", channel=channel, note=pitch, velocity=velocity)
+
+
+def _track(events: list[tuple[int, int, mido.Message | mido.MetaMessage]], end: int) -> mido.MidiTrack:
+    track = mido.MidiTrack()
+    now = 0
+    for tick, _, message in sorted(events, key=lambda e: (e[0], e[1])):
+        track.append(message.copy(time=tick - now))
+        now = tick
+    track.append(mido.MetaMessage("end_of_track", time=max(0, end - now)))
+    return track
+
+
+def write_midi(arrangement: Arrangement, path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Write ``arrangement`` as a standard MIDI file (atomically; refuses to replace a file unless
+    ``overwrite``)."""
+    with atomic_output(path, overwrite) as tmp:
+        arrangement.to_midi().save(tmp)
+    return Path(path)

@@ -1,0 +1,111 @@
+"""The drum part: a groove per kind of section, fills into sections, crashes that open them.
+
+Grooves are written on a sixteenth grid across one 4/4 bar, per feel and density level (1-4, the
+arrangement's levels): ``light`` for verses (side stick, closed hat), ``full`` for choruses
+(snare on 2 and 4, open hat, busier kick), ``half`` for bridges (half time: the snare on 3),
+``build`` for pre-choruses (the light groove, its last bar a crescendo of snare eighths) and
+``off`` (intros, breaks, outros: no groove). Every section after the first opens with a crash on
+its downbeat, soft where the drums are off (a cymbal to mark the change, not a beat), with the
+kick where they play; the bar before a section where the drums play ends in a fill (a beat of
+snare and toms, two beats before a chorus). The last bar opens with a crash when the drums were
+playing into it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from video2music.compose.arrangement import TICKS_PER_BEAT, Note
+
+KICK, SIDE_STICK, SNARE, CLOSED_HAT, OPEN_HAT, CRASH, RIDE = 36, 37, 38, 42, 46, 49, 51
+HIGH_TOM, MID_TOM, LOW_TOM = 50, 47, 45
+DRUM_CHANNEL = 9  # "channel 10" as musicians count
+SIXTEENTH = TICKS_PER_BEAT // 4
+EIGHTHS = (0, 2, 4, 6, 8, 10, 12, 14)
+QUARTERS = (0, 4, 8, 12)
+
+# feel -> level -> {drum: sixteenths of the bar it plays on}
+GROOVES: dict[str, dict[int, dict[int, tuple[int, ...]]]] = {
+    "light": {
+        1: {KICK: (0,), SIDE_STICK: (8,), CLOSED_HAT: QUARTERS},
+        2: {KICK: (0, 10), SIDE_STICK: (4, 12), CLOSED_HAT: EIGHTHS},
+        3: {KICK: (0, 8, 10), SNARE: (4, 12), CLOSED_HAT: EIGHTHS},
+        4: {KICK: (0, 6, 8), SNARE: (4, 12), CLOSED_HAT: EIGHTHS, OPEN_HAT: (14,)},
+    },
+    "full": {
+        1: {KICK: (0, 8), SNARE: (4, 12), CLOSED_HAT: EIGHTHS},
+        2: {KICK: (0, 8), SNARE: (4, 12), CLOSED_HAT: EIGHTHS},
+        3: {KICK: (0, 8, 10), SNARE: (4, 12), CLOSED_HAT: (0, 2, 4, 6, 8, 10, 12), OPEN_HAT: (14,)},
+        4: {KICK: (0, 6, 8, 10), SNARE: (4, 12), CLOSED_HAT: tuple(range(14)), OPEN_HAT: (14,)},
+    },
+    "half": {
+        1: {KICK: (0,), SNARE: (8,), RIDE: QUARTERS},
+        2: {KICK: (0, 10), SNARE: (8,), RIDE: EIGHTHS},
+        3: {KICK: (0, 10), SNARE: (8,), RIDE: EIGHTHS},
+        4: {KICK: (0, 6, 10), SNARE: (8,), RIDE: EIGHTHS},
+    },
+}
+GROOVES["build"] = GROOVES["light"]
+ACCENTS = {KICK: 4, SNARE: 2, SIDE_STICK: -6, CLOSED_HAT: -18, OPEN_HAT: -12, RIDE: -14, CRASH: 6}
+SOFT_CRASH = -24  # velocity offset of a crash where the drums are off
+FILL = ((0, SNARE, -10), (1, SNARE, -6), (2, HIGH_TOM, -2), (3, LOW_TOM, 2))  # sixteenth, drum, accent
+LONG_FILL = (
+    (0, SNARE, -14),
+    (2, SNARE, -10),
+    (4, HIGH_TOM, -6),
+    (5, HIGH_TOM, -6),
+    (6, MID_TOM, -2),
+    (7, LOW_TOM, 2),
+)
+
+Velocity = Callable[[int, int], int]  # (beat, accent) -> MIDI velocity
+
+
+def drum_part(
+    feels: Sequence[str],
+    levels: Sequence[int],
+    pattern_beats: Sequence[int],
+    section_starts: Sequence[int],
+    final_beat: int | None,
+    velocity: Velocity,
+    builds: frozenset[int] = frozenset(),
+) -> list[Note]:
+    """The drum notes, per beat: its section's ``feels``, the density ``levels``, the beat of a 4/4
+    bar whose pattern it plays (``pattern_beats``); crashes on ``section_starts`` (downbeats) and
+    on ``final_beat`` (the last bar's downbeat, or None); snare eighths rising on the ``builds``
+    beats (a pre-chorus's last bar)."""
+    beats = len(feels)
+    hits: dict[tuple[int, int], int] = {}  # (tick, drum) -> velocity; one hit per drum and tick
+    fills: dict[int, tuple[tuple[int, int, int], ...]] = {}
+    for start in section_starts:
+        if start < beats and feels[start] != "off":
+            long = feels[start] == "full" and start >= 2 and feels[start - 2] != "off"
+            fills[start - 2 if long else start - 1] = LONG_FILL if long else FILL
+    for beat in range(beats):
+        if beat in fills:
+            for step, drum, accent in fills[beat]:
+                hits[(beat * TICKS_PER_BEAT + step * SIXTEENTH, drum)] = velocity(beat, accent)
+            continue
+        if beat - 1 in fills and fills[beat - 1] is LONG_FILL:
+            continue
+        feel, level = feels[beat], int(levels[beat])
+        if feel == "off" or level <= 0:
+            continue
+        first = int(pattern_beats[beat]) * 4
+        for drum, steps in GROOVES[feel][min(level, 4)].items():
+            for step in (s for s in steps if first <= s < first + 4):
+                tick = beat * TICKS_PER_BEAT + (step - first) * SIXTEENTH
+                hits[(tick, drum)] = velocity(beat, ACCENTS[drum] + (4 if step == 0 else 0))
+        if beat in builds:
+            for step in (0, 2):
+                hits[(beat * TICKS_PER_BEAT + step * SIXTEENTH, SNARE)] = velocity(beat, -12 + 3 * (beat % 4))
+    for beat in [*section_starts, *([final_beat] if final_beat is not None else [])]:
+        if not 0 < beat < beats:
+            continue
+        playing = feels[beat] != "off" or (beat == final_beat and feels[beat - 1] != "off")
+        tick = beat * TICKS_PER_BEAT
+        hits[(tick, CRASH)] = velocity(beat, ACCENTS[CRASH] if playing else SOFT_CRASH)
+        if playing:
+            hits[(tick, KICK)] = velocity(beat, ACCENTS[KICK] + 4)
+    # Drum notes are triggers; a sixteenth's length keeps them readable in a DAW's piano roll.
+    return [Note(drum, tick, tick + SIXTEENTH, vel) for (tick, drum), vel in sorted(hits.items())]
