@@ -169,14 +169,17 @@ class MidiCheck:
     """What the edit-and-re-render tests read back from written MIDI files."""
 
     @staticmethod
-    def markers(path: Path) -> list[tuple[int, str]]:
-        """(tick, text) of each marker on the conductor track."""
+    def markers(path: Path, sections: bool = False) -> list[tuple[int, str]]:
+        """(tick, text) of each chord marker on the conductor track (with ``sections``, of each
+        section marker instead)."""
         import mido
+
+        from video2music.compose.arrangement import is_section_label
 
         events, now = [], 0
         for message in mido.MidiFile(path).tracks[0]:
             now += message.time
-            if message.type == "marker":
+            if message.type == "marker" and is_section_label(message.text) == sections:
                 events.append((now, message.text))
         return events
 

@@ -11,25 +11,31 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from video2music.compose.arrange import (
-    BASS_RANGE,
-    CHORD_RANGE,
-    CRASH,
-    DRUM_CHANNEL,
-    HIGH_TOM,
-    LOW_TOM,
-    TICKS_PER_BEAT,
-    Instruments,
-    arrange,
-    velocity,
-    write_midi,
-)
+from video2music.compose.arrange import TEXTURES, Instruments, arrange, velocity
+from video2music.compose.arrangement import TICKS_PER_BEAT, is_section_label, write_midi
+from video2music.compose.drums import CRASH, DRUM_CHANNEL, HIGH_TOM, LOW_TOM
 from video2music.compose.instruments import PRESETS
+from video2music.compose.melody import MelodyNote
+from video2music.compose.voicing import BASS_RANGE, PAD_RANGE
 from video2music.theory import vocab
+from video2music.theory.form import Form, Section, numbered
 from video2music.theory.grid import Grid
 from video2music.utils.errors import UserError
 
 PROGRESSION = vocab.parse_progression("C C C Am Am N N F G G")  # normalised space, 10 s
+
+
+def full(bars: int) -> Form:
+    """One chorus over the whole piece: every part plays."""
+    return Form.single(bars, "chorus")
+
+
+def form_of(*entries: tuple[str, int]) -> Form:
+    sections, first = [], 0
+    for name, bars in entries:
+        sections.append(Section(name, first, bars))
+        first += bars
+    return Form(numbered(sections))
 
 
 def _markers(midi: mido.MidiFile) -> list[tuple[float, str]]:
@@ -49,7 +55,7 @@ def _meta(midi: mido.MidiFile, kind: str) -> list[mido.MetaMessage]:
 def test_written_file_reads_back_with_both_libraries(tmp_path):
     instruments = Instruments(chords=5, arpeggio=46, bass=32, drums=25)
     grid = Grid.for_video(len(PROGRESSION), 120.0, cuts=[7.0])
-    music = arrange(PROGRESSION, 10.0, 0.2, "D major", instruments=instruments, grid=grid)
+    music = arrange(PROGRESSION, 10.0, 0.2, "D major", instruments=instruments, grid=grid, form=full(5))
     path = write_midi(music, tmp_path / "song.mid")
 
     midi = mido.MidiFile(path)
@@ -65,8 +71,8 @@ def test_written_file_reads_back_with_both_libraries(tmp_path):
     assert [m.tempo for m in _meta(midi, "set_tempo")] == [mido.bpm2tempo(120)]
     assert [(m.numerator, m.denominator) for m in _meta(midi, "time_signature")] == [(4, 4)]
     assert [m.key for m in _meta(midi, "key_signature")] == ["D"]
-    # Normalised C Am N F G in D major: D Bm G A, each run of equal seconds one marker.
-    assert _markers(midi) == [(0.0, "D"), (3.0, "Bm"), (5.0, "N"), (7.0, "G"), (8.0, "A")]
+    # The section's name, then normalised C Am N F G in D major: D Bm G A, each run one marker.
+    assert _markers(midi) == [(0.0, "Chorus 1"), (0.0, "D"), (3.0, "Bm"), (5.0, "N"), (7.0, "G"), (8.0, "A")]
     assert midi.length == pytest.approx(10.0)
 
     pm = pretty_midi.PrettyMIDI(str(path))
@@ -77,17 +83,17 @@ def test_written_file_reads_back_with_both_libraries(tmp_path):
     ]  # fmt: skip
     assert [(k.key_number, k.time) for k in pm.key_signature_changes] == [(2, 0.0)]  # D major
     assert pm.estimate_tempo() > 0 and pm.get_tempo_changes()[1].tolist() == [120.0]
-    # Every note the arrangement made; four voices sounding on each chord, its tones.
     for part in music.parts:
         assert len(by_name[part.name].notes) == len(part.notes) > 0
+    # Three voices sounding on each chord: its root, its third and (a triad's) fifth.
     for start, label in [(0.0, "D"), (3.0, "B:min"), (7.0, "G"), (8.0, "A")]:
         sounding = [n.pitch for n in by_name["Chords"].notes if n.start <= start + 1e-6 < n.end]
-        assert len(sounding) == 4
+        assert len(sounding) == 3
         assert {p % 12 for p in sounding} == set(vocab.chord_pitch_classes(vocab.parse_chord(label)))
 
 
 def test_no_chord_seconds_are_silent_for_the_harmonic_parts():
-    music = arrange(PROGRESSION, 25.0, 0.2, "C major")
+    music = arrange(PROGRESSION, 25.0, 0.2, "C major", form=full(5))
     silent = (5 * 2 * TICKS_PER_BEAT, 7 * 2 * TICKS_PER_BEAT)  # seconds 5-7 at two beats a second
     for name in ("Chords", "Arpeggio", "Bass"):
         notes = music.part(name).notes
@@ -125,19 +131,19 @@ chord_ids = st.integers(min_value=1, max_value=vocab.NUM_CHORDS - 1)
 @settings(max_examples=60, deadline=None)
 @given(st.lists(chord_ids, min_size=2, max_size=12), st.sampled_from(["C major", "Eb major", "F# minor"]))
 def test_voice_leading_holds_common_tones_and_never_leaps_past_an_octave(chords, key):
-    music = arrange(chords, 8.0, 0.2, key)
+    steps = len(chords) + len(chords) % 2
+    music = arrange(chords, 8.0, 0.2, key, form=full(steps // 2))
     pad = music.part("Chords").notes
     voicings = [_sounding(pad, span.start) for span in music.spans]
     for voicing, span in zip(voicings, music.spans, strict=True):
-        assert len(voicing) == 4 and CHORD_RANGE[0] <= voicing[0] and voicing[-1] <= CHORD_RANGE[1]
-        assert {p % 12 for p in voicing} == set(vocab.chord_pitch_classes(span.chord))
+        tones = vocab.chord_pitch_classes(span.chord)
+        assert len(voicing) == 3 and PAD_RANGE[0] - 7 <= voicing[0] and voicing[-1] <= PAD_RANGE[1]
+        assert {tones[0], tones[1]} <= {p % 12 for p in voicing} <= set(tones)  # root and third always
     for before, after in itertools.pairwise(voicings):
         assert max(abs(a - b) for a, b in zip(before, after, strict=True)) <= 12
-        for pc in {p % 12 for p in before} & {p % 12 for p in after}:
-            assert {p for p in before if p % 12 == pc} & set(after), f"{pc} not held from {before} to {after}"
-    for span in music.spans[1:]:  # a held tone is tied over the change, not struck again
+    for span in music.spans[1:]:  # a held tone is tied over the change, unless it has rung two bars
         struck = {n.pitch for n in pad if n.start == span.start}
-        previous = {n.pitch for n in pad if n.end == span.start}
+        previous = {n.pitch for n in pad if n.end == span.start and span.end - n.start <= 8 * TICKS_PER_BEAT}
         assert not struck & previous
 
 
@@ -145,48 +151,56 @@ def _sounding(notes, tick: int) -> list[int]:
     return sorted(n.pitch for n in notes if n.start <= tick < n.end)
 
 
-def test_parts_stay_in_their_registers_and_the_bass_plays_roots():
-    chords = list(range(1, vocab.NUM_CHORDS))  # every chord of the vocabulary, a second each
-    music = arrange(chords, 30.0, 0.2, "B major")
+def test_parts_stay_in_their_registers_and_the_bass_moves_by_the_nearest_octave():
+    chords = list(range(1, vocab.NUM_CHORDS))  # every chord of the vocabulary, a half bar each
+    music = arrange(chords, 30.0, 0.2, "B major", form=full(len(chords) // 2))
     bass = music.part("Bass").notes
     assert all(BASS_RANGE[0] <= n.pitch <= BASS_RANGE[1] + 12 for n in bass)
-    roots = [min((n for n in bass if n.start == span.start), key=lambda n: n.pitch) for span in music.spans]
-    assert max(abs(a.pitch - b.pitch) for a, b in itertools.pairwise(roots)) <= 6  # the nearest octave
-    pad = music.part("Chords").notes
-    for note in music.part("Arpeggio").notes:  # above the pad, never doubling it
-        assert max(_sounding(pad, note.start)) < note.pitch <= CHORD_RANGE[1] + 24
-    for span in music.spans:
-        first = min((n for n in bass if n.start == span.start), key=lambda n: n.pitch)
-        assert first.pitch % 12 == vocab.chord_root(span.chord)
+    firsts = [min((n for n in bass if n.start == span.start), key=lambda n: n.pitch) for span in music.spans]
+    assert max(abs(a.pitch - b.pitch) for a, b in itertools.pairwise(firsts)) <= 7  # the nearest octave
+    inverted = [
+        f for f, s in zip(firsts, music.spans, strict=True) if f.pitch % 12 != vocab.chord_root(s.chord)
+    ]
+    assert len(inverted) <= 0.12 * len(firsts)
+    for first, span in zip(firsts, music.spans, strict=True):
+        assert first.pitch % 12 in vocab.chord_pitch_classes(span.chord)
+    pad, arpeggio = music.part("Chords").notes, music.part("Arpeggio").notes
+    for note in firsts:  # each chord arrives with the bass under the pad
+        assert all(note.pitch < p for p in _sounding(pad, note.start))
+    doubled = sum(note.pitch in _sounding(pad, note.start) for note in arpeggio)
+    assert doubled <= 0.3 * len(arpeggio)
+
+
+def test_inversions_let_the_bass_move_by_step():
+    # C G Am: C - G/B - Am walks down by steps instead of leaping to G.
+    music = arrange(vocab.parse_progression("C C G G Am Am Am Am"), 5.0, 0.2, "C major", form=full(4))
+    firsts = [min(n.pitch for n in music.part("Bass").notes if n.start == s.start) for s in music.spans]
+    assert [p % 12 for p in firsts] == [0, 11, 9]  # C, B (G's third), A
 
 
 def test_density_picks_the_patterns_and_loudness_only_the_velocities():
     chords = vocab.parse_progression("C C Am Am F F G G")
     counts = {}
     for density in (0.0, 5.0, 10.0, 15.0, 30.0):
-        music = arrange(chords, density, 0.2, "C major")
+        music = arrange(chords, density, 0.2, "C major", form=full(4))
         ending = music.end - 4 * TICKS_PER_BEAT  # the last bar rings out at every density
         counts[density] = {p.name: sum(n.start < ending for n in p.notes) for p in music.parts}
     for part in ("Arpeggio", "Bass", "Drums"):
         series = [counts[d][part] for d in sorted(counts)]
         assert series == sorted(series) and series[0] < series[-1], (part, series)
-    assert counts[0.0]["Drums"] == 0
-    assert 0 < 2 * counts[0.0]["Arpeggio"] == counts[5.0]["Arpeggio"]  # half notes against quarters
 
 
 def test_the_last_bar_rings_out_after_a_crash():
     chords = vocab.parse_progression("C C Am Am F F G C")
-    music = arrange(chords, 15.0, 0.2, "C major")
+    music = arrange(chords, 15.0, 0.2, "C major", form=full(4))
     last_bar = music.end - 4 * TICKS_PER_BEAT
     drums = music.part("Drums").notes
     assert [n.pitch for n in drums if n.start == last_bar and n.pitch == CRASH] == [CRASH]
     assert not [n for n in drums if n.start > last_bar]
     arpeggio = [n for n in music.part("Arpeggio").notes if n.start >= last_bar]
     assert [n.end - n.start for n in arpeggio] == [2 * TICKS_PER_BEAT] * 2  # half notes to the end
-    still = arrange(chords, 0.0, 0.2, "C major")
-    assert not still.part("Drums").notes  # a still ending stays still
 
-    quiet, loud = (arrange(chords, 15.0, level, "C major") for level in (0.02, 0.5))
+    quiet, loud = (arrange(chords, 15.0, level, "C major", form=full(4)) for level in (0.02, 0.5))
     for soft_part, loud_part in zip(quiet.parts, loud.parts, strict=True):
         assert [(n.pitch, n.start, n.end) for n in soft_part.notes] == [
             (n.pitch, n.start, n.end) for n in loud_part.notes
@@ -204,15 +218,13 @@ def test_density_and_loudness_may_change_every_step():
     chords = [1] * 10  # the last bar is the ending, left out below
     density = [0, 0, 0, 0, 30, 30, 30, 30, 30, 30]
     loudness = [0.05] * 4 + [0.5] * 6
-    music = arrange(chords, density, loudness, "C major")
+    music = arrange(chords, density, loudness, "C major", form=form_of(("verse", 2), ("chorus", 3)))
     arpeggio = [n for n in music.part("Arpeggio").notes if n.start < 16 * TICKS_PER_BEAT]
     half = 4 * 2 * TICKS_PER_BEAT
     calm = [n for n in arpeggio if n.start < half]
-    assert len(calm) == 4 and all(n.end - n.start == 2 * TICKS_PER_BEAT for n in calm)  # half notes
-    assert len(arpeggio) - len(calm) == 4 * 2 * 4  # then sixteenths
-    assert max(n.velocity for n in calm) < min(n.velocity for n in arpeggio if n.start >= half)
-    drums = music.part("Drums").notes
-    assert all(n.start >= half for n in drums)
+    busy = [n for n in arpeggio if n.start >= half]
+    assert len(busy) == 2 * 4 * 4 and len(calm) < len(busy) / 2  # sixteenths after a calm verse
+    assert max(n.velocity for n in calm) < min(n.velocity for n in busy)
 
 
 def test_at_other_tempos_chords_change_on_half_bar_lines():
@@ -220,7 +232,7 @@ def test_at_other_tempos_chords_change_on_half_bar_lines():
     midi = arrange(chords, 10.0, 0.2, "C major", tempo=100.0).to_midi()
     assert [m.tempo for m in _meta(midi, "set_tempo")] == [mido.bpm2tempo(100)]
     beat = 60 / 100
-    assert [text for _, text in _markers(midi)] == ["C", "Am", "F"]
+    assert [text for _, text in _markers(midi)] == ["C", "Am", "F"]  # no form: no section markers
     assert [t / beat for t, _ in _markers(midi)] == pytest.approx([0, 6, 14])
     assert midi.length == pytest.approx(16 * beat)  # four bars, ending on the bar line
 
@@ -249,28 +261,74 @@ def _roundtrip(midi: mido.MidiFile):
     return buffer
 
 
-def test_crashes_open_sections_on_bar_lines_at_most_once_in_eight_bars():
-    # 60 s at 120 bpm. Cuts at 4 s (beat 8, a downbeat), 9.6 s (beat 19: a 3/4 bar puts it on a
-    # downbeat, but too soon after the first), 25 s (beat 50, again after a 3/4 bar) and 50 s
-    # (beat 100, the third beat of the bar at 98, whose downbeat takes the crash); the ending's
-    # crash (bar 114) comes too soon after that one.
-    grid = Grid.for_video(60.0, 120.0, cuts=[4.0, 9.6, 25.0, 50.0])
-    music = arrange([1] * grid.steps, 10.0, 0.2, "C major", grid=grid)
+def test_sections_open_with_a_crash_after_a_fill_and_are_marked():
+    form = form_of(("intro", 2), ("verse", 4), ("chorus", 4), ("break", 2), ("chorus", 4), ("outro", 2))
+    steps = 2 * form.bars
+    music = arrange([1] * steps, 1.0, 0.2, "C major", form=form)  # calm footage: level 0
+    starts = [4 * s.first_bar for s in form.sections[1:]]
     drums = music.part("Drums").notes
     crashes = sorted(n.start // TICKS_PER_BEAT for n in drums if n.pitch == CRASH)
-    assert crashes == [8, 50, 98]
-    assert set(crashes) <= set(grid.bar_starts)
-    for cut in crashes:
-        fill = [n.pitch for n in drums if (cut - 1) * TICKS_PER_BEAT <= n.start < cut * TICKS_PER_BEAT]
-        assert HIGH_TOM in fill and LOW_TOM in fill
-    toms = [n for n in drums if n.pitch in (HIGH_TOM, LOW_TOM)]
-    assert len(toms) == 2 * len(crashes)  # fills only before crashes
-    still = arrange([1] * grid.steps, 1.0, 0.2, "C major", grid=grid)
-    assert not still.part("Drums").notes  # still footage: no groove and no lone crash
-
+    assert set(starts) <= set(crashes)  # every section after the first opens with one, calm or not
+    for section, start in zip(form.sections[1:], starts, strict=True):
+        crash = next(n for n in drums if n.pitch == CRASH and n.start == start * TICKS_PER_BEAT)
+        before = [n.pitch for n in drums if (start - 2) * TICKS_PER_BEAT <= n.start < start * TICKS_PER_BEAT]
+        if TEXTURES[section.name].drums != "off":
+            assert HIGH_TOM in before and LOW_TOM in before  # a fill leads in
+        else:
+            assert crash.velocity < 60 and HIGH_TOM not in before  # a soft crash marks the change, no fill
+    labels = [text for _, text in _markers(music.to_midi()) if is_section_label(text)]
+    assert labels == ["Intro 1", "Verse 1", "Chorus 1", "Break 1", "Chorus 2", "Outro 1"]
     assert [p.name for p in arrange([1] * 12, 10.0, 0.2, "C major", drums=False).parts] == [
         "Chords", "Arpeggio", "Bass",
     ]  # fmt: skip
+
+
+def test_each_kind_of_section_has_its_texture():
+    form = form_of(("intro", 4), ("verse", 4), ("chorus", 4), ("break", 4), ("outro", 4))
+    music = arrange([1, 1, 6, 6, 4, 4, 5, 5] * 5, 8.0, 0.2, "C major", form=form)
+
+    def played(part: str, section: int) -> int:
+        first, last = (4 * 4 * section + b for b in (0, 16))
+        return sum(first * TICKS_PER_BEAT <= n.start < last * TICKS_PER_BEAT for n in music.part(part).notes)
+
+    intro, verse, chorus, pause, outro = range(5)
+    assert played("Arpeggio", intro) == 0 and played("Chords", verse) == 0  # a sparse intro, no verse pad
+    assert played("Arpeggio", chorus) > played("Arpeggio", verse) > 0  # the chorus moves faster
+    grooves = [sum(n.pitch != CRASH for n in music.part("Drums").notes
+                   if 16 * s * TICKS_PER_BEAT + TICKS_PER_BEAT <= n.start < 16 * (s + 1) * TICKS_PER_BEAT - 2 * TICKS_PER_BEAT)
+               for s in range(5)]  # fmt: skip
+    assert grooves[chorus] > grooves[verse] > 0 == grooves[intro] == grooves[pause]
+    assert played("Arpeggio", pause) == 0 and played("Chords", pause) > 0  # a break drops to the pad
+    everything = [sum(played(p.name, s) for p in music.parts) for s in range(5)]
+    assert max(everything) >= 1.7 * min(everything)
+
+
+def test_the_melody_stays_on_top_of_the_accompaniment():
+    chords = vocab.parse_progression("C C Am Am F F G G") * 2
+    melody = [
+        MelodyNote(pitch, 8 * i, 8 * i + 6) for i, pitch in enumerate([64, 65, 67, 69, 71, 72, 60, 62] * 2)
+    ]
+    music = arrange(chords, 12.0, 0.2, "C major", melody=melody, form=full(8))
+    lead = music.part("Melody").notes
+    accompaniment = [n for p in music.parts if p.name in ("Chords", "Arpeggio", "Bass") for n in p.notes]
+    for note in lead:
+        assert all(a.pitch < note.pitch for a in accompaniment if a.start <= note.start < a.end)
+
+
+def test_a_lifted_section_changes_key_and_is_played_a_step_up():
+    sections = [Section("verse", 0, 2), Section("chorus", 2, 2, lift=2)]
+    form = Form(numbered(sections))
+    melody = [MelodyNote(72, 0, 8), MelodyNote(72, 32, 40)]
+    music = arrange([1, 1, 1, 1, 1, 1, 1, 1], 8.0, 0.2, "C major", melody=melody, form=form)
+    midi = music.to_midi()
+    assert [m.key for m in _meta(midi, "key_signature")] == ["C", "D"]
+    assert [s.label for s in music.spans] == ["C", "D"]
+    assert [n.pitch for n in music.part("Melody").notes] == [72, 74]
+
+
+def test_no_pad_note_is_held_longer_than_two_bars():
+    music = arrange([1] * 16, 5.0, 0.2, "C major", form=full(8))  # one chord for eight bars
+    assert max(n.end - n.start for n in music.part("Chords").notes) <= 8 * TICKS_PER_BEAT
 
 
 @pytest.mark.parametrize(
@@ -288,6 +346,7 @@ def test_crashes_open_sections_on_bar_lines_at_most_once_in_eight_bars():
         ({"loudness": 1.5}, "0..1"),
         ({"loudness": float("nan")}, "NaN"),
         ({"grid": Grid.regular(4)}, "do not fit"),
+        ({"form": Form.single(3)}, "a form of 3 bars"),
     ],
 )
 def test_bad_input_is_a_user_error(kwargs, message):
@@ -349,7 +408,7 @@ def test_write_midi_never_replaces_a_file_unless_asked(tmp_path):
 
 def test_phrases_swell_and_every_part_spans_a_wide_range_of_velocities():
     chords = vocab.parse_progression("C C Am Am F F G G") * 4  # 16 bars, four phrases
-    music = arrange(chords, 10.0, 0.2, "C major")  # one loudness throughout: the swell alone
+    music = arrange(chords, 10.0, 0.2, "C major", form=full(16))  # one loudness throughout: the swell alone
     for part in music.parts:
         velocities = [n.velocity for n in part.notes]
         assert max(velocities) - min(velocities) >= 24, part.name

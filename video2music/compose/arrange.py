@@ -24,8 +24,9 @@ tracks, each on its own channel with a General MIDI program the caller chooses:
 The lead stays on top: every accompaniment pitch lies below the lowest melody note of its bar
 (``voicing.ceiling``). Each kind of section has its texture (``TEXTURES``): the intro sparse
 (pad and bass, no groove), the verse medium (arpeggio and bass, a light groove), the pre-chorus
-building, the chorus full (pad, arpeggio a level busier, the bass in octaves, the full groove),
-the bridge in half time, a break dropping to the pad alone and the outro thinning out. The
+building, the chorus full (pad, arpeggio two levels busier, the bass in octaves, the full groove),
+the bridge in half time, a break dropping to the pad alone and the outro thinning out (music
+arranged without a form plays every part, ``PLAIN``). The
 video's note density sets a level 0-4 (``DENSITY_THRESHOLDS``) that each section moves by its
 ``level_offset`` within its bounds; loudness, the section's energy and the phrase swell set the
 velocities (every four-bar phrase rises from soft to its middle and falls back by ``SWELL``).
@@ -103,12 +104,13 @@ class Texture:
     velocity: int = 0
 
 
+PLAIN = Texture(pad=True, arpeggio=True, level_offset=0, levels=(0, 4), drums="full")  # no form given
 TEXTURES = {
     "intro": Texture(pad=True, arpeggio=False, level_offset=-1, levels=(0, 1), drums="off", velocity=-6),
     "verse": Texture(pad=False, arpeggio=True, level_offset=0, levels=(1, 2), drums="light", velocity=-2),
     "pre-chorus": Texture(pad=True, arpeggio=True, level_offset=0, levels=(1, 3), drums="build"),
     "chorus": Texture(
-        pad=True, arpeggio=True, level_offset=1, levels=(2, 4), drums="full", octave_bass=True, velocity=6
+        pad=True, arpeggio=True, level_offset=2, levels=(2, 4), drums="full", octave_bass=True, velocity=6
     ),
     "bridge": Texture(pad=True, arpeggio=False, level_offset=0, levels=(1, 2), drums="half"),
     "break": Texture(pad=True, arpeggio=False, level_offset=-2, levels=(0, 0), drums="off", velocity=-8),
@@ -132,20 +134,22 @@ def velocity(loudness: float, offset: int = 0) -> int:
 
 @dataclass(frozen=True)
 class _Beats:
-    """Per-beat controls: the section, the level, loudness and swell, the 4/4 pattern beat."""
+    """Per-beat controls: the texture, the section's lift, the level, loudness and swell, and the
+    4/4 pattern beat."""
 
-    sections: list[Section]
+    textures: list[Texture]
+    lifts: list[int]
     levels: np.ndarray
     loudness: np.ndarray
     swell: np.ndarray
     pattern: np.ndarray
 
     def velocity(self, beat: int, accent: int = 0) -> int:
-        texture = TEXTURES[self.sections[beat].name]
-        return velocity(self.loudness[beat], accent + texture.velocity + round(self.swell[beat]))
+        offset = accent + self.textures[beat].velocity + round(self.swell[beat])
+        return velocity(self.loudness[beat], offset)
 
     def texture(self, beat: int) -> Texture:
-        return TEXTURES[self.sections[beat].name]
+        return self.textures[beat]
 
 
 def _swell(grid: Grid, form: Form) -> np.ndarray:
@@ -231,11 +235,13 @@ def arrange(
 
     ``density`` and ``loudness`` are per step (or one constant for all steps); ``grid`` gives the
     steps' onsets and scene cuts (default: regular half bars at ``tempo``, no cuts); ``form`` the
-    sections (default: one verse); ``melody``, if given, becomes the Melody track. See the module
+    sections (default: none, every part plays at the density's level, ``PLAIN``); ``melody``, if
+    given, becomes the Melody track. See the module
     docstring for timing and textures. Raises UserError for out-of-range input before any work.
     """
     key = vocab.parse_key(key) if isinstance(key, str) else key
     ids, density, loudness, grid = _validate(chords, density, loudness, tempo, grid)
+    planned = form is not None
     form = form or Form.single(len(grid.bars))
     if form.bars != len(grid.bars):
         raise UserError(f"a form of {form.bars} bars for music of {len(grid.bars)} bars")
@@ -244,14 +250,21 @@ def arrange(
     bar_of_beat = np.array([bar for bar, _, _ in _positions(grid)])
     bar_sections = form.section_of_bar()
     sections = [bar_sections[b] for b in bar_of_beat]
+    textures = [TEXTURES[s.name] if planned else PLAIN for s in sections]
     beat_steps = np.array([grid.step_of_beat(b) for b in range(end_beat)])
     levels = density_levels(density)[beat_steps]
-    for beat, section in enumerate(sections):
-        texture = TEXTURES[section.name]
+    for beat, texture in enumerate(textures):
         levels[beat] = int(np.clip(levels[beat] + texture.level_offset, *texture.levels))
     if len(grid.bars) >= 2:
         levels[end_beat - grid.bars[-1] :] = 0  # the last bar rings out over the final chord
-    beats = _Beats(sections, levels, loudness[beat_steps], _swell(grid, form), _pattern_beats(grid))
+    beats = _Beats(
+        textures,
+        [s.lift for s in sections],
+        levels,
+        loudness[beat_steps],
+        _swell(grid, form),
+        _pattern_beats(grid),
+    )
 
     lead = _melody_part(melody, key, beats, grid) if melody is not None else None
     ceilings = _ceilings(lead, form, bar_of_beat)
@@ -265,11 +278,11 @@ def arrange(
     if drums:
         starts = [grid.bar_starts[s.first_bar] for s in form.sections[1:]]
         final = end_beat - grid.bars[-1] if len(grid.bars) >= 2 else None
-        feels = [TEXTURES[s.name].drums for s in sections]
+        feels = [t.drums for t in textures]
         builds = frozenset(
             beat
             for s in form.sections
-            if TEXTURES[s.name].drums == "build"
+            if planned and TEXTURES[s.name].drums == "build"
             for beat in range(
                 grid.bar_starts[s.end_bar - 1], grid.bar_starts[s.end_bar - 1] + grid.bars[s.end_bar - 1]
             )
@@ -278,7 +291,7 @@ def arrange(
         parts.append(Part("Drums", drum_rules.DRUM_CHANNEL, instruments.drums, notes=notes))
     if lead is not None:
         parts.append(Part("Melody", MELODY_CHANNEL, instruments.melody, notes=lead))
-    marks = [(grid.bar_starts[s.first_bar] * TICKS_PER_BEAT, s.label) for s in form.sections]
+    marks = [(grid.bar_starts[s.first_bar] * TICKS_PER_BEAT, s.label) for s in form.sections if planned]
     changes = _key_changes(form, key, grid)
     arrangement = Arrangement(
         parts, spans, key, float(tempo), end_beat * TICKS_PER_BEAT, meters=grid.meter_changes(),
@@ -321,7 +334,7 @@ def _melody_part(melody: Sequence[MelodyNote], key: vocab.Key, beats: _Beats, gr
         accent = MELODY_ACCENTS[0 if on_beat and beats.pattern[beat] % 2 == 0 else 1 if on_beat else 2]
         contour = int(np.clip(round(note.pitch - centre), -MELODY_CONTOUR, MELODY_CONTOUR))
         vel = beats.velocity(beat, MELODY_LIFT + accent + contour)
-        pitch = note.pitch + key.transpose + beats.sections[beat].lift
+        pitch = note.pitch + key.transpose + beats.lifts[beat]
         notes.append(Note(pitch, note.start * sixteenth, note.end * sixteenth, vel))
     return notes
 

@@ -86,8 +86,8 @@ def arpeggio_tones(chord: int, pad: tuple[int, ...] | None, top: int, count: int
 def bass_note(chord: int, previous: int, inversions_so_far: int, changes_so_far: int) -> int:
     """The bass note of ``chord`` after ``previous``: the root in the octave nearest it, or the
     chord's third or fifth when that moves the bass by a step where the root would leap (by at
-    least ``INVERSION_COST`` semitones less), as long as inversions stay under
-    ``MAX_INVERSION_SHARE`` of the chord changes. Kept within ``BASS_RANGE``."""
+    least ``INVERSION_COST`` semitones less), as long as inversions stay within one more than
+    ``MAX_INVERSION_SHARE`` of the chord changes so far. Kept within ``BASS_RANGE``."""
     tones = vocab.chord_pitch_classes(chord)
 
     def nearest(pc: int) -> int:
@@ -95,7 +95,7 @@ def bass_note(chord: int, previous: int, inversions_so_far: int, changes_so_far:
         return min(candidates, key=lambda p: (abs(p - previous), p))
 
     root = nearest(tones[0])
-    room = inversions_so_far + 1 <= MAX_INVERSION_SHARE * max(changes_so_far, 1)
+    room = inversions_so_far < 1 + MAX_INVERSION_SHARE * changes_so_far
     if not room or abs(root - previous) <= 2:
         return root
     options = [nearest(pc) for pc in tones[1:3]]
