@@ -93,19 +93,13 @@ def musicxml(
     melody = next((p for p in arrangement.parts if p.name == "Melody" and p.notes), None)
     if melody is not None:
         lines = engraving.write_line(_played(melody, sixteenth), bars, [start for start, _ in symbols])
-    else:
+    else:  # a slash a beat: a symbol with a place on the staff but no pitch of its own
         lines = [[Written(bar.start + beat * BEAT, BEAT, None) for beat in range(bar.beats)] for bar in bars]
     key_of_bar = _keys_by_bar(arrangement.key, keys, len(bars))
 
     root = ET.Element("score-partwise", version="3.1")
-    ET.SubElement(ET.SubElement(root, "work"), "work-title").text = title
-    identification = ET.SubElement(root, "identification")
-    if composer:
-        ET.SubElement(identification, "creator", type="composer").text = composer
-    encoding = ET.SubElement(identification, "encoding")
-    ET.SubElement(encoding, "software").text = f"video2music {__version__}"
     instrument = melody or next((p for p in arrangement.parts if p.name == "Chords"), None)
-    _part_list(ET.SubElement(root, "part-list"), "Melody" if melody else "Chords", instrument)
+    _header(root, title, composer, "Melody" if melody else "Chords", instrument)
     part = ET.SubElement(root, "part", id="P1")
     labels = dict(sections)
     breaks = _system_starts(len(bars), labels)
@@ -121,9 +115,8 @@ def musicxml(
             _tempo(measure, arrangement.tempo)
         if index in labels:
             direction = ET.SubElement(measure, "direction", placement="above")
-            mark = ET.SubElement(
-                ET.SubElement(direction, "direction-type"), "rehearsal", enclosure="rectangle"
-            )
+            mark = ET.SubElement(ET.SubElement(direction, "direction-type"), "rehearsal")
+            mark.set("enclosure", "rectangle")
             mark.text = labels[index]
         if melody is not None:
             staff, tied = _melody_bar(written, key, symbols, tied)
@@ -171,7 +164,8 @@ def _melody_bar(
     ]
     marks = iter(engraving.accidentals(notes, engraving.key_fifths(key)))
     staff = [
-        (item, pitch, next(marks) if pitch else None) for item, pitch in zip(written, spelled, strict=True)
+        (item, pitch, None if pitch is None else next(marks))
+        for item, pitch in zip(written, spelled, strict=True)
     ]
     return staff, tied
 
@@ -204,8 +198,16 @@ def _sounding(symbols: list[tuple[int, int]], position: int) -> int:
     return symbols[index][1] if index >= 0 else vocab.N_ID
 
 
-def _part_list(part_list: ET.Element, name: str, instrument: Part | None) -> None:
-    score_part = ET.SubElement(part_list, "score-part", id="P1")
+def _header(root: ET.Element, title: str, composer: str | None, name: str, instrument: Part | None) -> None:
+    """The title, the composer if any, and the one part: its name (not printed, as on a lead
+    sheet) and the instrument notation programs play it with."""
+    ET.SubElement(ET.SubElement(root, "work"), "work-title").text = title
+    identification = ET.SubElement(root, "identification")
+    if composer:
+        ET.SubElement(identification, "creator", type="composer").text = composer
+    encoding = ET.SubElement(identification, "encoding")
+    ET.SubElement(encoding, "software").text = f"video2music {__version__}"
+    score_part = ET.SubElement(ET.SubElement(root, "part-list"), "score-part", id="P1")
     ET.SubElement(score_part, "part-name", {"print-object": "no"}).text = name
     program = instrument.program if instrument else 0
     score_instrument = ET.SubElement(score_part, "score-instrument", id="P1-I1")
