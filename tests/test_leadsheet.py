@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from video2music import Video2Music
-from video2music.compose.arrange import arrange
+from video2music.compose.arrange import Arrangement, arrange
 from video2music.compose.melody import MelodyNote
 from video2music.features import VideoFeatures
 from video2music.output.leadsheet import KINDS, musicxml, write_lead_sheet
@@ -31,13 +31,18 @@ PROGRESSION = vocab.parse_progression("C Dm E7 Fmaj7 G7 Am7 Bhdim7 Bdim Caug Dsu
 ACCIDENTAL_ALTER = {"flat-flat": -2, "flat": -1, "natural": 0, "sharp": 1, "double-sharp": 2}
 
 
-def test_chord_symbols_and_melody_round_trip(tmp_path):
-    assert set(KINDS) == set(vocab.QUALITIES)
+def every_quality() -> tuple[Arrangement, Grid, list[MelodyNote]]:
+    """Each chord two half bars, in Bb major, a cut bending the meter, and a short melody."""
     chords = [c for c in PROGRESSION for _ in range(2)]
     grid = Grid.for_video(len(chords) * 1.0, 120.0, cuts=[3.4])
-    key = vocab.parse_key("Bb major")
     melody = [MelodyNote(72, 0, 3), MelodyNote(74, 4, 9), MelodyNote(76, 9, 22), MelodyNote(67, 40, 64)]
-    music = arrange(chords, 8.0, 0.2, key, grid=grid, melody=melody)
+    return arrange(chords, 8.0, 0.2, "Bb major", grid=grid, melody=melody), grid, melody
+
+
+def test_chord_symbols_and_melody_round_trip(tmp_path):
+    assert set(KINDS) == set(vocab.QUALITIES)
+    music, grid, melody = every_quality()
+    key = music.key
     path = tmp_path / "song.musicxml"
     write_lead_sheet(music, path, title="song")
 
@@ -121,6 +126,13 @@ def test_sections_start_systems_and_the_key_signature_changes(tmp_path):
     assert_engraved(root)
     with pytest.raises(ValueError, match="bar 16"):
         musicxml(music, sections=[(16, "Outro")])
+
+    # Four bars of running sixteenths do not fit a line: they go two to a line, so MuseScore
+    # does not leave one bar alone on a line of its own.
+    running = [MelodyNote(scale[i % 8], i, i + 1) for i in range(16 * 8)]
+    music = arrange(chords[:16], 8.0, 0.2, "C major", melody=running)
+    measures = ET.fromstring(musicxml(music, sections=[(0, "A"), (4, "B")])).findall("part/measure")
+    assert [i for i, m in enumerate(measures) if m.find("print") is not None] == [2, 4, 6]
 
 
 @pytest.fixture(scope="module")
@@ -255,7 +267,9 @@ def test_musescore_opens_the_lead_sheets_without_a_word(model, sample_sheet, tmp
     )
     chart = tmp_path / "chart.musicxml"
     write_lead_sheet(model.generate(SAMPLE, seed=0, melody=False).arrangement, chart, title="chart")
-    sheets = [sample_sheet, long, chart]
+    every = tmp_path / "every.musicxml"  # every quality, N.C., flats, a composer to escape
+    write_lead_sheet(every_quality()[0], every, title="Every <chord>", composer="Lennon & McCartney")
+    sheets = [sample_sheet, long, chart, every]
 
     log = musescore(tmp_path, sheets)
     said = [

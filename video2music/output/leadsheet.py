@@ -9,14 +9,16 @@ changing where ``keys`` changes it. Without a melody it is a chord chart: the sy
 rhythm slashes, one a beat.
 
 The page follows a pop lead sheet (a Real Book page): the title from the video's name, a
-composer only when one is given, no instrument name, four bars a system, and each section
-(``sections``: rehearsal marks such as "A" or "Verse 1") starting a new system after a double
-bar line. MuseScore 3 opens the file without a warning; music21 reads it back.
+composer only when one is given, no instrument name, four bars a system (two when they hold
+too many notes to fit one), and each section (``sections``: rehearsal marks such as "A" or
+"Verse 1") starting a new system after a double bar line. MuseScore 3 opens the file without a
+warning; music21 reads it back.
 """
 
 from __future__ import annotations
 
 import bisect
+import itertools
 import os
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -47,6 +49,10 @@ KINDS = {
 }
 ACCIDENTALS = {-2: "flat-flat", -1: "flat", 0: "natural", 1: "sharp", 2: "double-sharp"}
 BARS_PER_SYSTEM = 4  # a Real Book line; a section starts a new one
+# The most symbols (notes, rests, accidentals) four bars can hold on one line of MuseScore's
+# default A4 page: 40 fit, 44 did not (measured); denser bars go two to a line, so that MuseScore
+# does not break the four itself and leave a lone bar stretched over a line.
+SYSTEM_WIDTH = 40
 SLASH_STEP, SLASH_OCTAVE = "B", 4  # rhythm slashes sit on the treble staff's middle line
 HEADER = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -90,22 +96,26 @@ def musicxml(
             raise ValueError(f"bar {bar} lies outside the lead sheet's {len(bars)} bars (counted from 0)")
     sixteenth = arrangement.ticks_per_beat // BEAT
     symbols = [(span.start // sixteenth, span.chord) for span in arrangement.spans]
+    key_of_bar = _keys_by_bar(arrangement.key, keys, len(bars))
     melody = next((p for p in arrangement.parts if p.name == "Melody" and p.notes), None)
     if melody is not None:
         lines = engraving.write_line(_played(melody, sixteenth), bars, [start for start, _ in symbols])
+        staves = _melody_staves(lines, key_of_bar, symbols)
     else:  # a slash a beat: a symbol with a place on the staff but no pitch of its own
-        lines = [[Written(bar.start + beat * BEAT, BEAT, None) for beat in range(bar.beats)] for bar in bars]
-    key_of_bar = _keys_by_bar(arrangement.key, keys, len(bars))
+        staves = [
+            [(Written(bar.start + beat * BEAT, BEAT, None), _slash(key), None) for beat in range(bar.beats)]
+            for bar, key in zip(bars, key_of_bar, strict=True)
+        ]
 
     root = ET.Element("score-partwise", version="3.1")
     instrument = melody or next((p for p in arrangement.parts if p.name == "Chords"), None)
     _header(root, title, composer, "Melody" if melody else "Chords", instrument)
     part = ET.SubElement(root, "part", id="P1")
     labels = dict(sections)
-    breaks = _system_starts(len(bars), labels)
+    widths = [len(staff) + sum(mark is not None for _, _, mark in staff) for staff in staves]
+    breaks = _system_starts(widths, labels)
     chords_at = dict(symbols)
-    tied: Spelled | None = None  # the spelling a tie carries into the next bar
-    for index, (bar, written) in enumerate(zip(bars, lines, strict=True)):
+    for index, (bar, staff) in enumerate(zip(bars, staves, strict=True)):
         measure = ET.SubElement(part, "measure", number=str(index + 1))
         if index in breaks:
             ET.SubElement(measure, "print", {"new-system": "yes"})
@@ -118,13 +128,6 @@ def musicxml(
             mark = ET.SubElement(ET.SubElement(direction, "direction-type"), "rehearsal")
             mark.set("enclosure", "rectangle")
             mark.text = labels[index]
-        if melody is not None:
-            staff, tied = _melody_bar(written, key, symbols, tied)
-        else:
-            slash = Spelled(
-                SLASH_STEP, engraving.signature_alter(SLASH_STEP, engraving.key_fifths(key)), SLASH_OCTAVE
-            )
-            staff = [(item, slash, None) for item in written]
         for item, pitch, accidental in staff:
             if item.start in chords_at:
                 _harmony(measure, chords_at[item.start], key)
@@ -148,26 +151,34 @@ def _played(melody: Part, sixteenth: int) -> list[Played]:
     return played
 
 
-def _melody_bar(
-    written: list[Written], key: vocab.Key, symbols: list[tuple[int, int]], tied: Spelled | None
-) -> tuple[list[tuple[Written, Spelled | None, int | None]], Spelled | None]:
-    """Each symbol of a melody bar with its spelling (None for a rest) and the alteration its
-    accidental shows (None: no accidental), and the spelling a tie carries into the next bar.
-    A note is spelled as a tone of the chord sounding where it starts; its tied pieces keep that."""
-    spelled: list[Spelled | None] = []
-    for item in written:
-        if item.pitch is not None and not (item.tie_stop and tied):
-            tied = engraving.spell(item.pitch, key, _sounding(symbols, item.start))
-        spelled.append(tied if item.pitch is not None else None)
-    notes = [
-        (pitch, item.tie_stop) for item, pitch in zip(written, spelled, strict=True) if pitch is not None
-    ]
-    marks = iter(engraving.accidentals(notes, engraving.key_fifths(key)))
-    staff = [
-        (item, pitch, None if pitch is None else next(marks))
-        for item, pitch in zip(written, spelled, strict=True)
-    ]
-    return staff, tied
+Staff = list[tuple[Written, Spelled | None, int | None]]
+
+
+def _melody_staves(
+    lines: list[list[Written]], key_of_bar: list[vocab.Key], symbols: list[tuple[int, int]]
+) -> list[Staff]:
+    """Each symbol of each bar with its spelling (None for a rest) and the alteration its
+    accidental shows (None: no accidental). A note is spelled in its bar's key as a tone of the
+    chord sounding where it starts; its tied pieces keep that spelling, across bar lines too."""
+    staves = []
+    spelled: Spelled | None = None
+    for written, key in zip(lines, key_of_bar, strict=True):
+        pitches: list[Spelled | None] = []
+        for item in written:
+            if item.pitch is not None and not (item.tie_stop and spelled):
+                spelled = engraving.spell(item.pitch, key, _sounding(symbols, item.start))
+            pitches.append(None if item.pitch is None else spelled)
+        notes = [(p, item.tie_stop) for item, p in zip(written, pitches, strict=True) if p is not None]
+        marks = iter(engraving.accidentals(notes, engraving.key_fifths(key)))
+        staves.append(
+            [(item, p, None if p is None else next(marks)) for item, p in zip(written, pitches, strict=True)]
+        )
+    return staves
+
+
+def _slash(key: vocab.Key) -> Spelled:
+    """A rhythm slash's place: the middle line, as the key signature alters it (no accidental)."""
+    return Spelled(SLASH_STEP, engraving.signature_alter(SLASH_STEP, engraving.key_fifths(key)), SLASH_OCTAVE)
 
 
 def _keys_by_bar(first: vocab.Key, keys: Sequence[tuple[int, vocab.Key]], count: int) -> list[vocab.Key]:
@@ -180,16 +191,19 @@ def _keys_by_bar(first: vocab.Key, keys: Sequence[tuple[int, vocab.Key]], count:
     return by_bar
 
 
-def _system_starts(count: int, sections: dict[int, str]) -> set[int]:
+def _system_starts(widths: list[int], sections: dict[int, str]) -> set[int]:
     """The bars that begin a system after the first: each section's first bar, then every
-    ``BARS_PER_SYSTEM`` bars counted from it."""
-    starts, since = set(), 0
-    for bar in range(1, count):
-        since += 1
-        if bar in sections or since == BARS_PER_SYSTEM:
-            starts.add(bar)
-            since = 0
-    return starts
+    ``BARS_PER_SYSTEM`` bars counted from it; four bars holding more than ``SYSTEM_WIDTH``
+    symbols (``widths``: notes, rests and accidentals a bar) are split into two lines of two."""
+    edges = sorted({0, *sections, len(widths)})
+    starts = set()
+    for first, end in itertools.pairwise(edges):
+        for start in range(first, end, BARS_PER_SYSTEM):
+            starts.add(start)
+            stop = min(start + BARS_PER_SYSTEM, end)
+            if stop - start > 2 and sum(widths[start:stop]) > SYSTEM_WIDTH:
+                starts.add(start + 2)
+    return starts - {0}
 
 
 def _sounding(symbols: list[tuple[int, int]], position: int) -> int:
@@ -251,12 +265,18 @@ def _tempo(measure: ET.Element, tempo: float) -> None:
 
 
 def _harmony(measure: ET.Element, chord: int, key: vocab.Key) -> None:
-    harmony = ET.SubElement(measure, "harmony", {"print-frame": "no"})
-    root = ET.SubElement(harmony, "root")
     if chord == vocab.N_ID:
-        ET.SubElement(root, "root-step", text="").text = "C"
+        # "No chord" as MusicXML says it (kind none, its root not shown), but hidden and shown as
+        # words instead: MuseScore 3 prints the unshown root ("CN.C.").
+        direction = ET.SubElement(measure, "direction", placement="above")
+        words = ET.SubElement(ET.SubElement(direction, "direction-type"), "words", {"font-size": "12"})
+        words.text = "N.C."
+        harmony = ET.SubElement(measure, "harmony", {"print-frame": "no", "print-object": "no"})
+        ET.SubElement(ET.SubElement(harmony, "root"), "root-step", text="").text = "C"
         ET.SubElement(harmony, "kind", text="N.C.").text = "none"
         return
+    harmony = ET.SubElement(measure, "harmony", {"print-frame": "no"})
+    root = ET.SubElement(harmony, "root")
     quality = vocab.chord_quality(chord)
     name = vocab.chord_root_name(vocab.chord_root(chord), quality, key)
     ET.SubElement(root, "root-step").text = name[0]
