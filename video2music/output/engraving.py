@@ -62,7 +62,7 @@ class Bar:
     @property
     def group_lines(self) -> tuple[int, ...]:
         """Where the bar's beat groups start, in sixteenths from its start, and its end."""
-        groups = {4: (2, 2), 5: (2, 3), 6: (3, 3)}.get(self.beats, (self.beats,))
+        groups = {4: (2, 2), 5: (2, 3)}.get(self.beats, (self.beats,))
         lines = [0]
         for beats in groups:
             lines.append(lines[-1] + beats * BEAT)
@@ -99,14 +99,14 @@ class Written:
 
 
 def bars_of(meters: Sequence[tuple[int, int]], end_beat: int) -> list[Bar]:
-    """The bars of a piece from its meter changes ((beat, beats a bar), the first at beat 0);
-    a last bar cut short by ``end_beat`` keeps the beats it has."""
+    """The bars of a piece from its meter changes ((beat, beats a bar), the first at beat 0) to
+    ``end_beat``, a bar line."""
     changes = dict(meters)
     bars: list[Bar] = []
     beat, beats = 0, meters[0][1]
     while beat < end_beat:
         beats = changes.get(beat, beats)
-        bars.append(Bar(beat * BEAT, min(beats, end_beat - beat)))
+        bars.append(Bar(beat * BEAT, beats))
         beat += beats
     return bars
 
@@ -127,7 +127,7 @@ def write_line(
             _write(written, bars, starts, cuts, now, start, None)
         if item:
             _write(written, bars, starts, cuts, start, stop, item.pitch)
-        now = max(now, stop)
+        now = stop
     return [_beamed(symbols) for symbols in written]
 
 

@@ -138,17 +138,9 @@ def musicxml(
 
 
 def _played(melody: Part, sixteenth: int) -> list[Played]:
-    """The melody on the sixteenth grid it was written on, each note ending by the next's start."""
+    """The melody (one line, written on sixteenths) in sixteenths."""
     notes = sorted(melody.notes, key=lambda n: n.start)
-    played = []
-    for note, following in zip(notes, [*notes[1:], None], strict=True):
-        start = round(note.start / sixteenth)
-        end = round(note.end / sixteenth)
-        if following is not None:
-            end = min(end, round(following.start / sixteenth))
-        if end > start:
-            played.append(Played(note.pitch, start, end))
-    return played
+    return [Played(n.pitch, n.start // sixteenth, n.end // sixteenth) for n in notes]
 
 
 Staff = list[tuple[Written, Spelled | None, int | None]]
