@@ -4,8 +4,8 @@ Two forms are read:
 
 - text: ``0 Am | 2 F | 4 C | 6 G`` (seconds, then a chord; ``0s Am`` as the console and the page
   print it; entries separated by ``|`` or new lines), given on the command line or in a file;
-- the JSON that ``generate.py`` writes (``clip.json``): its ``chord_changes``, with its key and
-  tempo.
+- the JSON that ``generate.py`` writes (``clip.json``): its ``chord_changes``, with its key,
+  tempo and composer.
 
 Each chord starts on the grid step whose onset is nearest its time, so a progression written
 for a video lands on exactly the steps it came from (those that start at scene cuts included), and an
@@ -46,6 +46,7 @@ class TimedChords:
     tempo: float | None = None
     duration: float | None = None
     source: str = "the chords"
+    composer: str | None = None  # named on the lead sheet
 
     def check_duration(self, duration: float) -> None:
         """UserError when the source says it was written for a video of another length."""
@@ -138,6 +139,7 @@ def _from_json(text: str, path: Path) -> TimedChords:
         tempo = float(data["tempo"]) if data.get("tempo") is not None else None
         duration = float(data["duration"]) if data.get("duration") is not None else None
         key = str(data["key"]) if data.get("key") else None
+        composer = str(data["composer"]) if data.get("composer") else None
     except vocab.VocabError as error:
         raise UserError(f"{path}: {error}") from None
     except (ValueError, KeyError, TypeError) as error:
@@ -146,4 +148,4 @@ def _from_json(text: str, path: Path) -> TimedChords:
             f"{path} is not a chord file written by generate.py ({reason}); it needs a chord_changes "
             'list of {"time": seconds, "chord": symbol}'
         ) from None
-    return _checked(changes, str(path), key=key, tempo=tempo, duration=duration)
+    return _checked(changes, str(path), key=key, tempo=tempo, duration=duration, composer=composer)
