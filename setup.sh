@@ -3,7 +3,7 @@
 # the package with its dependencies at the versions constraints.txt pins (setup.cfg states the
 # compatible ranges). Safe to rerun: each step is skipped once done.
 #   bash setup.sh         what generate.py needs
-#   bash setup.sh --dev   also the test tools, the web app and a browser for its tests
+#   bash setup.sh --dev   also the test tools, the web app, a browser for its tests and MuseScore 3
 set -euo pipefail
 cd "$(dirname "$0")"
 extras=""
@@ -11,6 +11,7 @@ packages=(libfluidsynth3 fluid-soundfont-gm libgl1 libglib2.0-0)
 if [ "${1:-}" = "--dev" ]; then
   extras="[dev,app]"
   packages+=(chromium chromium-driver espeak-ng)  # espeak-ng speaks the test clips' voice-over
+  packages+=(musescore3)  # the lead-sheet test opens the pages in MuseScore, as a musician would
 fi
 if ! python3 -c "import venv, ensurepip" 2>/dev/null; then packages+=(python3-venv); fi
 missing=()

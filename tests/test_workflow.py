@@ -4,6 +4,7 @@ re-rendered over the same features, dynamics and cuts, and the refusals that go 
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import mido
@@ -18,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CLIP = ROOT / "examples" / "fades.mp4"  # 10 s
 OTHER = ROOT / "examples" / "delayed_start.mp4"
 CRASH = 49
+COMPOSER = "Ada Lovelace"
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +31,16 @@ def features_file(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def first_take(tmp_path_factory) -> Path:
-    """generate.py on the clip, as a user runs it first: fades.mid/.wav/.json/_with_music.mp4."""
+    """generate.py on the clip, as a user runs it first: fades.mid/.wav/.json/_with_music.mp4 and
+    the lead sheet, naming its composer."""
     out = tmp_path_factory.mktemp("take1")
-    assert main(["--video", str(CLIP), "--out", str(out), "--weights", "debug", "--seed", "5"]) == 0
+    args = ["--video", str(CLIP), "--out", str(out), "--weights", "debug", "--seed", "5"]
+    assert main([*args, "--composer", COMPOSER]) == 0
     return out
+
+
+def composer(sheet: Path) -> str | None:
+    return ET.parse(sheet).getroot().findtext("identification/creator[@type='composer']")
 
 
 def _one_error_line(capsys) -> str:
@@ -48,6 +56,8 @@ def test_features_file_reuses_the_extraction(first_take, features_file, tmp_path
     assert main([*args, "--seed", "5", "--no-video"]) == 0
     first, again = (json.loads((folder / "fades.json").read_text()) for folder in (first_take, out))
     assert again["chords"] == first["chords"] and again["note_density"] == first["note_density"]
+    assert first["composer"] == composer(first_take / "fades.musicxml") == COMPOSER
+    assert "composer" not in again and composer(out / "fades.musicxml") is None  # none unless given
     assert sorted(p.name for p in out.iterdir()) == ["fades.json", "fades.mid", "fades.musicxml", "fades.wav"]
     # Without a video only the music is written, named after the features file.
     alone = tmp_path / "alone"
@@ -88,6 +98,7 @@ def test_edited_chords_rerender_over_the_same_dynamics_and_cuts(first_take, tmp_
     assert rerendered["note_density"] == summary["note_density"]
     assert rerendered["grid"]["cut_steps"] == summary["grid"]["cut_steps"]
     assert rerendered["settings"]["chords_from"] == str(edited)
+    assert rerendered["composer"] == composer(out / "fades.musicxml") == COMPOSER  # the JSON's
 
 
 def test_a_progression_with_times_lands_on_the_nearest_half_bar(tmp_path, midi_check):

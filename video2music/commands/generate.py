@@ -92,7 +92,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--lead-sheet",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="write NAME.musicxml: melody, chord symbols, key, tempo and meter (default: on)",
+        help="write NAME.musicxml, the lead sheet: melody and chord symbols, or a chord chart with "
+        "--no-melody (default: on)",
+    )
+    p.add_argument(
+        "--composer",
+        help="the composer the lead sheet names (default: none; with --chords FILE.json, its composer)",
     )
     p.add_argument(
         "--soundfont", help="a General MIDI .sf2 file (default: $VIDEO2MUSIC_SOUNDFONT, FluidR3_GM, TimGM6mb)"
@@ -316,7 +321,8 @@ def _score(
                 under_sound=outputs.soundtrack.mode == "mix" and "video" in outputs.targets,
                 **piece,
             )
-            paths = write_result(result, outputs, progress_bars=show)
+            composer = args.composer or (chords.composer if chords else None)
+            paths = write_result(result, outputs, progress_bars=show, composer=composer)
         except UserError as error:
             failed(job, error)
             continue

@@ -71,7 +71,7 @@ from video2music.compose import voicing
 from video2music.compose.arrangement import TICKS_PER_BEAT, Arrangement, ChordSpan, Note, Part
 from video2music.compose.instruments import Instruments
 from video2music.theory import vocab
-from video2music.theory.form import Form, Section
+from video2music.theory.form import Form
 from video2music.theory.grid import BEATS_PER_BAR, STEPS_PER_BAR, Grid, check_tempo
 from video2music.utils.errors import UserError
 

@@ -34,6 +34,7 @@ from pathlib import Path
 
 from video2music.audio import mux, synth
 from video2music.compose.arrangement import Arrangement
+from video2music.output.leadsheet import write_lead_sheet
 from video2music.output.result import GenerationResult
 from video2music.utils.errors import UserError
 from video2music.utils.forked import ForkedCall
@@ -373,10 +374,12 @@ def write_result(
     *,
     progress_bars: bool = False,
     stages: Callable[[str], None] | None = None,
+    composer: str | None = None,
 ) -> dict[str, Path]:
     """Write ``result`` as the set ``outputs`` plans (a folder: the default set, named after the
     video); returns kind -> path and adds the writing stages to ``result.timings``. ``stages`` is
-    told each kind of file just before it is written."""
+    told each kind of file just before it is written. ``composer`` is named on the lead sheet
+    (titled after the video) and in the JSON."""
     if not isinstance(outputs, OutputSet):
         outputs = plan_result(outputs, result.video.stem if result.video else "video2music")
     if "video" in outputs.targets and result.video is None:
@@ -390,12 +393,12 @@ def write_result(
         plot_timeline(result, path)
 
     def write_json(path: Path) -> None:
-        path.write_text(json.dumps(result.summary(), indent=1))
+        summary = result.summary() | ({"composer": composer} if composer else {})
+        path.write_text(json.dumps(summary, indent=1))
 
     def write_sheet(path: Path) -> None:
-        from video2music.output.leadsheet import write_lead_sheet  # music21 is slow to import
-
-        write_lead_sheet(result.arrangement, path, title=outputs.targets["midi"].stem)
+        title = result.video.stem if result.video else outputs.targets["midi"].stem
+        write_lead_sheet(result.arrangement, path, title=title, composer=composer)
 
     return write_music(
         outputs,
@@ -406,7 +409,7 @@ def write_result(
         timings=result.timings,
         progress_bars=progress_bars,
         stages=stages,
-        parallel={"plot", "leadsheet"},  # matplotlib and music21: slow to import, slow to write
+        parallel={"plot"},  # matplotlib: slow to import, slow to write
     )
 
 

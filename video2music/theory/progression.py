@@ -4,8 +4,8 @@ Two forms are read:
 
 - text: ``0 Am | 2 F | 4 C | 6 G`` (seconds, then a chord; ``0s Am`` as the console and the page
   print it; entries separated by ``|`` or new lines), given on the command line or in a file;
-- the JSON that ``generate.py`` writes (``clip.json``): its ``chord_changes``, with its key and
-  tempo.
+- the JSON that ``generate.py`` writes (``clip.json``): its ``chord_changes``, with its key,
+  tempo and composer.
 
 Each chord starts on the grid step whose onset is nearest its time, so a progression written
 for a video lands on exactly the steps it came from (those that start at scene cuts included), and an
@@ -48,6 +48,7 @@ class TimedChords:
     duration: float | None = None
     source: str = "the chords"
     form: tuple[tuple[str, int, int], ...] | None = None  # (section, bars, lift), as the JSON keeps it
+    composer: str | None = None  # named on the lead sheet
 
     def check_duration(self, duration: float) -> None:
         """UserError when the source says it was written for a video of another length."""
@@ -141,6 +142,7 @@ def _from_json(text: str, path: Path) -> TimedChords:
         duration = float(data["duration"]) if data.get("duration") is not None else None
         key = str(data["key"]) if data.get("key") else None
         form = tuple(form_from_json(data["form"], str(path))) if data.get("form") else None
+        composer = str(data["composer"]) if data.get("composer") else None
     except vocab.VocabError as error:
         raise UserError(f"{path}: {error}") from None
     except (ValueError, KeyError, TypeError) as error:
@@ -149,4 +151,4 @@ def _from_json(text: str, path: Path) -> TimedChords:
             f"{path} is not a chord file written by generate.py ({reason}); it needs a chord_changes "
             'list of {"time": seconds, "chord": symbol}'
         ) from None
-    return _checked(changes, str(path), key=key, tempo=tempo, duration=duration, form=form)
+    return _checked(changes, str(path), key=key, tempo=tempo, duration=duration, form=form, composer=composer)
