@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from video2music.analysis import stats
+from video2music.analysis import musicality, stats
 from video2music.compose.arrange import arrange
 from video2music.compose.melody import MelodyNote
 from video2music.theory import vocab
@@ -49,7 +49,8 @@ def test_doubling_velocity_and_beats():
     loud = stats.Notes(np.zeros(3), np.ones(3), np.array([60, 62, 64]), np.array([40, 90, 75]))
     assert stats.velocity_range(loud) == 50
     hits = np.array([0.0, 2.01, 3.0])
-    assert stats.near_share(hits, np.array([0.0, 2.0, 4.0]), stats.ON_BEAT_SECONDS) == pytest.approx(2 / 3)
+    lines = np.array([0.0, 2.0, 4.0])
+    assert musicality.near_share(hits, lines, stats.ON_BEAT_SECONDS) == pytest.approx(2 / 3)
 
 
 def write_wav(path, samples: np.ndarray, rate: int = 44100) -> None:

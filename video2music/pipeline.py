@@ -16,24 +16,19 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from video2music.audio.mux import ducked_spans
-from video2music.compose.arrange import arrange
-from video2music.compose.chords import GenerationSettings, write_chords
+from video2music.compose.chords import GenerationSettings
 from video2music.compose.dynamics import Dynamics, RegressionDynamics, RuleDynamics
-from video2music.compose.form_planner import shape_form
 from video2music.compose.instruments import Instruments
-from video2music.compose.melody import write_melody
+from video2music.compose.piece import Models, Progress, Request, compose_piece
 from video2music.features import BACKENDS, VideoFeatures, extract, probe
 from video2music.model.checkpoint import Checkpoint, load_any, resolve_checkpoint
 from video2music.model.device import check_device
 from video2music.output.result import GenerationResult
 from video2music.theory import vocab
-from video2music.theory.form import parse_form
-from video2music.theory.grid import Grid, check_tempo
 from video2music.theory.progression import TimedChords
 from video2music.utils.errors import UserError
 from video2music.utils.timing import Stopwatch
@@ -41,7 +36,6 @@ from video2music.utils.timing import Stopwatch
 logger = logging.getLogger(__name__)
 
 LONG_VIDEO_SECONDS = 20 * 60
-Progress = Callable[[float, str], None]
 
 
 def _warn_if_long(video: str | Path | None, duration: float | None) -> None:
@@ -130,17 +124,14 @@ class Video2Music:
         key: str | vocab.Key | None = None,
         primer: str | None = None,
         tempo: float = 120.0,
-    ) -> tuple[vocab.Key | None, list[int]]:
+        form: str | None = None,
+    ) -> Request:
         """Parse and check one piece's choices without touching a video; UserError for a bad one.
 
         ``generate`` runs it first; callers with many videos or a queue run it to refuse a request
-        before any work. Returns the key (None: chosen from the mood later) and the primer's chord
-        ids. (``GenerationSettings`` are checked when they are made.)
+        before any work. (``GenerationSettings`` are checked when they are made.)
         """
-        out_key = vocab.parse_key(key) if isinstance(key, str) else key
-        primer_ids = vocab.parse_progression(primer) if primer else []
-        check_tempo(tempo)
-        return out_key, primer_ids
+        return Request.parse(key=key, primer=primer, tempo=tempo, form=form)
 
     def generate(
         self,
@@ -150,6 +141,7 @@ class Video2Music:
         key: str | vocab.Key | None = None,
         primer: str | None = None,
         tempo: float = 120.0,
+        form: str | None = None,
         instruments: Instruments | None = None,
         drums: bool = True,
         melody: bool = True,
@@ -160,19 +152,20 @@ class Video2Music:
         progress_bars: bool = False,
         chords: TimedChords | None = None,
         under_sound: bool = False,
-        form: str | None = None,
     ) -> GenerationResult:
-        """Score ``video`` (or precomputed ``features``): chords, dynamics, a melody (unless
-        ``melody`` is False) and the arranged MIDI.
+        """Score ``video`` (or precomputed ``features``): a song form, chords, dynamics, a melody
+        (unless ``melody`` is False) and the arranged MIDI (see ``video2music.compose.piece``).
 
-        ``primer`` chords are typed in the output key (``"C Am F G"`` in C major). ``chords`` (an
-        edited progression, ``video2music.theory.progression``) replace the decoded chords on the
-        same grid, so the features, dynamics and cuts stay as they were. ``settings`` replaces
-        ``self.settings`` for this call only (a server sharing one model between requests passes
-        them this way). ``progress``, if given, is called with (fraction done, stage name);
-        ``progress_bars`` shows tqdm bars for the long stages. ``under_sound``: the music will be
-        mixed under the video's own sound (``audio.mux.Soundtrack`` "mix"); the melody then rests
-        wherever the mix ducks the music, so it never competes with a voice.
+        ``primer`` chords are typed in the output key (``"C Am F G"`` in C major); ``form`` is a
+        song form in bars (``"intro 4, verse 8, chorus 8"``; default: planned from the video).
+        ``chords`` (an edited progression, ``video2music.theory.progression``) replace the decoded
+        chords on the same grid, so the features, dynamics and cuts stay as they were (and its
+        form, when it has one). ``settings`` replaces ``self.settings`` for this call only (a
+        server sharing one model between requests passes them this way). ``progress``, if given,
+        is called with (fraction done, stage name); ``progress_bars`` shows tqdm bars for the long
+        stages. ``under_sound``: the music will be mixed under the video's own sound
+        (``audio.mux.Soundtrack`` "mix"); the melody then rests wherever the mix ducks the music,
+        so it never competes with a voice.
         """
         if video is None and features is None:
             raise UserError("give a video file or its features")
@@ -180,8 +173,10 @@ class Video2Music:
             raise UserError("no melody model is loaded; load one with from_pretrained or pass melody=False")
         report = progress or (lambda fraction, message: None)
         settings = settings or self.settings
-        out_key, primer_ids = self.check_settings(key=key, primer=primer, tempo=tempo)
-        form_entries = parse_form(form) if form else None
+        request = dataclasses.replace(
+            self.check_settings(key=key, primer=primer, tempo=tempo, form=form),
+            edited=chords, instruments=instruments, drums=drums, melody=melody, seed=seed,
+        )  # fmt: skip
         watch = Stopwatch()
         with watch("features"):
             if features is None:
@@ -192,59 +187,18 @@ class Video2Music:
                 if "semantic" in self.inputs and features.semantic is None:
                     self.feature_backend("basic")  # raises the explanation
                 _warn_if_long(video, features.duration)
-
-        report(0.4, "planning the song")
-        with watch("dynamics"):
-            density, loudness = self.dynamics(features)
-        with watch("form"):
-            grid = Grid.for_video(
-                features.duration, tempo, features.scene_cuts if settings.cut_changes else ()
-            )
-            given, source = form_entries, "--form"
-            if given is None and chords is not None and chords.form is not None:
-                given, source = chords.form, chords.source
-            song = shape_form(features, grid, density, loudness, given, source)
-
-        report(0.6, "writing chords")
-        with watch("chords"):
-            progression = write_chords(
-                self.model, features, grid, song, key=out_key, primer=primer_ids, edited=chords,
-                settings=settings, seed=seed, device=self.device,
-            )  # fmt: skip
-            out_key, decided = progression.key, progression.chords
-
-        report(0.7, "writing the melody")
         with watch("melody"):
-            lead, rests = None, []
-            if melody:
-                rests = ducked_spans(video) if under_sound and video is not None else []
-                lead = write_melody(
-                    self.melody.model, decided, grid, song, grid.sample(density),
-                    seed=seed, transpose=out_key.transpose, rests=rests,
-                )  # fmt: skip
-
-        report(0.8, "arranging")
-        with watch("arrange"):
-            arrangement = arrange(
-                decided, grid.sample(density), grid.sample(loudness), out_key,
-                tempo=tempo, instruments=instruments, grid=grid, drums=drums, melody=lead, form=song,
-            )  # fmt: skip
-        report(1.0, "done")
+            rests = ducked_spans(video) if melody and under_sound and video is not None else []
+        models = Models(self.model, self.melody.model if melody else None, self.dynamics, self.device)
+        piece = compose_piece(models, features, request, settings, rests=rests, watch=watch, report=report)
         chosen = {
-            "seed": seed,
-            "key": out_key.name,
-            "key_chosen_from_mood": key is None,
-            "primer": primer,
-            "tempo": tempo,
-            "drums": drums,
-            "melody": melody,
+            **request.record(),
+            "key": piece.key.name,
+            "tempo": request.tempo,
             "melody_rests_under_sound": [[round(a, 3), round(b, 3)] for a, b in rests],
-            "chords_from": progression.source,
-            "instruments": None if instruments is None else dataclasses.asdict(instruments),
-            "instrument_names": (instruments or Instruments()).names(),
             **dataclasses.asdict(settings),
         }
-        models = {
+        used = {
             "transformer": self.name,
             "transformer_inputs": sorted(self.inputs),
             "dynamics": self.dynamics.name,
@@ -253,14 +207,15 @@ class Video2Music:
         return GenerationResult(
             video=Path(video) if video is not None else None,
             features=features,
-            chords=decided,
-            grid=grid,
-            key=out_key,
-            tempo=tempo,
-            density=density,
-            loudness=loudness,
-            arrangement=arrangement,
+            chords=piece.chords,
+            grid=piece.grid,
+            key=piece.key,
+            tempo=request.tempo,
+            density=piece.density,
+            loudness=piece.loudness,
+            arrangement=piece.arrangement,
+            form=piece.form,
             settings=chosen,
-            models=models,
+            models=used,
             timings=watch.seconds,
         )

@@ -15,8 +15,8 @@ Definitions (times in seconds):
   peak (dBTP: the peak of the 4x oversampled signal), both by ``video2music.audio.loudness``;
 * crashes on beat 1: the share of crash cymbal hits within 30 ms of a downbeat.
 
-The chord sounding in a written MIDI file is read from its Chords track (the pad holds every
-chord tone); in POP909 from ``chord_midi.txt``.
+The chord sounding in a written MIDI file is read from its chord markers
+(``analysis.musicality.piece_from_midi``); in POP909 from ``chord_midi.txt``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from video2music.analysis.musicality import near_share, piece_from_midi
 from video2music.audio.loudness import LoudnessMeter
 from video2music.theory import vocab
 from video2music.utils.errors import UserError
@@ -128,19 +129,6 @@ def pitch_summary(notes: Notes) -> dict[str, float]:
     }
 
 
-def near_share(times: Sequence[float], lines: Sequence[float], tolerance: float) -> float:
-    """Share of ``times`` within ``tolerance`` of one of ``lines`` (NaN without times)."""
-    times = np.asarray(times, dtype=float)
-    if not len(times):
-        return math.nan
-    lines = np.sort(np.asarray(lines, dtype=float))
-    if not len(lines):
-        return 0.0
-    index = np.clip(np.searchsorted(lines, times), 1, len(lines) - 1)
-    nearest = np.minimum(np.abs(times - lines[index - 1]), np.abs(times - lines[index]))
-    return float((nearest <= tolerance).mean())
-
-
 def melody_stats(
     melody: Notes,
     start: float,
@@ -186,7 +174,8 @@ def strong_beats(beats: np.ndarray, downbeats: np.ndarray) -> np.ndarray:
 
 def arrangement_stats(path: str | Path) -> dict[str, float]:
     """The statistics of one written MIDI file of video2music (its bars from the file's tempo and
-    time signatures)."""
+    time signatures, its chords from its markers)."""
+
     midi = read_midi(path)
     parts = midi_parts(midi)
     end = float(midi.get_end_time())
@@ -194,9 +183,14 @@ def arrangement_stats(path: str | Path) -> dict[str, float]:
     downbeats = downbeats[downbeats < end - 1e-6]
     strong = strong_beats(midi.get_beats(), downbeats)
     pad = parts.get("Chords", Notes.of([]))
+    spans = piece_from_midi(path).spans
+    starts = np.array([span.start for span in spans])
 
     def chord_at(time: float) -> set[int]:
-        return {int(p) % 12 for p in pad.sounding_at(time)}
+        index = int(np.searchsorted(starts, time + 1e-6, side="right")) - 1
+        if index < 0 or spans[index].end <= time:
+            return set()
+        return set(vocab.chord_pitch_classes(spans[index].chord))
 
     stats: dict[str, float] = {"seconds": end}
     if "Melody" in parts:

@@ -15,6 +15,7 @@ from video2music.compose.instruments import PRESETS, Instruments
 from video2music.features.clip import clip_source
 from video2music.features.extract import BACKENDS, extract
 from video2music.features.video_features import VideoFeatures
+from video2music.theory.form import parse_form
 from video2music.theory.progression import TimedChords, load_chords
 from video2music.utils.errors import UserError, cli_main
 from video2music.utils.forked import ForkedCall
@@ -53,6 +54,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="play these chords instead of the model's: a NAME.json written by generate.py (its "
         "chord_changes edited as you like), a text file, or a progression with times in seconds such as "
         "'0 Am | 2 F | 4 C'; the features, dynamics and cuts stay as they were",
+    )
+    p.add_argument(
+        "--form",
+        help="the song form in bars, e.g. 'intro 4, verse 8, chorus 8, verse 8, chorus 8 +2, outro 4' "
+        "(sections: intro, verse, pre-chorus, chorus, bridge, break, outro; +N lifts one N semitones; "
+        "the last section runs to the end). Default: planned from the video; with --chords FILE.json, "
+        "its form",
     )
     p.add_argument(
         "--tempo",
@@ -219,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     load_fluidsynth()
     soundtrack = Soundtrack(args.audio, args.music_gain)
     chords = load_chords(args.chords) if args.chords else None
+    if args.form:
+        parse_form(args.form)  # a bad form is refused before any video is read
     if chords is not None and args.primer:
         raise UserError(
             "--primer starts the model's chords; with --chords there are none to start, so give one"
@@ -260,6 +270,7 @@ def _score(
     piece = dict(
         key=args.key or (chords.key if chords else None),
         primer=args.primer,
+        form=args.form,
         tempo=args.tempo if args.tempo is not None else (chords.tempo if chords else None) or DEFAULT_TEMPO,
     )
     v2m.check_settings(**piece)

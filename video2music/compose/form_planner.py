@@ -135,7 +135,7 @@ def _segments(bars: int, line_novelty: np.ndarray) -> list[tuple[int, int]]:
                 best[end], back[end] = score, start
     cuts, end = [], bars
     while end > 0:
-        cuts.append((back[end], end - back[end]))
+        cuts.append((int(back[end]), int(end - back[end])))
         end = back[end]
     return cuts[::-1]
 

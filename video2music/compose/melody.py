@@ -19,7 +19,9 @@ rest. The form (``video2music.theory.form``) decides what repeats, the model cho
   pitches of a ``vary`` bar), conditioned on the chord, the next chord, the position in bar and
   phrase, the notes per beat wanted (``NOTES_PER_BEAT`` per section, a little more on busy
   footage) and the section's energy (``ROLE_ENERGY``, moved by the video's intensity): a chorus
-  sits higher and moves more than a verse, as the model learned from POP909.
+  sits higher and moves more than a verse, as the model learned from POP909, and its register
+  starts ``CHORUS_LIFT`` above the verses' middle. Within a phrase the register arches
+  (``CONTOUR``): it climbs to the third bar and settles for the cadence.
 * Rules on what it may choose: on beats 1 and 3 a note that is not a chord tone loses
   ``STRONG_BEAT_PENALTY`` nats (pop uses passing tones there, but not often); new notes lie
   within an octave of the one before, and each semitone of a leap beyond a whole tone costs
@@ -27,8 +29,9 @@ rest. The form (``video2music.theory.form``) decides what repeats, the model cho
   same pitch again costs ``REPEAT_COST``; each semitone outside the section's ``REGISTER`` (as
   heard, after transposition) costs ``REGISTER_COST``, and nothing leaves ``MELODY_RANGE``. A
   rest longer than ``LONG_REST`` sixteenths costs ``LONG_REST_COST`` per sixteenth more. Lines
-  breathe where singers do: a phrase ends with at least an eighth's rest, its last beat favours
-  a rest by ``PHRASE_END_REST``, and a rest anywhere else costs ``BREATH_COST`` to begin; over
+  breathe where singers do: a phrase ends with ``PHRASE_END_BEATS`` beats' rest, the beat before
+  favours a rest by ``PHRASE_END_REST`` and the end of its second bar by ``HALF_PHRASE_REST``, and a rest
+  anywhere else costs ``BREATH_COST`` to begin and ``GAP_COST`` a sixteenth to go on; over
   the last ``SOUNDING_WINDOW`` sixteenths the line keeps sounding between ``SOUNDING_SHARE`` of
   the time (POP909's melodies sound 66% of the time).
 * Ending. The piece's last bar, when it sings, starts with a chord tone and holds it.
@@ -41,6 +44,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import torch
@@ -67,11 +71,13 @@ logger = logging.getLogger(__name__)
 
 MELODY_RANGE = (60, 88)  # C4..E6, as heard: above the accompaniment's ceiling
 REGISTER = {  # as heard: where each section's line is centred
-    "verse": (62, 76),
-    "pre-chorus": (65, 79),
-    "chorus": (69, 83),
-    "bridge": (64, 79),
+    "verse": (62, 74),
+    "pre-chorus": (64, 77),
+    "chorus": (67, 81),
+    "bridge": (64, 77),
 }
+CHORUS_LIFT = 3  # semitones a chorus's register starts above the verses' middle
+CONTOUR = (-2, 0, 3, -1)  # the register's shift in each bar of a phrase: an arch to the third bar
 ROLE_ENERGY = {"verse": -0.3, "pre-chorus": 0.05, "chorus": 0.45, "bridge": 0.0}
 NOTES_PER_BEAT = {"verse": 1.15, "pre-chorus": 1.25, "chorus": 1.4, "bridge": 1.15}
 BUSY_DENSITY = 12.0  # the accompaniment's notes per second at which the melody is busiest
@@ -81,12 +87,15 @@ LEAP_COST = 0.25
 REPEAT_COST = 0.7
 REGISTER_COST = 0.5
 SOUNDING_WINDOW = 64  # four bars: a phrase
-SOUNDING_SHARE = (0.5, 0.85)
+SOUNDING_SHARE = (0.5, 0.9)
 SOUNDING_GAIN = 20.0
 LONG_REST = 8
 LONG_REST_COST = 0.25
+PHRASE_END_BEATS = 2  # a phrase's last bar ends with this many beats' rest
 PHRASE_END_REST = 1.5
-BREATH_COST = 1.5  # a rest starting inside a phrase: pop lines breathe at their ends
+HALF_PHRASE_REST = 1.0
+BREATH_COST = 2.5  # a rest starting inside a phrase: pop lines breathe at their ends
+GAP_COST = 1.0  # a rest inside a phrase going on past a sixteenth (a gap, not an articulation)
 STRONG_BEAT_PENALTY = 1.0
 STRONG_POSITIONS = (0, 8)  # sixteenths of beats 1 and 3
 _SCALE = (0, 2, 4, 5, 7, 9, 11)  # the normalised keys' scale (A minor's natural form shares it)
@@ -203,8 +212,11 @@ def _allowed(
     register: tuple[int, int],
 ) -> np.ndarray:
     """Additive log-odds for each token at one sixteenth (-inf: not allowed). ``breath``: ``must``
-    (the last eighth of a phrase: a rest), ``end`` (the phrase's last beat: a rest favoured) or
-    ``no`` (inside a phrase: a rest costs ``BREATH_COST`` to begin). ``heard_shift`` moves the
+    (the last ``PHRASE_END_BEATS`` of a phrase: a rest), ``end`` (the beat before: a rest favoured by
+    ``PHRASE_END_REST``), ``may`` (the end of a half phrase: favoured by ``HALF_PHRASE_REST``) or
+    ``no`` (inside a phrase: a rest costs ``BREATH_COST`` to begin and ``GAP_COST`` a sixteenth to
+    go on). On beats 1 and 3 an avoid note
+    (a semitone above a chord tone) is never struck. ``heard_shift`` moves the
     normalised pitches to where they are heard."""
     previous, last_pitch = line.previous, line.last_pitch
     bias = np.zeros(NUM_TOKENS, dtype=np.float32)
@@ -225,14 +237,19 @@ def _allowed(
     bias[REST] += SOUNDING_GAIN * (max(line.sounding - high, 0) - max(low - line.sounding, 0))
     if breath == "end":
         bias[REST] += PHRASE_END_REST
+    elif breath == "may":
+        bias[REST] += HALF_PHRASE_REST
     elif previous != REST:
         bias[REST] -= BREATH_COST
+    elif 0 < line.rest_run < LONG_REST:
+        bias[REST] -= GAP_COST
     if previous == REST:
         bias[HOLD] = -np.inf
     if chord != vocab.N_ID and (position in STRONG_POSITIONS or final):
         tones = set(vocab.chord_pitch_classes(chord))
         off_chord = np.array([p % 12 not in tones for p in pitches])
         bias[2:][off_chord] -= np.inf if final else STRONG_BEAT_PENALTY
+        bias[2:][_avoid_notes(chord)] = -np.inf
         if last_pitch is not None and last_pitch % 12 not in tones and previous != REST:
             bias[HOLD] -= np.inf if final else STRONG_BEAT_PENALTY
     if final:  # the final chord arrives with a note of its own
@@ -247,6 +264,12 @@ def _nearest_chord_tone(pitch: int, chord: int) -> int:
         return pitch
     tones = set(vocab.chord_pitch_classes(chord))
     return min(range(pitch - 6, pitch + 7), key=lambda p: (p % 12 not in tones, abs(p - pitch), p))
+
+
+@cache
+def _avoid_notes(chord: int) -> np.ndarray:
+    """Which of the model's pitches ``_clashes`` with ``chord``."""
+    return np.array([_clashes(int(p), chord) for p in _PITCHES])
 
 
 def _clashes(pitch: int, chord: int) -> bool:
@@ -349,11 +372,14 @@ def compose(
         )
     )
     writer = _Writer(model, condition, steps, seed)
+    sung: dict[str, list[int]] = {}  # pitches (normalised) each kind of section has sung
     with torch.inference_mode():
         for b, plan in enumerate(plans):
             section = sections[b]
-            register = REGISTER.get(section.name, REGISTER["verse"])
             shift = transpose + section.lift
+            low, high = _register(section.name, sung, shift)
+            arch = CONTOUR[(b - section.first_bar) % PHRASE_BARS]
+            register = (low + arch, high + arch)
             first, length = starts[b], grid.bars[b] * STEPS_PER_BEAT
             held_over = _held_over(writer.tokens, plans, starts, b) if plan.op in ("new", "vary") else 0
             for s in range(first, first + length):
@@ -372,7 +398,7 @@ def compose(
                 elif offset < held_over:
                     token = HOLD  # the note a copied bar ends with lasts as long as where it came from
                 else:
-                    breath = _breath(plan, length - offset)
+                    breath = _breath(plan, b - section.first_bar, length - offset)
                     bias = _allowed(
                         writer.line(s), chord, position, plan.op == "final", breath, shift, register
                     )
@@ -382,6 +408,8 @@ def compose(
                         bias += _rhythm_of(source, writer.previous)
                     token = writer.draw(logits, bias)
                 writer.put(s, token)
+                if token >= 2:
+                    sung.setdefault(section.name, []).append(token_pitch(token))
     notes = melody_notes(writer.tokens)
     logger.debug(
         "melody: %d notes over %d bars, sounding %.0f%%",
@@ -406,13 +434,26 @@ def _held_over(tokens: np.ndarray, plans: list[BarPlan], starts: list[int], bar:
     return min(run, starts[bar + 1] - starts[bar] if bar + 1 < len(starts) else run)
 
 
-def _breath(plan: BarPlan, left: int) -> str:
+def _register(name: str, sung: dict[str, list[int]], shift: int) -> tuple[int, int]:
+    """Where a section's new notes are aimed, as heard: its ``REGISTER``, and a chorus at least
+    ``CHORUS_LIFT`` above the middle of the verses sung so far, so the chorus lifts."""
+    low, high = REGISTER.get(name, REGISTER["verse"])
+    if name == "chorus" and sung.get("verse"):
+        low = max(low, int(np.median(sung["verse"])) + shift + CHORUS_LIFT)
+        high = max(high, low + 12)
+    return low, high
+
+
+def _breath(plan: BarPlan, bar_in_section: int, left: int) -> str:
     """Where a sixteenth lies for breathing (see ``_allowed``), ``left`` sixteenths before its
-    bar's end: a phrase ends with an eighth's rest at least."""
-    if plan.phrase_end and left <= STEPS_PER_BEAT // 2:
+    bar's end: a phrase ends with two beats' rest at least, a rest is favoured in the beat before,
+    and the line may breathe at the end of a phrase's second bar."""
+    if plan.phrase_end and left <= PHRASE_END_BEATS * STEPS_PER_BEAT:
         return "must"
-    if plan.phrase_end and left <= STEPS_PER_BEAT:
+    if plan.phrase_end and left <= (PHRASE_END_BEATS + 1) * STEPS_PER_BEAT:
         return "end"
+    if bar_in_section % PHRASE_BARS == PHRASE_BARS // 2 - 1 and left <= STEPS_PER_BEAT:
+        return "may"
     return "no"
 
 

@@ -16,6 +16,7 @@ from video2music import __version__
 from video2music.compose.arrangement import Arrangement
 from video2music.features import VideoFeatures
 from video2music.theory import vocab
+from video2music.theory.form import Form
 from video2music.theory.grid import Grid
 
 
@@ -32,6 +33,7 @@ class GenerationResult:
     density: np.ndarray
     loudness: np.ndarray
     arrangement: Arrangement  # the MIDI, before it is written
+    form: Form  # the sections, on the grid's bars
     settings: dict[str, Any]
     models: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
@@ -93,6 +95,8 @@ class GenerationResult:
                 for start, end, chord, symbol in self.chord_timeline()
             ],
             "chord_ids_normalised": [int(c) for c in self.grid.per_second(self.chords, f.T)],
+            "form": self.form.summary(self.grid),
+            "form_given": self.form.given,
             "grid": {
                 "tempo": self.grid.tempo,
                 "step_onset_beats": list(self.grid.onsets),

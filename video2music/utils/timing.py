@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 
 class Stopwatch:
-    """Seconds spent in named stages: ``with watch("render"): ...`` adds ``watch.seconds["render"]``.
+    """Seconds spent in named stages: ``with watch("render"): ...`` adds to ``watch.seconds["render"]``.
 
     A stage that raises is not recorded: a partial time would read as a complete one.
     """
@@ -20,4 +20,4 @@ class Stopwatch:
     def __call__(self, stage: str) -> Iterator[None]:
         started = time.perf_counter()
         yield
-        self.seconds[stage] = time.perf_counter() - started
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - started

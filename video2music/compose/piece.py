@@ -1,0 +1,173 @@
+"""One piece from a video's timeline: every compositional decision, in the order they are made.
+
+``Request`` is what a user chooses for a piece, parsed and checked before any video is read.
+``compose_piece`` then decides, stage by stage (each timed on the caller's stopwatch):
+
+1. ``dynamics``: note density and loudness per second (``compose.dynamics``);
+2. ``form``: the grid of bars at the tempo (bent at scene cuts, ``theory.grid``) and the song
+   form on it (``compose.form_planner``: the user's, a chords JSON's, or planned from the video);
+3. ``chords``: the key and a chord per half bar (``compose.chords``: the model's in the form's
+   shape, or the user's edited progression);
+4. ``melody``: the lead line (``compose.melody``), resting where a mix ducks the music;
+5. ``arrange``: the parts, section by section, into MIDI (``compose.arrange``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from video2music.compose.arrange import arrange
+from video2music.compose.arrangement import Arrangement
+from video2music.compose.chords import GenerationSettings, write_chords
+from video2music.compose.dynamics import Dynamics
+from video2music.compose.form_planner import shape_form
+from video2music.compose.instruments import Instruments
+from video2music.compose.melody import write_melody
+from video2music.features import VideoFeatures
+from video2music.model.melody_gru import MelodyModel
+from video2music.model.transformer import AffectiveMultimodalTransformer
+from video2music.theory import vocab
+from video2music.theory.form import Form, FormEntries, parse_form
+from video2music.theory.grid import Grid, check_tempo
+from video2music.theory.progression import TimedChords
+from video2music.utils.timing import Stopwatch
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class Request:
+    """One piece's choices, parsed and checked: the key (None: from the mood), primer chord ids
+    (in the output key, a bar each), the tempo, the form's entries (None: planned), edited chords
+    (None: the model's), the instruments, which parts play and the seed. ``primer_text`` and
+    ``form_text`` keep what the user typed, for the JSON."""
+
+    key: vocab.Key | None = None
+    primer: tuple[int, ...] = ()
+    tempo: float = 120.0
+    form: FormEntries | None = None
+    edited: TimedChords | None = None
+    instruments: Instruments | None = None
+    drums: bool = True
+    melody: bool = True
+    seed: int = 0
+    primer_text: str | None = None
+    form_text: str | None = None
+
+    @classmethod
+    def parse(
+        cls,
+        *,
+        key: str | vocab.Key | None = None,
+        primer: str | None = None,
+        tempo: float = 120.0,
+        form: str | None = None,
+        **choices: Any,
+    ) -> Request:
+        """A request from what a user typed; UserError for anything that cannot be played."""
+        return cls(
+            key=vocab.parse_key(key) if isinstance(key, str) else key,
+            primer=tuple(vocab.parse_progression(primer)) if primer else (),
+            tempo=check_tempo(tempo),
+            form=tuple(parse_form(form)) if form else None,
+            primer_text=primer,
+            form_text=form,
+            **choices,
+        )
+
+    def record(self) -> dict[str, Any]:
+        """What the JSON says the user asked for."""
+        instruments = self.instruments
+        return {
+            "seed": self.seed,
+            "key_chosen_from_mood": self.key is None,
+            "primer": self.primer_text,
+            "form_asked": self.form_text,
+            "drums": self.drums,
+            "melody": self.melody,
+            "chords_from": self.edited.source if self.edited is not None else None,
+            "instruments": None if instruments is None else dataclasses.asdict(instruments),
+            "instrument_names": (instruments or Instruments()).names(),
+        }
+
+
+@dataclass(frozen=True)
+class Models:
+    """The models a piece is composed with."""
+
+    chords: AffectiveMultimodalTransformer
+    melody: MelodyModel | None
+    dynamics: Dynamics
+    device: str = "cpu"
+
+
+@dataclass
+class Piece:
+    """What ``compose_piece`` decided: the grid and form, the key, a chord per step (normalised),
+    the per-second dynamics and the arrangement."""
+
+    grid: Grid
+    form: Form
+    key: vocab.Key
+    chords: list[int]
+    density: np.ndarray
+    loudness: np.ndarray
+    arrangement: Arrangement
+
+
+def compose_piece(
+    models: Models,
+    features: VideoFeatures,
+    request: Request,
+    settings: GenerationSettings,
+    *,
+    rests: Sequence[tuple[float, float]] = (),
+    watch: Stopwatch | None = None,
+    report: Progress | None = None,
+) -> Piece:
+    """The piece for ``features`` as ``request`` asks (see the module docstring). ``rests``
+    ((start, end) seconds) silence the melody where a mix ducks the music under the video's own
+    sound."""
+    watch = watch or Stopwatch()
+    report = report or (lambda fraction, message: None)
+    report(0.4, "planning the song")
+    with watch("dynamics"):
+        density, loudness = models.dynamics(features)
+    with watch("form"):
+        cuts = features.scene_cuts if settings.cut_changes else ()
+        grid = Grid.for_video(features.duration, request.tempo, cuts)
+        given, source = request.form, "--form"
+        if given is None and request.edited is not None and request.edited.form is not None:
+            given, source = request.edited.form, request.edited.source
+        form = shape_form(features, grid, density, loudness, given, source)
+
+    report(0.6, "writing chords")
+    with watch("chords"):
+        progression = write_chords(
+            models.chords, features, grid, form, key=request.key, primer=list(request.primer),
+            edited=request.edited, settings=settings, seed=request.seed, device=models.device,
+        )  # fmt: skip
+    key, chords = progression.key, progression.chords
+
+    report(0.7, "writing the melody")
+    with watch("melody"):
+        lead = None
+        if request.melody:
+            lead = write_melody(
+                models.melody, chords, grid, form, grid.sample(density),
+                seed=request.seed, transpose=key.transpose, rests=rests,
+            )  # fmt: skip
+
+    report(0.8, "arranging")
+    with watch("arrange"):
+        arrangement = arrange(
+            chords, grid.sample(density), grid.sample(loudness), key, tempo=request.tempo,
+            instruments=request.instruments, grid=grid, drums=request.drums, melody=lead, form=form,
+        )  # fmt: skip
+    report(1.0, "done")
+    return Piece(grid, form, key, chords, density, loudness, arrangement)
