@@ -7,7 +7,8 @@ Steps (``plan_form``):
    lies from the mean over the bars before it, so a sustained shift scores and a single cut does
    not; a cut on the bar line itself adds a little.
 2. Sections on bar lines. A dynamic programme picks the boundaries that gather the most novelty
-   (scaled by its 90th percentile over the piece), less a cost per section length
+   (scaled by its 90th percentile over the piece and squared, so a change's own bar line stands
+   out from its neighbours), less a cost per section length
    (``LENGTH_COST``: 8 bars is the norm of pop, 4 next, 12 and 16 for long stretches, other
    lengths rarely; under ``SHORT_PIECE_BARS`` bars 4 is the norm). A piece of
    ``INTRO_FROM_BARS`` bars or more opens with an intro of up to 4 bars, and one of
@@ -45,9 +46,10 @@ from video2music.utils.errors import UserError
 
 WINDOW_BARS = 4
 CUT_ON_LINE = 0.15
-NOVELTY_WEIGHT = 1.5  # on novelty scaled by its 90th percentile over the piece
+NOVELTY_WEIGHT = 2.5  # on novelty scaled by its 90th percentile over the piece, squared
 LENGTH_COST = {8: 0.0, 4: 1.0, 12: 1.0, 16: 1.2, 6: 2.0, 2: 2.5, 10: 2.5, 14: 2.8}
 ODD_LENGTH_COST = 4.0
+SECTION_COST = 0.75  # every section: fewer, longer ones unless the video asks
 SHORT_LENGTH_COST = {4: 0.0, 8: 0.3, 2: 1.5, 6: 1.5}  # under SHORT_PIECE_BARS bars: 4-bar sections
 SHORT_PIECE_BARS = 24
 EDGE_COST = {2: 0.0, 4: 0.0, 1: 2.0, 3: 2.0}  # intro and outro
@@ -127,7 +129,7 @@ def _segments(bars: int, line_novelty: np.ndarray) -> list[tuple[int, int]]:
             if first and last and bars > MAX_SECTION_BARS:
                 continue
             edge = (first and intro) or (last and outro)
-            cost = _length_cost(length, edge, bars) if not (first and last) else 0.0
+            cost = _length_cost(length, edge, bars) + SECTION_COST if not (first and last) else 0.0
             if (first and intro) and (last and outro):
                 continue
             score = best[start] - cost + (NOVELTY_WEIGHT * line_novelty[end] if not last else 0.0)
@@ -216,7 +218,8 @@ def plan_form(intensity: np.ndarray, emotion: np.ndarray, cuts: np.ndarray) -> F
     bars = len(intensity)
     change = novelty(intensity, emotion, cuts)
     scale = float(np.percentile(change[1:-1], 90)) if bars > 2 else 0.0
-    segments = _segments(bars, np.minimum(change / scale, 1.5) if scale > 0 else change)
+    # Squared, so a change's own bar line stands out from the lines near it.
+    segments = _segments(bars, np.minimum(change / scale, 1.5) ** 2 if scale > 0 else change)
     energy = [float(intensity[a : a + n].mean()) for a, n in segments]
     has_intro = bars >= INTRO_FROM_BARS and len(segments) > 1
     has_outro = bars >= OUTRO_FROM_BARS and len(segments) > 2
