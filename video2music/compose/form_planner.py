@@ -12,7 +12,8 @@ Steps (``plan_form``):
    (``LENGTH_COST``: 8 bars is the norm of pop, 4 next, 12 and 16 for long stretches, other
    lengths rarely; under ``SHORT_PIECE_BARS`` bars 4 is the norm). A piece of
    ``INTRO_FROM_BARS`` bars or more opens with an intro of up to 4 bars, and one of
-   ``OUTRO_FROM_BARS`` or more closes with an outro. A 2-minute video gets 6-10 sections.
+   ``OUTRO_FROM_BARS`` or more closes with an outro; a shorter piece is one section. A 2-minute
+   video gets 6-10 sections.
 3. Names from energy. The sections between intro and outro that are more intense than the middle
    of their range become choruses, the others verses; where the footage hardly changes
    (``STEADY_SPREAD``), the pop order verse-chorus-verse-chorus-bridge-chorus is used instead, so
@@ -50,7 +51,7 @@ NOVELTY_WEIGHT = 2.5  # on novelty scaled by its 90th percentile over the piece,
 LENGTH_COST = {8: 0.0, 4: 1.0, 12: 1.0, 16: 1.2, 6: 2.0, 2: 2.5, 10: 2.5, 14: 2.8}
 ODD_LENGTH_COST = 4.0
 SECTION_COST = 0.75  # every section: fewer, longer ones unless the video asks
-SHORT_LENGTH_COST = {4: 0.0, 8: 0.3, 2: 1.5, 6: 1.5}  # under SHORT_PIECE_BARS bars: 4-bar sections
+SHORT_LENGTH_COST = {4: 0.0, 8: 1.0, 2: 1.5, 6: 1.5}  # under SHORT_PIECE_BARS bars: 4-bar sections
 SHORT_PIECE_BARS = 24
 EDGE_COST = {2: 0.0, 4: 0.0, 1: 2.0, 3: 2.0}  # intro and outro
 SHORT_EDGE_COST = {2: 0.0, 1: 0.5, 4: 0.5, 3: 1.5}
@@ -115,7 +116,7 @@ def _length_cost(length: int, edge: bool, bars: int) -> float:
 def _segments(bars: int, line_novelty: np.ndarray) -> list[tuple[int, int]]:
     """(first bar, bars) of each section: the boundaries with the most novelty less length costs."""
     intro, outro = bars >= INTRO_FROM_BARS, bars >= OUTRO_FROM_BARS
-    if bars <= 2:
+    if not intro:  # under eight bars: one section, as long as the piece
         return [(0, bars)]
     best = np.full(bars + 1, -math.inf)
     best[0] = 0.0
@@ -129,7 +130,7 @@ def _segments(bars: int, line_novelty: np.ndarray) -> list[tuple[int, int]]:
             if first and last and bars > MAX_SECTION_BARS:
                 continue
             edge = (first and intro) or (last and outro)
-            cost = _length_cost(length, edge, bars) + SECTION_COST if not (first and last) else 0.0
+            cost = _length_cost(length, edge and not (first and last), bars) + SECTION_COST
             if (first and intro) and (last and outro):
                 continue
             score = best[start] - cost + (NOVELTY_WEIGHT * line_novelty[end] if not last else 0.0)

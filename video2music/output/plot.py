@@ -1,4 +1,5 @@
-"""A PNG timeline of one generation: cuts, motion, emotion, chords, density and loudness."""
+"""A PNG timeline of one generation: the song form, cuts, motion, emotion, chords, density and
+loudness."""
 
 from __future__ import annotations
 
@@ -21,15 +22,20 @@ _EMOTION_COLOURS = ("#e6550d", "#756bb1", "#de2d26", "#3182bd", "#31a354", "#bdb
 
 _MAJOR_COLOUR, _MINOR_COLOUR = "#9ecae1", "#fdae6b"
 _CUT_STYLE = {"color": "#636363", "ls": "--", "lw": 0.8}
+_SECTION_COLOURS = {
+    "intro": "#d9d9d9", "verse": "#a1d99b", "pre-chorus": "#fdd0a2", "chorus": "#fc9272",
+    "bridge": "#9ecae1", "break": "#bcbddc", "outro": "#d9d9d9",
+}  # fmt: skip
 
 
 def plot_timeline(result: GenerationResult, path: str | Path) -> Path:
     """Draw the per-second timeline of ``result`` into the PNG ``path`` (``video2music.output.writer``
     stages it, so it is written directly).
 
-    Four panels share the time axis: the emotion the video shows, its motion, the chords played
-    (blue: major-family, orange: minor-family) and the note density and loudness that set the
-    patterns and velocities; dashed lines mark scene cuts. Every panel says what its colours are,
+    Five panels share the time axis: the song form's sections (a lifted one says by how much),
+    the emotion the video shows, its motion, the chords played (blue: major-family, orange:
+    minor-family) and the note density and loudness that set the patterns and velocities; dashed
+    lines mark scene cuts. Every panel says what its colours are,
     and the title, on two lines, fits any width the figure has."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
@@ -37,13 +43,23 @@ def plot_timeline(result: GenerationResult, path: str | Path) -> Path:
     f = result.features
     seconds = np.arange(f.T)
     fig, axes = plt.subplots(
-        4,
+        5,
         1,
-        figsize=(max(8.0, min(f.T * 0.25, 40.0)), 8.5),
+        figsize=(max(8.0, min(f.T * 0.25, 40.0)), 9.5),
         sharex=True,
-        gridspec_kw={"height_ratios": [1.2, 1, 0.7, 1]},
+        gridspec_kw={"height_ratios": [0.45, 1.2, 1, 0.7, 1]},
     )
-    emotion_ax, motion_ax, chord_ax, dynamics_ax = axes
+    form_ax, emotion_ax, motion_ax, chord_ax, dynamics_ax = axes
+
+    form_ax.set_ylabel("form")
+    form_ax.set_yticks([])
+    for section in result.form.summary(result.grid):
+        colour = _SECTION_COLOURS[section["name"]]
+        form_ax.axvspan(section["start"], section["end"], color=colour, lw=0.5, ec="white")
+        lift = f" +{section['lift']}" if section["lift"] else ""
+        form_ax.text(
+            section["start"] + 0.1, 0.5, section["section"] + lift, va="center", fontsize=8, clip_on=True
+        )
 
     emotion_ax.stackplot(seconds, f.emotion.T, labels=vocab.EMOTIONS, colors=_EMOTION_COLOURS, step="post")
     emotion_ax.set_ylabel("emotion\n(share)")
