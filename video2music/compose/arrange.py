@@ -170,7 +170,7 @@ def _swell(grid: Grid, form: Form) -> np.ndarray:
 
 
 def _positions(grid: Grid) -> list[tuple[int, int, int]]:
-    return [grid.position(beat) for beat in range(grid.end_beat)]
+    return [tuple(row) for row in grid.beat_positions.tolist()]
 
 
 def _pattern_beats(grid: Grid) -> np.ndarray:
@@ -251,7 +251,7 @@ def arrange(
     bar_sections = form.section_of_bar()
     sections = [bar_sections[b] for b in bar_of_beat]
     textures = [TEXTURES[s.name] if planned else PLAIN for s in sections]
-    beat_steps = np.array([grid.step_of_beat(b) for b in range(end_beat)])
+    beat_steps = grid.beat_steps
     levels = density_levels(density)[beat_steps]
     for beat, texture in enumerate(textures):
         levels[beat] = int(np.clip(levels[beat] + texture.level_offset, *texture.levels))

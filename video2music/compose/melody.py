@@ -62,6 +62,7 @@ from video2music.model.melody_gru import (
     pitch_token,
     token_pitch,
 )
+from video2music.model.step_threads import StepThreads
 from video2music.theory import vocab
 from video2music.theory.form import Form, Section
 from video2music.theory.grid import Grid
@@ -306,6 +307,12 @@ class _Writer:
         )
         return out[0, -1]
 
+    def advance(self, previous: list[int], first: int) -> None:
+        """Feed the model a stretch whose tokens are known (``previous``: the token before each of
+        its sixteenths from ``first``), in one pass: its state moves on, nothing is sampled."""
+        conditions = self.condition[first : first + len(previous)][None]
+        _, self.state = self.model(torch.tensor([previous]), conditions, self.state)
+
     def line(self, step: int) -> _Line:
         recent = self.tokens[max(0, step - SOUNDING_WINDOW) : step]
         sounding = float(np.mean(recent != REST)) if step >= SOUNDING_WINDOW else 0.66
@@ -355,9 +362,9 @@ def compose(
         raise UserError(f"a form of {form.bars} bars for a grid of {len(grid.bars)} bars")
     beats = grid.end_beat
     steps = beats * STEPS_PER_BEAT
-    beat_steps = np.array([grid.step_of_beat(b) for b in range(beats)])
+    beat_steps = grid.beat_steps
     chord_of_beat = np.asarray(chords, dtype=np.int64)[beat_steps]
-    bar_of_beat, beat_in_bar, _ = np.array([grid.position(b) for b in range(beats)]).T
+    bar_of_beat, beat_in_bar, _ = grid.beat_positions.T
     sixteenth_beat = np.arange(steps) // STEPS_PER_BEAT
     bar = bar_of_beat[sixteenth_beat]
     sections = form.section_of_bar()
@@ -373,7 +380,8 @@ def compose(
     )
     writer = _Writer(model, condition, steps, seed)
     sung: dict[str, list[int]] = {}  # pitches (normalised) each kind of section has sung
-    with torch.inference_mode():
+    # One thread: a step is a few tiny ops, and waking a thread pool for each costs more than it saves.
+    with torch.inference_mode(), StepThreads(tune=False) as threads:
         for b, plan in enumerate(plans):
             section = sections[b]
             shift = transpose + section.lift
@@ -382,18 +390,24 @@ def compose(
             register = (low + arch, high + arch)
             first, length = starts[b], grid.bars[b] * STEPS_PER_BEAT
             held_over = _held_over(writer.tokens, plans, starts, b) if plan.op in ("new", "vary") else 0
-            for s in range(first, first + length):
-                logits = writer.logits(s)
-                offset, position, chord = s - first, int(positions[s]), int(chord_of_step[s])
-                if plan.op == "rest":
+            if plan.op in ("rest", "copy", "sequence"):  # known before the model: one pass for the bar
+                fed = [writer.previous]
+                for s in range(first, first + length):
+                    offset, source = s - first, starts[max(plan.source, 0)] + s - first
+                    inside = plan.op != "rest" and offset < grid.bars[plan.source] * STEPS_PER_BEAT
                     token = REST
-                elif plan.op in ("copy", "sequence"):
-                    source = starts[plan.source] + offset
-                    inside = offset < grid.bars[plan.source] * STEPS_PER_BEAT
-                    token = (
-                        _copied_token(int(writer.tokens[source]), position, chord, plan) if inside else REST
-                    )
-                elif plan.op == "final" and offset > 0:
+                    if inside:
+                        token = _copied_token(
+                            int(writer.tokens[source]), int(positions[s]), int(chord_of_step[s]), plan
+                        )
+                    writer.put(s, token)
+                    fed.append(int(writer.tokens[s]))
+                threads(writer.advance, fed[:-1], first)
+                continue
+            for s in range(first, first + length):
+                logits = threads(writer.logits, s)
+                offset, position, chord = s - first, int(positions[s]), int(chord_of_step[s])
+                if plan.op == "final" and offset > 0:
                     token = HOLD  # the last note rings over the final bar
                 elif offset < held_over:
                     token = HOLD  # the note a copied bar ends with lasts as long as where it came from
@@ -408,8 +422,9 @@ def compose(
                         bias += _rhythm_of(source, writer.previous)
                     token = writer.draw(logits, bias)
                 writer.put(s, token)
-                if token >= 2:
-                    sung.setdefault(section.name, []).append(token_pitch(token))
+            sung.setdefault(section.name, []).extend(
+                token_pitch(t) for t in writer.tokens[first : first + length] if t >= 2
+            )
     notes = melody_notes(writer.tokens)
     logger.debug(
         "melody: %d notes over %d bars, sounding %.0f%%",

@@ -29,6 +29,7 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -108,11 +109,11 @@ class Grid:
         cut_steps = frozenset(steps[b] for b in cut_beats if b in steps and b > 0)
         return dataclasses.replace(grid, cut_steps=cut_steps)
 
-    @property
+    @cached_property
     def bar_starts(self) -> tuple[int, ...]:
         return tuple(itertools.accumulate(self.bars[:-1], initial=0))
 
-    @property
+    @cached_property
     def onsets(self) -> tuple[int, ...]:
         """The beat on which each step starts: each bar's downbeat and its third beat (its second
         in a pushed bar)."""
@@ -189,6 +190,18 @@ class Grid:
     def step_of_beat(self, beat: int) -> int:
         """The step sounding on ``beat``."""
         return max(0, int(np.searchsorted(self.onsets, beat, side="right")) - 1)
+
+    @cached_property
+    def beat_steps(self) -> np.ndarray:
+        """The step sounding on each beat of the piece."""
+        return np.maximum(np.searchsorted(self.onsets, np.arange(self.end_beat), side="right") - 1, 0)
+
+    @cached_property
+    def beat_positions(self) -> np.ndarray:
+        """(end_beat, 3): ``position`` of every beat (bar, beat within it, beats in the bar)."""
+        bar = np.repeat(np.arange(len(self.bars)), self.bars)
+        starts = np.asarray(self.bar_starts)
+        return np.column_stack([bar, np.arange(self.end_beat) - starts[bar], np.asarray(self.bars)[bar]])
 
     def spans(self, chords: Sequence[int]) -> list[tuple[int, int, int]]:
         """(start beat, end beat, chord) for each run of one chord over the steps."""
