@@ -178,3 +178,26 @@ def test_split_metrics_with_baselines_on_change_seconds(tmp_path, capsys):
     assert "bigram_hits@1_change" in capsys.readouterr().out
     (scored,) = json.loads(out.read_text())["models"].values()
     assert scored["bigram_hits@1"] == pytest.approx(3 / 5) and scored["hits@1"] == metrics["hits@1"]
+
+
+def test_evaluate_generated_reports_the_song_form_metrics_of_the_midi_beside(tmp_path):
+    from video2music.compose.arrange import arrange
+    from video2music.compose.arrangement import write_midi
+    from video2music.compose.melody import MelodyNote
+    from video2music.theory.form import Form, Section, numbered
+
+    folder = tmp_path / "out"
+    folder.mkdir()
+    chords = [C, C, A_MIN, A_MIN, C, C, G, G] * 2  # 8 bars at 120 bpm, 16 s
+    write_result(folder / "song.json", chords, ["sad"] * 16, list(range(16)))
+    motif = [MelodyNote(72, 0, 4), MelodyNote(74, 4, 8), MelodyNote(76, 8, 16), MelodyNote(72, 16, 24)]
+    melody = [MelodyNote(n.pitch, n.start + 64 * k, n.end + 64 * k) for k in range(2) for n in motif]
+    form = Form(numbered([Section("verse", 0, 4), Section("chorus", 4, 4)]))
+    write_midi(arrange(chords, 8.0, 0.2, "C major", melody=melody, form=form), folder / "song.mid")
+    overall = evaluate_generated(folder)["overall"]
+    assert overall["median_sections"] == 2
+    # Windows from bars 0, 1, 3, 4 and 5 hold notes; all but the one from bar 3 (an empty bar, then
+    # the motif) recur: the motif comes back.
+    assert overall["median_motif_reuse_2"] == pytest.approx(0.8)
+    assert overall["median_melody_below"] == 0.0
+    assert overall["median_phrase_beats"] == pytest.approx(6.0)

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from video2music.analysis import musicality, stats
+from video2music.analysis import shares, stats
 from video2music.compose.arrange import arrange
 from video2music.compose.melody import MelodyNote
 from video2music.theory import vocab
@@ -50,7 +50,7 @@ def test_doubling_velocity_and_beats():
     assert stats.velocity_range(loud) == 50
     hits = np.array([0.0, 2.01, 3.0])
     lines = np.array([0.0, 2.0, 4.0])
-    assert musicality.near_share(hits, lines, stats.ON_BEAT_SECONDS) == pytest.approx(2 / 3)
+    assert shares.near_share(hits, lines, stats.ON_BEAT_SECONDS) == pytest.approx(2 / 3)
 
 
 def write_wav(path, samples: np.ndarray, rate: int = 44100) -> None:

@@ -19,6 +19,10 @@ On generated output (per-second arrays, e.g. from generate.py's JSON files):
 * Emotion agreement: the emotion correspondence above, on the generated chords.
 * Chord entropy (bits) of the chord distribution, and repetition rate: the share of seconds
   (after the first) that keep the previous second's chord.
+* The song-form metrics of ``analysis.structure`` (MusDr's pitch-class entropy and grooving
+  similarity, motif reuse, phrases, the lead on top, ...), read from the ``NAME.mid`` beside each
+  ``NAME.json``; over a folder, their medians. ``bench/form.py`` sets the same metrics beside
+  POP909's, so systems can be compared with them.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ from typing import Any
 
 import numpy as np
 
+from video2music.analysis.shares import share
+from video2music.analysis.structure import STRUCTURE_METRICS, song_from_midi, structure_stats
 from video2music.theory import vocab
 from video2music.utils.errors import UserError
 from video2music.utils.timeline import cut_seconds
@@ -47,11 +53,6 @@ _ALLOWED = vocab.affective_target_matrix() > 0  # (6, 159): quality allowed for 
 
 
 # ----------------------------------------------------------------------------- per-second metrics
-
-
-def share(part: float, whole: float) -> float:
-    """``part / whole``; NaN when there was nothing to count (a metric with no data, not zero)."""
-    return part / whole if whole else math.nan
 
 
 def emotion_counts(
@@ -152,6 +153,7 @@ class GeneratedVideo:
     chords: np.ndarray  # (T,) chord ids
     emotion: np.ndarray  # (T, 6)
     scene_cuts: list[int]  # seconds on which a new scene starts
+    midi: Path | None = None  # the MIDI file written beside it, for the structure metrics
 
 
 def read_generated(path: str | os.PathLike) -> GeneratedVideo:
@@ -169,7 +171,8 @@ def read_generated(path: str | os.PathLike) -> GeneratedVideo:
     if not (len(chords) == len(emotion) == len(offset)) or emotion.shape[1:] != (len(vocab.EMOTIONS),):
         raise UserError(f"{path}: chords, emotion and scene_offset disagree on the number of seconds")
     cuts = cut_seconds(offset)
-    return GeneratedVideo(path.stem, chords, emotion, cuts)
+    midi = path.with_suffix(".mid")
+    return GeneratedVideo(path.stem, chords, emotion, cuts, midi if midi.is_file() else None)
 
 
 def generated_metrics(video: GeneratedVideo) -> dict[str, Any]:
@@ -185,6 +188,7 @@ def generated_metrics(video: GeneratedVideo) -> dict[str, Any]:
         "emotion_agreement": share(fit, counted),
         "chord_entropy": chord_entropy(video.chords),
         "repetition_rate": repetition_rate(video.chords),
+        **(structure_stats(song_from_midi(video.midi)) if video.midi is not None else {}),
     }
 
 
@@ -212,6 +216,10 @@ def evaluate_generated(folder: str | os.PathLike) -> dict[str, Any]:
         "chord_entropy": float(np.mean([v["chord_entropy"] for v in per_video])),
         "repetition_rate": float(np.nanmean([v["repetition_rate"] for v in per_video])),
     }
+    for metric in STRUCTURE_METRICS:  # the song-form metrics: the median over the videos with a MIDI
+        values = [v[metric] for v in per_video if metric in v and not math.isnan(v[metric])]
+        if values:
+            overall[f"median_{metric}"] = float(np.median(values))
     return {"overall": overall, "videos": per_video}
 
 

@@ -36,7 +36,7 @@ from pathlib import Path
 import mido
 import numpy as np
 
-from video2music.analysis.evaluation import share
+from video2music.analysis.shares import near_share, share
 from video2music.compose.arrangement import is_section_label
 from video2music.theory import vocab
 from video2music.utils.errors import UserError
@@ -92,19 +92,6 @@ def merge_spans(spans: Sequence[Span]) -> list[Span]:
         else:
             merged.append(span)
     return merged
-
-
-def near_share(times: Sequence[float], lines: Sequence[float], tolerance: float) -> float:
-    """Share of ``times`` within ``tolerance`` of one of ``lines`` (NaN without times)."""
-    times = np.asarray(times, dtype=float)
-    if not len(times):
-        return math.nan
-    lines = np.sort(np.asarray(lines, dtype=float))
-    if not len(lines):
-        return 0.0
-    index = np.clip(np.searchsorted(lines, times), 1, len(lines) - 1)
-    nearest = np.minimum(np.abs(times - lines[index - 1]), np.abs(times - lines[index]))
-    return float((nearest <= tolerance).mean())
 
 
 # ----------------------------------------------------------------------------- reading pieces

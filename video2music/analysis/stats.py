@@ -29,7 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from video2music.analysis.musicality import near_share, piece_from_midi
+from video2music.analysis.musicality import piece_from_midi
+from video2music.analysis.shares import near_share
 from video2music.audio.loudness import LoudnessMeter
 from video2music.theory import vocab
 from video2music.utils.errors import UserError

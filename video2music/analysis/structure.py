@@ -339,6 +339,14 @@ def loop_recurrence(song: Song) -> float:
     return float(np.mean([counts[w] > 1 for w in windows]))
 
 
+STRUCTURE_METRICS = (
+    "pch_entropy_1", "pch_entropy_4", "grooving", "motif_reuse_2", "motif_reuse_4", "rhythm_reuse_2",
+    "phrase_beats", "phrases_per_minute", "note_beats", "range_p5_p95", "leap_share", "chord_tones_strong",
+    "melody_below", "polyphony", "longest_note_bars", "inversion_share", "block_ratio", "loop_recurrence",
+    "sections",
+)  # fmt: skip
+
+
 def structure_stats(song: Song) -> dict[str, float]:
     """Every metric of the module docstring for one song (NaN where a song has nothing to measure)."""
     found = phrases(song)

@@ -28,7 +28,8 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from video2music.analysis.evaluation import EMOTION_THRESHOLD, emotion_counts, share
+from video2music.analysis.evaluation import EMOTION_THRESHOLD, emotion_counts
+from video2music.analysis.shares import share
 from video2music.data.muvisync import MuViSyncVideo, load_split
 from video2music.data.pop909_melody import (
     MelodyBatch,
