@@ -10,6 +10,7 @@ import threading
 import time
 from pathlib import Path
 
+import mido
 import pretty_midi
 import pytest
 
@@ -17,6 +18,7 @@ from video2music.app.cache import FeatureCache, file_digest
 from video2music.app.runs import RunFolders, safe_stem
 from video2music.app.service import KEY_CHOICES, Request, Scorer
 from video2music.commands.app import MARKER, check_port, parse_args, prepare_output_dir
+from video2music.compose.arrangement import is_section_label
 from video2music.features import extract
 from video2music.theory import vocab
 from video2music.utils.errors import UserError
@@ -178,8 +180,9 @@ def test_requests_get_separate_folders_and_reuse_features(scorer, examples_dir):
         assert all(p.stat().st_size > 0 for p in outcome.files.values())
     assert second.key == "D minor" and first.key in KEY_CHOICES
     assert "reused from cache" in second.status() and "extracted" in first.status()
-    midi = pretty_midi.PrettyMIDI(str(second.files["midi"]))
-    assert {i.name for i in midi.instruments} == {"Chords", "Arpeggio", "Bass"}  # drums and melody off
+    assert "Song form: Verse 1 0s" in first.status()  # a 10-s clip is one section
+    tracks = [t.name for t in mido.MidiFile(second.files["midi"]).tracks[1:]]
+    assert tracks == ["Chords", "Arpeggio", "Bass"]  # drums and melody off
     assert "Melody" in {i.name for i in pretty_midi.PrettyMIDI(str(first.files["midi"])).instruments}
     assert second.chords_text.startswith("0s Dm")
     # What the cache saved: the second request skipped the extraction entirely.
@@ -188,8 +191,6 @@ def test_requests_get_separate_folders_and_reuse_features(scorer, examples_dir):
 
 
 def test_edited_chords_render_as_a_new_take_beside_the_first(scorer, examples_dir):
-    import mido
-
     video = examples_dir / "fades.mp4"
     first = scorer.run(Request(video=video, seed=1, audio="replace", music_gain=-3.0))
     edited = first.chords_text.split(" | ")
@@ -202,7 +203,12 @@ def test_edited_chords_render_as_a_new_take_beside_the_first(scorer, examples_di
     assert chords(second.chords_text) == chords(" | ".join(edited)) and second.take == 2
     assert second.files["midi"].name == "fades_take2.mid" and first.files["midi"].name == "fades_take1.mid"
     assert first.files["midi"].exists() and first.folder != second.folder
-    markers = [m.text for t in mido.MidiFile(second.files["midi"]).tracks for m in t if m.type == "marker"]
+    markers = [
+        m.text
+        for t in mido.MidiFile(second.files["midi"]).tracks
+        for m in t
+        if m.type == "marker" and not is_section_label(m.text)
+    ]
     assert vocab.parse_chord(markers[1]) == vocab.parse_chord("Bbmaj7")
     assert json.loads(second.files["json"].read_text())["settings"]["chords_from"] == "the chord text"
     assert "Take 2:" in second.status()

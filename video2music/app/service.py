@@ -80,6 +80,7 @@ class ScoredRequest:
     chords_text: str
     key: str
     features_cached: bool
+    form_text: str = ""  # the song's sections and where they start
     take: int = 1
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -90,10 +91,11 @@ class ScoredRequest:
             features = f"features reused from cache (saved {t['features_saved']:.1f} s)"
         else:
             features = f"features extracted in {t['features']:.1f} s"
-        return (
+        line = (
             f"Take {self.take}: key {self.key} · {features} · music in {t['music']:.1f} s · "
             f"total {t['total']:.1f} s"
         )
+        return f"{line}\n\nSong form: {self.form_text}" if self.form_text else line
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,7 @@ class Scorer:
             folder=folder,
             files=files,
             chords_text=result.chords_text(),
+            form_text=result.form_text(),
             key=result.key.name,
             features_cached=cached.hit,
             take=int(request.take),

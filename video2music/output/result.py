@@ -67,6 +67,10 @@ class GenerationResult:
         """A readable progression: ``0s C | 2s Am | 4s F ...`` (``--chords`` reads it back)."""
         return " | ".join(f"{t:g}s {label}" for t, label in self.chord_changes())
 
+    def form_text(self) -> str:
+        """The sections and where they start: ``Intro 1 0s · Verse 1 4s · Chorus 1 20s``."""
+        return " · ".join(f"{s['section']} {s['start']:g}s" for s in self.form.summary(self.grid))
+
     def summary(self) -> dict[str, Any]:
         """What the JSON file holds: settings, models, features summary and per-second results."""
         f = self.features
