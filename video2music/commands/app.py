@@ -16,7 +16,7 @@ import socket
 import tempfile
 from pathlib import Path
 
-from video2music.utils.errors import UserError, cli_main
+from video2music.utils.errors import ArgumentParser, UserError, cli_main
 
 logger = logging.getLogger(__name__)
 
@@ -26,9 +26,7 @@ MARKER = ".video2music-app"  # marks a folder the app made, so reusing it is saf
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        prog="app.py", description="A local web page that scores videos with editable music."
-    )
+    p = ArgumentParser(prog="app.py", description="A local web page that scores videos with editable music.")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     p.add_argument("--port", type=int, default=7860, help="port to listen on (default 7860)")
     p.add_argument("--share", action="store_true", help="also open a temporary public link through Gradio")

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from video2music.data.muvisync import load_split
-from video2music.utils.errors import UserError, cli_main
+from video2music.utils.errors import ArgumentParser, UserError, cli_main
 from video2music.utils.fileio import atomic_output, check_writable
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="evaluate.py",
         description="Either --checkpoint(s) with --data: Hits@1/3/5, emotion correspondence (transformer) "
         "and note density / loudness RMSE (regression) on a split, teacher forced (a melody model: loss and "

@@ -19,14 +19,14 @@ from pathlib import Path
 from video2music.features.batch import plan_jobs, run_jobs
 from video2music.features.clip import DEFAULT_CLIP_MODEL, check_clip_model
 from video2music.features.extract import BACKENDS
-from video2music.utils.errors import UserError, cli_main
+from video2music.utils.errors import ArgumentParser, UserError, cli_main
 from video2music.utils.video_io import find_videos
 
 logger = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="video2music-features", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="video2music-features", description=__doc__.split("\n\n")[0])
     parser.add_argument("inputs", nargs="+", metavar="VIDEO_OR_FOLDER", help="videos or folders of them")
     parser.add_argument("--out", required=True, type=Path, help="output folder (created if missing)")
     parser.add_argument(

@@ -16,7 +16,7 @@ from video2music.features.clip import clip_source
 from video2music.features.extract import BACKENDS, extract
 from video2music.features.video_features import VideoFeatures
 from video2music.theory.progression import TimedChords, load_chords
-from video2music.utils.errors import UserError, cli_main
+from video2music.utils.errors import ArgumentParser, UserError, cli_main
 from video2music.utils.forked import ForkedCall
 from video2music.utils.video_io import find_videos
 
@@ -29,7 +29,7 @@ STYLES = {"pop": "default", "chorale": "chorale"}  # --style -> the shipped mode
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="generate.py",
         description="Score a video with editable music: writes NAME.mid, NAME.wav, "
         "NAME_with_music.mp4, NAME.json and the lead sheet NAME.musicxml beside the video (or in --out).",

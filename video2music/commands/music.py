@@ -25,7 +25,7 @@ from video2music.compose.instruments import PRESETS, Instruments
 from video2music.output.writer import plan_music, write_music
 from video2music.theory import vocab
 from video2music.theory.grid import Grid, check_tempo
-from video2music.utils.errors import UserError, cli_main
+from video2music.utils.errors import ArgumentParser, UserError, cli_main
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ DEFAULT_LOUDNESS = 0.2  # linear RMS, about -14 dBFS: the level of typical pop i
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="video2music-music",
         description=__doc__.split("\n\n")[0],
         epilog=(

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from dataclasses import fields
 
 from video2music.model.inputs import INPUT_ORDER
 from video2music.training.options import SIZES, TASKS, TrainOptions
-from video2music.utils.errors import cli_main
+from video2music.utils.errors import ArgumentParser, cli_main
 
 # The command line's defaults are the library's, so the two cannot drift apart.
 DEFAULTS = {f.name: f.default for f in fields(TrainOptions)}
 
 
 def parse_args(argv: Sequence[str] | None) -> TrainOptions:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="train.py",
         description="Train on MuVi-Sync (a folder in its layout or a .npz from pack), or the melody model "
         "on POP909 (its raw folder or dataset/pop909_derived.tsv.gz). Writes best.pt, "

@@ -72,7 +72,6 @@ Command line: ``python -m video2music.data.pop909 --out dataset/pop909 [--source
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import logging
 import math
@@ -94,7 +93,7 @@ from video2music.data.music21_corpus import (
 )
 from video2music.model.dynamics_rule import DENSITY_ANCHORS
 from video2music.theory import vocab
-from video2music.utils.errors import UserError, cli_main
+from video2music.utils.errors import ArgumentParser, UserError, cli_main
 from video2music.utils.fileio import atomic_output, check_writable
 
 logger = logging.getLogger(__name__)
@@ -664,7 +663,7 @@ def build_corpus(
 
 @cli_main
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m video2music.data.pop909",
         description="Build the POP909 pop chord corpus (half-bar steps) in the MuVi-Sync layout.",
     )

@@ -8,6 +8,7 @@ SIGTERM and SIGHUP stop a command the way Ctrl-C does (KeyboardInterrupt, exit 1
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import functools
 import importlib
@@ -16,7 +17,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -27,6 +28,15 @@ F = TypeVar("F", bound=Callable[..., int | None])
 
 class UserError(ValueError):
     """A problem with the input that the user can fix; the message says what and how."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse as every command uses it: a usage error (an unknown option, ``--tempo abc``, two
+    options that exclude each other) is one ``error:`` line and exit status 2, like every other
+    input error, instead of argparse's usage lines followed by ``prog: error:``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"error: {message}; see {self.prog} --help\n")
 
 
 def cli_main(func: F) -> F:
