@@ -283,7 +283,7 @@ def test_arguments_default_to_this_machine_only():
     args = parse_args([])
     assert (args.host, args.port, args.share) == ("127.0.0.1", 7860, False)
     for bad in (["--port", "0"], ["--concurrency", "0"], ["--max-upload-mb", "-1"]):
-        with pytest.raises(SystemExit):
+        with pytest.raises(UserError, match="out of range|must be positive"):
             parse_args(bad)
 
 
@@ -331,3 +331,12 @@ def test_missing_gradio_says_how_to_install():
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:"), done.stderr
     assert "pip install -e '.[app]'" in lines[0]
+
+
+def test_the_downloads_label_names_the_files_of_the_take():
+    pytest.importorskip("gradio")
+    from video2music.app.ui import downloads_label
+
+    silent = downloads_label({"midi", "wav", "video", "json", "leadsheet", "plot"})
+    assert silent == "Downloads of this take: MIDI, music WAV, MP4, JSON, MusicXML lead sheet"
+    assert "mixed WAV" in downloads_label({"midi", "wav", "video", "mix", "json"})

@@ -318,6 +318,10 @@ def test_generation_settings_are_typed_frozen_and_checked():
         settings.replace(temprature=1.0)
     with pytest.raises(UserError, match="temperature"):
         settings.replace(temperature=-1.0)
+    # Infinite or overflowing values used to reach the sampler as NaN probabilities.
+    for bad in ({"temperature": float("inf")}, {"temperature": float("nan")}, {"emotion_guidance": 1e308}):
+        with pytest.raises(UserError, match="out of range; use 0 to"):
+            settings.replace(**bad)
     assert settings.replace(top_p=0.5).top_p == 0.5 and settings.top_p == 1.0
     v2m = Video2Music.from_pretrained("debug")
     v2m.set_generation_params(cut_changes=False)
@@ -326,10 +330,11 @@ def test_generation_settings_are_typed_frozen_and_checked():
 
 def test_style_picks_the_shipped_model():
     from video2music.commands.generate import parse_args
+    from video2music.utils.errors import UserError
 
     assert parse_args(["--video", "x.mp4"]).weights == "default"
     assert parse_args(["--video", "x.mp4", "--style", "chorale"]).weights == "chorale"
     assert parse_args(["--video", "x.mp4", "--style", "pop"]).weights == "default"
     assert parse_args(["--video", "x.mp4", "--weights", "debug"]).weights == "debug"
-    with pytest.raises(SystemExit):
+    with pytest.raises(UserError, match="--style or --weights"):
         parse_args(["--video", "x.mp4", "--style", "chorale", "--weights", "debug"])

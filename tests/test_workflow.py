@@ -238,6 +238,14 @@ def test_replace_and_music_only(speech_clip, sound, tmp_path, mode):
     assert abs(sound.correlation(soundtrack, sound.decode(speech_clip))) < 0.2
 
 
+def test_a_video_without_sound_gets_the_music_at_its_own_level(first_take, sound):
+    # The default mix's -6 dB is for going under a video's own sound; with none, the music plays
+    # at the level of NAME.wav (the loudness target), as --audio replace would.
+    soundtrack = sound.decode(first_take / "fades_with_music.mp4")
+    music = sound.decode(first_take / "fades.wav")
+    assert abs(sound.level(soundtrack, 1, 9) - sound.level(music, 1, 9)) < 1
+
+
 def test_a_video_without_sound_gets_the_music_as_before(sound, tmp_path):
     out = tmp_path / "silent"
     assert main(["--video", str(CLIP), "--out", str(out), "--weights", "debug", "--music-gain", "-3"]) == 0

@@ -136,7 +136,13 @@ def main(argv: list[str] | None = None) -> int:
             show_error=False,
             footer_links=[],
             css=ui.CSS,
+            quiet=True,  # Gradio's own hints (set share=True, ...) are not this command's options
+            prevent_thread_lock=True,
         )
     except OSError:  # taken between the check and the launch
         raise UserError(_port_message(args.host, args.port)) from None
+    logger.info("the page is at %s (Ctrl-C stops the app)", page.local_url)
+    if page.share_url:
+        logger.info("and, for a week at most, at the public link %s", page.share_url)
+    page.block_thread()
     return 0

@@ -4,28 +4,38 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from video2music.audio.mux import Soundtrack
+from video2music.audio.mux import MIX_MUSIC_GAIN_DB, MUSIC_GAIN_RANGE, Soundtrack, check_music_gain
 from video2music.audio.synth import LOUDNESS_TARGET
 from video2music.compose.instruments import PRESETS, Instruments
 from video2music.features.clip import clip_source
 from video2music.features.extract import BACKENDS, extract
 from video2music.features.video_features import VideoFeatures
+from video2music.model import sampling
+from video2music.theory.grid import DEFAULT_TEMPO, MAX_TEMPO, MIN_TEMPO, check_tempo
 from video2music.theory.progression import TimedChords, load_chords
-from video2music.utils.errors import ArgumentParser, UserError, cli_main
+from video2music.utils.errors import ArgumentParser, UserError, cli_main, number_in_range
 from video2music.utils.forked import ForkedCall
 from video2music.utils.video_io import find_videos
 
 logger = logging.getLogger(__name__)
 WITHOUT_CLIP = "--features basic"
 FEATURE_BACKENDS = ("auto", *BACKENDS)
-DEFAULT_TEMPO = 120.0
 
 STYLES = {"pop": "default", "chorale": "chorale"}  # --style -> the shipped model that plays it
+
+
+def _span(bounds: tuple[float, float]) -> str:
+    return f"{bounds[0]:g} to {bounds[1]:g}"
+
+
+def _sampling(what: str, bounds: tuple[float, float], above: bool = False):
+    return number_in_range(functools.partial(sampling.check_range, what, bounds=bounds, above=above))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -56,8 +66,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--tempo",
-        type=float,
-        help="beats per minute, 20-300 (default 120, two beats a second; with --chords FILE.json, its tempo)",
+        type=number_in_range(check_tempo),
+        help=f"beats per minute, {MIN_TEMPO:g} to {MAX_TEMPO:g} (default {DEFAULT_TEMPO:g}, two beats a "
+        "second; with --chords FILE.json, its tempo)",
     )
     p.add_argument(
         "--seed",
@@ -65,12 +76,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=0,
         help="random seed for the chords; the same seed gives the same MIDI (default 0)",
     )
-    p.add_argument("--temperature", type=float, help="sampling temperature (default 1.0; 0 = likeliest)")
-    p.add_argument("--top-p", type=float, help="nucleus sampling mass, 0-1 (default 0.95)")
+    p.add_argument(
+        "--temperature",
+        type=_sampling("temperature", sampling.TEMPERATURE_RANGE),
+        help=f"sampling temperature, {_span(sampling.TEMPERATURE_RANGE)} (default {sampling.TEMPERATURE:g}; "
+        "0 = the likeliest chord)",
+    )
+    p.add_argument(
+        "--top-p",
+        type=_sampling("top-p", sampling.TOP_P_RANGE, above=True),
+        help=f"nucleus sampling mass, above {_span(sampling.TOP_P_RANGE)} (default {sampling.TOP_P:g}: "
+        "every chord of the key)",
+    )
     p.add_argument(
         "--emotion-strength",
-        type=float,
-        help="bias toward chord qualities that fit each second's emotion (default 1.5; 0 = off)",
+        type=_sampling("emotion strength", sampling.EMOTION_GUIDANCE_RANGE),
+        help="bias toward chord qualities that fit each step's emotion, "
+        f"{_span(sampling.EMOTION_GUIDANCE_RANGE)} (default {sampling.EMOTION_GUIDANCE:g}; 0 = off)",
     )
     p.add_argument(
         "--no-cut-changes", action="store_true", help="do not force a chord change at each scene cut"
@@ -133,10 +155,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--music-gain",
-        type=float,
+        type=number_in_range(check_music_gain),
         metavar="DB",
-        help="the music's level in dB, -60 to 20 (default -6 with --audio mix, so the original "
-        "leads; else 0)",
+        help=f"the music's level in dB, {_span(MUSIC_GAIN_RANGE)} (default {MIX_MUSIC_GAIN_DB:g} under "
+        "the video's own sound with --audio mix, so the original leads; 0 when the music plays alone, "
+        "also for a video without sound)",
     )
     p.add_argument("--no-video", action="store_true", help="do not write the video with music")
     p.add_argument("--plot", action="store_true", help="also write NAME.png, a timeline")

@@ -36,13 +36,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from video2music.model import sampling
 from video2music.model.inputs import input_columns
 from video2music.model.loss import affective_targets
+from video2music.model.sampling import check_range
 from video2music.model.step_threads import StepThreads
 from video2music.model.stepper import DecoderStepper, check_precision
 from video2music.model.transformer import AffectiveMultimodalTransformer
@@ -78,21 +81,16 @@ class DecodeOptions:
 
     def check(self) -> None:
         """Raise UserError for options that make no sense."""
-        if not self.temperature >= 0:
-            raise UserError(f"temperature must be 0 (greedy) or positive, got {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            raise UserError(f"top_p must lie in (0, 1], got {self.top_p}")
+        check_range("temperature", self.temperature, sampling.TEMPERATURE_RANGE)
+        check_range("top_p", self.top_p, sampling.TOP_P_RANGE, above=True)
+        check_range("emotion strength (guidance)", self.emotion_guidance, sampling.EMOTION_GUIDANCE_RANGE)
         if int(self.max_repeat) < 1:
             raise UserError(f"max_repeat must be at least 1 step, got {self.max_repeat}")
         if int(self.loop_steps) < 1:
             raise UserError(f"loop_steps must be at least 1, got {self.loop_steps}")
-        if not (self.loop_bias >= 0 and self.hold_bias >= 0):
+        if not all(math.isfinite(bias) and bias >= 0 for bias in (self.loop_bias, self.hold_bias)):
             raise UserError(
                 f"loop and hold biases must be 0 (off) or positive, got {self.loop_bias}, {self.hold_bias}"
-            )
-        if not self.emotion_guidance >= 0:
-            raise UserError(
-                f"emotion strength (guidance) must be 0 (off) or positive, got {self.emotion_guidance}"
             )
         for cid in self.primer:
             if not (isinstance(cid, int | np.integer) and 0 <= cid < vocab.NUM_CHORDS):

@@ -32,11 +32,27 @@ class UserError(ValueError):
 
 class ArgumentParser(argparse.ArgumentParser):
     """argparse as every command uses it: a usage error (an unknown option, ``--tempo abc``, two
-    options that exclude each other) is one ``error:`` line and exit status 2, like every other
-    input error, instead of argparse's usage lines followed by ``prog: error:``."""
+    options that exclude each other) is a UserError like every other input error, so ``cli_main``
+    prints it as one ``error:`` line with exit status 2, instead of argparse's usage lines
+    followed by ``prog: error:``."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"error: {message}; see {self.prog} --help\n")
+        raise UserError(f"{message}; see {self.prog} --help")
+
+
+def number_in_range(check: Callable[[float], float]) -> Callable[[str], float]:
+    """An argparse ``type``: the argument read as a number and passed through ``check``, whose
+    UserError (out of range, not finite) becomes argparse's one-line usage error."""
+
+    def parse(text: str) -> float:
+        try:
+            return check(float(text))
+        except UserError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+    return parse
 
 
 def cli_main(func: F) -> F:

@@ -1,0 +1,42 @@
+"""What a person may choose about sampling chords: each setting's default and its range.
+
+One place for them: ``compose.chords.GenerationSettings`` takes its defaults from here,
+``model.decode.DecodeOptions.check`` enforces the ranges, and the command lines' --help, the web
+page's sliders and the README state them (``tests/test_defaults.py`` compares them all). No
+torch here, so a command can state and check them before torch loads.
+"""
+
+from __future__ import annotations
+
+import math
+
+from video2music.utils.errors import UserError
+
+# The whole distribution is sampled a little warm (top_p 1, temperature 1.1), which keeps two
+# videos scored with one seed apart, the key mask keeping it all in key (bench/musicality.py).
+TEMPERATURE = 1.1
+TOP_P = 1.0
+# How strongly chords lean towards the qualities that fit each step's emotion (0 turns it off).
+# Inside the key mask it decides among fitting chords rather than pulling in foreign ones; at
+# this strength two different videos scored with one seed share 14-17% of their chords (relative
+# to their keys; pop songs share 12%), against 19-23% at 1.5.
+EMOTION_GUIDANCE = 3.0
+
+# 0 is greedy; at 3 the key's chords already come up about as often as each other.
+TEMPERATURE_RANGE = (0.0, 3.0)
+# The nucleus: above 0 (at least the likeliest chord), 1 keeps every chord.
+TOP_P_RANGE = (0.0, 1.0)
+# At 10 log-odds the fitting qualities win whatever the model prefers; more only overflows.
+EMOTION_GUIDANCE_RANGE = (0.0, 10.0)
+
+
+def check_range(what: str, value: float, bounds: tuple[float, float], *, above: bool = False) -> float:
+    """``value`` if it is a finite number within ``bounds`` (above the low bound when ``above``),
+    else a UserError that names ``what`` and the range."""
+    low, high = bounds
+    inside = isinstance(value, int | float) and math.isfinite(value) and value <= high
+    if not (inside and (value > low if above else value >= low)):
+        shown = f"{value:g}" if isinstance(value, int | float) else repr(value)
+        lower = f"above {low:g}" if above else f"{low:g}"
+        raise UserError(f"{what} {shown} is out of range; use {lower} to {high:g}")
+    return float(value)
