@@ -259,6 +259,21 @@ def test_chords_change_on_scene_cuts(sample_features):
                     assert np.abs(changes - cut).min() <= grid.seconds_per_beat / 2 + 1e-3
 
 
+def test_the_primer_gives_way_at_scene_cuts(sample_features):
+    # The sample's cuts at 1 s and 6 s fall in the primer's four bars at 96 bpm (steps 1 and 5):
+    # each starts the primer's next chord, which then lasts its bar; the model goes on after.
+    v2m = Video2Music.from_pretrained("debug")
+    primer = vocab.parse_progression("F#m D A E")
+    result = v2m.generate(
+        SAMPLE, features=sample_features, key="F# minor", primer="F#m D A E", tempo=96.0, seed=4, melody=False
+    )
+    grid, key = result.grid, result.key
+    chords = [vocab.transpose_chord(c, key.transpose) for c in result.chords]
+    assert {1, 5} <= grid.cut_steps
+    assert chords[:7] == [primer[0], primer[1], primer[1], primer[2], primer[2], primer[3], primer[3]]
+    assert all(chords[step] != chords[step - 1] for step in grid.cut_steps)
+
+
 def timeline(emotion_name: str, seconds: int = 60) -> VideoFeatures:
     emotion = np.full((seconds, 6), 0.02, dtype=np.float32)
     emotion[:, vocab.EMOTIONS.index(emotion_name)] = 0.9

@@ -56,7 +56,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, help="output folder (default: beside each video); created if missing")
     p.add_argument("--key", help="output key, e.g. 'D major', 'F# minor', 'Am' (default: from the mood)")
     p.add_argument(
-        "--primer", help="chords to start from, in the output key, e.g. 'C Am F G' (each lasts a bar)"
+        "--primer",
+        help="chords to start from, in the output key, e.g. 'C Am F G' (each lasts a bar; a scene cut "
+        "inside its bar starts the next one)",
     )
     p.add_argument(
         "--chords",

@@ -113,7 +113,7 @@ def write_chords(
 ) -> Progression:
     """The grid of bars for ``features`` at ``tempo``, the key (``key``, or chosen from the mood)
     and a chord per step: ``edited`` placed on the grid, or the model's, started by ``primer``
-    (chord ids in the output key, a bar each; the loop brings them back)."""
+    (chord ids in the output key, a bar each or up to a scene cut; the loop brings them back)."""
     cuts = features.scene_cuts if settings.cut_changes else ()
     grid = Grid.for_video(features.duration, tempo, cuts)
     on_grid = grid.resample(features)
@@ -121,7 +121,7 @@ def write_chords(
     key = key or choose_key(features.emotion, seed, video_digest(video_input))
     if edited is not None:
         return Progression(grid, key, edited.on_grid(grid, key), edited.source)
-    primer_steps = [c for c in primer for _ in range(STEPS_PER_BAR)][: grid.steps]
+    primer_steps = _primer_steps(primer, grid)
     options = dataclasses.replace(
         settings.decode_options(seed),
         primer=tuple(vocab.transpose_chord(c, -key.transpose) for c in primer_steps),
@@ -129,3 +129,15 @@ def write_chords(
     )
     chords = decode_chords(model, video_input, key.mode_bit, options, emotion=on_grid.emotion)
     return Progression(grid, key, [int(c) for c in chords])
+
+
+def _primer_steps(primer: list[int], grid: Grid) -> list[int]:
+    """The primer's chords per step: each lasts a bar, but a scene cut inside its bar starts the
+    next one there, so the primer changes chord at every cut as the model's chords do."""
+    steps: list[int] = []
+    for chord in primer:
+        for held in range(STEPS_PER_BAR):
+            if held and len(steps) in grid.cut_steps:
+                break
+            steps.append(chord)
+    return steps[: grid.steps]
