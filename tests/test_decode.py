@@ -279,6 +279,20 @@ def test_the_key_mask_allows_only_chords_spelled_from_the_keys_scale(key, scale,
         assert ("Fm" if key.tonic == 9 else "Dm") not in named
 
 
+@pytest.mark.parametrize(
+    ("progression", "key"),
+    [
+        ("Am F C G", "A minor"),  # the relative major fits as well: the first chord decides
+        ("C Am F G", "C major"),
+        ("Dm C A Dsus2 Dm C F Dm7 Dm C Bb Dm", "D minor"),
+        ("G D Em C", "G major"),
+        ("E A B7 E", "E major"),
+    ],
+)
+def test_a_progression_is_in_the_key_it_fits(progression, key):
+    assert harmony.fitting_key(vocab.parse_progression(progression)) == vocab.parse_key(key)
+
+
 def test_cadence_ends_on_the_tonic_after_a_chord_leading_there():
     model = _model()
     with torch.no_grad():

@@ -221,7 +221,7 @@ class Video2Music:
         chosen = {
             "seed": seed,
             "key": out_key.name,
-            "key_chosen_from_mood": key is None,
+            "key_chosen_from_mood": key is None and chords is None,
             "primer": primer,
             "tempo": tempo,
             "drums": drums,

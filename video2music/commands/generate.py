@@ -17,6 +17,7 @@ from video2music.features.clip import clip_source
 from video2music.features.extract import BACKENDS, extract
 from video2music.features.video_features import VideoFeatures
 from video2music.model import sampling
+from video2music.theory import vocab
 from video2music.theory.grid import DEFAULT_TEMPO, MAX_TEMPO, MIN_TEMPO, check_tempo
 from video2music.theory.progression import TimedChords, load_chords
 from video2music.utils.errors import ArgumentParser, UserError, cli_main, number_in_range
@@ -243,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(
             "--primer starts the model's chords; with --chords there are none to start, so give one"
         )
+    if chords is not None and args.key:
+        chords.transposition(vocab.parse_key(args.key))  # a change of mode is refused now
     given_features = _features_file(args)
     jobs = _jobs(args, given_features, chords)
     if args.features == "clip":  # before torch loads: missing weights and no network fail at once
@@ -278,9 +281,9 @@ def _score(
         **{name: value for name, value in given.items() if value is not None},
     )
     piece = dict(
-        key=args.key or (chords.key if chords else None),
+        key=args.key,  # with --chords and no --key: the chords' own
         primer=args.primer,
-        tempo=args.tempo if args.tempo is not None else (chords.tempo if chords else None) or DEFAULT_TEMPO,
+        tempo=next(t for t in (args.tempo, chords.tempo if chords else None, DEFAULT_TEMPO) if t is not None),
     )
     v2m.check_settings(**piece)
     backend = v2m.feature_backend(args.features) if given_features is None else given_features.backend

@@ -111,16 +111,18 @@ def write_chords(
     seed: int,
     device: str = "cpu",
 ) -> Progression:
-    """The grid of bars for ``features`` at ``tempo``, the key (``key``, or chosen from the mood)
-    and a chord per step: ``edited`` placed on the grid, or the model's, started by ``primer``
+    """The grid of bars for ``features`` at ``tempo``, the key (``key``, or the edited chords'
+    own, or chosen from the mood) and a chord per step: ``edited`` placed on the grid (moved into
+    ``key``), or the model's, started by ``primer``
     (chord ids in the output key, a bar each or up to a scene cut; the loop brings them back)."""
     cuts = features.scene_cuts if settings.cut_changes else ()
     grid = Grid.for_video(features.duration, tempo, cuts)
     on_grid = grid.resample(features)
     video_input = build_video_input(on_grid, model.config.inputs).to(device)
-    key = key or choose_key(features.emotion, seed, video_digest(video_input))
-    if edited is not None:
+    if edited is not None:  # in the key asked for, else the chords' own
+        key = key or edited.own_key()
         return Progression(grid, key, edited.on_grid(grid, key), edited.source)
+    key = key or choose_key(features.emotion, seed, video_digest(video_input))
     primer_steps = _primer_steps(primer, grid)
     options = dataclasses.replace(
         settings.decode_options(seed),

@@ -23,6 +23,7 @@ G), which gives V-I, IV-I, ii-V-I, iv-i and bVI-bVII-i endings.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 
 import numpy as np
@@ -100,3 +101,18 @@ def key_bias(mode: int) -> np.ndarray:
 def cadence_chords(mode: int) -> frozenset[int]:
     """The chords the bar before the final tonic may hold."""
     return frozenset(vocab.parse_progression(_CADENCE[check_mode(mode)]))
+
+
+def fitting_key(chords: Sequence[int]) -> vocab.Key:
+    """The key a progression (chord ids as heard) is most plausibly in: the one in which most of
+    its chords are in key; among those, one whose tonic is the root of its first chord, then of
+    its last; then the tonic pop uses most (``TONIC_COUNTS``). ``Am F C G`` is in A minor."""
+
+    def fit(key: vocab.Key) -> tuple[int, bool, bool, int]:
+        mode = MINOR if key.mode == "minor" else MAJOR
+        inside = sum(in_key(vocab.transpose_chord(c, -key.transpose), mode) for c in chords)
+        first, last = (vocab.chord_root(chords[i]) if chords else None for i in (0, -1))
+        return inside, first == key.tonic, last == key.tonic, TONIC_COUNTS[mode][key.tonic]
+
+    keys = [vocab.Key(tonic, mode) for mode in ("major", "minor") for tonic in range(12)]
+    return max(keys, key=fit)
