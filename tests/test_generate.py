@@ -243,6 +243,16 @@ def test_same_seed_same_music(tmp_path, sample_features):
     assert other.chords != result.chords or other.settings["seed"] != result.settings["seed"]
 
 
+def test_any_whole_number_is_a_seed(sample_features):
+    # Seeds torch takes as they are keep their music (the MIDI digests pin some); larger ones,
+    # which used to end in a traceback from torch's generator, are hashed to their own.
+    v2m = Video2Music.from_pretrained("debug")
+    results = [v2m.generate(SAMPLE, features=sample_features, seed=s) for s in (2**70, 2**70 + 1, -(2**80))]
+    melodies = [tuple(n.pitch for n in r.arrangement.part("Melody").notes) for r in results]
+    assert all(melodies) and len(set(melodies)) > 1
+    assert results[0].summary()["settings"]["seed"] == 2**70
+
+
 def test_chords_change_on_scene_cuts(sample_features):
     v2m = Video2Music.from_pretrained("debug")
     for tempo in (90.0, 120.0):

@@ -107,6 +107,9 @@ def test_a_melody_on_request_follows_the_typed_chords(tmp_path):
     # The accompaniment is the one without the melody.
     rest = [[(n.start, n.pitch) for n in i.notes] for i in sung.instruments if i.name != "Melody"]
     assert rest == [[(n.start, n.pitch) for n in i.notes] for i in plain.instruments]
+    # Any whole number is a seed (beyond 64 bits one used to end in a traceback from torch).
+    for seed in (str(10**30), str(-(10**30))):
+        assert main([*base, str(tmp_path / f"big{seed[0]}"), "--melody", "--seed", seed]) == 0
 
 
 @pytest.mark.parametrize(

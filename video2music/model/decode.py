@@ -121,7 +121,7 @@ class ChordSampler:
         seed = int(options.seed)
         if options.vary_with_video:
             seed = (seed * 0x9E3779B1 + video_digest) % 2**63
-        self.generator = torch.Generator().manual_seed(seed)
+        self.generator = torch.Generator().manual_seed(sampling.generator_seed(seed))
         self.change_at = options.change_at or frozenset()
         self.bias = None
         if options.emotion_guidance > 0:

@@ -1,4 +1,5 @@
-"""What a person may choose about sampling chords: each setting's default and its range.
+"""What a person may choose about sampling chords: each setting's default and its range (and
+how a seed of any size becomes a generator's seed).
 
 One place for them: ``compose.chords.GenerationSettings`` takes its defaults from here,
 ``model.decode.DecodeOptions.check`` enforces the ranges, and the command lines' --help, the web
@@ -8,6 +9,7 @@ torch here, so a command can state and check them before torch loads.
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 from video2music.utils.errors import UserError
@@ -40,3 +42,13 @@ def check_range(what: str, value: float, bounds: tuple[float, float], *, above: 
         lower = f"above {low:g}" if above else f"{low:g}"
         raise UserError(f"{what} {shown} is out of range; use {lower} to {high:g}")
     return float(value)
+
+
+def generator_seed(seed: int) -> int:
+    """A seed for a torch generator from any whole number: those torch takes itself (-2^63 to
+    2^64 - 1) give what they always gave, a negative one wrapped as torch wraps it; any other is
+    hashed to 64 bits, so a seed of any size picks its own music."""
+    seed = int(seed)
+    if -(2**63) <= seed < 2**64:
+        return seed % 2**64
+    return int.from_bytes(hashlib.blake2b(str(seed).encode(), digest_size=8).digest(), "little")
