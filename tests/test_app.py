@@ -185,6 +185,9 @@ def test_requests_get_separate_folders_and_reuse_features(scorer, examples_dir):
     # What the cache saved: the second request skipped the extraction entirely.
     assert second.timings["features"] == 0.0
     assert second.timings["features_saved"] == pytest.approx(first.timings["features"], rel=0.2)
+    # The JSON says the same: the first request's extraction, none for the second.
+    written = [json.loads(o.files["json"].read_text())["timings"]["features"] for o in (first, second)]
+    assert written[0] == pytest.approx(first.timings["features"], rel=0.3) and written[1] == 0.0
 
 
 def test_edited_chords_render_as_a_new_take_beside_the_first(scorer, examples_dir):

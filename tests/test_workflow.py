@@ -42,6 +42,15 @@ def _one_error_line(capsys) -> str:
     return lines[0]
 
 
+def test_the_json_times_every_stage_and_names_the_models_as_given(first_take):
+    summary = json.loads((first_take / "fades.json").read_text())
+    timings = summary["timings"]
+    # The features were extracted in a child process while torch imported: timed there.
+    assert timings["features"] > 0.05, timings
+    assert {"features", "chords", "melody", "arrange", "save_midi", "render", "mux"} <= set(timings)
+    assert summary["models"]["transformer"] == "debug" and summary["models"]["melody"] == "melody"
+
+
 def test_features_file_reuses_the_extraction(first_take, features_file, tmp_path):
     out = tmp_path / "again"
     args = ["--video", str(CLIP), "--features", str(features_file), "--out", str(out), "--weights", "debug"]

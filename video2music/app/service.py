@@ -194,6 +194,8 @@ class Scorer:
             under_sound=checked.soundtrack.mode == "mix",
             **self._piece(request),
         )
+        # The JSON times the extraction this request made (none when the features were cached).
+        result.timings["features"] = 0.0 if cached.hit else cached.extract_seconds
         folder = self.runs.new()
         stem = f"{safe_stem(video.name)}_take{int(request.take)}"
         try:

@@ -22,6 +22,7 @@ from video2music.theory.grid import DEFAULT_TEMPO, MAX_TEMPO, MIN_TEMPO, check_t
 from video2music.theory.progression import TimedChords, load_chords
 from video2music.utils.errors import ArgumentParser, UserError, cli_main, number_in_range
 from video2music.utils.forked import ForkedCall
+from video2music.utils.timing import Stopwatch
 from video2music.utils.video_io import find_videos
 
 logger = logging.getLogger(__name__)
@@ -325,10 +326,13 @@ def _score(
             # Progress bars only for one long video; a batch shows one bar over the videos.
             show = len(jobs) == 1 and sys.stderr.isatty()
             features = given_features
+            extracted: dict[str, float] = {}  # features extracted out here, for the JSON's timings
             if early is not None:
                 features = early.result()
+                extracted["features"] = early.seconds  # in the child, beside the imports
             if chords is not None and features is None:
-                features = v2m.extract_features(job.video, backend, progress_bars=show)
+                with Stopwatch(extracted)("features"):
+                    features = v2m.extract_features(job.video, backend, progress_bars=show)
             if chords is not None:
                 chords.check_duration(features.duration)
             result = v2m.generate(
@@ -344,6 +348,7 @@ def _score(
                 under_sound=outputs.soundtrack.mode == "mix" and "video" in outputs.targets,
                 **piece,
             )
+            result.timings.update(extracted)
             paths = write_result(result, outputs, progress_bars=show)
         except UserError as error:
             failed(job, error)
