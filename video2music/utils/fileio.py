@@ -14,12 +14,17 @@ from pathlib import Path
 from video2music.utils.errors import UserError
 
 
-def check_writable(path: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Fail early, with a clear message, if ``path`` cannot or may not be written."""
+def check_writable(path: str | os.PathLike, overwrite: bool = False, missing_folders: bool = False) -> Path:
+    """Fail early, with a clear message, if the file ``path`` cannot or may not be written; with
+    ``missing_folders`` its folder may be missing, if it can be made (nothing is made here)."""
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path} is a folder; give a file name, e.g. {path / 'out.json'}")
     if path.exists() and not overwrite:
         raise UserError(f"{path} already exists; pass --overwrite to replace it or choose another output")
     folder = path.parent if str(path.parent) else Path(".")
+    while missing_folders and not folder.exists() and folder != folder.parent:
+        folder = folder.parent
     if not folder.is_dir():
         raise UserError(f"output folder {folder} does not exist; create it or choose another output")
     if not os.access(folder, os.W_OK):
