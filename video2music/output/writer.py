@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import errno
 import json
 import logging
 import os
@@ -36,6 +35,7 @@ from video2music.audio import mux, synth
 from video2music.compose.arrange import Arrangement
 from video2music.output.result import GenerationResult
 from video2music.utils.errors import UserError
+from video2music.utils.fileio import describe, writing
 from video2music.utils.forked import ForkedCall
 from video2music.utils.timing import Stopwatch
 
@@ -182,20 +182,6 @@ def check_distinct(plans: list[OutputSet]) -> None:
             seen[key] = index
 
 
-def describe(error: OSError, path: Path | str) -> str:
-    """One line for an OSError while writing ``path``: the file, the cause and what to do."""
-    cause = error.strerror or str(error)
-    if error.errno in (errno.ENOSPC, errno.EDQUOT):
-        advice = "free some space or choose another output folder"
-    elif error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        advice = "choose an output folder you can write to"
-    elif error.errno == errno.EISDIR:
-        advice = "remove the folder or choose another output name"
-    else:
-        advice = "choose another output folder"
-    return f"cannot write {path} ({cause}); {advice}"
-
-
 @contextlib.contextmanager
 def staged(outputs: OutputSet) -> Iterator[dict[str, Path]]:
     """Yield kind -> a staging path for each target; commit them all when the block succeeds."""
@@ -288,15 +274,6 @@ def _commit(stage: Path, outputs: OutputSet) -> None:
         if isinstance(error, OSError):
             raise UserError(describe(error, current)) from None
         raise
-
-
-@contextlib.contextmanager
-def writing(path: Path) -> Iterator[None]:
-    """Turn an OSError raised while one file is written into a UserError naming that file."""
-    try:
-        yield
-    except OSError as error:
-        raise UserError(describe(error, path)) from None
 
 
 def write_music(
