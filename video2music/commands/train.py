@@ -45,7 +45,7 @@ def parse_args(argv: Sequence[str] | None) -> TrainOptions:
         type=int,
         default=DEFAULTS["warmup"],
         help=f"optimiser steps of warm-up (default: the reference's {REFERENCE_WARMUP}, or "
-        f"{WARMUP_SHARE:.0%} of the run's steps when that is fewer, so a short run learns too)",
+        f"{WARMUP_SHARE * 100:g}%% of the run's steps when that is fewer, so a short run learns too)",
     )
     p.add_argument(
         "--size", choices=SIZES, default=DEFAULTS["size"], help="model size (default full: the published one)"
