@@ -20,7 +20,7 @@ from video2music.model import sampling
 from video2music.theory import vocab
 from video2music.theory.grid import DEFAULT_TEMPO, MAX_TEMPO, MIN_TEMPO, check_tempo
 from video2music.theory.progression import TimedChords, load_chords
-from video2music.utils.errors import ArgumentParser, UserError, cli_main, number_in_range
+from video2music.utils.errors import ArgumentParser, UserError, check_range, cli_main, number_in_range
 from video2music.utils.forked import ForkedCall
 from video2music.utils.timing import Stopwatch
 from video2music.utils.video_io import find_videos
@@ -37,7 +37,7 @@ def _span(bounds: tuple[float, float]) -> str:
 
 
 def _sampling(what: str, bounds: tuple[float, float], above: bool = False):
-    return number_in_range(functools.partial(sampling.check_range, what, bounds=bounds, above=above))
+    return number_in_range(functools.partial(check_range, what, bounds=bounds, above=above))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -45,12 +45,11 @@ import torch
 from video2music.model import sampling
 from video2music.model.inputs import input_columns
 from video2music.model.loss import affective_targets
-from video2music.model.sampling import check_range
 from video2music.model.step_threads import StepThreads
 from video2music.model.stepper import DecoderStepper, check_precision
 from video2music.model.transformer import AffectiveMultimodalTransformer
 from video2music.theory import grid, harmony, vocab
-from video2music.utils.errors import UserError
+from video2music.utils.errors import UserError, check_range
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,6 @@ torch here, so a command can state and check them before torch loads.
 from __future__ import annotations
 
 import hashlib
-import math
-
-from video2music.utils.errors import UserError
 
 # The whole distribution is sampled a little warm (top_p 1, temperature 1.1), which keeps two
 # videos scored with one seed apart, the key mask keeping it all in key (bench/musicality.py).
@@ -30,18 +27,6 @@ TEMPERATURE_RANGE = (0.0, 3.0)
 TOP_P_RANGE = (0.0, 1.0)
 # At 10 log-odds the fitting qualities win whatever the model prefers; more only overflows.
 EMOTION_GUIDANCE_RANGE = (0.0, 10.0)
-
-
-def check_range(what: str, value: float, bounds: tuple[float, float], *, above: bool = False) -> float:
-    """``value`` if it is a finite number within ``bounds`` (above the low bound when ``above``),
-    else a UserError that names ``what`` and the range."""
-    low, high = bounds
-    inside = isinstance(value, int | float) and math.isfinite(value) and value <= high
-    if not (inside and (value > low if above else value >= low)):
-        shown = f"{value:g}" if isinstance(value, int | float) else repr(value)
-        lower = f"above {low:g}" if above else f"{low:g}"
-        raise UserError(f"{what} {shown} is out of range; use {lower} to {high:g}")
-    return float(value)
 
 
 def generator_seed(seed: int) -> int:

@@ -13,6 +13,7 @@ import contextlib
 import functools
 import importlib
 import logging
+import math
 import signal
 import sys
 import threading
@@ -38,6 +39,18 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UserError(f"{message}; see {self.prog} --help")
+
+
+def check_range(what: str, value: float, bounds: tuple[float, float], *, above: bool = False) -> float:
+    """``value`` if it is a finite number within ``bounds`` (above the low bound when ``above``),
+    else a UserError that names ``what`` and the range."""
+    low, high = bounds
+    inside = isinstance(value, int | float) and math.isfinite(value) and value <= high
+    if not (inside and (value > low if above else value >= low)):
+        shown = f"{value:g}" if isinstance(value, int | float) else repr(value)
+        lower = f"above {low:g}" if above else f"{low:g}"
+        raise UserError(f"{what} {shown} is out of range; use {lower} to {high:g}")
+    return float(value)
 
 
 def number_in_range(check: Callable[[float], float]) -> Callable[[str], float]:
