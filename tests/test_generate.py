@@ -185,6 +185,27 @@ def test_a_folder_of_videos_goes_on_past_a_bad_one(tmp_path, capsys, caplog):
     assert sorted(p.name for p in out.iterdir()) == ["short.json", "short.mid", "short.musicxml", "short.wav"]
 
 
+def test_a_missing_video_in_a_batch_fails_alone(tmp_path, capsys, caplog):
+    # It used to refuse the whole batch up front; now it is reported as a bad file is.
+    out = tmp_path / "out"
+    missing = tmp_path / "nonexist.mp4"
+    returncode, stderr = generate_in_process(
+        capsys, "--video", str(SHORT), str(missing), "--out", str(out), "--weights", "debug", "--no-video"
+    )
+    assert returncode == 2
+    report = stderr + caplog.text
+    assert "1 of 2 videos failed" in report and f"{missing}: {missing} does not exist" in report
+    assert sorted(p.name for p in out.iterdir()) == [
+        "delayed_start.json",
+        "delayed_start.mid",
+        "delayed_start.musicxml",
+        "delayed_start.wav",
+    ]
+    # Alone, a missing video is still refused before any work.
+    returncode, stderr = generate_in_process(capsys, "--video", str(missing), "--out", str(tmp_path / "o"))
+    assert returncode == 2 and f"{missing} does not exist" in stderr and not (tmp_path / "o").exists()
+
+
 def test_cli_without_melody_or_lead_sheet(tmp_path, capsys):
     returncode, stderr = generate_in_process(
         capsys,

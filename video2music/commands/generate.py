@@ -218,7 +218,8 @@ def _jobs(args: argparse.Namespace, features: VideoFeatures | None, chords: Time
             raise UserError("give --video (a video file or a folder), or --features with a FILE.npz")
         npz = Path(args.features)
         return [Job(None, npz.stem, args.out or npz.parent)]
-    videos = find_videos(args.video, strict=True)
+    # One input must be there; in a batch a missing one fails on its own, as a bad file does.
+    videos = find_videos(args.video, strict=len(args.video) == 1)
     if (features is not None or chords is not None) and len(videos) > 1:
         option = "--features FILE.npz" if features is not None else "--chords"
         raise UserError(f"{option} belongs to one video; give one --video")
@@ -305,6 +306,8 @@ def _score(
     plans = {}
     for job in jobs:
         try:
+            if job.video is not None and not job.video.exists():
+                raise UserError(f"{job.video} does not exist; give a video file or a folder of videos")
             plans[job] = plan_result(
                 job.folder,
                 job.stem,
