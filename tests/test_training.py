@@ -51,10 +51,14 @@ def tiny(data, out, **changes) -> TrainOptions:
 
 @pytest.mark.slow
 def test_tiny_model_overfits_the_fixture(data, tmp_path):
-    # Validate on the training videos themselves, so best.pt is the most overfitted model.
+    # Validate on the training videos themselves, so best.pt is the most overfitted model: copies
+    # under other ids, as train.py refuses a video listed in two splits.
     overfit = tmp_path / "data"
     shutil.copytree(data, overfit)
-    muvisync.write_split(overfit, "val", muvisync.read_split_ids(overfit, "train"), overwrite=True)
+    copies = [replace(v, video_id=f"again-{v.video_id}") for v in muvisync.read_split(overfit, "train")]
+    for video in copies:
+        muvisync.write_video(overfit, video)
+    muvisync.write_split(overfit, "val", [v.video_id for v in copies], overwrite=True)
     result = train(tiny(overfit, tmp_path / "run", epochs=60, batch_size=4, lr=1e-2, d_model=64, dropout=0.0))
     history = result["history"]
     # The affective BCE term keeps the loss above 0: it pulls every fitting chord up, not one.
