@@ -56,6 +56,7 @@ from video2music.model.melody_gru import (
     conditions,
     token_pitch,
 )
+from video2music.model.sampling import generator_seed
 from video2music.theory import vocab
 from video2music.theory.grid import Grid
 from video2music.utils.errors import UserError
@@ -195,7 +196,7 @@ def compose(
     wanted = notes_per_beat(np.asarray(density, dtype=float)[beat_steps], grid.tempo)[sixteenth_beat]
     condition = torch.from_numpy(conditions(chord_of_step, positions, wanted, bar_in_phrase, phrase_ends))
 
-    generator = torch.Generator().manual_seed(int(seed))
+    generator = torch.Generator().manual_seed(generator_seed(seed))
     tokens = np.full(steps, REST, dtype=np.int64)
     state: torch.Tensor | None = None
     previous, last_pitch, rest_run = REST, None, 0
