@@ -188,6 +188,9 @@ def test_requests_get_separate_folders_and_reuse_features(scorer, examples_dir):
     # What the cache saved: the second request skipped the extraction entirely.
     assert second.timings["features"] == 0.0
     assert second.timings["features_saved"] == pytest.approx(first.timings["features"], rel=0.2)
+    # The JSON says the same: the first request's extraction, none for the second.
+    written = [json.loads(o.files["json"].read_text())["timings"]["features"] for o in (first, second)]
+    assert written[0] == pytest.approx(first.timings["features"], rel=0.3) and written[1] == 0.0
 
 
 def test_edited_chords_render_as_a_new_take_beside_the_first(scorer, examples_dir):
@@ -289,7 +292,7 @@ def test_arguments_default_to_this_machine_only():
     args = parse_args([])
     assert (args.host, args.port, args.share) == ("127.0.0.1", 7860, False)
     for bad in (["--port", "0"], ["--concurrency", "0"], ["--max-upload-mb", "-1"]):
-        with pytest.raises(SystemExit):
+        with pytest.raises(UserError, match="out of range|must be positive"):
             parse_args(bad)
 
 
@@ -337,3 +340,12 @@ def test_missing_gradio_says_how_to_install():
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:"), done.stderr
     assert "pip install -e '.[app]'" in lines[0]
+
+
+def test_the_downloads_label_names_the_files_of_the_take():
+    pytest.importorskip("gradio")
+    from video2music.app.ui import downloads_label
+
+    silent = downloads_label({"midi", "wav", "video", "json", "leadsheet", "plot"})
+    assert silent == "Downloads of this take: MIDI, music WAV, MP4, JSON, MusicXML lead sheet"
+    assert "mixed WAV" in downloads_label({"midi", "wav", "video", "mix", "json"})

@@ -176,6 +176,9 @@ def test_generate_download_and_errors_in_browser(app_server, browser, examples_d
     links = page.locator("#downloads a")
     names = [links.nth(i).get_attribute("download") or "" for i in range(links.count())]
     assert sorted(Path(n).suffix for n in names) == [".json", ".mid", ".mp4", ".musicxml", ".wav"], names
+    # Its label names those files: a lead sheet, and no mixed WAV for a video without sound.
+    label = page.locator("#downloads [data-testid='block-label']").inner_text()
+    assert "MusicXML lead sheet" in label and "mixed WAV" not in label, label
     midi_link = page.locator("#downloads a[download$='.mid']")
     with page.expect_download() as download_info:
         midi_link.click()
@@ -334,6 +337,7 @@ def test_mix_edit_rerender_and_takes_in_browser(
     music = _download(page, "#downloads a[download$='_take1.wav']", tmp_path / "take1_music.wav")
     first_midi = _download(page, "#downloads a[download$='.mid']", tmp_path / "take1.mid")
     assert sound.audio_streams(mp4) == 1
+    assert "mixed WAV" in page.locator("#downloads [data-testid='block-label']").inner_text()
     mixed, original, notes = sound.decode(mp4), sound.decode(speech_clip), sound.decode(music)
     assert sound.correlation(mixed, original) > 0.6
     speaking = [sound.music_gain(mixed, original, notes, a, a + 1.0) for a in (0.8, 1.8, 7.2, 8.2)]
@@ -381,3 +385,14 @@ def test_mix_edit_rerender_and_takes_in_browser(
     assert page.eval_on_selector("#plot img", "i => i.getBoundingClientRect().right") <= 390
     page.screenshot(path=str(ARTIFACTS / "app_phone.png"), full_page=True)
     page.close()
+
+
+def test_the_console_says_where_the_page_is_in_plain_lines(app_server):
+    # After the generations above: the address, one readable line per run, none of Gradio's hints
+    # about options this command does not have.
+    url, out = app_server
+    console = (out.parent / "app.log").read_text()
+    assert f"the page is at {url}" in console, console
+    assert "share=True" not in console and "launch()" not in console, console
+    runs = [line for line in console.splitlines() if line.startswith("run ")]
+    assert runs and all("{" not in line and "features" in line and " s" in line for line in runs), runs

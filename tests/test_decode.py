@@ -252,6 +252,47 @@ def test_key_mask_keeps_chords_in_key_and_lets_borrowed_ones_in_rarely():
     assert not set(unmasked) <= harmony.allowed_chords(0)
 
 
+@pytest.mark.parametrize(
+    ("key", "scale", "borrowed"),
+    [
+        ("C major", "C D E F G A B", "D D7 E E7 Bb Fm"),
+        ("A minor", "A B C D E F G G#", ""),
+        ("F# minor", "F# G# A B C# D E E#", ""),  # the key of the report: Dm used to come up
+    ],
+)
+def test_the_key_mask_allows_only_chords_spelled_from_the_keys_scale(key, scale, borrowed):
+    # A chord is in key when its tones, spelled for the key, are the scale's notes: Fm in A minor
+    # (F Ab C) shares its pitch classes with the harmonic minor's G# but is no chord of the key.
+    key = vocab.parse_key(key)
+    mode = 1 if key.mode == "minor" else 0
+    borrowed_ids = {vocab.transpose_chord(c, -key.transpose) for c in vocab.parse_progression(borrowed)}
+    for chord in harmony.allowed_chords(mode) - borrowed_ids:
+        moved = vocab.transpose_chord(chord, key.transpose)
+        notes = vocab.chord_note_names(moved, key)
+        assert set(notes) <= set(scale.split()), (vocab.chord_symbol(moved, key), notes)
+    named = {
+        vocab.chord_symbol(vocab.transpose_chord(c, key.transpose), key) for c in harmony.allowed_chords(mode)
+    }
+    if key.mode == "minor":
+        dominant, leading = ("E", "G#dim") if key.tonic == 9 else ("C#", "E#dim")
+        assert {dominant, f"{dominant}7", leading, f"{leading}7"} <= named
+        assert ("Fm" if key.tonic == 9 else "Dm") not in named
+
+
+@pytest.mark.parametrize(
+    ("progression", "key"),
+    [
+        ("Am F C G", "A minor"),  # the relative major fits as well: the first chord decides
+        ("C Am F G", "C major"),
+        ("Dm C A Dsus2 Dm C F Dm7 Dm C Bb Dm", "D minor"),
+        ("G D Em C", "G major"),
+        ("E A B7 E", "E major"),
+    ],
+)
+def test_a_progression_is_in_the_key_it_fits(progression, key):
+    assert harmony.fitting_key(vocab.parse_progression(progression)) == vocab.parse_key(key)
+
+
 def test_cadence_ends_on_the_tonic_after_a_chord_leading_there():
     model = _model()
     with torch.no_grad():

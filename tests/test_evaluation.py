@@ -1,6 +1,7 @@
 """Metrics, checked against values worked out by hand, and the evaluate.py command on generated output."""
 
 import json
+import logging
 import math
 
 import numpy as np
@@ -86,7 +87,7 @@ def write_result(path, chords, emotion_names, scene_offset):
     )
 
 
-def test_evaluate_generated_folder_and_command(tmp_path, capsys):
+def test_evaluate_generated_folder_and_command(tmp_path, capsys, caplog):
     folder = tmp_path / "out"
     folder.mkdir()
     # a: cuts at 2 and 4, changes at 2 and 5 (both match within 1 s); sad chords on sad seconds
@@ -108,11 +109,54 @@ def test_evaluate_generated_folder_and_command(tmp_path, capsys):
     assert evaluate_main(["--generated", str(folder), "--json", str(out_json)]) == 2  # no overwrite
     assert "already exists" in capsys.readouterr().err
 
-    (folder / "bad.json").write_text('{"chords": []}')
-    assert evaluate_main(["--generated", str(folder)]) == 2
-    assert "bad.json is not a generate.py result file" in capsys.readouterr().err
-    assert evaluate_main(["--generated", str(tmp_path / "empty")]) == 2
+    # Another JSON (the metrics, say) is skipped with a warning; results in subfolders (one per
+    # take) count too, named by their path.
+    (folder / "metrics.json").write_text('{"chords": []}')
+    take = folder / "take2"
+    take.mkdir()
+    write_result(take / "a.json", [C, G, G], ["sad"] * 3, [0, 1, 2])
+    with caplog.at_level(logging.WARNING, logger="video2music"):
+        assert evaluate_main(["--generated", str(folder), "--json", str(tmp_path / "all.json")]) == 0
+    assert "metrics.json is not a result file of generate.py ('chord_ids_normalised'); skipped" in caplog.text
+    written = json.loads((tmp_path / "all.json").read_text())
+    assert [v["name"] for v in written["videos"]] == ["a", "b", "take2/a"]
+
+    empty = tmp_path / "empty"
+    (empty / "clips").mkdir(parents=True)
+    assert evaluate_main(["--generated", str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert "no result of generate.py (NAME.json) in" in err and "--json" not in err
     assert evaluate_main([]) == 2
+
+
+def test_a_metric_with_nothing_to_count_reads_n_a_and_says_why(tmp_path, capsys, caplog):
+    # Soft emotions (the basic backend's, as on the sample): no second reaches the 0.8 the
+    # agreement counts from.
+    folder = tmp_path / "out"
+    folder.mkdir()
+    soft = np.full((4, 6), 0.1)
+    soft[:, vocab.EMOTIONS.index("sad")] = 0.5
+    (folder / "clip.json").write_text(
+        json.dumps(
+            {"chord_ids_normalised": [A_MIN] * 4, "emotion": soft.tolist(), "scene_offset": [0, 1, 2, 3]}
+        )
+    )
+    with caplog.at_level(logging.INFO, logger="video2music"):
+        assert evaluate_main(["--generated", str(folder), "--json", str(tmp_path / "m.json")]) == 0
+    table = capsys.readouterr().out
+    assert "emotion_agreement    n/a" in table and "nan" not in table
+    assert "no second here has one" in caplog.text
+    assert json.loads((tmp_path / "m.json").read_text())["overall"]["emotion_agreement"] is None
+
+
+def test_a_json_output_that_is_a_folder_is_refused_before_the_work(tmp_path, capsys, monkeypatch):
+    from video2music.analysis import evaluation
+
+    monkeypatch.setattr(evaluation, "evaluate_generated", lambda folder: pytest.fail("the work ran"))
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    assert evaluate_main(["--generated", str(tmp_path), "--json", str(folder), "--overwrite"]) == 2
+    assert f"{folder} is a folder; give a file name" in capsys.readouterr().err
 
 
 def corpus_video(video_id: str, chords: list[int]):

@@ -338,3 +338,43 @@ def test_ctrl_c_while_a_child_decodes_stops_both(old_set, tmp_path):
     assert err.strip().splitlines() == ["interrupted"], err
     assert not [child for child in forked if alive(child)]
     assert not out.exists() or not list(out.iterdir())
+
+
+STAGING_RUN = """
+import os, signal, sys, time
+from video2music.output.writer import plan_music, staged
+with staged(plan_music(sys.argv[1], video=False, soundfont=None, overwrite=False)) as paths:
+    paths["midi"].write_text("half written")
+    print("staging", flush=True)
+    if sys.argv[2] == "killed":
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(120)
+"""
+
+
+def _staging_folders(out: Path) -> set[str]:
+    return {p.name for p in out.iterdir() if p.is_dir() and p.name.startswith(".")}
+
+
+def test_a_killed_runs_staging_folder_is_cleared_by_the_next_run_a_live_ones_kept(tmp_path):
+    from video2music.commands.music import main as music_main
+
+    out = tmp_path / "out"
+    killed = subprocess.run(
+        [sys.executable, "-c", STAGING_RUN, str(out / "killed"), "killed"], capture_output=True, timeout=60
+    )
+    assert killed.returncode == -signal.SIGKILL
+    left = _staging_folders(out)
+    assert len(left) == 1  # SIGKILL gives a run no chance to clean up
+    live = subprocess.Popen(
+        [sys.executable, "-c", STAGING_RUN, str(out / "live"), "live"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert live.stdout.readline().strip() == "staging"
+        working = _staging_folders(out) - left
+        assert music_main(["--chords", "C G", "--seconds", "4", "--out", str(out / "next")]) == 0
+        assert _staging_folders(out) == working  # the dead run's is gone, the live one's kept
+        assert (out / "next.mid").is_file() and not (out / "killed.mid").exists()
+    finally:
+        live.kill()
+        live.wait(timeout=30)

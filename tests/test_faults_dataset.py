@@ -125,3 +125,20 @@ def test_check_reports_a_split_that_train_needs(dataset, tmp_path, capsys, packe
     assert "train: 3 videos" in out and "test: 2 videos" in out
     assert "no 'val' split, which train.py needs" in err
     assert dataset_main(["check", str(data), "--split", "train", "--split", "test"]) == 0
+
+
+@pytest.mark.parametrize("field", ["emotion", "motion", "scene_offset", "loudness", "note_density", "chords"])
+def test_an_empty_lab_file_is_a_problem_not_a_traceback(dataset, tmp_path, capsys, field):
+    root = copy(dataset, tmp_path)
+    video = muvisync.read_split_ids(root, "train")[0]
+    if field == "chords":
+        path = muvisync.chord_path(root, video)
+    else:
+        path = muvisync.modality_path(root, field, video)
+    path.write_text("")
+    _, err = problems(capsys, dataset_main(["check", str(root)]))
+    assert str(path) in err and ("no seconds" in err or "empty" in err)
+    assert train_main(train_args(root, tmp_path)) == 2
+    err = capsys.readouterr().err  # the error, then the problem
+    assert err.startswith("error: ") and "Traceback" not in err and str(path) in err
+    assert not (tmp_path / "run").exists()

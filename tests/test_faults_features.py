@@ -71,3 +71,27 @@ def test_ctrl_c_stops_a_parallel_batch_promptly(examples_dir, tmp_path):
     assert len(workers) == 2 and not any(alive(pid) for pid in workers)
     for name in done:
         assert VideoFeatures.load(out / name).T == 24
+
+
+def test_a_missing_video_makes_no_output_folder(tmp_path, capsys):
+    out = tmp_path / "features"
+    assert main([str(tmp_path / "missing.mp4"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {tmp_path / 'missing.mp4'} does not exist" in err and "failed:" not in err
+    assert not out.exists()
+
+
+def test_a_full_disk_is_named_as_such(examples_dir, tmp_path, capsys, monkeypatch):
+    import errno
+
+    from video2music.features import video_features
+
+    def full(path, overwrite=False):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(video_features, "atomic_output", full)
+    out = tmp_path / "features"
+    assert main([str(examples_dir / "fades.mp4"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {examples_dir / 'fades.mp4'}: cannot write {out / 'fades.npz'} (No space left" in err
+    assert "unexpected" not in err and "OSError" not in err

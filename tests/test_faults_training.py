@@ -115,3 +115,55 @@ def test_a_state_of_random_bytes_gives_no_unsafe_advice(data, run, capsys):
     (run / "state.pt").write_bytes(os.urandom(2048))
     line = refused(capsys, data, run)
     assert "state.pt is damaged and cannot be resumed" in line and "weights_only" not in line
+
+
+def test_a_refused_run_leaves_no_run_folder(data, tmp_path, capsys):
+    # Data errors are found before the run folder is made (they used to leave an empty one).
+    no_val = tmp_path / "no-val"
+    shutil.copytree(data, no_val)
+    (no_val / muvisync.SPLIT_DIR / "val.txt").unlink()
+    run = tmp_path / "deep" / "run"
+    line = one_error_line(capsys, train_main(argv(no_val, run, "--epochs", "1")))
+    assert "val" in line and not (tmp_path / "deep").exists()
+
+
+def test_overlapping_splits_are_refused_as_dataset_check_reports_them(data, tmp_path, capsys):
+    shared = tmp_path / "shared"
+    shutil.copytree(data, shared)
+    train_ids = muvisync.read_split_ids(shared, "train")
+    muvisync.write_split(shared, "test", train_ids[:1], overwrite=True)
+    run = tmp_path / "run"
+    line = one_error_line(capsys, train_main(argv(shared, run, "--epochs", "1")))
+    assert f"video {train_ids[0]!r} is in both the train and the test split" in line
+    assert "dataset check" in line and not run.exists()
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_run_folder(data, tmp_path, capsys, monkeypatch):
+    import errno
+
+    from video2music.training import loop
+
+    def full(path, overwrite=False):  # the first file a run writes is options.json
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(loop, "atomic_output", full)
+    run = tmp_path / "run"
+    line = one_error_line(capsys, train_main(argv(data, run, "--epochs", "1")))
+    assert f"cannot write {run / 'options.json'} (No space left on device)" in line
+    assert not run.exists()
+
+
+def test_missing_data_is_refused_before_torch_loads(tmp_path):
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from video2music.commands.train import main\n"
+        f"code = main(['--data', {str(tmp_path / 'nowhere')!r}, '--out', {str(tmp_path / 'run')!r}])\n"
+        "print(code, 'torch' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["2", "False"], done.stderr
+    assert done.stderr.startswith(f"error: --data {tmp_path / 'nowhere'} does not exist")
+    assert not (tmp_path / "run").exists()

@@ -182,7 +182,7 @@ def test_cli_batch_reports_failures_and_goes_on(examples_dir, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "2 extracted, 0 skipped (done before), 4 failed" in err
     for name in ("missing.mp4", "notes.mp4", "empty.mp4", "sound.wav"):
-        assert f"failed: {bad['does not exist'].parent / name}" in err
+        assert f"error: {bad['does not exist'].parent / name}" in err
     assert "Traceback" not in err
     written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     assert written == [

@@ -23,6 +23,22 @@ def test_the_call_runs_in_a_child_and_its_result_comes_back():
     assert answer == 42 and pid != parent
 
 
+def test_the_time_the_call_took_comes_back_with_its_result():
+    # The call's own time, not the wait: here the parent comes for the result only when it is done.
+    with ForkedCall(time.sleep, 0.3) as call:
+        time.sleep(0.6)
+        waited = time.perf_counter()
+        call.result()
+        waited = time.perf_counter() - waited
+    assert 0.3 <= call.seconds < 0.6 and waited < 0.2
+    here = []
+    thread = threading.Thread(target=lambda: here.append(ForkedCall(time.sleep, 0.2)))
+    thread.start()
+    thread.join()
+    here[0].result()  # outside the main thread it runs in this process, and is timed here
+    assert 0.2 <= here[0].seconds < 0.5
+
+
 def test_a_user_error_in_the_child_is_raised_in_the_parent():
     def refuse() -> None:
         raise UserError("clip.mp4 is not a readable video; give an mp4")

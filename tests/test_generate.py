@@ -185,6 +185,27 @@ def test_a_folder_of_videos_goes_on_past_a_bad_one(tmp_path, capsys, caplog):
     assert sorted(p.name for p in out.iterdir()) == ["short.json", "short.mid", "short.musicxml", "short.wav"]
 
 
+def test_a_missing_video_in_a_batch_fails_alone(tmp_path, capsys, caplog):
+    # It used to refuse the whole batch up front; now it is reported as a bad file is.
+    out = tmp_path / "out"
+    missing = tmp_path / "nonexist.mp4"
+    returncode, stderr = generate_in_process(
+        capsys, "--video", str(SHORT), str(missing), "--out", str(out), "--weights", "debug", "--no-video"
+    )
+    assert returncode == 2
+    report = stderr + caplog.text
+    assert "1 of 2 videos failed" in report and f"{missing}: {missing} does not exist" in report
+    assert sorted(p.name for p in out.iterdir()) == [
+        "delayed_start.json",
+        "delayed_start.mid",
+        "delayed_start.musicxml",
+        "delayed_start.wav",
+    ]
+    # Alone, a missing video is still refused before any work.
+    returncode, stderr = generate_in_process(capsys, "--video", str(missing), "--out", str(tmp_path / "o"))
+    assert returncode == 2 and f"{missing} does not exist" in stderr and not (tmp_path / "o").exists()
+
+
 def test_cli_without_melody_or_lead_sheet(tmp_path, capsys):
     returncode, stderr = generate_in_process(
         capsys,
@@ -243,6 +264,16 @@ def test_same_seed_same_music(tmp_path, sample_features):
     assert other.chords != result.chords or other.settings["seed"] != result.settings["seed"]
 
 
+def test_any_whole_number_is_a_seed(sample_features):
+    # Seeds torch takes as they are keep their music (the MIDI digests pin some); larger ones,
+    # which used to end in a traceback from torch's generator, are hashed to their own.
+    v2m = Video2Music.from_pretrained("debug")
+    results = [v2m.generate(SAMPLE, features=sample_features, seed=s) for s in (2**70, 2**70 + 1, -(2**80))]
+    melodies = [tuple(n.pitch for n in r.arrangement.part("Melody").notes) for r in results]
+    assert all(melodies) and len(set(melodies)) > 1
+    assert results[0].summary()["settings"]["seed"] == 2**70
+
+
 def test_chords_change_on_scene_cuts(sample_features):
     v2m = Video2Music.from_pretrained("debug")
     for tempo in (90.0, 120.0):
@@ -257,6 +288,21 @@ def test_chords_change_on_scene_cuts(sample_features):
             for cut in sample_features.scene_cuts:
                 if cut < grid.onset_seconds()[ending] - grid.seconds_per_beat:
                     assert np.abs(changes - cut).min() <= grid.seconds_per_beat / 2 + 1e-3
+
+
+def test_the_primer_gives_way_at_scene_cuts(sample_features):
+    # The sample's cuts at 1 s and 6 s fall in the primer's four bars at 96 bpm (steps 1 and 5):
+    # each starts the primer's next chord, which then lasts its bar; the model goes on after.
+    v2m = Video2Music.from_pretrained("debug")
+    primer = vocab.parse_progression("F#m D A E")
+    result = v2m.generate(
+        SAMPLE, features=sample_features, key="F# minor", primer="F#m D A E", tempo=96.0, seed=4, melody=False
+    )
+    grid, key = result.grid, result.key
+    chords = [vocab.transpose_chord(c, key.transpose) for c in result.chords]
+    assert {1, 5} <= grid.cut_steps
+    assert chords[:7] == [primer[0], primer[1], primer[1], primer[2], primer[2], primer[3], primer[3]]
+    assert all(chords[step] != chords[step - 1] for step in grid.cut_steps)
 
 
 def timeline(emotion_name: str, seconds: int = 60) -> VideoFeatures:
@@ -318,6 +364,10 @@ def test_generation_settings_are_typed_frozen_and_checked():
         settings.replace(temprature=1.0)
     with pytest.raises(UserError, match="temperature"):
         settings.replace(temperature=-1.0)
+    # Infinite or overflowing values used to reach the sampler as NaN probabilities.
+    for bad in ({"temperature": float("inf")}, {"temperature": float("nan")}, {"emotion_guidance": 1e308}):
+        with pytest.raises(UserError, match="out of range; use 0 to"):
+            settings.replace(**bad)
     assert settings.replace(top_p=0.5).top_p == 0.5 and settings.top_p == 1.0
     v2m = Video2Music.from_pretrained("debug")
     v2m.set_generation_params(cut_changes=False)
@@ -326,10 +376,11 @@ def test_generation_settings_are_typed_frozen_and_checked():
 
 def test_style_picks_the_shipped_model():
     from video2music.commands.generate import parse_args
+    from video2music.utils.errors import UserError
 
     assert parse_args(["--video", "x.mp4"]).weights == "default"
     assert parse_args(["--video", "x.mp4", "--style", "chorale"]).weights == "chorale"
     assert parse_args(["--video", "x.mp4", "--style", "pop"]).weights == "default"
     assert parse_args(["--video", "x.mp4", "--weights", "debug"]).weights == "debug"
-    with pytest.raises(SystemExit):
+    with pytest.raises(UserError, match="--style or --weights"):
         parse_args(["--video", "x.mp4", "--style", "chorale", "--weights", "debug"])

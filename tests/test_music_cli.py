@@ -111,6 +111,9 @@ def test_a_melody_on_request_follows_the_typed_chords(tmp_path):
     pitched = [n for i in sung.instruments if i.name in ("Chords", "Arpeggio", "Bass") for n in i.notes]
     for note in melody:
         assert all(a.pitch < note.pitch for a in pitched if a.start <= note.start < a.end)
+    # Any whole number is a seed (beyond 64 bits one used to end in a traceback from torch).
+    for seed in (str(10**30), str(-(10**30))):
+        assert main([*base, str(tmp_path / f"big{seed[0]}"), "--melody", "--seed", seed]) == 0
 
 
 @pytest.mark.parametrize(
@@ -197,6 +200,26 @@ def test_bad_input_is_one_line_exit_2_and_leaves_no_files(tmp_path, capsys):
     assert "do not fit" in _bad(tmp_path, capsys, "--chords", "C Am F G", "--seconds", "3")
     assert "instrument" in _bad(tmp_path, capsys, "--chords", "C", "--instruments", "piano=1")
     assert "not a readable video" in _bad(tmp_path, capsys, "--chords", "C", "--video", str(fake))
+    # Values outside what the help states (100 notes a second used to be played).
+    assert "--density 100 is out of range; use 0 to 40" in _bad(
+        tmp_path, capsys, "--chords", "C", "--density", "100"
+    )
+    assert "--loudness -0.5 is out of range" in _bad(tmp_path, capsys, "--chords", "C", "--loudness=-0.5")
+
+
+def test_an_out_folder_gets_the_files_inside(tmp_path, examples_dir):
+    # An existing folder, or a path ending in /, holds the files (they used to land beside it as
+    # DIR.mid, and a/b/ as a/b.mid), named after the video, or 'music' without one.
+    folder = tmp_path / "existing"
+    folder.mkdir()
+    assert main(["--chords", "C G", "--seconds", "4", "--out", str(folder)]) == 0
+    assert sorted(p.name for p in folder.iterdir()) == ["music.mid", "music.wav"]
+    assert not (tmp_path / "existing.mid").exists()
+    fresh = tmp_path / "a" / "b"
+    args = ["--chords", "C G", "--video", str(examples_dir / "fades.mp4"), "--out", f"{fresh}/"]
+    assert main(args) == 0
+    assert sorted(p.name for p in fresh.iterdir()) == ["fades.mid", "fades.mp4", "fades.wav"]
+    assert not (tmp_path / "a" / "b.mid").exists()
 
 
 def test_existing_outputs_are_kept_without_overwrite(tmp_path, capsys):

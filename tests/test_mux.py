@@ -12,7 +12,6 @@ import pytest
 from video2music.audio.mux import (
     ATTACK,
     DUCK_DEPTH,
-    MIX_MUSIC_GAIN_DB,
     RELEASE,
     Ducker,
     Soundtrack,
@@ -150,10 +149,15 @@ def test_mix_lays_the_music_under_the_videos_own_sound(examples_dir, tmp_path):
     with wave.open(str(mixed_wav)) as written:
         assert (written.getnchannels(), written.getframerate()) == (2, rate)
         assert abs(written.getnframes() / rate - 10.0) < 0.05  # as long as the picture
-    # A video with no sound of its own: nothing to mix, the music alone, and no mixed WAV.
+    # A video with no sound of its own: nothing to mix, so the music alone at its own level (the
+    # mix's lower default is for going under a sound), and no mixed WAV.
     assert not mux_into(examples_dir / "fades.mp4", _tone(tmp_path, 10), tmp_path / "plain.mp4", Soundtrack())
     _, samples, _, _ = _audio(tmp_path / "plain.mp4")
-    assert abs(_rms(samples[rate : 9 * rate]) - 0.25 / np.sqrt(2) * 10 ** (MIX_MUSIC_GAIN_DB / 20)) < 0.02
+    assert abs(_rms(samples[rate : 9 * rate]) - 0.25 / np.sqrt(2)) < 0.01
+    # A gain the user gives applies all the same.
+    mux_into(examples_dir / "fades.mp4", _tone(tmp_path, 10), tmp_path / "quiet.mp4", Soundtrack("mix", -6.0))
+    _, samples, _, _ = _audio(tmp_path / "quiet.mp4")
+    assert abs(_rms(samples[rate : 9 * rate]) - 0.25 / np.sqrt(2) * 10 ** (-6 / 20)) < 0.01
 
 
 @pytest.mark.parametrize(("mode", "gain"), [("loud", None), ("mix", float("nan")), ("replace", 30.0)])

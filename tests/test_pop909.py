@@ -257,3 +257,20 @@ def test_the_shipped_default_is_the_pop_model_and_beats_its_baselines():
     for k in (1, 3, 5):
         change = metrics[f"hits@{k}_change"]
         assert change > metrics[f"repeat_hits@{k}_change"] and change > metrics[f"bigram_hits@{k}_change"]
+
+
+def test_the_command_reads_the_compact_file_in_the_repository_by_default(tmp_path, capsys):
+    # The README's command names no --source: it must work from any checkout, without the raw set.
+    root = Path(pop909.__file__).resolve().parents[2]
+    assert pop909.DEFAULT_SOURCE.is_relative_to(root) and pop909.DEFAULT_SOURCE.is_file()
+    assert pop909.main(["--export", str(tmp_path / "again.tsv.gz")]) == 0
+    assert len(pop909.read_compact(tmp_path / "again.tsv.gz")) > 850
+
+
+def test_building_the_corpus_shows_its_progress(raw, tmp_path, capsys):
+    compact = pop909.write_compact(pop909.read_songs(raw), tmp_path / "three.tsv.gz")
+    assert pop909.main(["--source", str(compact), "--out", str(tmp_path / "corpus")]) == 0
+    assert "songs written" in capsys.readouterr().err
+    args = ["--source", str(compact), "--out", str(tmp_path / "quiet"), "--no-progress"]
+    assert pop909.main(args) == 0
+    assert "songs written" not in capsys.readouterr().err

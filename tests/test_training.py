@@ -51,10 +51,14 @@ def tiny(data, out, **changes) -> TrainOptions:
 
 @pytest.mark.slow
 def test_tiny_model_overfits_the_fixture(data, tmp_path):
-    # Validate on the training videos themselves, so best.pt is the most overfitted model.
+    # Validate on the training videos themselves, so best.pt is the most overfitted model: copies
+    # under other ids, as train.py refuses a video listed in two splits.
     overfit = tmp_path / "data"
     shutil.copytree(data, overfit)
-    muvisync.write_split(overfit, "val", muvisync.read_split_ids(overfit, "train"), overwrite=True)
+    copies = [replace(v, video_id=f"again-{v.video_id}") for v in muvisync.read_split(overfit, "train")]
+    for video in copies:
+        muvisync.write_video(overfit, video)
+    muvisync.write_split(overfit, "val", [v.video_id for v in copies], overwrite=True)
     result = train(tiny(overfit, tmp_path / "run", epochs=60, batch_size=4, lr=1e-2, d_model=64, dropout=0.0))
     history = result["history"]
     # The affective BCE term keeps the loss above 0: it pulls every fitting chord up, not one.
@@ -64,6 +68,28 @@ def test_tiny_model_overfits_the_fixture(data, tmp_path):
     metrics = evaluate_split(checkpoint, muvisync.read_split(overfit, "train"))
     assert metrics["hits@1"] >= 0.95 and metrics["hits@5"] == 1.0
     assert metrics["emotion_correspondence"] >= 0.95
+
+
+def test_a_short_run_warms_up_within_its_steps_and_learns(data, tmp_path):
+    # 8 train videos in batches of 3: 3 steps an epoch, 9 in all. The reference's 4000-step
+    # warm-up kept such a run near a rate of 0 (the README's demo learnt nothing); now it takes a
+    # quarter of the run, and the peak stays the reference's.
+    from video2music.training.loop import warmup_steps
+    from video2music.training.options import REFERENCE_WARMUP
+
+    options = tiny(data, tmp_path / "run", warmup=None, lr=None)
+    assert warmup_steps(options, 9) == 3 and warmup_steps(options, 10**6) == REFERENCE_WARMUP
+    assert warmup_steps(replace(options, warmup=50), 9) == 50  # as given
+    history = train(options)["history"]
+    peak = 32**-0.5 * REFERENCE_WARMUP**-0.5  # the debug model's d_model is 32
+    # The rate after step s (LambdaLR counts from 0): peak * sqrt(3 / (s + 1)) past the warm-up.
+    assert [row["lr"] for row in history] == pytest.approx([peak * (3 / (s + 1)) ** 0.5 for s in (3, 6, 9)])
+    assert history[-1]["val_loss"] < history[0]["val_loss"] - 0.1
+    state = torch.load(tmp_path / "run" / "state.pt", weights_only=True)
+    assert state["warmup_steps"] == 3
+    # Resumed for longer, the run keeps the schedule it began with.
+    longer = train(replace(options, epochs=4, resume=True))["history"]
+    assert longer[-1]["lr"] == pytest.approx(peak * (3 / 13) ** 0.5)
 
 
 def test_resume_after_an_interruption_continues_exactly(data, tmp_path, monkeypatch):

@@ -50,6 +50,15 @@ def _one_error_line(capsys) -> str:
     return lines[0]
 
 
+def test_the_json_times_every_stage_and_names_the_models_as_given(first_take):
+    summary = json.loads((first_take / "fades.json").read_text())
+    timings = summary["timings"]
+    # The features were extracted in a child process while torch imported: timed there.
+    assert timings["features"] > 0.05, timings
+    assert {"features", "chords", "melody", "arrange", "save_midi", "render", "mux"} <= set(timings)
+    assert summary["models"]["transformer"] == "debug" and summary["models"]["melody"] == "melody"
+
+
 def test_features_file_reuses_the_extraction(first_take, features_file, tmp_path):
     out = tmp_path / "again"
     args = ["--video", str(CLIP), "--features", str(features_file), "--out", str(out), "--weights", "debug"]
@@ -118,6 +127,44 @@ def test_a_progression_with_times_lands_on_the_nearest_half_bar(tmp_path, midi_c
     assert summary["chords_harte"][6] == "E:7"
 
 
+def test_a_chords_json_moves_into_the_key_asked_for(first_take, tmp_path, midi_check):
+    summary = json.loads((first_take / "fades.json").read_text())
+    own = vocab.parse_key(summary["key"])
+    other = vocab.Key((own.tonic + 2) % 12, own.mode)  # a tone up, same mode
+    out = tmp_path / "moved"
+    args = ["--video", str(CLIP), "--chords", str(first_take / "fades.json"), "--key", other.name]
+    assert main([*args, "--out", str(out), "--weights", "debug", "--no-video"]) == 0
+    moved = json.loads((out / "fades.json").read_text())
+    assert moved["key"] == other.name
+    assert [vocab.parse_chord(c) for c in moved["chords"]] == [
+        vocab.transpose_chord(vocab.parse_chord(c), 2) for c in summary["chords"]
+    ]
+    assert [t for t, _ in midi_check.markers(out / "fades.mid")] == [
+        t for t, _ in midi_check.markers(first_take / "fades.mid")
+    ]
+
+
+def test_a_chords_json_refuses_a_key_of_the_other_mode(first_take, tmp_path, capsys):
+    summary = json.loads((first_take / "fades.json").read_text())
+    own = vocab.parse_key(summary["key"])
+    other = vocab.Key(own.tonic, "major" if own.mode == "minor" else "minor")
+    out = tmp_path / "out"
+    args = ["--video", str(CLIP), "--chords", str(first_take / "fades.json"), "--key", other.name]
+    assert main([*args, "--out", str(out), "--weights", "debug"]) == 2
+    assert f"is in {own.name}; its chords can move to another {own.mode} key" in _one_error_line(capsys)
+    assert not out.exists()
+
+
+def test_typed_chords_without_a_key_are_in_the_key_they_fit(tmp_path):
+    # The README's example: Am F C G is in A minor, whatever the clip's mood would choose.
+    out = tmp_path / "typed"
+    args = ["--video", str(CLIP), "--chords", "0 Am | 2 F | 4 C | 6 G", "--out", str(out), "--no-video"]
+    assert main([*args, "--weights", "debug", "--seed", "5"]) == 0
+    summary = json.loads((out / "fades.json").read_text())
+    assert summary["key"] == "A minor" and not summary["settings"]["key_chosen_from_mood"]
+    assert [c["chord"] for c in summary["chord_changes"]] == ["Am", "F", "C", "G"]
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -126,6 +173,9 @@ def test_a_progression_with_times_lands_on_the_nearest_half_bar(tmp_path, midi_c
         ("0 Am | 4 F | 2 C", "must start at 0 and increase"),
         ("1 Am | 2 F", "must start at 0 and increase"),
         ("0 Am | 60 F", "past the end of the music"),
+        ("0 Am | 10 F", "a chord at 10 s starts at or past the end of the music (10 s)"),  # 10-s clip
+        ('{"chord_changes": [{"time": 0, "chord": "Am"}], "tempo": 0}', "tempo 0 bpm is out of range"),
+        ('{"chord_changes": [{"time": 0, "chord": "Am"}], "key": "H major"}', "unknown key 'H major'"),
         ("", "holds no chords"),
         ('{"chords": ["Am"]}', "is not a chord file written by generate.py"),
         ('{"chord_changes": [{"time": 0, "chord": "Hm"}]}', "unknown chord symbol 'Hm'"),
@@ -248,6 +298,14 @@ def test_replace_and_music_only(speech_clip, sound, tmp_path, mode):
     soundtrack = sound.decode(out / "talk_with_music.mp4")
     assert sound.correlation(soundtrack, sound.decode(out / "talk.wav")) > 0.9
     assert abs(sound.correlation(soundtrack, sound.decode(speech_clip))) < 0.2
+
+
+def test_a_video_without_sound_gets_the_music_at_its_own_level(first_take, sound):
+    # The default mix's -6 dB is for going under a video's own sound; with none, the music plays
+    # at the level of NAME.wav (the loudness target), as --audio replace would.
+    soundtrack = sound.decode(first_take / "fades_with_music.mp4")
+    music = sound.decode(first_take / "fades.wav")
+    assert abs(sound.level(soundtrack, 1, 9) - sound.level(music, 1, 9)) < 1
 
 
 def test_a_video_without_sound_gets_the_music_as_before(sound, tmp_path):

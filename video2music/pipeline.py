@@ -60,12 +60,14 @@ class Video2Music:
         melody: Checkpoint | None = None,
         device: str = "cpu",
         name: str = "",
+        melody_name: str = "",
     ) -> None:
         self.model = checkpoint.model.to(device).eval()
         self.dynamics: Dynamics = dynamics or RuleDynamics()
         self.melody = melody  # runs on the CPU: one sixteenth at a time, a GPU would only wait
         self.device = device
-        self.name = name
+        self.name = name  # the models as the caller named them (a shipped name or a path)
+        self.melody_name = melody_name or (melody.meta["source"] if melody else "")
         self.settings = GenerationSettings()
 
     @classmethod
@@ -87,7 +89,9 @@ class Video2Music:
         if regression:
             dynamics = RegressionDynamics(load_any(resolve_checkpoint(regression), kind="regression"), device)
         lead = load_any(resolve_checkpoint(melody, "melody.pt"), kind="melody")
-        return cls(checkpoint, dynamics, melody=lead, device=device, name=str(name_or_path))
+        return cls(
+            checkpoint, dynamics, melody=lead, device=device, name=str(name_or_path), melody_name=str(melody)
+        )
 
     @property
     def inputs(self) -> frozenset[str]:
@@ -202,7 +206,7 @@ class Video2Music:
             "transformer": self.name,
             "transformer_inputs": sorted(self.inputs),
             "dynamics": self.dynamics.name,
-            "melody": self.melody.meta["source"] if melody else None,
+            "melody": self.melody_name if melody else None,
         }
         return GenerationResult(
             video=Path(video) if video is not None else None,

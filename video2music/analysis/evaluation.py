@@ -156,8 +156,9 @@ class GeneratedVideo:
     midi: Path | None = None  # the MIDI file written beside it, for the structure metrics
 
 
-def read_generated(path: str | os.PathLike) -> GeneratedVideo:
-    """Read a ``.json`` written by generate.py (``chord_ids_normalised``, ``emotion``, ``scene_offset``)."""
+def read_generated(path: str | os.PathLike, name: str | None = None) -> GeneratedVideo:
+    """Read a ``.json`` written by generate.py (``chord_ids_normalised``, ``emotion``, ``scene_offset``);
+    ``name`` (default: the file's stem) names it in the results."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -165,14 +166,12 @@ def read_generated(path: str | os.PathLike) -> GeneratedVideo:
         emotion = np.asarray(data["emotion"], dtype=np.float64)
         offset = np.asarray(data["scene_offset"], dtype=np.int64)
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise UserError(
-            f"{path} is not a generate.py result file ({error}); rerun generate.py with --json"
-        ) from None
+        raise UserError(f"{path} is not a result file of generate.py ({error})") from None
     if not (len(chords) == len(emotion) == len(offset)) or emotion.shape[1:] != (len(vocab.EMOTIONS),):
         raise UserError(f"{path}: chords, emotion and scene_offset disagree on the number of seconds")
     cuts = cut_seconds(offset)
     midi = path.with_suffix(".mid")
-    return GeneratedVideo(path.stem, chords, emotion, cuts, midi if midi.is_file() else None)
+    return GeneratedVideo(name or path.stem, chords, emotion, cuts, midi if midi.is_file() else None)
 
 
 def generated_metrics(video: GeneratedVideo) -> dict[str, Any]:
@@ -193,15 +192,25 @@ def generated_metrics(video: GeneratedVideo) -> dict[str, Any]:
 
 
 def evaluate_generated(folder: str | os.PathLike) -> dict[str, Any]:
-    """Metrics of every generate.py ``.json`` in ``folder``: per video, and over all of them
-    (F1 and emotion agreement from summed counts; entropy and repetition averaged per video)."""
+    """Metrics of every generate.py ``.json`` in ``folder`` and its subfolders (one per take, say):
+    per video, named by its path in ``folder``, and over all of them (F1 and emotion agreement from
+    summed counts; entropy and repetition averaged per video). Other ``.json`` files are skipped
+    with a warning."""
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError(f"{folder} is not a folder; give the folder generate.py wrote its .json files to")
-    paths = sorted(folder.glob("*.json"))
-    if not paths:
-        raise UserError(f"no .json files in {folder}; run generate.py with --json on some videos first")
-    per_video = [generated_metrics(read_generated(p)) for p in paths]
+    videos = []
+    for path in sorted(folder.rglob("*.json")):
+        try:
+            videos.append(read_generated(path, str(path.relative_to(folder).with_suffix(""))))
+        except UserError as error:
+            logger.warning("%s; skipped", error)
+    if not videos:
+        raise UserError(
+            f"no result of generate.py (NAME.json) in {folder} or its subfolders; score some videos into "
+            f"it first, e.g. generate.py --video clip.mp4 --out {folder}"
+        )
+    per_video = [generated_metrics(video) for video in videos]
     f1 = sum((CutChordF1(**v["cut_chord"]) for v in per_video), CutChordF1(0, 0, 0))
     fit = sum(v["emotion_fit"] for v in per_video)
     counted = sum(v["emotion_counted"] for v in per_video)
@@ -224,12 +233,16 @@ def evaluate_generated(folder: str | os.PathLike) -> dict[str, Any]:
 
 
 def format_table(rows: dict[str, dict[str, Any]]) -> str:
-    """A readable two-column table per section: ``{section: {metric: value}}``."""
+    """A readable two-column table per section: ``{section: {metric: value}}``; a metric with
+    nothing to count (NaN) reads n/a."""
     lines = []
     for section, metrics in rows.items():
         lines.append(section)
         width = max(len(name) for name in metrics)
         for name, value in metrics.items():
-            text = f"{value:.4f}" if isinstance(value, float) else str(value)
+            if isinstance(value, float):
+                text = "n/a" if math.isnan(value) else f"{value:.4f}"
+            else:
+                text = str(value)
             lines.append(f"  {name:<{width}}  {text}")
     return "\n".join(lines)

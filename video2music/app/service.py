@@ -22,6 +22,7 @@ from video2music.features import BACKENDS as FEATURE_BACKENDS
 from video2music.output.writer import plan_result, write_result
 from video2music.pipeline import Progress, Video2Music
 from video2music.theory import vocab
+from video2music.theory.grid import DEFAULT_TEMPO
 from video2music.theory.progression import TimedChords, parse_timed
 from video2music.utils.errors import UserError
 
@@ -54,7 +55,7 @@ class Request:
     video: str | Path | None
     key: str = AUTO_KEY
     primer: str = ""
-    tempo: float = 120.0
+    tempo: float = DEFAULT_TEMPO
     chords_program: int = Instruments.chords
     arpeggio_program: int = Instruments.arpeggio
     bass_program: int = Instruments.bass
@@ -62,8 +63,8 @@ class Request:
     drums: bool = True
     melody: bool = True
     seed: int = 0
-    temperature: float = 1.0
-    emotion_strength: float | None = None  # None: the model's own default
+    temperature: float | None = None  # None: the model's own setting (sampling.TEMPERATURE)
+    emotion_strength: float | None = None  # None: the model's own setting (sampling.EMOTION_GUIDANCE)
     backend: str = "auto"
     audio: str = "mix"
     music_gain: float | None = None  # dB; None: the soundtrack's default
@@ -156,10 +157,8 @@ class Scorer:
     def _settings(self, request: Request) -> GenerationSettings:
         """The model's settings with this request's sampling choices (checked; the model is shared
         between requests, so they are passed per call rather than set on it)."""
-        changes: dict[str, Any] = {"temperature": float(request.temperature)}
-        if request.emotion_strength is not None:
-            changes["emotion_guidance"] = float(request.emotion_strength)
-        return self.v2m.settings.replace(**changes)
+        given = {"temperature": request.temperature, "emotion_guidance": request.emotion_strength}
+        return self.v2m.settings.replace(**{k: float(v) for k, v in given.items() if v is not None})
 
     def run(self, request: Request, progress: Progress | None = None) -> ScoredRequest:
         """Generate for ``request`` into a new run folder; UserError for anything the user can fix."""
@@ -197,6 +196,8 @@ class Scorer:
             under_sound=checked.soundtrack.mode == "mix",
             **self._piece(request),
         )
+        # The JSON times the extraction this request made (none when the features were cached).
+        result.timings["features"] = 0.0 if cached.hit else cached.extract_seconds
         folder = self.runs.new()
         stem = f"{safe_stem(video.name)}_take{int(request.take)}"
         try:
@@ -216,8 +217,7 @@ class Scorer:
             "music": finished - features_done,
             "total": finished - started,
         }
-        logger.info("run %s: %s", folder.name, timings)
-        return ScoredRequest(
+        scored = ScoredRequest(
             folder=folder,
             files=files,
             chords_text=result.chords_text(),
@@ -227,3 +227,5 @@ class Scorer:
             take=int(request.take),
             timings=timings,
         )
+        logger.info("run %s: %s", folder.name, scored.status())
+        return scored

@@ -11,6 +11,7 @@ keeps its own files (``NAME_take<N>``), listed for download.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,10 @@ from video2music.app.service import (
     ScoredRequest,
     Scorer,
 )
+from video2music.audio.mux import MIX_MUSIC_GAIN_DB, MUSIC_GAIN_RANGE
 from video2music.compose.instruments import DRUM_KITS, PRESETS, Instruments
+from video2music.model import sampling
+from video2music.theory.grid import DEFAULT_TEMPO, MAX_TEMPO, MIN_TEMPO
 from video2music.utils.errors import UserError
 
 logger = logging.getLogger(__name__)
@@ -36,7 +40,15 @@ KITS = [
     (f"{number} {name}", number) for number, name in {n: k for k, n in reversed(DRUM_KITS.items())}.items()
 ]
 CUSTOM = "custom"
-DOWNLOADS = ("midi", "wav", "video", "mix", "json", "leadsheet")
+# The files of a take offered for download, in order, with the names the downloads label gives them.
+DOWNLOADS = {
+    "midi": "MIDI",
+    "wav": "music WAV",
+    "video": "MP4",
+    "mix": "mixed WAV",
+    "json": "JSON",
+    "leadsheet": "MusicXML lead sheet",
+}
 AUDIO_LABELS = {
     "mix": "mix: the video's own sound, the music under it (lowered while the sound is loud)",
     "replace": "replace: the music alone",
@@ -69,15 +81,24 @@ _FLOATS = ("tempo", "temperature", "emotion_strength", "music_gain")
 
 
 def _request(settings: dict[str, Any]) -> Request:
-    """The page's values as a Request (a cleared number box sends None, sliders send floats)."""
+    """The page's values as a Request (a cleared number box sends None, sliders send floats; an
+    automatic music level is the soundtrack's default, None)."""
     for name in _INTEGERS:
         settings[name] = int(settings[name] or 0)
     for name in _FLOATS:
         settings[name] = float(settings[name])
+    if settings.pop("music_gain_auto"):
+        settings["music_gain"] = None
     settings["primer"] = settings["primer"] or ""
     settings["drums"] = bool(settings["drums"])
     settings["melody"] = bool(settings["melody"])
     return Request(**settings)
+
+
+def downloads_label(kinds: Collection[str]) -> str:
+    """The downloads box's label, naming the files a take has (a mixed WAV only where the video
+    had a sound to mix with)."""
+    return "Downloads of this take: " + ", ".join(name for kind, name in DOWNLOADS.items() if kind in kinds)
 
 
 def _outputs(outcome: ScoredRequest, takes: list[list[str]]) -> tuple:
@@ -89,7 +110,7 @@ def _outputs(outcome: ScoredRequest, takes: list[list[str]]) -> tuple:
         str(files["wav"]),
         str(files["plot"]),
         outcome.chords_text,
-        this_take,
+        gr.update(value=this_take, label=downloads_label(files)),
         earlier or None,
         outcome.status(),
         [*takes, this_take],
@@ -99,7 +120,8 @@ def _outputs(outcome: ScoredRequest, takes: list[list[str]]) -> tuple:
 def build(scorer: Scorer, sample: Path | None = None) -> gr.Blocks:
     """The page, wired to ``scorer``; ``sample`` (a video file) is offered as an example."""
 
-    controls: dict[str, gr.components.Component] = {}  # Request field -> page control, filled below
+    # Request field -> page control, filled below (and the music level's Automatic switch)
+    controls: dict[str, gr.components.Component] = {}
 
     def run(values: tuple, chords: str, takes: list[list[str]], progress: gr.Progress) -> tuple:
         settings = dict(zip(controls, values, strict=True))
@@ -149,14 +171,23 @@ def build(scorer: Scorer, sample: Path | None = None) -> gr.Blocks:
                 with gr.Row():
                     seed = gr.Number(value=0, precision=0, label="Seed", elem_id="seed", min_width=140)
                     tempo = gr.Slider(
-                        40, 240, value=120, step=1, label="Tempo (bpm)", elem_id="tempo", min_width=200
+                        MIN_TEMPO,
+                        MAX_TEMPO,
+                        value=DEFAULT_TEMPO,
+                        step=1,
+                        label="Tempo (bpm)",
+                        elem_id="tempo",
+                        min_width=200,
                     )
                 temperature = gr.Slider(
-                    0, 2, value=1.0, step=0.05, label="Temperature (0 = likeliest)", elem_id="temperature"
+                    *sampling.TEMPERATURE_RANGE,
+                    value=scorer.v2m.settings.temperature,
+                    step=0.05,
+                    label="Temperature (0 = likeliest)",
+                    elem_id="temperature",
                 )
                 emotion_strength = gr.Slider(
-                    0,
-                    3,
+                    *sampling.EMOTION_GUIDANCE_RANGE,
                     value=scorer.v2m.settings.emotion_guidance,
                     step=0.1,
                     label="Emotion strength (0 = off)",
@@ -168,13 +199,19 @@ def build(scorer: Scorer, sample: Path | None = None) -> gr.Blocks:
                     label="Sound of the video with music",
                     elem_id="audio",
                 )
+                music_gain_auto = gr.Checkbox(
+                    value=True,
+                    label=f"Automatic music level: {MIX_MUSIC_GAIN_DB:g} dB under the video's own sound, "
+                    "0 dB where the music plays alone",
+                    elem_id="gain-auto",
+                )
                 music_gain = gr.Slider(
-                    -30,
-                    12,
-                    value=-6,
+                    *MUSIC_GAIN_RANGE,
+                    value=MIX_MUSIC_GAIN_DB,
                     step=1,
-                    label="Music level (dB; -6 sits under the video's sound)",
+                    label="Music level (dB)",
                     elem_id="gain",
+                    interactive=False,
                 )
                 with gr.Accordion("Instruments and features", open=False):
                     preset = gr.Dropdown(
@@ -208,7 +245,7 @@ def build(scorer: Scorer, sample: Path | None = None) -> gr.Blocks:
                 plot = gr.Image(label="Timeline", type="filepath", interactive=False, elem_id="plot")
                 gr.Markdown(TIMELINE, elem_id="timeline-legend")
                 downloads = gr.File(
-                    label="Downloads of this take: MIDI, music WAV, MP4, mixed WAV, JSON",
+                    label="Downloads of this take",
                     file_count="multiple",
                     interactive=False,
                     elem_id="downloads",
@@ -233,6 +270,10 @@ def build(scorer: Scorer, sample: Path | None = None) -> gr.Blocks:
             backend=backend,
             audio=audio,
             music_gain=music_gain,
+            music_gain_auto=music_gain_auto,
+        )
+        music_gain_auto.change(
+            lambda auto: gr.update(interactive=not auto), music_gain_auto, music_gain, queue=False
         )
 
         def apply_preset(name: str) -> tuple:

@@ -17,8 +17,8 @@ What that stream holds is the ``Soundtrack``'s choice:
 - ``replace``: the music alone (the original sound is left out).
 - ``music-only``: no video is written at all (the writer's business; here it is ``replace``).
 
-``music_gain_db`` scales the music before mixing (default: -6 dB in a mix, so the original leads,
-0 dB otherwise).
+``music_gain_db`` scales the music before mixing (default: -6 dB in a mix with the video's own
+sound, so the original leads; 0 dB where the music plays alone, a video without sound included).
 
 Everything streams: the WAV and the original sound are read a block at a time into the
 encoder, and the encoded audio packets are interleaved with the copied picture packets and
@@ -53,10 +53,19 @@ AUDIO_BITRATE = 192_000
 _AUDIO_BLOCK = 1024 * 16  # samples per frame handed to the encoder
 
 AUDIO_MODES = ("mix", "replace", "music-only")
-MIX_MUSIC_GAIN_DB = -6.0
+MIX_MUSIC_GAIN_DB = -6.0  # under a video's own sound, so the original leads
+MUSIC_GAIN_RANGE = (-60.0, 20.0)  # dB
 DUCK_FROM, DUCK_FULL, DUCK_DEPTH = -45.0, -25.0, 15.0  # dBFS, dBFS, dB
 ATTACK, RELEASE = 0.08, 0.6  # seconds
 _HOP = 512  # samples per level measurement; _AUDIO_BLOCK is a whole number of hops
+
+
+def check_music_gain(gain_db: float) -> float:
+    """``gain_db`` if the music may be set to it, else a UserError giving MUSIC_GAIN_RANGE."""
+    low, high = MUSIC_GAIN_RANGE
+    if not (math.isfinite(gain_db) and low <= gain_db <= high):
+        raise UserError(f"music gain {gain_db:g} dB is out of range; use {low:g} to {high:g} dB")
+    return float(gain_db)
 
 
 @dataclass(frozen=True)
@@ -69,15 +78,15 @@ class Soundtrack:
     def __post_init__(self) -> None:
         if self.mode not in AUDIO_MODES:
             raise UserError(f"unknown audio mode {self.mode!r}; use one of {', '.join(AUDIO_MODES)}")
-        gain = self.music_gain_db
-        if gain is not None and not (math.isfinite(gain) and -60.0 <= gain <= 20.0):
-            raise UserError(f"music gain {gain:g} dB is out of range; use -60 to 20 dB")
+        if self.music_gain_db is not None:
+            check_music_gain(self.music_gain_db)
 
-    @property
-    def gain(self) -> float:
-        """The music's linear gain."""
-        default = MIX_MUSIC_GAIN_DB if self.mode == "mix" else 0.0
-        return 10.0 ** ((default if self.music_gain_db is None else self.music_gain_db) / 20.0)
+    def gain_db(self, under_sound: bool) -> float:
+        """The music's gain in dB: as given, else MIX_MUSIC_GAIN_DB when it goes ``under_sound`` (a
+        mix with the video's own sound) and 0 when it plays alone (also in a mix of a silent video)."""
+        if self.music_gain_db is not None:
+            return self.music_gain_db
+        return MIX_MUSIC_GAIN_DB if under_sound else 0.0
 
 
 REPLACE = Soundtrack("replace")
@@ -147,8 +156,8 @@ def mux_into(
         stack.enter_context(source)
         start, duration = _timing(info)
         wanted = round(duration * rate)
-        blocks = _scaled(_wav_blocks(wav, wanted), soundtrack.gain)
         mixing = soundtrack.mode == "mix" and bool(source.streams.audio)
+        blocks = _scaled(_wav_blocks(wav, wanted), 10.0 ** (soundtrack.gain_db(mixing) / 20.0))
         channels = 2 if mixing else wav.getnchannels()
         if mixing:
             original = stack.enter_context(

@@ -16,7 +16,7 @@ import socket
 import tempfile
 from pathlib import Path
 
-from video2music.utils.errors import UserError, cli_main
+from video2music.utils.errors import ArgumentParser, UserError, cli_main
 
 logger = logging.getLogger(__name__)
 
@@ -26,9 +26,7 @@ MARKER = ".video2music-app"  # marks a folder the app made, so reusing it is saf
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        prog="app.py", description="A local web page that scores videos with editable music."
-    )
+    p = ArgumentParser(prog="app.py", description="A local web page that scores videos with editable music.")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     p.add_argument("--port", type=int, default=7860, help="port to listen on (default 7860)")
     p.add_argument("--share", action="store_true", help="also open a temporary public link through Gradio")
@@ -138,7 +136,13 @@ def main(argv: list[str] | None = None) -> int:
             show_error=False,
             footer_links=[],
             css=ui.CSS,
+            quiet=True,  # Gradio's own hints (set share=True, ...) are not this command's options
+            prevent_thread_lock=True,
         )
     except OSError:  # taken between the check and the launch
         raise UserError(_port_message(args.host, args.port)) from None
+    logger.info("the page is at %s (Ctrl-C stops the app)", page.local_url)
+    if page.share_url:
+        logger.info("and, for a week at most, at the public link %s", page.share_url)
+    page.block_thread()
     return 0

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from video2music.utils.errors import UserError, cli_main
+from video2music.utils.errors import ArgumentParser, UserError, cli_main
 
 logger = logging.getLogger(__name__)
 
 
 @cli_main
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m video2music.commands.corpus",
         description="Build the chord corpus from music21's built-in scores in the MuVi-Sync layout.",
     )

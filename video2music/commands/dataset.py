@@ -19,7 +19,7 @@ from video2music.data.muvisync import (
     pack,
     shared_videos,
 )
-from video2music.utils.errors import EXIT_USAGE, UserError, cli_main
+from video2music.utils.errors import EXIT_USAGE, ArgumentParser, UserError, cli_main
 
 DESCRIPTION = (
     "Check a MuVi-Sync dataset (every problem, as file:line), pack it into one .npz for fast "
@@ -29,7 +29,7 @@ DESCRIPTION = (
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m video2music.commands.dataset", description=DESCRIPTION)
+    p = ArgumentParser(prog="python -m video2music.commands.dataset", description=DESCRIPTION)
     sub = p.add_subparsers(dest="command", required=True)
     check = sub.add_parser(
         "check",

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from video2music.data.muvisync import load_split
-from video2music.utils.errors import UserError, cli_main
+from video2music.utils.errors import ArgumentParser, UserError, cli_main
 from video2music.utils.fileio import atomic_output, check_writable
+
+logger = logging.getLogger(__name__)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="evaluate.py",
         description="Either --checkpoint(s) with --data: Hits@1/3/5, emotion correspondence (transformer) "
         "and note density / loudness RMSE (regression) on a split, teacher forced (a melody model: loss and "
@@ -49,6 +52,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     for path in args.checkpoint:
         if not Path(path).is_file():
             raise UserError(f"checkpoint {path} does not exist")
+    if args.json:  # before the work, which can take minutes
+        check_writable(args.json, args.overwrite, missing_folders=True)
     return args
 
 
@@ -67,18 +72,21 @@ def _plain(value: Any) -> Any:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     # torch: only once the arguments are good
-    from video2music.analysis.evaluation import evaluate_generated, format_table
+    from video2music.analysis.evaluation import EMOTION_THRESHOLD, evaluate_generated, format_table
     from video2music.model.checkpoint import load_any
     from video2music.model.device import check_device
     from video2music.training.tasks import TASKS, ChordBaselines, evaluate_split
 
     check_device(args.device)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        check_writable(args.json, args.overwrite)
     if args.generated:
         results = evaluate_generated(args.generated)
         table = {f"generated output in {args.generated}": results["overall"]}
+        if not results["overall"]["emotion_seconds"]:
+            logger.info(
+                "emotion_agreement is n/a: it counts the seconds whose top emotion (not neutral) has "
+                "a probability of at least %g, and no second here has one",
+                EMOTION_THRESHOLD,
+            )
     else:
         checkpoints = [load_any(path) for path in args.checkpoint]
         semantic = any("semantic" in c.inputs for c in checkpoints)
@@ -102,6 +110,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         table = {f"{path} on {args.split}": metrics for path, metrics in results["models"].items()}
     print(format_table(table))
     if args.json:
-        with atomic_output(args.json, args.overwrite) as tmp:
-            tmp.write_text(json.dumps(_plain(results), indent=1) + "\n")
+        try:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_output(args.json, args.overwrite) as tmp:
+                tmp.write_text(json.dumps(_plain(results), indent=1) + "\n")
+        except OSError as error:
+            raise UserError(f"cannot write {args.json} ({error.strerror}); choose another --json") from None
     return 0

@@ -4,8 +4,9 @@
 
 writes DIR/<name>.npz per video (and, with --muvisync, the MuVi-Sync .lab/.npy files under DIR).
 Folders are searched (not recursively) for mp4, mkv, mov, webm, avi and m4v files. Videos whose
-.npz already exists are skipped unless --overwrite. A video that fails is reported and the others
-go on; the exit status is 2 if any failed.
+.npz already exists are skipped unless --overwrite. A video that fails is reported in one
+"error:" line and the others go on; the exit status is 2 if any failed. DIR is made when the
+first video's features are written, so a run that writes nothing leaves none.
 """
 
 from __future__ import annotations
@@ -19,14 +20,14 @@ from pathlib import Path
 from video2music.features.batch import plan_jobs, run_jobs
 from video2music.features.clip import DEFAULT_CLIP_MODEL, check_clip_model
 from video2music.features.extract import BACKENDS
-from video2music.utils.errors import UserError, cli_main
+from video2music.utils.errors import ArgumentParser, UserError, cli_main
 from video2music.utils.video_io import find_videos
 
 logger = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="video2music-features", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="video2music-features", description=__doc__.split("\n\n")[0])
     parser.add_argument("inputs", nargs="+", metavar="VIDEO_OR_FOLDER", help="videos or folders of them")
     parser.add_argument("--out", required=True, type=Path, help="output folder (created if missing)")
     parser.add_argument(
@@ -64,7 +65,6 @@ def main(argv: list[str] | None = None) -> int:
     jobs = plan_jobs(find_videos(args.inputs, strict=False), args.out, args.muvisync, args.overwrite)
     if not jobs:
         raise UserError("no videos to process; give video files or folders that contain them")
-    args.out.mkdir(parents=True, exist_ok=True)
     workers = min(args.jobs, len(jobs))
     threads = max(1, (os.cpu_count() or 1) // workers)
     outcomes = run_jobs(jobs, workers, (args.backend, args.clip_model, args.device, threads))
@@ -80,9 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         summary += "; pass --overwrite to extract skipped videos again"
     print(f"{summary} -> {args.out}", file=sys.stderr)
     for outcome in failed:
-        # UserError messages already start with the path; others (unexpected errors) do not.
+        # A message that does not name the video (a write error names its file) gets its name first.
         where = "" if outcome.message.startswith(str(outcome.video)) else f"{outcome.video}: "
-        print(f"failed: {where}{outcome.message}", file=sys.stderr)
+        print(f"error: {where}{outcome.message}", file=sys.stderr)
     return 2 if failed else 0
 
 

@@ -4,33 +4,45 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from video2music.audio.mux import Soundtrack
+from video2music.audio.mux import MIX_MUSIC_GAIN_DB, MUSIC_GAIN_RANGE, Soundtrack, check_music_gain
 from video2music.audio.synth import LOUDNESS_TARGET
 from video2music.compose.instruments import PRESETS, Instruments
 from video2music.features.clip import clip_source
 from video2music.features.extract import BACKENDS, extract
 from video2music.features.video_features import VideoFeatures
+from video2music.model import sampling
+from video2music.theory import vocab
 from video2music.theory.form import parse_form
+from video2music.theory.grid import DEFAULT_TEMPO, MAX_TEMPO, MIN_TEMPO, check_tempo
 from video2music.theory.progression import TimedChords, load_chords
-from video2music.utils.errors import UserError, cli_main
+from video2music.utils.errors import ArgumentParser, UserError, check_range, cli_main, number_in_range
 from video2music.utils.forked import ForkedCall
+from video2music.utils.timing import Stopwatch
 from video2music.utils.video_io import find_videos
 
 logger = logging.getLogger(__name__)
 WITHOUT_CLIP = "--features basic"
 FEATURE_BACKENDS = ("auto", *BACKENDS)
-DEFAULT_TEMPO = 120.0
 
 STYLES = {"pop": "default", "chorale": "chorale"}  # --style -> the shipped model that plays it
 
 
+def _span(bounds: tuple[float, float]) -> str:
+    return f"{bounds[0]:g} to {bounds[1]:g}"
+
+
+def _sampling(what: str, bounds: tuple[float, float], above: bool = False):
+    return number_in_range(functools.partial(check_range, what, bounds=bounds, above=above))
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="generate.py",
         description="Score a video with editable music: writes NAME.mid, NAME.wav, "
         "NAME_with_music.mp4, NAME.json and the lead sheet NAME.musicxml beside the video (or in --out).",
@@ -47,7 +59,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, help="output folder (default: beside each video); created if missing")
     p.add_argument("--key", help="output key, e.g. 'D major', 'F# minor', 'Am' (default: from the mood)")
     p.add_argument(
-        "--primer", help="chords to start from, in the output key, e.g. 'C Am F G' (each lasts a bar)"
+        "--primer",
+        help="chords to start from, in the output key, e.g. 'C Am F G' (each lasts a bar; a scene cut "
+        "inside its bar starts the next one)",
     )
     p.add_argument(
         "--chords",
@@ -64,8 +78,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--tempo",
-        type=float,
-        help="beats per minute, 20-300 (default 120, two beats a second; with --chords FILE.json, its tempo)",
+        type=number_in_range(check_tempo),
+        help=f"beats per minute, {MIN_TEMPO:g} to {MAX_TEMPO:g} (default {DEFAULT_TEMPO:g}, two beats a "
+        "second; with --chords FILE.json, its tempo)",
     )
     p.add_argument(
         "--seed",
@@ -73,12 +88,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=0,
         help="random seed for the chords; the same seed gives the same MIDI (default 0)",
     )
-    p.add_argument("--temperature", type=float, help="sampling temperature (default 1.0; 0 = likeliest)")
-    p.add_argument("--top-p", type=float, help="nucleus sampling mass, 0-1 (default 0.95)")
+    p.add_argument(
+        "--temperature",
+        type=_sampling("temperature", sampling.TEMPERATURE_RANGE),
+        help=f"sampling temperature, {_span(sampling.TEMPERATURE_RANGE)} (default {sampling.TEMPERATURE:g}; "
+        "0 = the likeliest chord)",
+    )
+    p.add_argument(
+        "--top-p",
+        type=_sampling("top-p", sampling.TOP_P_RANGE, above=True),
+        help=f"nucleus sampling mass, above {_span(sampling.TOP_P_RANGE)} (default {sampling.TOP_P:g}: "
+        "every chord of the key)",
+    )
     p.add_argument(
         "--emotion-strength",
-        type=float,
-        help="bias toward chord qualities that fit each second's emotion (default 1.5; 0 = off)",
+        type=_sampling("emotion strength", sampling.EMOTION_GUIDANCE_RANGE),
+        help="bias toward chord qualities that fit each step's emotion, "
+        f"{_span(sampling.EMOTION_GUIDANCE_RANGE)} (default {sampling.EMOTION_GUIDANCE:g}; 0 = off)",
     )
     p.add_argument(
         "--no-cut-changes", action="store_true", help="do not force a chord change at each scene cut"
@@ -146,10 +172,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--music-gain",
-        type=float,
+        type=number_in_range(check_music_gain),
         metavar="DB",
-        help="the music's level in dB, -60 to 20 (default -6 with --audio mix, so the original "
-        "leads; else 0)",
+        help=f"the music's level in dB, {_span(MUSIC_GAIN_RANGE)} (default {MIX_MUSIC_GAIN_DB:g} under "
+        "the video's own sound with --audio mix, so the original leads; 0 when the music plays alone, "
+        "also for a video without sound)",
     )
     p.add_argument("--no-video", action="store_true", help="do not write the video with music")
     p.add_argument("--plot", action="store_true", help="also write NAME.png, a timeline")
@@ -204,7 +231,8 @@ def _jobs(args: argparse.Namespace, features: VideoFeatures | None, chords: Time
             raise UserError("give --video (a video file or a folder), or --features with a FILE.npz")
         npz = Path(args.features)
         return [Job(None, npz.stem, args.out or npz.parent)]
-    videos = find_videos(args.video, strict=True)
+    # One input must be there; in a batch a missing one fails on its own, as a bad file does.
+    videos = find_videos(args.video, strict=len(args.video) == 1)
     if (features is not None or chords is not None) and len(videos) > 1:
         option = "--features FILE.npz" if features is not None else "--chords"
         raise UserError(f"{option} belongs to one video; give one --video")
@@ -233,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(
             "--primer starts the model's chords; with --chords there are none to start, so give one"
         )
+    if chords is not None and args.key:
+        chords.transposition(vocab.parse_key(args.key))  # a change of mode is refused now
     given_features = _features_file(args)
     jobs = _jobs(args, given_features, chords)
     if args.features == "clip":  # before torch loads: missing weights and no network fail at once
@@ -268,10 +298,10 @@ def _score(
         **{name: value for name, value in given.items() if value is not None},
     )
     piece = dict(
-        key=args.key or (chords.key if chords else None),
+        key=args.key,  # with --chords and no --key: the chords' own
         primer=args.primer,
         form=args.form,
-        tempo=args.tempo if args.tempo is not None else (chords.tempo if chords else None) or DEFAULT_TEMPO,
+        tempo=next(t for t in (args.tempo, chords.tempo if chords else None, DEFAULT_TEMPO) if t is not None),
     )
     v2m.check_settings(**piece)
     backend = v2m.feature_backend(args.features) if given_features is None else given_features.backend
@@ -292,6 +322,8 @@ def _score(
     plans = {}
     for job in jobs:
         try:
+            if job.video is not None and not job.video.exists():
+                raise UserError(f"{job.video} does not exist; give a video file or a folder of videos")
             plans[job] = plan_result(
                 job.folder,
                 job.stem,
@@ -313,10 +345,13 @@ def _score(
             # Progress bars only for one long video; a batch shows one bar over the videos.
             show = len(jobs) == 1 and sys.stderr.isatty()
             features = given_features
+            extracted: dict[str, float] = {}  # features extracted out here, for the JSON's timings
             if early is not None:
                 features = early.result()
+                extracted["features"] = early.seconds  # in the child, beside the imports
             if chords is not None and features is None:
-                features = v2m.extract_features(job.video, backend, progress_bars=show)
+                with Stopwatch(extracted)("features"):
+                    features = v2m.extract_features(job.video, backend, progress_bars=show)
             if chords is not None:
                 chords.check_duration(features.duration)
             result = v2m.generate(
@@ -332,6 +367,7 @@ def _score(
                 under_sound=outputs.soundtrack.mode == "mix" and "video" in outputs.targets,
                 **piece,
             )
+            result.timings.update(extracted)
             composer = args.composer or (chords.composer if chords else None)
             paths = write_result(result, outputs, progress_bars=show, composer=composer)
         except UserError as error:

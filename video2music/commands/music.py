@@ -2,7 +2,8 @@
 
     python -m video2music.music --chords "C Am F G" --seconds 16 --key "D major" --out demo
 
-writes demo.mid and demo.wav (and demo.mp4 with --video). The chords are what you hear, as typed:
+writes demo.mid and demo.wav (and demo.mp4 with --video); an --out folder gets them inside, named
+after the video or "music". The chords are what you hear, as typed:
 --key sets the key signature and how chord names are spelled, and does not transpose them. With
 --normalised the chords are read the way the model writes them, in C major / A minor, and moved
 into --key ("C Am F G" with --key "D major" plays D Bm G A). The music fills the whole bars that
@@ -16,8 +17,10 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
+import os
 import sys
 import time
+from pathlib import Path
 
 from video2music.audio import mux, synth
 from video2music.compose import arrange
@@ -25,18 +28,20 @@ from video2music.compose.instruments import PRESETS, Instruments
 from video2music.output.writer import plan_music, write_music
 from video2music.theory import vocab
 from video2music.theory.form import Form
-from video2music.theory.grid import Grid, check_tempo
-from video2music.utils.errors import UserError, cli_main
+from video2music.theory.grid import DEFAULT_TEMPO, MAX_TEMPO, MIN_TEMPO, Grid, check_tempo
+from video2music.utils.errors import ArgumentParser, UserError, check_range, cli_main, number_in_range
 
 logger = logging.getLogger(__name__)
 
 SECONDS_PER_CHORD = 4  # without --seconds or --video: two bars per chord at 120 bpm
 DEFAULT_DENSITY = 10.0  # notes per second: eighth-note arpeggio, backbeat drums
+DENSITY_RANGE = (0.0, 40.0)  # notes per second; the busiest patterns are sixteenths
 DEFAULT_LOUDNESS = 0.2  # linear RMS, about -14 dBFS: the level of typical pop in MuVi-Sync
+UNNAMED = "music"  # the files' name in an --out folder when there is no --video to name them
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="video2music-music",
         description=__doc__.split("\n\n")[0],
         epilog=(
@@ -59,19 +64,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="the chords are in C major / A minor (as the model writes them); transpose them into --key",
     )
     parser.add_argument(
-        "--tempo", type=float, default=120.0, help="beats per minute, 20 to 300 (default 120)"
+        "--tempo",
+        type=number_in_range(check_tempo),
+        default=DEFAULT_TEMPO,
+        help=f"beats per minute, {MIN_TEMPO:g} to {MAX_TEMPO:g} (default {DEFAULT_TEMPO:g})",
     )
     parser.add_argument(
         "--density",
-        type=float,
+        type=number_in_range(functools.partial(check_range, "--density", bounds=DENSITY_RANGE)),
         default=DEFAULT_DENSITY,
-        help=f"notes per second, 0-40 (default {DEFAULT_DENSITY:g})",
+        help=f"notes per second, {DENSITY_RANGE[0]:g} to {DENSITY_RANGE[1]:g} (default {DEFAULT_DENSITY:g})",
     )
     parser.add_argument(
         "--loudness",
-        type=float,
+        type=number_in_range(functools.partial(check_range, "--loudness", bounds=(0.0, 1.0))),
         default=DEFAULT_LOUDNESS,
-        help=f"RMS loudness 0-1 (default {DEFAULT_LOUDNESS:g})",
+        help=f"RMS loudness 0 to 1 (default {DEFAULT_LOUDNESS:g})",
     )
     parser.add_argument(
         "--instruments",
@@ -88,7 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="the melody's random seed (default 0)")
     parser.add_argument("--soundfont", help="a General MIDI .sf2 (default: see the README's lookup order)")
     parser.add_argument("--video", help="also write OUT.mp4: this video with the music as its soundtrack")
-    parser.add_argument("--out", required=True, help="output path without extension: writes OUT.mid, OUT.wav")
+    parser.add_argument(
+        "--out",
+        required=True,
+        help="output path without extension: writes OUT.mid, OUT.wav; a folder (one that exists, or "
+        f"written with a trailing /) gets NAME.mid, NAME.wav inside, NAME the video's or '{UNNAMED}'",
+    )
     parser.add_argument(
         "--stems",
         action="store_true",
@@ -104,6 +117,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     return parser
+
+
+def output_base(out: str, video: str | None) -> Path:
+    """The files' path without extension: ``out``, or inside ``out`` when it names a folder (an
+    existing one, or one written with a trailing slash), named after ``video`` or UNNAMED."""
+    if out.endswith(("/", os.sep)) or Path(out).is_dir():
+        return Path(out) / (Path(video).stem if video else UNNAMED)
+    return Path(out)
 
 
 def spread(chords: list[int], steps: int) -> list[int]:
@@ -140,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     key = vocab.parse_key(args.key)
     instruments = Instruments.parse(args.instruments, args.preset)
     outputs = plan_music(
-        args.out,
+        output_base(args.out, args.video),
         video=bool(args.video),
         soundfont=args.soundfont,
         overwrite=args.overwrite,

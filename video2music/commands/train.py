@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from dataclasses import fields
+from pathlib import Path
 
 from video2music.model.inputs import INPUT_ORDER
-from video2music.training.options import SIZES, TASKS, TrainOptions
-from video2music.utils.errors import cli_main
+from video2music.training.options import REFERENCE_WARMUP, SIZES, TASKS, WARMUP_SHARE, TrainOptions
+from video2music.utils.errors import ArgumentParser, UserError, cli_main
 
 # The command line's defaults are the library's, so the two cannot drift apart.
 DEFAULTS = {f.name: f.default for f in fields(TrainOptions)}
 
 
 def parse_args(argv: Sequence[str] | None) -> TrainOptions:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="train.py",
         description="Train on MuVi-Sync (a folder in its layout or a .npz from pack), or the melody model "
         "on POP909 (its raw folder or dataset/pop909_derived.tsv.gz). Writes best.pt, "
@@ -44,7 +44,8 @@ def parse_args(argv: Sequence[str] | None) -> TrainOptions:
         "--warmup",
         type=int,
         default=DEFAULTS["warmup"],
-        help="optimiser steps of warm-up (default %(default)s)",
+        help=f"optimiser steps of warm-up (default: the reference's {REFERENCE_WARMUP}, or "
+        f"{WARMUP_SHARE * 100:g}%% of the run's steps when that is fewer, so a short run learns too)",
     )
     p.add_argument(
         "--size", choices=SIZES, default=DEFAULTS["size"], help="model size (default full: the published one)"
@@ -94,6 +95,11 @@ def parse_args(argv: Sequence[str] | None) -> TrainOptions:
 @cli_main
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(argv)
+    if not Path(options.data).exists():  # said at once, not after torch's import
+        raise UserError(
+            f"--data {options.data} does not exist; give a MuVi-Sync folder or a packed .npz (--task melody: "
+            "a POP909 folder or dataset/pop909_derived.tsv.gz)"
+        )
     from video2music.training.loop import train  # torch: only once the arguments are good
 
     result = train(options)

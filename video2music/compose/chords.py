@@ -2,7 +2,7 @@
 
 The model proposes a chord per half bar (``video2music.model.decode``); ``GenerationSettings``
 turn on the pop structure that decoding can add, with the constants below. The song form
-(``compose.form``) decides what repeats: the first section of each chord family (verse, chorus,
+(``compose.form_planner``) decides what repeats: the first section of each chord family (verse, chorus,
 ...) is decoded with a loop inside it (each bar leans towards the one ``LOOP_BARS`` back), and every
 later section of that family repeats it chord for chord (``form_steps``). A primer
 starts the progression; an edited progression (``video2music.theory.progression``) replaces it
@@ -17,6 +17,7 @@ from typing import Any
 
 from video2music.compose.key import choose_key
 from video2music.features import VideoFeatures
+from video2music.model import sampling
 from video2music.model.decode import DecodeOptions, decode_chords, video_digest
 from video2music.model.inputs import build_video_input
 from video2music.model.transformer import AffectiveMultimodalTransformer
@@ -31,18 +32,12 @@ from video2music.utils.errors import UserError
 # most two bars; inside a section the chord heard LOOP_BARS earlier gets LOOP_BIAS extra log-odds,
 # so a section's progression comes back as a loop, and the sections the form repeats repeat it
 # exactly; holding a chord through the middle of a bar gets HOLD_BIAS, as pop changes mostly on
-# bar lines; the whole distribution is sampled a little warm (top_p 1, TEMPERATURE), which keeps
-# two videos scored with one seed apart, the key mask keeping it all in key.
+# bar lines. The sampling defaults a person may change (temperature, top_p, emotion guidance) and
+# their ranges are in video2music.model.sampling.
 MAX_HOLD_STEPS = 2 * STEPS_PER_BAR
 LOOP_BIAS = 3.5
 LOOP_BARS = 4
 HOLD_BIAS = 3.0
-TEMPERATURE = 1.1
-# How strongly chords lean towards the qualities that fit each step's emotion (0 turns it off).
-# Inside the key mask it decides among fitting chords rather than pulling in foreign ones; at
-# this strength two different videos scored with one seed share 14-17% of their chords (relative
-# to their keys; pop songs share 12%), against 19-23% at 1.5.
-DEFAULT_EMOTION_GUIDANCE = 3.0
 
 
 @dataclass(frozen=True)
@@ -57,11 +52,11 @@ class GenerationSettings:
     ``DecodeOptions``, with the random stream keyed by the video as well as the seed.
     """
 
-    temperature: float = TEMPERATURE
-    top_p: float = 1.0
+    temperature: float = sampling.TEMPERATURE
+    top_p: float = sampling.TOP_P
     max_repeat: int = MAX_HOLD_STEPS
     allow_n: bool = False
-    emotion_guidance: float = DEFAULT_EMOTION_GUIDANCE
+    emotion_guidance: float = sampling.EMOTION_GUIDANCE
     cut_changes: bool = True
     in_key: bool = True
     loop_bias: float = LOOP_BIAS
@@ -143,15 +138,17 @@ def write_chords(
     seed: int,
     device: str = "cpu",
 ) -> Progression:
-    """The key (``key``, or chosen from the mood) and a chord per step of ``grid``: ``edited``
-    placed on it, or the model's in the shape of ``form``, started by ``primer`` (chord ids in
-    the output key, a bar each; the section loops bring them back)."""
+    """The key (``key``, or the edited chords' own, or chosen from the mood) and a chord per step
+    of ``grid``: ``edited`` placed on it (moved into ``key``), or the model's in the shape of
+    ``form``, started by ``primer`` (chord ids in the output key, a bar each or up to a scene cut;
+    the section loops bring them back)."""
     on_grid = grid.resample(features)
     video_input = build_video_input(on_grid, model.config.inputs).to(device)
-    key = key or choose_key(features.emotion, seed, video_digest(video_input))
-    if edited is not None:
+    if edited is not None:  # in the key asked for, else the chords' own
+        key = key or edited.own_key()
         return Progression(grid, key, edited.on_grid(grid, key), edited.source)
-    primer_steps = [c for c in primer for _ in range(STEPS_PER_BAR)][: grid.steps]
+    key = key or choose_key(features.emotion, seed, video_digest(video_input))
+    primer_steps = _primer_steps(primer, grid)
     copy_from, loop_from = form_steps(form, settings.loop_bars)
     options = dataclasses.replace(
         settings.decode_options(seed),
@@ -162,3 +159,15 @@ def write_chords(
     )
     chords = decode_chords(model, video_input, key.mode_bit, options, emotion=on_grid.emotion)
     return Progression(grid, key, [int(c) for c in chords])
+
+
+def _primer_steps(primer: list[int], grid: Grid) -> list[int]:
+    """The primer's chords per step: each lasts a bar, but a scene cut inside its bar starts the
+    next one there, so the primer changes chord at every cut as the model's chords do."""
+    steps: list[int] = []
+    for chord in primer:
+        for held in range(STEPS_PER_BAR):
+            if held and len(steps) in grid.cut_steps:
+                break
+            steps.append(chord)
+    return steps[: grid.steps]

@@ -62,6 +62,7 @@ from video2music.model.melody_gru import (
     pitch_token,
     token_pitch,
 )
+from video2music.model.sampling import generator_seed
 from video2music.model.step_threads import StepThreads
 from video2music.theory import vocab
 from video2music.theory.form import Form, Section
@@ -297,7 +298,7 @@ class _Writer:
         self.model = model
         self.condition = condition
         self.tokens = np.full(steps, REST, dtype=np.int64)
-        self.generator = torch.Generator().manual_seed(int(seed))
+        self.generator = torch.Generator().manual_seed(generator_seed(seed))
         self.state: torch.Tensor | None = None
         self.previous, self.last_pitch, self.rest_run = REST, None, 0
 

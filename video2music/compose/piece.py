@@ -85,7 +85,7 @@ class Request:
         instruments = self.instruments
         return {
             "seed": self.seed,
-            "key_chosen_from_mood": self.key is None,
+            "key_chosen_from_mood": self.key is None and self.edited is None,
             "primer": self.primer_text,
             "form_asked": self.form_text,
             "drums": self.drums,

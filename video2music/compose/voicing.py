@@ -69,18 +69,16 @@ def lead_voices(previous: tuple[int, ...] | None, chord: int, top: int) -> tuple
 
 def arpeggio_tones(chord: int, pad: tuple[int, ...] | None, top: int, count: int) -> list[int]:
     """``count`` tones of ``chord`` at most ``top``, ascending: above the pad's top voice where
-    there is room (so the arpeggio doubles no pitch the pad holds), else reaching down between
-    the pad's voices, never below ``ARPEGGIO_FLOOR`` when no pad plays."""
+    there is room (so the arpeggio doubles no pitch the pad holds), else reaching down from ``top``
+    to ``ARPEGGIO_FLOOR`` between the pad's voices, doubling them only where nothing else is left."""
     classes = set(vocab.chord_pitch_classes(chord))
     low = pad[-1] + 1 if pad else ARPEGGIO_FLOOR
     above = [p for p in range(low, top + 1) if p % 12 in classes]
     if len(above) >= min(count, 3):
         return above[-count:]
-    held = set(pad or ())
-    below = [
-        p for p in range(min(low, top + 1) - 1, PAD_RANGE[0] - 1, -1) if p % 12 in classes and p not in held
-    ]
-    return sorted(below[: max(count - len(above), 0)] + above)
+    reach = [p for p in range(top, ARPEGGIO_FLOOR - 1, -1) if p % 12 in classes]
+    free = [p for p in reach if p not in set(pad or ())]
+    return sorted((free if len(free) >= min(count, 2) else reach)[:count])
 
 
 def bass_note(chord: int, previous: int, inversions_so_far: int, changes_so_far: int) -> int:

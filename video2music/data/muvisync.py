@@ -139,6 +139,8 @@ def split_path(root: str | os.PathLike, split: str) -> Path:
 
 def _value_problems(field: str, values: np.ndarray) -> list[tuple[int, str]]:
     """(row, message) for every row of ``values`` that no real video could have produced."""
+    if not len(values):
+        return []  # no seconds: said by the callers, which know which file or video
     rows = values.reshape(len(values), -1)
     found: list[tuple[int, str]] = []
     bad = ~np.isfinite(rows).all(axis=1)

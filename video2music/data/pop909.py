@@ -72,7 +72,6 @@ Command line: ``python -m video2music.data.pop909 --out dataset/pop909 [--source
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import logging
 import math
@@ -94,14 +93,14 @@ from video2music.data.music21_corpus import (
 )
 from video2music.model.dynamics_rule import DENSITY_ANCHORS
 from video2music.theory import vocab
-from video2music.utils.errors import UserError, cli_main
+from video2music.utils.errors import ArgumentParser, UserError, cli_main
 from video2music.utils.fileio import atomic_output, check_writable
 
 logger = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_SOURCE = REPO.parent / "shared" / "datasets" / "pop909"
 COMPACT_FILE = REPO / "dataset" / "pop909_derived.tsv.gz"
+DEFAULT_SOURCE = COMPACT_FILE  # in the repository, so the corpus builds without the raw POP909
 COMPACT_HEADER = "# video2music POP909 derived v2"
 
 PHRASE_STEPS = 8  # 4 bars of two half bars
@@ -637,10 +636,16 @@ def split_songs(songs: Sequence[Pop909Song], seed: int = 0) -> dict[str, list[st
 
 
 def build_corpus(
-    out: str | Path, songs: Sequence[Pop909Song], seed: int = 0, overwrite: bool = False
+    out: str | Path,
+    songs: Sequence[Pop909Song],
+    seed: int = 0,
+    overwrite: bool = False,
+    progress_bars: bool = False,
 ) -> dict[str, list[PieceTimeline]]:
     """Write every song's timelines into ``out`` in the MuVi-Sync layout, split by song; returns the
-    timelines per split."""
+    timelines per split. ``progress_bars`` shows one over the songs (a minute or two for all)."""
+    from tqdm import tqdm
+
     from video2music.data.muvisync import split_path, write_split, write_video
 
     out = Path(out)
@@ -654,9 +659,12 @@ def build_corpus(
         result[split] = [t for song_id in ids for t in by_song[song_id]]
         if not result[split]:
             raise UserError(f"the {split} split has no piece long enough; give more songs")
-    for timelines in result.values():
-        for timeline in timelines:
-            write_video(out, to_muvisync(timeline), overwrite=True)
+    with tqdm(total=len(songs), desc="songs written", unit="song", disable=not progress_bars) as bar:
+        for ids in split_songs(songs, seed).values():
+            for song_id in ids:
+                for timeline in by_song[song_id]:
+                    write_video(out, to_muvisync(timeline), overwrite=True)
+                bar.update()
     for split, timelines in result.items():
         write_split(out, split, [t.piece_id for t in timelines], overwrite=True)
     return result
@@ -664,7 +672,7 @@ def build_corpus(
 
 @cli_main
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m video2music.data.pop909",
         description="Build the POP909 pop chord corpus (half-bar steps) in the MuVi-Sync layout.",
     )
@@ -673,13 +681,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--source",
         type=Path,
         default=DEFAULT_SOURCE,
-        help=f"the raw POP909 folder or a compact .tsv.gz (default {DEFAULT_SOURCE})",
+        help="the raw POP909 folder or a compact .tsv.gz (default: the compact file in the repository, "
+        f"{DEFAULT_SOURCE.relative_to(REPO)})",
     )
     parser.add_argument(
         "--export", type=Path, help="also write the compact file (e.g. dataset/pop909_derived.tsv.gz)"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the train/val/test split by song")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing corpus or compact file")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if args.out is None and args.export is None:
         raise UserError("give --out (the corpus folder) and/or --export (the compact file)")
@@ -687,6 +697,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_writable(args.export, args.overwrite)
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         raise UserError(f"{args.out} exists and is not a folder; choose another --out")
+    logger.info("reading %s", args.source)
     songs = read_songs(args.source)
     if not songs:
         raise UserError(f"no song of {args.source} could be read; see the messages above")
@@ -695,7 +706,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_compact(songs, args.export, overwrite=args.overwrite)
         logger.info("wrote %s", args.export)
     if args.out is not None:
-        splits = build_corpus(args.out, songs, seed=args.seed, overwrite=args.overwrite)
+        splits = build_corpus(
+            args.out, songs, seed=args.seed, overwrite=args.overwrite, progress_bars=not args.no_progress
+        )
         everything = [t for timelines in splits.values() for t in timelines]
         counts = ", ".join(f"{split} {len(t)}" for split, t in splits.items())
         logger.info("wrote %s (%s pieces)\n%s", args.out, counts, summarise(everything))

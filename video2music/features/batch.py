@@ -24,7 +24,7 @@ from video2music.data.muvisync import feature_paths
 from video2music.features.extract import Backend, extract, make_backend
 from video2music.features.video_features import VideoFeatures
 from video2music.utils.errors import UserError
-from video2music.utils.fileio import check_writable
+from video2music.utils.fileio import check_writable, describe
 
 logger = logging.getLogger(__name__)
 
@@ -101,16 +101,19 @@ def run_job(job: Job, progress_bars: bool = False) -> Outcome:
                     done.to_muvisync(job.muvisync_root, job.video_id)
                 return Outcome(job.video, "skipped", f"{job.npz} exists")
         for path in [job.npz, *mirror.values()]:  # refuse before decoding, so a refusal writes nothing
-            path.parent.mkdir(parents=True, exist_ok=True)
-            check_writable(path, job.overwrite)
+            check_writable(path, job.overwrite, missing_folders=True)
         features = extract(job.video, _BACKEND, progress_bars=progress_bars)
         if job.muvisync_root is not None:
             features.to_muvisync(job.muvisync_root, job.video_id, overwrite=job.overwrite)
-        # Written last: an .npz means the video is done, so an interrupted run redoes it.
+        # Written last: an .npz means the video is done, so an interrupted run redoes it. Folders
+        # are made only now, so a video that fails leaves none behind.
+        job.npz.parent.mkdir(parents=True, exist_ok=True)
         features.save(job.npz, overwrite=job.overwrite)
         return Outcome(job.video, "extracted", f"{features.T} s, {len(features.scene_cuts)} cuts")
     except UserError as error:
         return Outcome(job.video, "failed", str(error))
+    except OSError as error:  # a full disk, a folder that became read-only
+        return Outcome(job.video, "failed", describe(error, error.filename or job.npz))
     except Exception as error:  # an unexpected bug on one video must not lose the rest of the batch
         logger.debug("%s failed", job.video, exc_info=True)
         return Outcome(job.video, "failed", f"unexpected {type(error).__name__}: {error}")

@@ -3,18 +3,17 @@ Face cache once, with network access, so that ``--features clip`` then runs offl
 
 from __future__ import annotations
 
-import argparse
 import logging
 
 from video2music.features.clip import DEFAULT_CLIP_MODEL, ClipBackend, is_cached
-from video2music.utils.errors import cli_main
+from video2music.utils.errors import ArgumentParser, cli_main
 
 logger = logging.getLogger(__name__)
 
 
 @cli_main
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m video2music.features.fetch_clip",
         description="Download a CLIP model into the Hugging Face cache (about 1.7 GB for the default), "
         "so that --features clip then runs offline.",

@@ -40,19 +40,21 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
 import torch
 
+from video2music.model import sampling
 from video2music.model.inputs import input_columns
 from video2music.model.loss import affective_targets
 from video2music.model.step_threads import StepThreads
 from video2music.model.stepper import DecoderStepper, check_precision
 from video2music.model.transformer import AffectiveMultimodalTransformer
 from video2music.theory import grid, harmony, vocab
-from video2music.utils.errors import UserError
+from video2music.utils.errors import UserError, check_range
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +90,9 @@ class DecodeOptions:
 
     def check(self) -> None:
         """Raise UserError for options that make no sense."""
-        if not self.temperature >= 0:
-            raise UserError(f"temperature must be 0 (greedy) or positive, got {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            raise UserError(f"top_p must lie in (0, 1], got {self.top_p}")
+        check_range("temperature", self.temperature, sampling.TEMPERATURE_RANGE)
+        check_range("top_p", self.top_p, sampling.TOP_P_RANGE, above=True)
+        check_range("emotion strength (guidance)", self.emotion_guidance, sampling.EMOTION_GUIDANCE_RANGE)
         if int(self.max_repeat) < 1:
             raise UserError(f"max_repeat must be at least 1 step, got {self.max_repeat}")
         if int(self.loop_steps) < 1:
@@ -99,13 +100,9 @@ class DecodeOptions:
         for name in ("copy_from", "loop_from"):
             if any(not -1 <= int(source) < step for step, source in enumerate(getattr(self, name))):
                 raise UserError(f"{name} must name an earlier step (or -1) for every step")
-        if not (self.loop_bias >= 0 and self.hold_bias >= 0):
+        if not all(math.isfinite(bias) and bias >= 0 for bias in (self.loop_bias, self.hold_bias)):
             raise UserError(
                 f"loop and hold biases must be 0 (off) or positive, got {self.loop_bias}, {self.hold_bias}"
-            )
-        if not self.emotion_guidance >= 0:
-            raise UserError(
-                f"emotion strength (guidance) must be 0 (off) or positive, got {self.emotion_guidance}"
             )
         for cid in self.primer:
             if not (isinstance(cid, int | np.integer) and 0 <= cid < vocab.NUM_CHORDS):
@@ -136,7 +133,7 @@ class ChordSampler:
         seed = int(options.seed)
         if options.vary_with_video:
             seed = (seed * 0x9E3779B1 + video_digest) % 2**63
-        self.generator = torch.Generator().manual_seed(seed)
+        self.generator = torch.Generator().manual_seed(sampling.generator_seed(seed))
         self.change_at = options.change_at or frozenset()
         self.bias = None
         if options.emotion_guidance > 0:

@@ -8,7 +8,8 @@ place, with SIGINT, SIGTERM and SIGHUP held back for those few renames; with ``o
 old set (every file of that name the writer makes, also kinds this run does not write) leaves
 in the same step. Whatever stops a run earlier (an error, a full disk, Ctrl-C, a kill signal
 turned into KeyboardInterrupt by ``errors.cli_main``) removes the staging folder and leaves the
-output folder as it was.
+output folder as it was. A run killed outright (SIGKILL) cannot: each staging folder holds a lock
+that lives as long as its run, and the next run into that folder removes those whose lock is free.
 
 Everything that can be checked without the slow work is checked when the set is planned
 (``plan_result``, ``plan_music``): existing outputs, folders in the way, the soundfont from any
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import errno
+import fcntl
 import json
 import logging
 import os
@@ -37,6 +38,7 @@ from video2music.compose.arrangement import Arrangement
 from video2music.output.leadsheet import write_lead_sheet
 from video2music.output.result import GenerationResult
 from video2music.utils.errors import UserError
+from video2music.utils.fileio import describe, writing
 from video2music.utils.forked import ForkedCall
 from video2music.utils.timing import Stopwatch
 
@@ -58,6 +60,8 @@ MUSIC_NAMES = {"midi": ".mid", "wav": ".wav", "video": ".mp4"}
 STEM_PARTS = ("Chords", "Arpeggio", "Bass", "Drums", "Melody")
 STEM_NAMES = {f"stem:{part}": f"_{part.lower()}.wav" for part in STEM_PARTS}
 _HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+# In every staging folder: locked while the run that made it lives (see _lock_stage).
+STAGE_LOCK = "run.lock"
 
 
 @dataclass(frozen=True)
@@ -183,29 +187,18 @@ def check_distinct(plans: list[OutputSet]) -> None:
             seen[key] = index
 
 
-def describe(error: OSError, path: Path | str) -> str:
-    """One line for an OSError while writing ``path``: the file, the cause and what to do."""
-    cause = error.strerror or str(error)
-    if error.errno in (errno.ENOSPC, errno.EDQUOT):
-        advice = "free some space or choose another output folder"
-    elif error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        advice = "choose an output folder you can write to"
-    elif error.errno == errno.EISDIR:
-        advice = "remove the folder or choose another output name"
-    else:
-        advice = "choose another output folder"
-    return f"cannot write {path} ({cause}); {advice}"
-
-
 @contextlib.contextmanager
 def staged(outputs: OutputSet) -> Iterator[dict[str, Path]]:
     """Yield kind -> a staging path for each target; commit them all when the block succeeds."""
     made = _make_folders(outputs.folder)
+    _clear_dead_stages(outputs.folder)
     committed = False
     stage: Path | None = None
+    lock: int | None = None
     try:
         try:
             stage = Path(tempfile.mkdtemp(prefix=f".{outputs.targets['midi'].stem}.", dir=outputs.folder))
+            lock = _lock_stage(stage)
         except OSError as error:
             raise UserError(describe(error, outputs.folder)) from None
         yield {kind: stage / path.name for kind, path in outputs.targets.items()}
@@ -215,10 +208,47 @@ def staged(outputs: OutputSet) -> Iterator[dict[str, Path]]:
     finally:
         if stage is not None:
             shutil.rmtree(stage, ignore_errors=True)
+        if lock is not None:
+            os.close(lock)
         if not committed:
             for folder in reversed(made):  # only the folders this run made, and only if empty
                 with contextlib.suppress(OSError):
                     folder.rmdir()
+
+
+def _lock_stage(stage: Path) -> int:
+    """Hold STAGE_LOCK in ``stage`` for as long as this process (or a child forked meanwhile)
+    lives: the kernel lets go of it when they die, however they die. The lock is taken under
+    another name and then renamed, so no other run ever finds the file unlocked."""
+    taking = stage / f"{STAGE_LOCK}.new"
+    fd = os.open(taking, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.rename(taking, stage / STAGE_LOCK)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _clear_dead_stages(folder: Path) -> None:
+    """Remove the staging folders that runs killed outright (SIGKILL, the out-of-memory killer, a
+    power cut) left in ``folder``: those whose lock nobody holds. A live run's is never touched."""
+    for lock_path in folder.glob(f".*/{STAGE_LOCK}"):
+        try:
+            fd = os.open(lock_path, os.O_RDWR)
+        except OSError:  # its run has just finished and removed it
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # held: its run is alive
+            os.close(fd)
+            continue
+        try:
+            shutil.rmtree(lock_path.parent, ignore_errors=True)
+        finally:
+            os.close(fd)
+        logger.info("removed %s, left by a run that was killed", lock_path.parent)
 
 
 def _make_folders(folder: Path) -> list[Path]:
@@ -289,15 +319,6 @@ def _commit(stage: Path, outputs: OutputSet) -> None:
         if isinstance(error, OSError):
             raise UserError(describe(error, current)) from None
         raise
-
-
-@contextlib.contextmanager
-def writing(path: Path) -> Iterator[None]:
-    """Turn an OSError raised while one file is written into a UserError naming that file."""
-    try:
-        yield
-    except OSError as error:
-        raise UserError(describe(error, path)) from None
 
 
 def write_music(

@@ -40,6 +40,7 @@ BEATS_PER_BAR = 4
 BEATS_PER_STEP = 2  # the first half of a bar; the second half is what is left of the bar
 STEPS_PER_BAR = 2
 MIN_TEMPO, MAX_TEMPO = 20.0, 300.0
+DEFAULT_TEMPO = 120.0  # a half bar lasts one second, as a MuVi-Sync step does
 
 
 def check_tempo(tempo: float) -> float:

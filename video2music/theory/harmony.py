@@ -3,9 +3,13 @@
 Everything here is in the model's normalised keys, C major (mode 0) and A minor (mode 1), so the
 rules hold for any output key after transposition.
 
-In key. A chord belongs to a key when all its tones lie in the key's scale: the major scale, or
-for minor the natural minor scale plus the raised seventh (G# in A minor), the way pop and
-POP909's annotations use minor (E major, the dominant, is as common as E minor there). Beside
+In key. A chord belongs to a key when it is built on the key's scale: its tones are the scale's
+notes at the chord's steps above its root (the third, fifth, seventh, ... note of the scale from
+there). The scale is the major scale, or for minor the natural minor or the harmonic minor, with
+the raised seventh (G# in A minor), the way pop and POP909's annotations use minor (E major, the
+dominant, is as common as E minor there). By steps, not by pitch classes alone: Fm's third in A
+minor would be A flat, which is not G#, so Fm is no chord of A minor (nor B, D or F dim7, the
+misspelt twins of G#dim7), while E, E7 and G#dim are. Beside
 those, the borrowed and secondary chords pop uses often are allowed with a small penalty, so they
 colour a progression without taking it out of key: in major V/V (D, D7), V/vi (E, E7), bVII (Bb)
 and iv (Fm); in minor they are already diatonic with the raised seventh (E, E7) or natural minor
@@ -19,6 +23,7 @@ G), which gives V-I, IV-I, ii-V-I, iv-i and bVI-bVII-i endings.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 
 import numpy as np
@@ -28,9 +33,10 @@ from video2music.theory import vocab
 MAJOR, MINOR = 0, 1
 TONIC = {MAJOR: vocab.chord_id(0, "maj"), MINOR: vocab.chord_id(9, "min")}  # C, A:min
 
+# Each mode's scales, seven pitch classes in order from the tonic.
 _SCALES = {
-    MAJOR: frozenset({0, 2, 4, 5, 7, 9, 11}),
-    MINOR: frozenset({9, 11, 0, 2, 4, 5, 7, 8}),  # A natural minor plus G#, the raised seventh
+    MAJOR: ((0, 2, 4, 5, 7, 9, 11),),
+    MINOR: ((9, 11, 0, 2, 4, 5, 7), (9, 11, 0, 2, 4, 5, 8)),  # natural; harmonic, with G#
 }
 _BORROWED = {
     MAJOR: ("D", "D7", "E", "E7", "Bb", "Fm"),
@@ -58,10 +64,16 @@ def check_mode(mode: int) -> int:
 
 
 def in_key(chord: int, mode: int) -> bool:
-    """Whether every tone of ``chord`` lies in the normalised key's scale (N counts as in key)."""
+    """Whether ``chord`` is built on one of the normalised key's scales (N counts as in key)."""
     if chord == vocab.N_ID:
         return True
-    return set(vocab.chord_pitch_classes(chord)) <= _SCALES[check_mode(mode)]
+    root, quality = vocab.chord_root(chord), vocab.chord_quality(chord)
+    tones = list(zip(vocab.QUALITY_INTERVALS[quality], vocab.QUALITY_STEPS[quality], strict=True))
+    return any(
+        root in scale
+        and all(scale[(scale.index(root) + step) % 7] == (root + semitones) % 12 for semitones, step in tones)
+        for scale in _SCALES[check_mode(mode)]
+    )
 
 
 @cache
@@ -89,3 +101,18 @@ def key_bias(mode: int) -> np.ndarray:
 def cadence_chords(mode: int) -> frozenset[int]:
     """The chords the bar before the final tonic may hold."""
     return frozenset(vocab.parse_progression(_CADENCE[check_mode(mode)]))
+
+
+def fitting_key(chords: Sequence[int]) -> vocab.Key:
+    """The key a progression (chord ids as heard) is most plausibly in: the one in which most of
+    its chords are in key; among those, one whose tonic is the root of its first chord, then of
+    its last; then the tonic pop uses most (``TONIC_COUNTS``). ``Am F C G`` is in A minor."""
+
+    def fit(key: vocab.Key) -> tuple[int, bool, bool, int]:
+        mode = MINOR if key.mode == "minor" else MAJOR
+        inside = sum(in_key(vocab.transpose_chord(c, -key.transpose), mode) for c in chords)
+        first, last = (vocab.chord_root(chords[i]) if chords else None for i in (0, -1))
+        return inside, first == key.tonic, last == key.tonic, TONIC_COUNTS[mode][key.tonic]
+
+    keys = [vocab.Key(tonic, mode) for mode in ("major", "minor") for tonic in range(12)]
+    return max(keys, key=fit)

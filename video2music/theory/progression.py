@@ -11,6 +11,11 @@ Each chord starts on the grid step whose onset is nearest its time, so a progres
 for a video lands on exactly the steps it came from (those that start at scene cuts included), and an
 edited one on the nearest half bar. The chords replace the decoded ones; features, dynamics and
 cuts stay as they were.
+
+The key: a JSON's chords are in its key and are transposed when another key of the same mode is
+asked for (D minor chords played in E minor move up a tone; a change of mode is refused, as no
+transposition makes a minor progression major). Text has no key: its chords sound as written, in
+the key asked for, or else in the key they fit (``harmony.fitting_key``: ``Am F C G`` in A minor).
 """
 
 from __future__ import annotations
@@ -26,9 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from video2music.theory import vocab
+from video2music.theory import harmony, vocab
 from video2music.theory.form import form_from_json
-from video2music.theory.grid import Grid
+from video2music.theory.grid import Grid, check_tempo
 from video2music.utils.errors import UserError
 
 logger = logging.getLogger(__name__)
@@ -43,7 +48,7 @@ class TimedChords:
     about the music it was written for (None where it says nothing)."""
 
     changes: tuple[tuple[float, int], ...]
-    key: str | None = None
+    key: vocab.Key | None = None  # the key the chords are written in (None: text, which says none)
     tempo: float | None = None
     duration: float | None = None
     source: str = "the chords"
@@ -58,15 +63,33 @@ class TimedChords:
                 f"({duration:g} s); give the video it was made from"
             )
 
+    def own_key(self) -> vocab.Key:
+        """The key the chords are written in: the source's, or else the one they fit."""
+        return self.key or harmony.fitting_key([chord for _, chord in self.changes])
+
+    def transposition(self, key: vocab.Key) -> int:
+        """Semitones that move the chords into ``key`` (0 when the source names no key); a
+        UserError when ``key`` has the other mode, which no transposition reaches."""
+        if self.key is None:
+            return 0
+        if key.mode != self.key.mode:
+            raise UserError(
+                f"{self.source} is in {self.key.name}; its chords can move to another {self.key.mode} "
+                f"key, not to {key.name}: give a {self.key.mode} --key, or leave out --chords for new chords"
+            )
+        return (key.tonic - self.key.tonic + 5) % 12 - 5
+
     def on_grid(self, grid: Grid, key: vocab.Key) -> list[int]:
-        """One chord id per step of ``grid``, in the normalised C major / A minor space."""
+        """One chord id per step of ``grid``, moved into ``key`` and then expressed in the
+        normalised C major / A minor space."""
         onsets = grid.onset_seconds()
         end = grid.duration
+        shift = self.transposition(key) - key.transpose
         steps: dict[int, int] = {}
         for seconds, chord in self.changes:
-            if seconds > end + 1e-6:
+            if seconds >= end - 1e-6:  # a chord from the end on would never sound
                 raise UserError(
-                    f"{self.source}: a chord at {seconds:g} s lies past the end of the music "
+                    f"{self.source}: a chord at {seconds:g} s starts at or past the end of the music "
                     f"({end:g} s); were they written for another video?"
                 )
             step = int(np.argmin(np.abs(onsets - seconds)))
@@ -80,7 +103,7 @@ class TimedChords:
         chords, current = [], steps[0]
         for step in range(grid.steps):
             current = steps.get(step, current)
-            chords.append(vocab.transpose_chord(current, -key.transpose))
+            chords.append(vocab.transpose_chord(current, shift))
         return chords
 
 
@@ -138,12 +161,12 @@ def _from_json(text: str, path: Path) -> TimedChords:
         data = json.loads(text)
         entries: Sequence[dict] = data["chord_changes"]
         changes = [(float(entry["time"]), vocab.parse_chord(str(entry["chord"]))) for entry in entries]
-        tempo = float(data["tempo"]) if data.get("tempo") is not None else None
+        tempo = check_tempo(float(data["tempo"])) if data.get("tempo") is not None else None
         duration = float(data["duration"]) if data.get("duration") is not None else None
-        key = str(data["key"]) if data.get("key") else None
+        key = vocab.parse_key(str(data["key"])) if data.get("key") else None
         form = tuple(form_from_json(data["form"], str(path))) if data.get("form") else None
         composer = str(data["composer"]) if data.get("composer") else None
-    except vocab.VocabError as error:
+    except UserError as error:  # a chord, key or tempo it holds
         raise UserError(f"{path}: {error}") from None
     except (ValueError, KeyError, TypeError) as error:
         reason = f"missing {error}" if isinstance(error, KeyError) else str(error).splitlines()[0]

@@ -59,6 +59,9 @@ _TONES: dict[str, tuple[tuple[int, int], ...]] = {
 QUALITY_INTERVALS: dict[str, tuple[int, ...]] = {
     q: tuple(semitones for semitones, _ in tones) for q, tones in _TONES.items()
 }
+QUALITY_STEPS: dict[str, tuple[int, ...]] = {
+    q: tuple(step for _, step in tones) for q, tones in _TONES.items()
+}
 MINOR_FAMILY: frozenset[str] = frozenset({"min", "min7", "min6", "dim", "dim7", "hdim7"})
 
 EMOTIONS: tuple[str, ...] = ("exciting", "fearful", "tense", "sad", "relaxing", "neutral")

@@ -21,7 +21,13 @@ Learning rate: Adam (betas 0.9/0.98, eps 1e-9) with the Transformer warm-up sche
 with its peak: ``lr(step) = peak * min(step / warmup, sqrt(warmup / step))``. The default peak,
 ``d_model^-0.5 * warmup^-0.5``, makes it exactly the reference's
 ``d_model^-0.5 * min(step^-0.5, step * warmup^-1.5)``. The regression and the melody model have
-no d_model; their default peaks are 1e-3 and 3e-3.
+no d_model; their default peaks are 1e-3 and 3e-3. Without ``--warmup`` the warm-up lasts the
+reference's 4000 steps or a quarter of the run's, whichever is fewer (the peak stays the
+reference's), so a short run reaches its rate; a resumed run keeps the warm-up it began with.
+
+The run folder is made only once the data, the splits (no video in two of them) and the model
+options have been checked, so a refused run leaves nothing behind; a file that cannot be written
+(a full disk) is one line naming it.
 
 What each task reads comes from its entry in ``video2music.training.tasks``: the melody task reads
 ``--data`` as a POP909 source (the raw folder or the compact ``dataset/pop909_derived.tsv.gz``),
@@ -37,6 +43,7 @@ import logging
 import math
 import os
 import random
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,11 +69,11 @@ from video2music.model.reference_import import (
 from video2music.model.regression import RegressionConfig
 from video2music.model.transformer import AMTConfig
 from video2music.theory import vocab
-from video2music.training.options import TrainOptions
+from video2music.training.options import REFERENCE_WARMUP, WARMUP_SHARE, TrainOptions
 from video2music.training.tasks import TASKS as TASK_TABLE
 from video2music.training.tasks import add_totals
 from video2music.utils.errors import UserError
-from video2music.utils.fileio import atomic_output
+from video2music.utils.fileio import atomic_output, writing
 
 logger = logging.getLogger(__name__)
 
@@ -127,8 +134,16 @@ def peak_lr(options: TrainOptions, config: AMTConfig | RegressionConfig | Melody
     if options.lr is not None:
         return options.lr
     if isinstance(config, AMTConfig):
-        return config.d_model**-0.5 * options.warmup**-0.5
+        return config.d_model**-0.5 * (options.warmup or REFERENCE_WARMUP) ** -0.5
     return PEAK_LR[options.task]
+
+
+def warmup_steps(options: TrainOptions, total_steps: int) -> int:
+    """The warm-up: ``--warmup`` as given, else REFERENCE_WARMUP steps or WARMUP_SHARE of the
+    ``total_steps`` of the run, whichever is fewer."""
+    if options.warmup is not None:
+        return options.warmup
+    return max(1, min(REFERENCE_WARMUP, math.ceil(WARMUP_SHARE * total_steps)))
 
 
 def warmup_factor(warmup: int):
@@ -213,6 +228,18 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def _make_folders(folder: Path) -> list[Path]:
+    """Make ``folder`` and its missing parents; the ones made, outermost first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        with writing(path):
+            path.mkdir()
+    return missing[::-1]
 
 
 def _prepare_run_folder(options: TrainOptions) -> Path:
@@ -370,11 +397,15 @@ def train(options: TrainOptions) -> dict[str, Any]:
     process is the one that wrote the files."""
     procs = _start_processes(options.device)
     out = _prepare_run_folder(options)
-    if procs.main:
-        out.mkdir(parents=True, exist_ok=True)
 
-    # ---- data: validated in full before any compute
+    # ---- data: validated in full before any compute (and before the run folder is made)
     task = TASK_TABLE[options.task]
+    problems = task.check(options.data)
+    if problems:
+        more = f" ({len(problems)} problems in all)" if len(problems) > 1 else ""
+        raise UserError(
+            f"{problems[0]}{more}; python -m video2music.commands.dataset check {options.data} lists them"
+        )
     semantic = "semantic" in options.inputs
     splits = {split: task.read(options.data, split, semantic) for split in ("train", "val")}
     train_set = task.windows(splits["train"], options.inputs, options.window, True, options.seed)
@@ -399,11 +430,14 @@ def train(options: TrainOptions) -> dict[str, Any]:
             f"the model options ({config.to_dict()}) differ from the resumed run's ({state['config']}); "
             "resume with the same --size/--layers/--d-model/--heads/--ff/--hidden/--dropout/--inputs"
         )
+    warmup = warmup_steps(options, options.epochs * len(train_loader))
+    if state is not None:  # the schedule the run began with, also when --epochs grew since
+        warmup = state.get("warmup_steps", warmup)
     _seed_everything(options.seed + procs.rank)
     model = task.model_class(config)
     model.to(procs.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=peak_lr(options, config), betas=(0.9, 0.98), eps=1e-9)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_factor(options.warmup))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_factor(warmup))
     first_epoch, best_val, history = 1, math.inf, []
     if state is not None:
         _restore(out / "state.pt", state, model, optimizer, scheduler)
@@ -420,14 +454,22 @@ def train(options: TrainOptions) -> dict[str, Any]:
         logger.info("resuming %s after epoch %d (best val loss %.4f)", out, state["epoch"], best_val)
     trained = DistributedDataParallel(model) if procs.distributed else model
     if procs.main:
-        if options.overwrite and not options.resume:
-            _clear_old_run(out)
-        with atomic_output(out / "options.json", overwrite=True) as tmp:
-            tmp.write_text(json.dumps(_jsonable(options), indent=1) + "\n")
+        made = _make_folders(out)
+        try:
+            if options.overwrite and not options.resume:
+                _clear_old_run(out)
+            with writing(out / "options.json"), atomic_output(out / "options.json", overwrite=True) as tmp:
+                tmp.write_text(json.dumps(_jsonable(options), indent=1) + "\n")
+        except BaseException:
+            for folder in reversed(made):  # a run that could not start leaves no folder
+                shutil.rmtree(folder, ignore_errors=True)
+            raise
         n_params = sum(p.numel() for p in model.parameters())
         logger.info(
-            "training %s (%.2fM parameters) on %d train / %d val windows, %d process(es) on %s",
+            "training %s (%.2fM parameters) on %d train / %d val windows, %d process(es) on %s; "
+            "warm-up %d of %d steps",
             *(options.task, n_params / 1e6, len(train_set), len(val_set), procs.world, procs.device),
+            *(warmup, options.epochs * len(train_loader)),
         )
 
     for epoch in range(first_epoch, options.epochs + 1):
@@ -485,10 +527,13 @@ def train(options: TrainOptions) -> dict[str, Any]:
             "options": _jsonable(options),
         }
         if improved:
-            save_checkpoint(out / "best.pt", model, train_meta=meta)
+            with writing(out / "best.pt"):
+                save_checkpoint(out / "best.pt", model, train_meta=meta)
         if options.save_every and epoch % options.save_every == 0:
-            save_checkpoint(out / f"epoch_{epoch:04d}.pt", model, train_meta=meta)
-        _write_logs(out, history)
+            with writing(out / f"epoch_{epoch:04d}.pt"):
+                save_checkpoint(out / f"epoch_{epoch:04d}.pt", model, train_meta=meta)
+        with writing(out / "log.json"):
+            _write_logs(out, history)
         payload = {
             "format": STATE_FORMAT,
             "version": STATE_VERSION,
@@ -503,8 +548,9 @@ def train(options: TrainOptions) -> dict[str, Any]:
             "epoch": epoch,
             "best_val": best_val,
             "history": history,
+            "warmup_steps": warmup,
         }
-        with atomic_output(out / "state.pt", overwrite=True) as tmp:
+        with writing(out / "state.pt"), atomic_output(out / "state.pt", overwrite=True) as tmp:
             torch.save(payload, tmp)
 
     if procs.distributed:

@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from video2music.analysis.evaluation import EMOTION_THRESHOLD, emotion_counts
 from video2music.analysis.shares import share
-from video2music.data.muvisync import MuViSyncVideo, load_split
+from video2music.data.muvisync import SPLITS, MuViSyncVideo, load_split, shared_videos
 from video2music.data.pop909_melody import (
     MelodyBatch,
     MelodySequence,
@@ -264,6 +264,8 @@ class Task:
         _video_windows
     )
     collate: Callable[[Sequence], Batch | MelodyBatch] = collate
+    # Problems of the data as a whole (path -> one line each), refused before training.
+    check: Callable[[str], list[str]] = lambda data: shared_videos(data, SPLITS)
 
 
 TASKS: dict[str, Task] = {
@@ -278,6 +280,7 @@ TASKS: dict[str, Task] = {
     "melody": Task(
         "melody", MelodyModel, MelodyConfig, _melody_loss, _melody_totals, _melody_metrics,
         lambda config: DEFAULT_WINDOW, _read_melodies, _melody_windows, collate_melody,
+        lambda data: [],  # split by song: a song is in one split only
     ),
 }  # fmt: skip
 

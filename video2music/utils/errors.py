@@ -8,15 +8,17 @@ SIGTERM and SIGHUP stop a command the way Ctrl-C does (KeyboardInterrupt, exit 1
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import functools
 import importlib
 import logging
+import math
 import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -27,6 +29,43 @@ F = TypeVar("F", bound=Callable[..., int | None])
 
 class UserError(ValueError):
     """A problem with the input that the user can fix; the message says what and how."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse as every command uses it: a usage error (an unknown option, ``--tempo abc``, two
+    options that exclude each other) is a UserError like every other input error, so ``cli_main``
+    prints it as one ``error:`` line with exit status 2, instead of argparse's usage lines
+    followed by ``prog: error:``."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UserError(f"{message}; see {self.prog} --help")
+
+
+def check_range(what: str, value: float, bounds: tuple[float, float], *, above: bool = False) -> float:
+    """``value`` if it is a finite number within ``bounds`` (above the low bound when ``above``),
+    else a UserError that names ``what`` and the range."""
+    low, high = bounds
+    inside = isinstance(value, int | float) and math.isfinite(value) and value <= high
+    if not (inside and (value > low if above else value >= low)):
+        shown = f"{value:g}" if isinstance(value, int | float) else repr(value)
+        lower = f"above {low:g}" if above else f"{low:g}"
+        raise UserError(f"{what} {shown} is out of range; use {lower} to {high:g}")
+    return float(value)
+
+
+def number_in_range(check: Callable[[float], float]) -> Callable[[str], float]:
+    """An argparse ``type``: the argument read as a number and passed through ``check``, whose
+    UserError (out of range, not finite) becomes argparse's one-line usage error."""
+
+    def parse(text: str) -> float:
+        try:
+            return check(float(text))
+        except UserError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+    return parse
 
 
 def cli_main(func: F) -> F:

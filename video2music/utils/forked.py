@@ -23,6 +23,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -40,12 +41,14 @@ def can_fork() -> bool:
 
 class ForkedCall(Generic[T]):
     """``fn(*args, **kwargs)``, started in a child process at construction; :meth:`result` waits
-    for it and returns what it returned (or raises the UserError it raised)."""
+    for it and returns what it returned (or raises the UserError it raised). ``seconds`` is then
+    how long the call itself ran, wherever it ran (waiting for it may have taken less)."""
 
     def __init__(self, fn: Callable[..., T], *args, **kwargs) -> None:
         self._call = (fn, args, kwargs)
         self._process: multiprocessing.process.BaseProcess | None = None
         self._pipe = None
+        self.seconds: float | None = None
         if can_fork():
             context = multiprocessing.get_context("fork")
             self._pipe, sending = context.Pipe(duplex=False)
@@ -61,11 +64,10 @@ class ForkedCall(Generic[T]):
             sending.close()
 
     def result(self) -> T:
-        fn, args, kwargs = self._call
         if self._process is None:
-            return fn(*args, **kwargs)
+            return self._here()
         try:
-            kind, value = self._pipe.recv()
+            kind, value, self.seconds = self._pipe.recv()
         except EOFError:
             kind, value = "failed", None
         finally:
@@ -74,8 +76,15 @@ class ForkedCall(Generic[T]):
             return value
         if kind == "error":
             raise UserError(value)
-        logger.debug("%s failed in a child process; calling it here", getattr(fn, "__name__", fn))
-        return fn(*args, **kwargs)
+        logger.debug("%s failed in a child process; calling it here", getattr(self._call[0], "__name__", ""))
+        return self._here()
+
+    def _here(self) -> T:
+        fn, args, kwargs = self._call
+        started = time.perf_counter()
+        value = fn(*args, **kwargs)
+        self.seconds = time.perf_counter() - started
+        return value
 
     def close(self) -> None:
         """End the child if it is still working (its result is no longer wanted, or this process
@@ -107,10 +116,12 @@ def _child(sending, fn: Callable, args: tuple, kwargs: dict) -> None:
         # being made) would leave every later bar of the parent waiting forever. The child's own.
         sys.modules["tqdm"].tqdm.set_lock(threading.RLock())
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPPING)
+    started = time.perf_counter()
     try:
-        sending.send(("result", fn(*args, **kwargs)))
+        value = fn(*args, **kwargs)
+        sending.send(("result", value, time.perf_counter() - started))
     except UserError as error:
-        sending.send(("error", str(error)))
+        sending.send(("error", str(error), time.perf_counter() - started))
     except BaseException:
         logger.debug("failed in a child process", exc_info=True)
     finally:
