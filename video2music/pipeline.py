@@ -29,6 +29,7 @@ from video2music.model.checkpoint import Checkpoint, load_any, resolve_checkpoin
 from video2music.model.device import check_device
 from video2music.output.result import GenerationResult
 from video2music.theory import vocab
+from video2music.theory.grid import AUTO_TEMPO
 from video2music.theory.progression import TimedChords
 from video2music.utils.errors import UserError
 from video2music.utils.timing import Stopwatch
@@ -127,7 +128,7 @@ class Video2Music:
         *,
         key: str | vocab.Key | None = None,
         primer: str | None = None,
-        tempo: float = 120.0,
+        tempo: float | str | None = AUTO_TEMPO,
         form: str | None = None,
     ) -> Request:
         """Parse and check one piece's choices without touching a video; UserError for a bad one.
@@ -144,7 +145,7 @@ class Video2Music:
         features: VideoFeatures | None = None,
         key: str | vocab.Key | None = None,
         primer: str | None = None,
-        tempo: float = 120.0,
+        tempo: float | str | None = AUTO_TEMPO,
         form: str | None = None,
         instruments: Instruments | None = None,
         drums: bool = True,
@@ -160,8 +161,9 @@ class Video2Music:
         """Score ``video`` (or precomputed ``features``): a song form, chords, dynamics, a melody
         (unless ``melody`` is False) and the arranged MIDI (see ``video2music.compose.piece``).
 
-        ``primer`` chords are typed in the output key (``"C Am F G"`` in C major); ``form`` is a
-        song form in bars (``"intro 4, verse 8, chorus 8"``; default: planned from the video).
+        ``primer`` chords are typed in the output key (``"C Am F G"`` in C major); ``tempo`` is in
+        bpm, or ``auto`` (from the video's pace and cuts); ``form`` is a song form in bars
+        (``"intro 4, verse 8, chorus 8"``; default: planned from the video).
         ``chords`` (an edited progression, ``video2music.theory.progression``) replace the decoded
         chords on the same grid, so the features, dynamics and cuts stay as they were (and its
         form, when it has one). ``settings`` replaces ``self.settings`` for this call only (a
@@ -198,7 +200,9 @@ class Video2Music:
         chosen = {
             **request.record(),
             "key": piece.key.name,
-            "tempo": request.tempo,
+            "tempo": piece.grid.tempo,
+            "tempo_chosen": "auto" if request.tempo is None else "given",
+            "tempo_reason": piece.tempo_reason,
             "melody_rests_under_sound": [[round(a, 3), round(b, 3)] for a, b in rests],
             **dataclasses.asdict(settings),
         }
@@ -214,7 +218,7 @@ class Video2Music:
             chords=piece.chords,
             grid=piece.grid,
             key=piece.key,
-            tempo=request.tempo,
+            tempo=piece.grid.tempo,
             density=piece.density,
             loudness=piece.loudness,
             arrangement=piece.arrangement,

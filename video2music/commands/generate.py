@@ -19,7 +19,7 @@ from video2music.features.video_features import VideoFeatures
 from video2music.model import sampling
 from video2music.theory import vocab
 from video2music.theory.form import parse_form
-from video2music.theory.grid import DEFAULT_TEMPO, MAX_TEMPO, MIN_TEMPO, check_tempo
+from video2music.theory.grid import AUTO_TEMPO, MAX_TEMPO, MIN_TEMPO, check_tempo
 from video2music.theory.progression import TimedChords, load_chords
 from video2music.utils.errors import ArgumentParser, UserError, check_range, cli_main, number_in_range
 from video2music.utils.forked import ForkedCall
@@ -78,9 +78,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--tempo",
-        type=number_in_range(check_tempo),
-        help=f"beats per minute, {MIN_TEMPO:g} to {MAX_TEMPO:g} (default {DEFAULT_TEMPO:g}, two beats a "
-        "second; with --chords FILE.json, its tempo)",
+        type=_tempo,
+        metavar="auto|BPM",
+        help=f"beats per minute, {MIN_TEMPO:g} to {MAX_TEMPO:g}, or auto (the default): from the video's "
+        "pace, cuts and mood, calm footage slow and busy footage fast, lined up with its cuts; with "
+        "--chords FILE.json, its tempo",
     )
     p.add_argument(
         "--seed",
@@ -199,6 +201,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _tempo(text: str) -> float | str:
+    """``--tempo``: ``auto``, or beats per minute in range."""
+    return AUTO_TEMPO if text.strip().lower() == AUTO_TEMPO else number_in_range(check_tempo)(text)
+
+
 @dataclass(frozen=True)
 class Job:
     """One scoring: a video (None for music from a features file alone) and where it goes."""
@@ -301,7 +308,7 @@ def _score(
         key=args.key,  # with --chords and no --key: the chords' own
         primer=args.primer,
         form=args.form,
-        tempo=next(t for t in (args.tempo, chords.tempo if chords else None, DEFAULT_TEMPO) if t is not None),
+        tempo=next(t for t in (args.tempo, chords.tempo if chords else None, AUTO_TEMPO) if t is not None),
     )
     v2m.check_settings(**piece)
     backend = v2m.feature_backend(args.features) if given_features is None else given_features.backend

@@ -83,6 +83,7 @@ logger = logging.getLogger(__name__)
 DENSITY_THRESHOLDS = (3.0, 6.0, 9.0, 13.0)
 PHRASE_BARS = 4
 SWELL = 16  # velocity units either side of a phrase's mean
+ENERGY_VELOCITY = 14  # velocity units either side of the middle, for the video's intensity
 MAX_PAD_BEATS = 2 * BEATS_PER_BAR  # no pad note lasts longer
 MELODY_CHANNEL = 3
 MELODY_ACCENTS = (8, 2, -6)  # velocity offsets: beats 1 and 3, beats 2 and 4, between beats
@@ -230,14 +231,17 @@ def arrange(
     grid: Grid | None = None,
     melody: Sequence[MelodyNote] | None = None,
     form: Form | None = None,
+    intensity: Sequence[float] | np.ndarray | None = None,
 ) -> Arrangement:
     """Arrange one chord id per half-bar step (normalised C major / A minor space) in ``key``.
 
     ``density`` and ``loudness`` are per step (or one constant for all steps); ``grid`` gives the
     steps' onsets and scene cuts (default: regular half bars at ``tempo``, no cuts); ``form`` the
     sections (default: none, every part plays at the density's level, ``PLAIN``); ``melody``, if
-    given, becomes the Melody track. See the module
-    docstring for timing and textures. Raises UserError for out-of-range input before any work.
+    given, becomes the Melody track; ``intensity`` (0-1 per step, ``compose.energy``) moves every
+    velocity by up to ``ENERGY_VELOCITY`` either side, so the level rises and falls with the video.
+    See the module docstring for timing and textures. Raises UserError for out-of-range input before
+    any work.
     """
     key = vocab.parse_key(key) if isinstance(key, str) else key
     ids, density, loudness, grid = _validate(chords, density, loudness, tempo, grid)
@@ -257,12 +261,15 @@ def arrange(
         levels[beat] = int(np.clip(levels[beat] + texture.level_offset, *texture.levels))
     if len(grid.bars) >= 2:
         levels[end_beat - grid.bars[-1] :] = 0  # the last bar rings out over the final chord
+    energy = np.zeros(end_beat)
+    if intensity is not None:
+        energy = ENERGY_VELOCITY * (2.0 * _per_step("intensity", intensity, len(ids))[beat_steps] - 1.0)
     beats = _Beats(
         textures,
         [s.lift for s in sections],
         levels,
         loudness[beat_steps],
-        _swell(grid, form),
+        _swell(grid, form) + energy,
         _pattern_beats(grid),
     )
 

@@ -8,11 +8,13 @@ Steps (``plan_form``):
    not; a cut on the bar line itself adds a little.
 2. Sections on bar lines. A dynamic programme picks the boundaries that gather the most novelty
    (scaled by its 90th percentile over the piece and squared, so a change's own bar line stands
-   out from its neighbours), less a cost per section length
+   out from its neighbours; weighed less in a piece under ``SHORT_PIECE_BARS``), less a cost per
+   section length
    (``LENGTH_COST``: 8 bars is the norm of pop, 4 next, 12 and 16 for long stretches, other
    lengths rarely; under ``SHORT_PIECE_BARS`` bars 4 is the norm). A piece of
    ``INTRO_FROM_BARS`` bars or more opens with an intro of up to 4 bars, and one of
-   ``OUTRO_FROM_BARS`` or more closes with an outro; a shorter piece is one section. A 2-minute
+   ``OUTRO_FROM_BARS`` or more closes with an outro. A piece of ``TWO_SECTIONS_FROM_BARS`` to 9
+   bars is two sections (the first four bars long), a shorter one a single section. A 2-minute
    video gets 6-10 sections.
 3. Names from energy. The sections between intro and outro that are more intense than the middle
    of their range become choruses, the others verses; where the footage hardly changes
@@ -56,7 +58,8 @@ SHORT_PIECE_BARS = 24
 EDGE_COST = {2: 0.0, 4: 0.0, 1: 2.0, 3: 2.0}  # intro and outro
 SHORT_EDGE_COST = {2: 0.0, 1: 0.5, 4: 0.5, 3: 1.5}
 MAX_SECTION_BARS = 16
-INTRO_FROM_BARS, OUTRO_FROM_BARS = 8, 10
+INTRO_FROM_BARS, OUTRO_FROM_BARS = 10, 12
+TWO_SECTIONS_FROM_BARS = 6
 STEADY_SPREAD = 0.08
 STEADY_ORDER = ("verse", "chorus", "verse", "chorus", "bridge", "chorus")
 LIFT = 2
@@ -116,8 +119,13 @@ def _length_cost(length: int, edge: bool, bars: int) -> float:
 def _segments(bars: int, line_novelty: np.ndarray) -> list[tuple[int, int]]:
     """(first bar, bars) of each section: the boundaries with the most novelty less length costs."""
     intro, outro = bars >= INTRO_FROM_BARS, bars >= OUTRO_FROM_BARS
-    if not intro:  # under eight bars: one section, as long as the piece
+    if bars < TWO_SECTIONS_FROM_BARS:  # a very short piece: one section
         return [(0, bars)]
+    if not intro:  # a short one: two, the first four bars (or three) long
+        first = 4 if bars > 6 else 3
+        return [(0, first), (first, bars - first)]
+    # A short piece is shaped by song form more than by its few changes.
+    weight = NOVELTY_WEIGHT * min(1.0, bars / SHORT_PIECE_BARS)
     best = np.full(bars + 1, -math.inf)
     best[0] = 0.0
     back = np.zeros(bars + 1, dtype=int)
@@ -133,7 +141,7 @@ def _segments(bars: int, line_novelty: np.ndarray) -> list[tuple[int, int]]:
             cost = _length_cost(length, edge and not (first and last), bars) + SECTION_COST
             if (first and intro) and (last and outro):
                 continue
-            score = best[start] - cost + (NOVELTY_WEIGHT * line_novelty[end] if not last else 0.0)
+            score = best[start] - cost + (weight * line_novelty[end] if not last else 0.0)
             if score > best[end]:
                 best[end], back[end] = score, start
     cuts, end = [], bars

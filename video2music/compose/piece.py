@@ -4,8 +4,9 @@
 ``compose_piece`` then decides, stage by stage (each timed on the caller's stopwatch):
 
 1. ``dynamics``: note density and loudness per second (``compose.dynamics``);
-2. ``form``: the grid of bars at the tempo (bent at scene cuts, ``theory.grid``) and the song
-   form on it (``compose.form_planner``: the user's, a chords JSON's, or planned from the video);
+2. ``form``: the tempo (the user's, or from the video's pace and cuts: ``compose.tempo``), the
+   grid of bars at it (bent at scene cuts, ``theory.grid``) and the song form on it
+   (``compose.form_planner``: the user's, a chords JSON's, or planned from the video);
 3. ``chords``: the key and a chord per half bar (``compose.chords``: the model's in the form's
    shape, or the user's edited progression);
 4. ``melody``: the lead line (``compose.melody``), resting where a mix ducks the music;
@@ -25,15 +26,17 @@ from video2music.compose.arrange import arrange
 from video2music.compose.arrangement import Arrangement
 from video2music.compose.chords import GenerationSettings, write_chords
 from video2music.compose.dynamics import Dynamics
+from video2music.compose.energy import intensity
 from video2music.compose.form_planner import shape_form
 from video2music.compose.instruments import Instruments
 from video2music.compose.melody import write_melody
+from video2music.compose.tempo import choose_tempo
 from video2music.features import VideoFeatures
 from video2music.model.melody_gru import MelodyModel
 from video2music.model.transformer import AffectiveMultimodalTransformer
 from video2music.theory import vocab
 from video2music.theory.form import Form, FormEntries, parse_form
-from video2music.theory.grid import Grid, check_tempo
+from video2music.theory.grid import AUTO_TEMPO, Grid, check_tempo
 from video2music.theory.progression import TimedChords
 from video2music.utils.timing import Stopwatch
 
@@ -43,13 +46,14 @@ Progress = Callable[[float, str], None]
 @dataclass(frozen=True)
 class Request:
     """One piece's choices, parsed and checked: the key (None: from the mood), primer chord ids
-    (in the output key, a bar each), the tempo, the form's entries (None: planned), edited chords
+    (in the output key, a bar each), the tempo (None: from the video), the form's entries (None:
+    planned), edited chords
     (None: the model's), the instruments, which parts play and the seed. ``primer_text`` and
     ``form_text`` keep what the user typed, for the JSON."""
 
     key: vocab.Key | None = None
     primer: tuple[int, ...] = ()
-    tempo: float = 120.0
+    tempo: float | None = None
     form: FormEntries | None = None
     edited: TimedChords | None = None
     instruments: Instruments | None = None
@@ -65,15 +69,16 @@ class Request:
         *,
         key: str | vocab.Key | None = None,
         primer: str | None = None,
-        tempo: float = 120.0,
+        tempo: float | str | None = AUTO_TEMPO,
         form: str | None = None,
         **choices: Any,
     ) -> Request:
-        """A request from what a user typed; UserError for anything that cannot be played."""
+        """A request from what a user typed (``tempo`` a number of bpm, or ``auto`` / None: from
+        the video); UserError for anything that cannot be played."""
         return cls(
             key=vocab.parse_key(key) if isinstance(key, str) else key,
             primer=tuple(vocab.parse_progression(primer)) if primer else (),
-            tempo=check_tempo(tempo),
+            tempo=None if tempo is None or tempo == AUTO_TEMPO else check_tempo(tempo),
             form=tuple(parse_form(form)) if form else None,
             primer_text=primer,
             form_text=form,
@@ -118,6 +123,7 @@ class Piece:
     density: np.ndarray
     loudness: np.ndarray
     arrangement: Arrangement
+    tempo_reason: str  # why the tempo is what it is
 
 
 def compose_piece(
@@ -139,8 +145,12 @@ def compose_piece(
     with watch("dynamics"):
         density, loudness = models.dynamics(features)
     with watch("form"):
+        tempo, reason = request.tempo, "given"
+        if tempo is None:
+            choice = choose_tempo(features, density)
+            tempo, reason = choice.tempo, f"from the video: {choice.reason()}"
         cuts = features.scene_cuts if settings.cut_changes else ()
-        grid = Grid.for_video(features.duration, request.tempo, cuts)
+        grid = Grid.for_video(features.duration, tempo, cuts)
         given, source = request.form, "--form"
         if given is None and request.edited is not None and request.edited.form is not None:
             given, source = request.edited.form, request.edited.source
@@ -166,8 +176,9 @@ def compose_piece(
     report(0.8, "arranging")
     with watch("arrange"):
         arrangement = arrange(
-            chords, grid.sample(density), grid.sample(loudness), key, tempo=request.tempo,
+            chords, grid.sample(density), grid.sample(loudness), key, tempo=tempo,
             instruments=request.instruments, grid=grid, drums=request.drums, melody=lead, form=form,
+            intensity=grid.sample(intensity(density, loudness)),
         )  # fmt: skip
     report(1.0, "done")
-    return Piece(grid, form, key, chords, density, loudness, arrangement)
+    return Piece(grid, form, key, chords, density, loudness, arrangement, reason)

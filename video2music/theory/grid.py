@@ -41,6 +41,7 @@ BEATS_PER_STEP = 2  # the first half of a bar; the second half is what is left o
 STEPS_PER_BAR = 2
 MIN_TEMPO, MAX_TEMPO = 20.0, 300.0
 DEFAULT_TEMPO = 120.0  # a half bar lasts one second, as a MuVi-Sync step does
+AUTO_TEMPO = "auto"  # what a user types for a tempo chosen from the video
 
 
 def check_tempo(tempo: float) -> float:
