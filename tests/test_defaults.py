@@ -11,7 +11,7 @@ from video2music.audio.mux import MIX_MUSIC_GAIN_DB, MUSIC_GAIN_RANGE
 from video2music.commands.generate import parse_args
 from video2music.compose.chords import GenerationSettings
 from video2music.model import sampling
-from video2music.theory.grid import DEFAULT_TEMPO, MAX_TEMPO, MIN_TEMPO
+from video2music.theory.grid import AUTO_TEMPO, DEFAULT_TEMPO, MAX_TEMPO, MIN_TEMPO
 
 ROOT = Path(__file__).resolve().parent.parent
 USED = GenerationSettings()
@@ -20,13 +20,17 @@ SETTINGS = {
     "temperature": (USED.temperature, sampling.TEMPERATURE_RANGE),
     "top_p": (USED.top_p, sampling.TOP_P_RANGE),
     "emotion_strength": (USED.emotion_guidance, sampling.EMOTION_GUIDANCE_RANGE),
-    "tempo": (DEFAULT_TEMPO, (MIN_TEMPO, MAX_TEMPO)),
+    "tempo": (AUTO_TEMPO, (MIN_TEMPO, MAX_TEMPO)),
     "music_gain": (MIX_MUSIC_GAIN_DB, MUSIC_GAIN_RANGE),
 }
 
 
 def _span(bounds: tuple[float, float]) -> str:
     return f"{bounds[0]:g} to {bounds[1]:g}"
+
+
+def _default(value: float | str) -> str:
+    return f"{value} (the default)" if isinstance(value, str) else f"default {value:g}"
 
 
 def _generate_help() -> dict[str, str]:
@@ -58,7 +62,7 @@ def test_the_library_uses_the_documented_defaults():
 def test_generate_help_states_each_default_and_range(option):
     default, bounds = SETTINGS[option]
     text = _generate_help()[option]
-    assert f"default {default:g}" in text, text
+    assert _default(default) in text, text
     assert _span(bounds) in text, text
 
 
@@ -73,7 +77,7 @@ def test_the_readme_states_the_same_defaults_and_ranges():
         f"temperature {_span(temperatures)} (default {temperature:g}; 0 is greedy)",
         f"top-p above {_span(top_ps)} (default {top_p:g})",
         f"{_span(strengths)} (default {strength:g}; 0 = off)",
-        f"beats per minute, {_span(tempi)} (default {tempo:g}:",
+        f"beats per minute, {_span(tempi)}, or {tempo} (the default:",
         f"{_span(gains)} dB (default {gain:g} under the video's own sound",
     ):
         assert stated in readme, stated
@@ -83,7 +87,7 @@ def test_a_request_from_the_page_is_generated_with_the_defaults():
     from video2music.app.service import Request
 
     request = Request(video=None)
-    assert request.tempo == DEFAULT_TEMPO
+    assert request.tempo is None  # from the video
     # None: the model's own settings, which are GenerationSettings'.
     assert (request.temperature, request.emotion_strength, request.music_gain) == (None, None, None)
 
@@ -106,7 +110,9 @@ def test_the_page_controls_start_at_the_defaults_and_span_the_ranges(tmp_path):
     ):
         default, (low, high) = SETTINGS[option]
         slider = controls[elem_id]
-        assert (slider.minimum, slider.maximum, slider.value) == (low, high, default), option
+        shown = DEFAULT_TEMPO if default == AUTO_TEMPO else default  # the slider's place until unticked
+        assert (slider.minimum, slider.maximum, slider.value) == (low, high, shown), option
+    assert controls["tempo-auto"].value is True and not controls["tempo"].interactive
     # The level is automatic (None: the soundtrack's default) until the visitor unticks it.
     assert controls["gain-auto"].value is True and not controls["gain"].interactive
 
@@ -123,4 +129,5 @@ def test_the_json_records_the_settings_the_music_was_made_with(examples_dir):
         sampling.TOP_P,
         sampling.EMOTION_GUIDANCE,
     )
-    assert recorded["tempo"] == DEFAULT_TEMPO
+    assert recorded["tempo_chosen"] == "auto" and recorded["tempo"] == result.tempo == result.grid.tempo
+    assert "from the video" in recorded["tempo_reason"]

@@ -114,7 +114,7 @@ def test_a_progression_with_times_lands_on_the_nearest_half_bar(tmp_path, midi_c
     out = tmp_path / "typed"
     progression = "0 Am | 2s F | 4.4 C | 6 E7"
     args = ["--video", str(CLIP), "--chords", progression, "--key", "A minor", "--out", str(out)]
-    assert main([*args, "--weights", "debug", "--no-video", "--no-cut-changes"]) == 0
+    assert main([*args, "--tempo", "120", "--weights", "debug", "--no-video", "--no-cut-changes"]) == 0
     beat = mido.MidiFile(out / "fades.mid").ticks_per_beat
     assert midi_check.markers(out / "fades.mid") == [
         (0, "Am"),
@@ -172,8 +172,11 @@ def test_typed_chords_without_a_key_are_in_the_key_they_fit(tmp_path):
         ("0 Am | 2 Xq", "unknown chord symbol 'Xq'"),
         ("0 Am | 4 F | 2 C", "must start at 0 and increase"),
         ("1 Am | 2 F", "must start at 0 and increase"),
-        ("0 Am | 60 F", "past the end of the music"),
-        ("0 Am | 10 F", "a chord at 10 s starts at or past the end of the music (10 s)"),  # 10-s clip
+        ("0 Am | 60 F", "past the end of the music's last bar"),
+        (
+            "0 Am | 10 F",
+            "a chord at 10 s starts at or past the end of the music's last bar (10 s at 120 bpm)",
+        ),
         ('{"chord_changes": [{"time": 0, "chord": "Am"}], "tempo": 0}', "tempo 0 bpm is out of range"),
         ('{"chord_changes": [{"time": 0, "chord": "Am"}], "key": "H major"}', "unknown key 'H major'"),
         ("", "holds no chords"),
@@ -187,7 +190,8 @@ def test_a_malformed_chord_file_is_one_line_and_writes_nothing(tmp_path, capsys,
     chords = tmp_path / f"chords{suffix}"
     chords.write_text(content)
     out = tmp_path / "out"
-    assert main(["--video", str(CLIP), "--chords", str(chords), "--out", str(out), "--weights", "debug"]) == 2
+    args = ["--video", str(CLIP), "--chords", str(chords), "--tempo", "120"]  # 10-s clip: 5 bars
+    assert main([*args, "--out", str(out), "--weights", "debug"]) == 2
     assert message in _one_error_line(capsys)
     assert not out.exists()
 

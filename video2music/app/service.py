@@ -22,7 +22,7 @@ from video2music.features import BACKENDS as FEATURE_BACKENDS
 from video2music.output.writer import plan_result, write_result
 from video2music.pipeline import Progress, Video2Music
 from video2music.theory import vocab
-from video2music.theory.grid import DEFAULT_TEMPO
+from video2music.theory.grid import AUTO_TEMPO
 from video2music.theory.progression import TimedChords, parse_timed
 from video2music.utils.errors import UserError
 
@@ -55,7 +55,7 @@ class Request:
     video: str | Path | None
     key: str = AUTO_KEY
     primer: str = ""
-    tempo: float = DEFAULT_TEMPO
+    tempo: float | None = None  # bpm; None: from the video
     chords_program: int = Instruments.chords
     arpeggio_program: int = Instruments.arpeggio
     bass_program: int = Instruments.bass
@@ -82,6 +82,7 @@ class ScoredRequest:
     key: str
     features_cached: bool
     form_text: str = ""  # the song's sections and where they start
+    tempo_text: str = ""  # the tempo, and whether the video chose it
     take: int = 1
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -93,7 +94,7 @@ class ScoredRequest:
         else:
             features = f"features extracted in {t['features']:.1f} s"
         line = (
-            f"Take {self.take}: key {self.key} · {features} · music in {t['music']:.1f} s · "
+            f"Take {self.take}: key {self.key}{self.tempo_text} · {features} · music in {t['music']:.1f} s · "
             f"total {t['total']:.1f} s"
         )
         return f"{line}\n\nSong form: {self.form_text}" if self.form_text else line
@@ -151,7 +152,7 @@ class Scorer:
         return {
             "key": None if request.key == AUTO_KEY else request.key,
             "primer": request.primer.strip() or None,
-            "tempo": float(request.tempo),
+            "tempo": AUTO_TEMPO if request.tempo is None else float(request.tempo),
         }
 
     def _settings(self, request: Request) -> GenerationSettings:
@@ -222,6 +223,8 @@ class Scorer:
             files=files,
             chords_text=result.chords_text(),
             form_text=result.form_text(),
+            tempo_text=f", {result.tempo:g} bpm"
+            + (" (from the video)" if result.settings["tempo_chosen"] == "auto" else ""),
             key=result.key.name,
             features_cached=cached.hit,
             take=int(request.take),

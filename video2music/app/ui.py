@@ -77,7 +77,7 @@ CSS = """
 """
 
 _INTEGERS = ("chords_program", "arpeggio_program", "bass_program", "drums_program", "seed")
-_FLOATS = ("tempo", "temperature", "emotion_strength", "music_gain")
+_FLOATS = ("tempo", "temperature", "emotion_strength", "music_gain")  # an automatic one is None
 
 
 def _request(settings: dict[str, Any]) -> Request:
@@ -89,6 +89,8 @@ def _request(settings: dict[str, Any]) -> Request:
         settings[name] = float(settings[name])
     if settings.pop("music_gain_auto"):
         settings["music_gain"] = None
+    if settings.pop("tempo_auto"):
+        settings["tempo"] = None
     settings["primer"] = settings["primer"] or ""
     settings["drums"] = bool(settings["drums"])
     settings["melody"] = bool(settings["melody"])
@@ -178,7 +180,13 @@ def build(scorer: Scorer, sample: Path | None = None) -> gr.Blocks:
                         label="Tempo (bpm)",
                         elem_id="tempo",
                         min_width=200,
+                        interactive=False,
                     )
+                tempo_auto = gr.Checkbox(
+                    value=True,
+                    label="Automatic tempo: from the video's pace and cuts (the status line says which)",
+                    elem_id="tempo-auto",
+                )
                 temperature = gr.Slider(
                     *sampling.TEMPERATURE_RANGE,
                     value=scorer.v2m.settings.temperature,
@@ -271,7 +279,9 @@ def build(scorer: Scorer, sample: Path | None = None) -> gr.Blocks:
             audio=audio,
             music_gain=music_gain,
             music_gain_auto=music_gain_auto,
+            tempo_auto=tempo_auto,
         )
+        tempo_auto.change(lambda auto: gr.update(interactive=not auto), tempo_auto, tempo, queue=False)
         music_gain_auto.change(
             lambda auto: gr.update(interactive=not auto), music_gain_auto, music_gain, queue=False
         )

@@ -81,8 +81,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=_tempo,
         metavar="auto|BPM",
         help=f"beats per minute, {MIN_TEMPO:g} to {MAX_TEMPO:g}, or auto (the default): from the video's "
-        "pace, cuts and mood, calm footage slow and busy footage fast, lined up with its cuts; with "
-        "--chords FILE.json, its tempo",
+        "pace, cuts and mood, calm footage slow and busy footage fast, lined up with its cuts (the JSON "
+        "says why); with --chords FILE.json, its tempo",
     )
     p.add_argument(
         "--seed",

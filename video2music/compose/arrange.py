@@ -232,6 +232,7 @@ def arrange(
     melody: Sequence[MelodyNote] | None = None,
     form: Form | None = None,
     intensity: Sequence[float] | np.ndarray | None = None,
+    end_seconds: float | None = None,
 ) -> Arrangement:
     """Arrange one chord id per half-bar step (normalised C major / A minor space) in ``key``.
 
@@ -239,8 +240,10 @@ def arrange(
     steps' onsets and scene cuts (default: regular half bars at ``tempo``, no cuts); ``form`` the
     sections (default: none, every part plays at the density's level, ``PLAIN``); ``melody``, if
     given, becomes the Melody track; ``intensity`` (0-1 per step, ``compose.energy``) moves every
-    velocity by up to ``ENERGY_VELOCITY`` either side, so the level rises and falls with the video.
-    See the module docstring for timing and textures. Raises UserError for out-of-range input before
+    velocity by up to ``ENERGY_VELOCITY`` either side, so the level rises and falls with the video;
+    ``end_seconds`` is where the picture ends: the final chord holds to it (or the music stops
+    there, if the picture is shorter than the grid). See the module docstring for timing and
+    textures. Raises UserError for out-of-range input before
     any work.
     """
     key = vocab.parse_key(key) if isinstance(key, str) else key
@@ -300,9 +303,15 @@ def arrange(
         parts.append(Part("Melody", MELODY_CHANNEL, instruments.melody, notes=lead))
     marks = [(grid.bar_starts[s.first_bar] * TICKS_PER_BEAT, s.label) for s in form.sections if planned]
     changes = _key_changes(form, key, grid)
+    end = end_beat * TICKS_PER_BEAT
+    if end_seconds is not None:
+        end = max(1, round(end_seconds / grid.seconds_per_beat * TICKS_PER_BEAT))
+        spans = _to_end(spans, end_beat * TICKS_PER_BEAT, end)
+        for part in parts:
+            part.notes = _to_end(part.notes, end_beat * TICKS_PER_BEAT, end, held=part.name != "Drums")
     arrangement = Arrangement(
-        parts, spans, key, float(tempo), end_beat * TICKS_PER_BEAT, meters=grid.meter_changes(),
-        sections=marks, key_changes=changes,
+        parts, spans, key, float(tempo), end, meters=grid.meter_changes(), sections=marks,
+        key_changes=changes, bar_end=min(end, end_beat * TICKS_PER_BEAT),
     )  # fmt: skip
     logger.debug(
         "arranged %d steps into %d chord spans and %d sections in %s at %g bpm (%s)",
@@ -310,6 +319,19 @@ def arrange(
         ", ".join(f"{p.name} {len(p.notes)} notes" for p in parts),
     )  # fmt: skip
     return arrangement
+
+
+def _to_end(items: list, music_end: int, end: int, held: bool = True) -> list:
+    """Notes or chord spans (anything with ``start`` and ``end`` in ticks) made to stop at ``end``
+    instead of ``music_end``: those sounding at the music's end, with ``held``, ring on to it
+    (the final chord holds while the picture lasts); those past an earlier ``end`` are cut there."""
+    out = []
+    for item in items:
+        if item.start >= end:
+            continue
+        stop = end if held and item.end == music_end else min(item.end, end)
+        out.append(dataclasses.replace(item, end=stop) if stop != item.end else item)
+    return out
 
 
 def _lifted(key: vocab.Key, lift: int) -> vocab.Key:

@@ -76,6 +76,12 @@ class Arrangement:
     meters: list[tuple[int, int]] = field(default_factory=lambda: [(0, BEATS_PER_BAR)])  # (beat, beats a bar)
     sections: list[tuple[int, str]] = field(default_factory=list)  # (tick, "Verse 1")
     key_changes: list[tuple[int, vocab.Key]] = field(default_factory=list)  # (tick, key) after the first
+    bar_end: int | None = None  # the last bar line (ticks), where the final chord may ring on past to end
+
+    @property
+    def bars_end(self) -> int:
+        """Where the written bars end: the last bar line, or the end."""
+        return self.end if self.bar_end is None else self.bar_end
 
     def part(self, name: str) -> Part:
         return next(p for p in self.parts if p.name == name)

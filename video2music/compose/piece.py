@@ -178,7 +178,7 @@ def compose_piece(
         arrangement = arrange(
             chords, grid.sample(density), grid.sample(loudness), key, tempo=tempo,
             instruments=request.instruments, grid=grid, drums=request.drums, melody=lead, form=form,
-            intensity=grid.sample(intensity(density, loudness)),
+            intensity=grid.sample(intensity(density, loudness)), end_seconds=features.duration,
         )  # fmt: skip
     report(1.0, "done")
     return Piece(grid, form, key, chords, density, loudness, arrangement, reason)

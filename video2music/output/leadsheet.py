@@ -91,7 +91,9 @@ def musicxml(
     the notes are spelled in the key of their bar). Both default to the arrangement's own section
     marks and key changes. Raises ValueError for a bar outside the piece.
     """
-    bars = engraving.bars_of(arrangement.meters, arrangement.end // arrangement.ticks_per_beat)
+    # The written bars end on the last bar line; a final chord ringing on to the picture's end is
+    # the last bar's chord held.
+    bars = engraving.bars_of(arrangement.meters, -(-arrangement.bars_end // arrangement.ticks_per_beat))
     bar_at = [bar.start for bar in bars]
     sixteenths = arrangement.ticks_per_beat // BEAT
 
@@ -110,7 +112,9 @@ def musicxml(
     key_of_bar = _keys_by_bar(arrangement.key, keys, len(bars))
     melody = next((p for p in arrangement.parts if p.name == "Melody" and p.notes), None)
     if melody is not None:
-        lines = engraving.write_line(_played(melody, sixteenth), bars, [start for start, _ in symbols])
+        lines = engraving.write_line(
+            _played(melody, sixteenth, arrangement.bars_end), bars, [start for start, _ in symbols]
+        )
         staves = _melody_staves(lines, key_of_bar, symbols)
     else:  # a slash a beat: a symbol with a place on the staff but no pitch of its own
         staves = [
@@ -148,10 +152,10 @@ def musicxml(
     return (HEADER + ET.tostring(root, encoding="unicode") + "\n").encode()
 
 
-def _played(melody: Part, sixteenth: int) -> list[Played]:
-    """The melody (one line, written on sixteenths) in sixteenths."""
-    notes = sorted(melody.notes, key=lambda n: n.start)
-    return [Played(n.pitch, n.start // sixteenth, n.end // sixteenth) for n in notes]
+def _played(melody: Part, sixteenth: int, end: int) -> list[Played]:
+    """The melody (one line, written on sixteenths) in sixteenths, up to ``end`` (ticks)."""
+    notes = sorted((n for n in melody.notes if n.start < end), key=lambda n: n.start)
+    return [Played(n.pitch, n.start // sixteenth, min(n.end, end) // sixteenth) for n in notes]
 
 
 Staff = list[tuple[Written, Spelled | None, int | None]]

@@ -89,8 +89,8 @@ class TimedChords:
         for seconds, chord in self.changes:
             if seconds >= end - 1e-6:  # a chord from the end on would never sound
                 raise UserError(
-                    f"{self.source}: a chord at {seconds:g} s starts at or past the end of the music "
-                    f"({end:g} s); were they written for another video?"
+                    f"{self.source}: a chord at {seconds:g} s starts at or past the end of the music's "
+                    f"last bar ({end:g} s at {grid.tempo:g} bpm); were they written for another video?"
                 )
             step = int(np.argmin(np.abs(onsets - seconds)))
             if step in steps:
