@@ -1,4 +1,4 @@
-"""A PNG timeline of one generation: cuts, motion, emotion, chords, density and loudness."""
+"""A PNG timeline of one generation: cuts, motion and pace, emotion, chords, density and loudness."""
 
 from __future__ import annotations
 
@@ -21,13 +21,15 @@ _EMOTION_COLOURS = ("#e6550d", "#756bb1", "#de2d26", "#3182bd", "#31a354", "#bdb
 
 _MAJOR_COLOUR, _MINOR_COLOUR = "#9ecae1", "#fdae6b"
 _CUT_STYLE = {"color": "#636363", "ls": "--", "lw": 0.8}
+_PACE_COLOUR = "#2ca25f"
 
 
 def plot_timeline(result: GenerationResult, path: str | Path) -> Path:
     """Draw the per-second timeline of ``result`` into the PNG ``path`` (``video2music.output.writer``
     stages it, so it is written directly).
 
-    Four panels share the time axis: the emotion the video shows, its motion, the chords played
+    Four panels share the time axis: the emotion the video shows, its pace (and MuVi-Sync's
+    motion, which the chord model reads, faint on its own scale), the chords played
     (blue: major-family, orange: minor-family) and the note density and loudness that set the
     patterns and velocities; dashed lines mark scene cuts. Every panel says what its colours are,
     and the title, on two lines, fits any width the figure has."""
@@ -50,12 +52,25 @@ def plot_timeline(result: GenerationResult, path: str | Path) -> Path:
     emotion_ax.set_ylim(0, 1)
     emotion_ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False, title="emotion")
 
-    motion_ax.step(seconds, f.motion, where="post", color="black", label="motion (0-255)")
-    motion_ax.set_ylabel("motion")
+    pace_lines = []
+    if f.pace is not None:
+        pace_lines = motion_ax.step(
+            seconds, f.pace, where="post", color=_PACE_COLOUR, lw=2, label="pace (widths/s)"
+        )
+        motion_ax.set_ylabel("pace\n(widths/s)")
+        motion_ax.set_ylim(bottom=0)
+        scale_ax = motion_ax.twinx()
+        scale_ax.set_ylabel("motion")
+    else:
+        scale_ax = motion_ax
+        motion_ax.set_ylabel("motion")
+    motion_lines = scale_ax.step(
+        seconds, f.motion, where="post", color="black", lw=0.8, alpha=0.45, label="motion (0-255)"
+    )
     motion_ax.legend(
-        handles=[*motion_ax.get_lines(), Line2D([], [], **_CUT_STYLE, label="scene cut")],
+        handles=[*pace_lines, *motion_lines, Line2D([], [], **_CUT_STYLE, label="scene cut")],
         loc="upper left",
-        bbox_to_anchor=(1.0, 1.0),
+        bbox_to_anchor=(1.06 if f.pace is not None else 1.0, 1.0),
         fontsize=8,
         frameon=False,
     )
