@@ -146,3 +146,16 @@ def test_features_keep_pace_on_disk_and_older_files_load_without_it(clips, tmp_p
     loaded = VideoFeatures.load(older)
     assert loaded.pace is None and loaded.movement is None
     np.testing.assert_array_equal(loaded.motion, features.motion)
+
+
+def test_times_that_step_back_measure_nothing_across_the_step():
+    """A damaged file's frame times can go backwards; no pair spans the step, and every second
+    still gets a value."""
+    scene = texture(WIDTH + 200, seed=3)
+    times = [i / RATE for i in range(30)] + [0.9 + i / RATE for i in range(40)]  # back by 0.3 s at 1.2 s
+    tracker = PaceTracker(Fraction(1), RATE)
+    for i, time in enumerate(times):
+        image = np.ascontiguousarray(scene[:, 2 * i :][:, :WIDTH])  # 2 px a frame: 50 px/s
+        tracker.add(time, av.VideoFrame.from_ndarray(image, format="rgb24"))
+    movement = tracker.finish(3, [])
+    assert movement == pytest.approx(50 / WIDTH, rel=0.1)

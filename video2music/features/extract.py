@@ -160,7 +160,7 @@ def _single_pass(container, stream, info, engine: Backend, progress_bars: bool) 
         "first_sample_time": sample_times[0],
         "scene_detector": "scenedetect AdaptiveDetector (defaults), frames ~256 px wide",
         "pace": "OpenCV DIS optical flow (ultrafast) on grey frames {}x{}, cut pairs left out".format(
-            *(pace.flow_size or (0, 0))
+            *pace.flow_size
         ),
         "decode": report.as_dict(),
         "libraries": {

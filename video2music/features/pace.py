@@ -112,7 +112,10 @@ class PaceTracker:
         image = self._normalised(frame)
         if self._previous is not None:
             previous_time, previous_image = self._previous
-            if time <= previous_time:  # a damaged file's times stepped back: no speed to measure
+            if time <= previous_time or (self._ends and time <= self._ends[-1]):
+                # A damaged file's times stepped back: no speed to measure until they pass the
+                # last pair's, and no window reaches across the step.
+                self._window.clear()
                 self._previous = (time, image)
                 return
             if image is None or previous_image is None:
@@ -157,7 +160,7 @@ class PaceTracker:
             if nearest:
                 straddling = min(nearest, key=lambda i: abs(ends[i] - cut))
                 keep[straddling : straddling + self._window_pairs] = False
-        second = np.minimum(np.floor(ends[keep]).astype(np.int64), seconds - 1)
+        second = np.clip(np.floor(ends[keep]).astype(np.int64), 0, seconds - 1)
         totals = np.bincount(second, weights=speeds[keep], minlength=seconds)[:seconds]
         counts = np.bincount(second, minlength=seconds)[:seconds]
         measured = np.flatnonzero(counts)
