@@ -94,6 +94,7 @@ class PaceTracker:
         self._reformatter = VideoReformatter()
         self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
         self._size: tuple[int, int] | None = None
+        self._total = np.zeros((0, 0, 2), np.float64)
         self._window_pairs = max(1, round(WINDOW_SECONDS * (fps if fps > 0 else 25.0)))
         self._window: deque[tuple[float, np.ndarray]] = deque(maxlen=self._window_pairs)
         self._previous: tuple[float, np.ndarray | None] | None = None
@@ -109,6 +110,8 @@ class PaceTracker:
         if self._size is None:
             shown = display_size(frame.width, frame.height, self._sar, 0)  # flow lengths ignore rotation
             self._size = fit_within(FLOW_SIDE)(*shown)
+            # The window's flows summed; float64, so adding and taking away for hours leaves no drift.
+            self._total = np.zeros((self._size[1], self._size[0], 2), np.float64)
         image = self._normalised(frame)
         if self._previous is not None:
             previous_time, previous_image = self._previous
@@ -116,15 +119,18 @@ class PaceTracker:
                 # A damaged file's times stepped back: no speed to measure until they pass the
                 # last pair's, and no window reaches across the step.
                 self._window.clear()
+                self._total[:] = 0.0
                 self._previous = (time, image)
                 return
             if image is None or previous_image is None:
                 flow = np.zeros((self._size[1], self._size[0], 2), np.float32)
             else:
                 flow = self._flow.calc(previous_image, image, None)
+            if len(self._window) == self._window.maxlen:
+                self._total -= self._window[0][1]
             self._window.append((previous_time, flow))
-            total = np.sum([pair_flow for _, pair_flow in self._window], axis=0)
-            length = float(cv2.magnitude(total[..., 0], total[..., 1]).mean()) / max(self._size)
+            self._total += flow
+            length = float(cv2.magnitude(self._total[..., 0], self._total[..., 1]).mean()) / max(self._size)
             self._ends.append(time)
             self._speeds.append(length / (time - self._window[0][0]))
         self._previous = (time, image)
