@@ -31,6 +31,7 @@ from video2music.analysis import musicality as m
 from video2music.compose.arrangement import write_midi
 from video2music.data import pop909
 from video2music.features import VideoFeatures
+from video2music.features.pace import pace_from
 
 REPO = Path(__file__).resolve().parent.parent
 TARGETS = {
@@ -49,7 +50,8 @@ TARGETS = {
 
 def chain(clips: Sequence[VideoFeatures], min_seconds: int) -> VideoFeatures:
     """The clips back to back, repeated until ``min_seconds``: arrays concatenated, the scene
-    offsets restarted at every clip start and every cut inside a clip."""
+    offsets restarted at every clip start and every cut inside a clip, the pace's cut rate
+    counted over the joined cuts."""
     parts: list[VideoFeatures] = []
     while sum(p.T for p in parts) < min_seconds:
         parts.extend(clips)
@@ -63,6 +65,7 @@ def chain(clips: Sequence[VideoFeatures], min_seconds: int) -> VideoFeatures:
         offsets[s] = 0
     for t in range(1, len(offsets)):
         offsets[t] = 0 if offsets[t] == 0 else offsets[t - 1] + 1
+    movement = np.concatenate([p.movement for p in parts])
     return VideoFeatures(
         duration=float(sum(p.T for p in parts)),
         fps=parts[0].fps,
@@ -72,6 +75,8 @@ def chain(clips: Sequence[VideoFeatures], min_seconds: int) -> VideoFeatures:
         scene_cuts=cuts,
         motion=np.concatenate([p.motion for p in parts]),
         backend=parts[0].backend,
+        movement=movement,
+        pace=pace_from(movement, cuts),
     )
 
 

@@ -191,6 +191,14 @@ class MidiCheck:
         midi = pretty_midi.PrettyMIDI(str(path))
         return sorted((round(n.start, 4), n.pitch) for i in midi.instruments if i.is_drum for n in i.notes)
 
+    @staticmethod
+    def onsets(path: Path, track: str) -> list[float]:
+        """When each note of the named track starts, in seconds, in order."""
+        import pretty_midi
+
+        midi = pretty_midi.PrettyMIDI(str(path))
+        return sorted(round(n.start, 4) for i in midi.instruments if i.name == track for n in i.notes)
+
 
 @pytest.fixture(scope="session")
 def midi_check() -> type[MidiCheck]:

@@ -343,8 +343,8 @@ def test_mix_edit_rerender_and_takes_in_browser(
     speaking = [sound.music_gain(mixed, original, notes, a, a + 1.0) for a in (0.8, 1.8, 7.2, 8.2)]
     assert max(speaking) < sound.music_gain(mixed, original, notes, 5.0, 6.3) - 8
 
-    # Edit the second chord and render again: the markers show the edit, the drums (density) and
-    # the cut crashes are those of the first take.
+    # Edit the second chord and render again: the markers show the edit, the drums and the bass
+    # rhythm (both set by note density) are those of the first take.
     text = page.locator("#chords textarea").input_value()
     entries = [entry.strip() for entry in text.split("|")]
     time_text, chord = entries[1].split()
@@ -363,8 +363,9 @@ def test_mix_edit_rerender_and_takes_in_browser(
     ]
     assert vocab.parse_chord(after[1][1]) == vocab.parse_chord(replacement) != vocab.parse_chord(before[1][1])
     assert [t for t, _ in after] == [t for t, _ in before]
-    drums = midi_check.drums(first_midi)
-    assert midi_check.drums(second_midi) == drums and 49 in {pitch for _, pitch in drums}
+    # fades.mp4 under the voice is still (pace 0, no cut): its drums rest in both takes.
+    assert midi_check.drums(second_midi) == midi_check.drums(first_midi) == []
+    assert midi_check.onsets(second_midi, "Bass") == midi_check.onsets(first_midi, "Bass") != []
 
     # The first take stays downloadable under Earlier takes.
     earlier = page.locator("#takes a")

@@ -1,11 +1,15 @@
-"""The rule that sets note density and loudness from motion and emotion (no trained regression)."""
+"""The rule that sets note density and loudness from pace (or motion) and emotion (no trained regression)."""
 
 from __future__ import annotations
+
+import logging
 
 import numpy as np
 import pytest
 
-from video2music.model.dynamics_rule import DENSITY_ANCHORS, gaussian_smooth, rule_dynamics
+from video2music.compose.dynamics import RuleDynamics
+from video2music.features import VideoFeatures
+from video2music.model.dynamics_rule import DENSITY_ANCHORS, PACE_ANCHORS, gaussian_smooth, rule_dynamics
 from video2music.theory import vocab
 from video2music.utils.errors import UserError
 
@@ -108,3 +112,60 @@ def test_smoother_keeps_constants_and_edges():
 def test_bad_input_is_a_user_error(motion, emotion, offsets, message):
     with pytest.raises(UserError, match=message):
         rule_dynamics(motion, emotion, offsets)
+
+
+def test_pace_sets_density_through_its_anchors_and_motion_is_not_read():
+    T = 20
+    emotion = one_hot("neutral", T)
+    steady = np.full(T, PACE_ANCHORS[2])
+    still_motion = rule_dynamics(np.zeros(T), emotion, pace=steady)
+    assert np.allclose(still_motion[0], DENSITY_ANCHORS[2], atol=1e-5)
+    # A cut's motion spike (what MuVi-Sync's motion gives) changes nothing once pace is known.
+    spiky = np.full(T, 2.0)
+    spiky[10] = 90.0
+    offsets = np.concatenate([np.arange(10), np.arange(10)])
+    spiky_motion = rule_dynamics(spiky, emotion, offsets, pace=steady)
+    assert all(np.array_equal(a, b) for a, b in zip(spiky_motion, still_motion, strict=True))
+    d_still, l_still = rule_dynamics(np.zeros(T), emotion, pace=np.zeros(T))
+    d_busy, l_busy = rule_dynamics(np.zeros(T), emotion, pace=np.full(T, PACE_ANCHORS[-1]))
+    assert np.allclose(d_still, DENSITY_ANCHORS[0]) and np.allclose(d_busy, DENSITY_ANCHORS[-1])
+    assert np.all(l_busy > l_still + 0.4)
+
+
+@pytest.mark.parametrize(
+    "pace", [np.zeros(4), np.full(5, -0.1), np.array([0, 0.1, np.nan, 0, 0]), np.zeros((5, 1))]
+)
+def test_bad_pace_is_a_user_error(pace):
+    with pytest.raises(UserError, match="pace must be"):
+        rule_dynamics(np.zeros(5), np.full((5, 6), 1 / 6), pace=pace)
+
+
+def _features(pace) -> VideoFeatures:
+    T = 12
+    motion = np.full(T, 3.0, dtype=np.float32)
+    motion[6] = 80.0  # a cut
+    return VideoFeatures(
+        duration=float(T),
+        fps=25.0,
+        semantic=None,
+        emotion=mixed_emotion(T, 5),
+        scene_offset=np.concatenate([np.arange(6), np.arange(6)]),
+        scene_cuts=[6.0],
+        motion=motion,
+        backend="basic",
+        pace=pace,
+    )
+
+
+def test_rule_part_follows_pace_and_falls_back_to_motion_for_older_features(caplog):
+    with_pace = _features(np.linspace(0.0, 0.3, 12))
+    density, loudness = RuleDynamics()(with_pace)
+    expected = rule_dynamics(with_pace.motion, with_pace.emotion, with_pace.scene_offset, pace=with_pace.pace)
+    assert np.array_equal(density, expected[0]) and np.array_equal(loudness, expected[1])
+    assert density[-1] > 2 * density[0]
+    older = _features(None)
+    with caplog.at_level(logging.WARNING, logger="video2music.compose.dynamics"):
+        density, loudness = RuleDynamics()(older)
+    assert "no pace" in caplog.text
+    expected = rule_dynamics(older.motion, older.emotion, older.scene_offset)
+    assert np.array_equal(density, expected[0]) and np.array_equal(loudness, expected[1])

@@ -33,8 +33,8 @@ def drawn(sample):
 
 
 def _panels(fig):
-    _form, emotion, motion, chords, dynamics, loudness = fig.axes
-    return emotion, motion, chords, dynamics, loudness
+    emotion, motion, chords, dynamics = fig.axes[1:5]  # after the form
+    return emotion, motion, chords, dynamics, fig.axes[-1]  # the loudness scale, made last
 
 
 def _overlap(a, b) -> bool:

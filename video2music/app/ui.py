@@ -63,9 +63,9 @@ while that sound leads). Upload a video (or pick the sample below), choose setti
 edit the chords and press **Re-render** to hear your version.
 """
 TIMELINE = (
-    "The timeline, top to bottom: the emotion the video shows, its motion, the chords (blue: "
-    "major family, orange: minor family) and the note density and loudness that shape the "
-    "patterns; dashed lines are scene cuts."
+    "The timeline, top to bottom: the emotion the video shows, its pace (movement and cuts), "
+    "the chords (blue: major family, orange: minor family) and the note density and loudness "
+    "that shape the patterns; dashed lines are scene cuts."
 )
 # Phones: each control takes the whole width rather than being squeezed beside another (the
 # launcher hands this to Gradio).

@@ -7,6 +7,7 @@ made them (it goes into the JSON summary).
 
 from __future__ import annotations
 
+import logging
 from typing import Protocol
 
 import numpy as np
@@ -18,6 +19,8 @@ from video2music.model.dynamics_rule import rule_dynamics
 from video2music.model.inputs import build_video_input
 from video2music.model.regression import postprocess
 
+logger = logging.getLogger(__name__)
+
 
 class Dynamics(Protocol):
     name: str
@@ -26,12 +29,22 @@ class Dynamics(Protocol):
 
 
 class RuleDynamics:
-    """``model.dynamics_rule``: motion through quantile anchors, raised by emotional arousal."""
+    """``model.dynamics_rule``: pace through quantile anchors, raised by emotional arousal.
+
+    Features saved before pace existed have none; the rule then follows motion (with a warning),
+    as it did before, rather than guess a pace from it."""
 
     name = "rule"
 
     def __call__(self, features: VideoFeatures) -> tuple[np.ndarray, np.ndarray]:
-        density, loudness = rule_dynamics(features.motion, features.emotion, features.scene_offset)
+        if features.pace is None:
+            logger.warning(
+                "these features have no pace (saved by an older version): the dynamics follow motion, "
+                "which cuts and fades inflate; extract the features again for pace"
+            )
+        density, loudness = rule_dynamics(
+            features.motion, features.emotion, features.scene_offset, pace=features.pace
+        )
         return np.asarray(density, np.float32), np.asarray(loudness, np.float32)
 
 

@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 import cv2
 import numpy as np
 
+from video2music.features.pace import cut_rate
 from video2music.theory.vocab import EMOTIONS
 from video2music.utils.video_io import fit_within
 
@@ -59,18 +60,6 @@ def colour_cues(image: np.ndarray) -> tuple[float, float, float]:
     cool = chromatic & (hue >= 75) & (hue < 135)  # 150-270 degrees
     pixels = hue.size
     return float(val.mean()) / 255.0, float(sat.mean()) / 255.0, float(warm.sum() - cool.sum()) / pixels
-
-
-def cut_rate(cuts: Sequence[float], seconds: int, window: float = 10.0) -> np.ndarray:
-    """Cuts per ``window`` seconds centred on each second, shape (seconds,)."""
-    centres = np.arange(seconds, dtype=np.float64) + 0.5
-    cut_times = np.asarray(cuts, dtype=np.float64)
-    if not len(cut_times):
-        return np.zeros(seconds)
-    inside = np.abs(cut_times[None, :] - centres[:, None]) <= window / 2
-    # Near the ends the window is cut short; scale up to a full window so rates stay comparable.
-    covered = np.minimum(centres + window / 2, seconds) - np.maximum(centres - window / 2, 0.0)
-    return inside.sum(axis=1) * window / np.maximum(covered, 1.0)
 
 
 def smooth(values: np.ndarray, seconds: int = SMOOTHING_SECONDS) -> np.ndarray:

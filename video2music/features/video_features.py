@@ -18,6 +18,8 @@ from video2music.utils.fileio import atomic_output
 from video2music.utils.timeline import SEMANTIC_DIM
 
 FORMAT_VERSION = "video2music-features-v1"
+# Arrays added to the format later: a file without them still loads, with None in their place.
+_PACE_ARRAYS = ("movement", "pace")
 _FINGERPRINT_CHUNK = 1 << 20
 
 
@@ -51,6 +53,11 @@ class VideoFeatures:
         motion: (T,) float32 mean absolute RGB difference (0-255) across each second boundary.
         backend: which backend made ``emotion``/``semantic`` ("basic" or "clip").
         provenance: where the numbers came from (model, library versions, decode problems).
+        movement: (T,) float32 mean optical-flow speed, in picture widths (the longer side) per
+            second, frame pairs across cuts left out (``features.pace``); None in files saved
+            before it existed.
+        pace: (T,) float32 movement plus the weighted cut rate, in the same unit: what the
+            music's density and energy follow. None in files saved before it existed.
     """
 
     duration: float
@@ -62,6 +69,8 @@ class VideoFeatures:
     motion: np.ndarray
     backend: str
     provenance: dict = field(default_factory=dict)
+    movement: np.ndarray | None = None
+    pace: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.emotion = np.asarray(self.emotion, dtype=np.float32)
@@ -70,6 +79,9 @@ class VideoFeatures:
         self.scene_cuts = [float(cut) for cut in self.scene_cuts]
         if self.semantic is not None:
             self.semantic = np.asarray(self.semantic, dtype=np.float32)
+        for name in _PACE_ARRAYS:
+            if getattr(self, name) is not None:
+                setattr(self, name, np.asarray(getattr(self, name), dtype=np.float32))
         T = len(self.motion)
         problems = []
         if T == 0:
@@ -80,6 +92,12 @@ class VideoFeatures:
             problems.append(f"scene_offset has shape {self.scene_offset.shape}, expected ({T},)")
         if self.semantic is not None and self.semantic.shape != (T, SEMANTIC_DIM):
             problems.append(f"semantic has shape {self.semantic.shape}, expected ({T}, {SEMANTIC_DIM})")
+        for name in _PACE_ARRAYS:
+            values = getattr(self, name)
+            if values is not None and values.shape != (T,):
+                problems.append(f"{name} has shape {values.shape}, expected ({T},)")
+            elif values is not None and not (np.isfinite(values).all() and (values >= 0).all()):
+                problems.append(f"{name} must be finite and not negative")
         if problems:
             raise UserError(f"inconsistent video features: {'; '.join(problems)}")
 
@@ -132,6 +150,7 @@ class VideoFeatures:
         }
         if self.semantic is not None:
             arrays["semantic"] = self.semantic
+        arrays.update({name: getattr(self, name) for name in _PACE_ARRAYS if getattr(self, name) is not None})
         with atomic_output(path, overwrite) as tmp, open(tmp, "wb") as handle:
             # A file handle, so numpy does not append its own ".npz" to the temporary name.
             np.savez_compressed(handle, **arrays)
@@ -148,6 +167,7 @@ class VideoFeatures:
                 meta = json.loads(str(data["meta"]))
                 arrays = {name: data[name] for name in ("emotion", "scene_offset", "motion")}
                 semantic = data["semantic"] if "semantic" in data.files else None
+                arrays.update({name: data[name] for name in _PACE_ARRAYS if name in data.files})
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as error:
             raise UserError(f"{path} is not a video features file ({error}); extract it again") from None
         if meta.get("format") != FORMAT_VERSION:

@@ -1,5 +1,5 @@
-"""A PNG timeline of one generation: the song form, cuts, motion, emotion, chords, density and
-loudness."""
+"""A PNG timeline of one generation: the song form, cuts, motion and pace, emotion, chords,
+density and loudness."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ _SECTION_COLOURS = {
     "intro": "#d9d9d9", "verse": "#a1d99b", "pre-chorus": "#fdd0a2", "chorus": "#fc9272",
     "bridge": "#9ecae1", "break": "#bcbddc", "outro": "#d9d9d9",
 }  # fmt: skip
+_PACE_COLOUR = "#2ca25f"
 
 
 def plot_timeline(result: GenerationResult, path: str | Path) -> Path:
@@ -53,11 +54,12 @@ def timeline_figure(result: GenerationResult) -> plt.Figure:
     """The timeline of ``result`` as a figure (the caller closes it).
 
     Five panels share the time axis, which spans the video: the song form's sections (a lifted
-    one says by how much), the emotion the video shows, its motion, the chords played (blue:
-    major-family, orange: minor-family; a white line between two chords) and the note density and
-    loudness that set the patterns and velocities; dashed lines mark scene cuts, which the chord
-    names, written mid-chord, never cross. Every panel says what its colours are, in a column right
-    of every axis's labels, and the title, on two lines, fits any width the figure has."""
+    one says by how much), the emotion the video shows, its pace (and MuVi-Sync's motion, which
+    the chord model reads, faint on its own scale), the chords played (blue: major-family, orange:
+    minor-family; a white line between two chords) and the note density and loudness that set the
+    patterns and velocities; dashed lines mark scene cuts, which the chord names, written
+    mid-chord, never cross. Every panel says what its colours are, in a column right of every
+    axis's labels, and the title, on two lines, fits any width the figure has."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
@@ -92,10 +94,22 @@ def timeline_figure(result: GenerationResult) -> plt.Figure:
     emotion_ax.set_ylim(0, 1)
     legends = {emotion_ax: emotion_ax.legend(fontsize=8, frameon=False, title="emotion")}
 
-    motion_ax.step(seconds, _held(f.motion), where="post", color="black", label="motion (0-255)")
-    motion_ax.set_ylabel("motion")
+    pace_lines, scale_ax = [], motion_ax
+    if f.pace is not None:
+        pace_lines = motion_ax.step(
+            seconds, _held(f.pace), where="post", color=_PACE_COLOUR, lw=2, label="pace (widths/s)"
+        )
+        motion_ax.set_ylabel("pace\n(widths/s)")
+        motion_ax.set_ylim(bottom=0)
+        scale_ax = motion_ax.twinx()
+        scale_ax.set_ylabel("motion")
+    else:
+        motion_ax.set_ylabel("motion")
+    motion_lines = scale_ax.step(
+        seconds, _held(f.motion), where="post", color="black", lw=0.8, alpha=0.45, label="motion (0-255)"
+    )
     legends[motion_ax] = motion_ax.legend(
-        handles=[*motion_ax.get_lines(), Line2D([], [], **_CUT_STYLE, label="scene cut")],
+        handles=[*pace_lines, *motion_lines, Line2D([], [], **_CUT_STYLE, label="scene cut")],
         fontsize=8,
         frameon=False,
     )
@@ -146,7 +160,7 @@ def timeline_figure(result: GenerationResult) -> plt.Figure:
         fontsize=11,
     )
     fig.tight_layout()
-    _legends_right_of_labels(fig, legends, [*axes, loud_ax])
+    _legends_right_of_labels(fig, legends, [*axes, loud_ax, scale_ax])
     return fig
 
 

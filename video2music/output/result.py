@@ -15,6 +15,7 @@ import numpy as np
 from video2music import __version__
 from video2music.compose.arrangement import Arrangement
 from video2music.features import VideoFeatures
+from video2music.features.pace import PACE_UNIT
 from video2music.theory import vocab
 from video2music.theory.form import Form
 from video2music.theory.grid import Grid
@@ -91,6 +92,8 @@ class GenerationResult:
                     zip(vocab.EMOTIONS, np.round(f.emotion.mean(0), 4).tolist(), strict=True)
                 ),
                 "mean_motion": round(float(f.motion.mean()), 4),
+                "mean_pace": None if f.pace is None else round(float(f.pace.mean()), 4),
+                "pace_unit": PACE_UNIT,
             },
             "chords": self.chord_labels(),
             "chords_harte": self.chord_labels(harte=True),
@@ -110,6 +113,8 @@ class GenerationResult:
             "emotion": np.round(f.emotion, 4).tolist(),
             "scene_offset": f.scene_offset.astype(int).tolist(),
             "motion": np.round(f.motion, 3).tolist(),
+            "movement": None if f.movement is None else np.round(f.movement, 4).tolist(),
+            "pace": None if f.pace is None else np.round(f.pace, 4).tolist(),
             "note_density": np.round(self.density, 3).tolist(),
             "loudness": np.round(self.loudness, 4).tolist(),
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
