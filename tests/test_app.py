@@ -195,10 +195,10 @@ def test_requests_get_separate_folders_and_reuse_features(scorer, examples_dir):
 
 def test_edited_chords_render_as_a_new_take_beside_the_first(scorer, examples_dir):
     video = examples_dir / "fades.mp4"
-    first = scorer.run(Request(video=video, seed=1, audio="replace", music_gain=-3.0))
+    first = scorer.run(Request(video=video, seed=1, tempo=120.0, audio="replace", music_gain=-3.0))
     edited = first.chords_text.split(" | ")
     edited[1] = edited[1].split()[0] + " Bbmaj7"
-    second = scorer.run(Request(video=video, seed=1, chords=" | ".join(edited), take=2))
+    second = scorer.run(Request(video=video, seed=1, tempo=120.0, chords=" | ".join(edited), take=2))
 
     def chords(text: str) -> list[tuple[str, int]]:  # spelled for the key, so compared as chords
         return [(entry.split()[0], vocab.parse_chord(entry.split()[1])) for entry in text.split(" | ")]

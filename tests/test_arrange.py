@@ -272,7 +272,8 @@ def test_sections_open_with_a_crash_after_a_fill_and_are_marked():
     for section, start in zip(form.sections[1:], starts, strict=True):
         crash = next(n for n in drums if n.pitch == CRASH and n.start == start * TICKS_PER_BEAT)
         before = [n.pitch for n in drums if (start - 2) * TICKS_PER_BEAT <= n.start < start * TICKS_PER_BEAT]
-        if TEXTURES[section.name].drums != "off":
+        texture = TEXTURES[section.name]
+        if texture.drums != "off" and texture.levels[0] > 0:  # grooves even on still footage
             assert HIGH_TOM in before and LOW_TOM in before  # a fill leads in
         else:
             assert crash.velocity < 60 and HIGH_TOM not in before  # a soft crash marks the change, no fill

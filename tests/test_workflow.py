@@ -286,7 +286,21 @@ def test_the_melody_rests_while_the_voice_speaks(speech_clip, sound, tmp_path):
     def take(mode: str) -> tuple[list[list[float]], list]:
         out = tmp_path / mode
         assert (
-            main(["--video", str(speech_clip), "--out", str(out), "--weights", "debug", "--audio", mode]) == 0
+            main(
+                [
+                    "--video",
+                    str(speech_clip),
+                    "--out",
+                    str(out),
+                    "--weights",
+                    "debug",
+                    "--audio",
+                    mode,
+                    "--tempo",
+                    "120",
+                ]
+            )
+            == 0
         )
         rests = json.loads((out / "talk.json").read_text())["settings"]["melody_rests_under_sound"]
         midi = pretty_midi.PrettyMIDI(str(out / "talk.mid"))

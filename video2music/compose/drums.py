@@ -5,10 +5,10 @@ arrangement's levels): ``light`` for verses (side stick, closed hat), ``full`` f
 (snare on 2 and 4, open hat, busier kick), ``half`` for bridges (half time: the snare on 3),
 ``build`` for pre-choruses (the light groove, its last bar a crescendo of snare eighths) and
 ``off`` (intros, breaks, outros: no groove). Every section after the first opens with a crash on
-its downbeat, soft where the drums are off (a cymbal to mark the change, not a beat), with the
-kick where they play; the bar before a section where the drums play ends in a fill (a beat of
-snare and toms, two beats before a chorus). The last bar opens with a crash when the drums were
-playing into it.
+its downbeat, soft where the drums are off or the footage too still for a groove (a cymbal to
+mark the change, not a beat), with the kick where they play; the bar before a section where the
+drums play ends in a fill (a beat of snare and toms, two beats before a chorus). The last bar
+opens with a crash when the drums were playing into it; a still ending stays still.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def drum_part(
     hits: dict[tuple[int, int], int] = {}  # (tick, drum) -> velocity; one hit per drum and tick
     fills: dict[int, tuple[tuple[int, int, int], ...]] = {}
     for start in section_starts:
-        if start < beats and feels[start] != "off":
+        if start < beats and feels[start] != "off" and int(levels[start]) > 0:
             long = feels[start] == "full" and start >= 2 and feels[start - 2] != "off"
             fills[start - 2 if long else start - 1] = LONG_FILL if long else FILL
     for beat in range(beats):
@@ -99,10 +99,15 @@ def drum_part(
         if beat in builds:
             for step in (0, 2):
                 hits[(beat * TICKS_PER_BEAT + step * SIXTEENTH, SNARE)] = velocity(beat, -12 + 3 * (beat % 4))
+    def grooving(beat: int) -> bool:
+        return feels[beat] != "off" and int(levels[beat]) > 0
+
     for beat in [*section_starts, *([final_beat] if final_beat is not None else [])]:
         if not 0 < beat < beats:
             continue
-        playing = feels[beat] != "off" or (beat == final_beat and feels[beat - 1] != "off")
+        playing = grooving(beat) or (beat == final_beat and grooving(beat - 1))
+        if beat == final_beat and beat not in section_starts and not playing:
+            continue  # a still ending stays still
         tick = beat * TICKS_PER_BEAT
         hits[(tick, CRASH)] = velocity(beat, ACCENTS[CRASH] if playing else SOFT_CRASH)
         if playing:

@@ -151,8 +151,11 @@ class ChordSampler:
         from_end = self.steps - step
         if from_end <= grid.STEPS_PER_BAR:
             return [self.tonic]
-        if from_end <= 2 * grid.STEPS_PER_BAR and step >= grid.STEPS_PER_BAR:
-            return self.cadence  # not in a piece's first bar: that belongs to the start
+        # Not in a piece's first bar, which belongs to the start, unless the piece is two bars
+        # long: then the first bar's second half leads into the last.
+        first = min(grid.STEPS_PER_BAR, self.steps - 2 * grid.STEPS_PER_BAR + 1)
+        if from_end <= 2 * grid.STEPS_PER_BAR and step >= first:
+            return self.cadence
         return None
 
     def _copied(self, step: int, history: list[int]) -> int | None:
