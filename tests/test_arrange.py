@@ -11,11 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from video2music.compose.arrange import TEXTURES, Instruments, arrange, velocity
+from video2music.compose.arrange import Instruments, arrange
 from video2music.compose.arrangement import TICKS_PER_BEAT, is_section_label, write_midi
 from video2music.compose.drums import CRASH, DRUM_CHANNEL, HIGH_TOM, LOW_TOM
 from video2music.compose.instruments import PRESETS
 from video2music.compose.melody import MelodyNote
+from video2music.compose.styles import STYLES
+from video2music.compose.texture import TEXTURES, velocity
 from video2music.compose.voicing import BASS_RANGE, PAD_RANGE
 from video2music.theory import vocab
 from video2music.theory.form import Form, Section, numbered
@@ -389,9 +391,10 @@ def test_unknown_instrument_names_close_matches_in_one_line(text, message):
     assert "\n" not in str(info.value)
 
 
-def test_presets_set_every_part_and_parts_can_be_changed_on_top():
-    assert set(PRESETS) == {"cinematic", "acoustic", "lo-fi", "electronic"}
-    for name in PRESETS:
+def test_every_style_has_instruments_and_parts_can_be_changed_on_top():
+    assert set(PRESETS) == set(STYLES) == {"pop", "cinematic", "acoustic", "lo-fi", "electronic"}
+    assert Instruments.preset("pop") == Instruments()
+    for name in set(PRESETS) - {"pop"}:
         assert Instruments.preset(name) != Instruments()
     assert Instruments.parse("drums=standard", preset="Electronic") == Instruments(89, 80, 38, 0)
     with pytest.raises(UserError, match="did you mean lo-fi"):

@@ -52,7 +52,7 @@ def test_console_scripts_point_at_commands():
 USAGE_ERRORS = [
     ("video2music.commands.generate", ["--video", "x.mp4", "--tempo", "abc"], "--tempo"),
     ("video2music.commands.generate", ["--video", "x.mp4", "--music-gain", "-inf"], "--music-gain"),
-    ("video2music.commands.generate", ["--style", "pop", "--weights", "debug"], "--style or --weights"),
+    ("video2music.commands.generate", ["--harmony", "pop", "--weights", "debug"], "--harmony or --weights"),
     ("video2music.commands.generate", ["--video", "x.mp4", "--no-such-option"], "--no-such-option"),
     ("video2music.commands.music", ["--chords", "C", "--out", "x", "--seconds", "nan"], "--seconds"),
     ("video2music.commands.train", ["--data", "d"], "--out"),

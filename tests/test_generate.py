@@ -385,13 +385,13 @@ def test_generation_settings_are_typed_frozen_and_checked():
     assert v2m.settings == GenerationSettings(cut_changes=False)
 
 
-def test_style_picks_the_shipped_model():
+def test_harmony_picks_the_shipped_model():
     from video2music.commands.generate import parse_args
     from video2music.utils.errors import UserError
 
     assert parse_args(["--video", "x.mp4"]).weights == "default"
-    assert parse_args(["--video", "x.mp4", "--style", "chorale"]).weights == "chorale"
-    assert parse_args(["--video", "x.mp4", "--style", "pop"]).weights == "default"
+    assert parse_args(["--video", "x.mp4", "--harmony", "chorale"]).weights == "chorale"
+    assert parse_args(["--video", "x.mp4", "--harmony", "pop", "--style", "lo-fi"]).weights == "default"
     assert parse_args(["--video", "x.mp4", "--weights", "debug"]).weights == "debug"
-    with pytest.raises(UserError, match="--style or --weights"):
-        parse_args(["--video", "x.mp4", "--style", "chorale", "--weights", "debug"])
+    with pytest.raises(UserError, match="--harmony or --weights"):
+        parse_args(["--video", "x.mp4", "--harmony", "chorale", "--weights", "debug"])

@@ -121,10 +121,10 @@ def test_a_melody_on_request_follows_the_typed_chords(tmp_path):
     [
         (["--instruments", "chords=strings,arpeggio=piano,bass=fingered bass,drums=brush"], [48, 0, 33, 40]),
         (["--instruments", "Chords = Electric Piano 1, bass=Synth Bass 1, drums=808"], [4, 0, 38, 25]),
-        (["--preset", "cinematic"], [48, 46, 43, 48]),
-        (["--preset", "lo-fi", "--instruments", "bass=upright bass"], [4, 11, 32, 32]),
-        (["--preset", "electronic"], [89, 80, 38, 25]),
-        (["--preset", "acoustic"], [25, 24, 32, 40]),
+        (["--style", "cinematic"], [48, 46, 43, 48]),
+        (["--style", "lo-fi", "--instruments", "bass=upright bass"], [4, 11, 32, 32]),
+        (["--style", "electronic"], [89, 80, 38, 25]),
+        (["--style", "acoustic"], [25, 24, 32, 40]),
     ],
 )
 def test_instruments_by_name_and_preset_reach_the_file(tmp_path, extra, programs):

@@ -223,7 +223,8 @@ def test_a_malformed_chord_file_is_one_line_and_writes_nothing(tmp_path, capsys,
         (["--features", "nothing.npz", "--video", str(CLIP)], "does not exist"),
         (["--features", "clipp", "--video", str(CLIP)], "neither a backend"),
         (["--instruments", "bass=violn", "--video", str(CLIP)], "did you mean violin"),
-        (["--preset", "cinema", "--video", str(CLIP)], "unknown preset 'cinema'"),
+        (["--style", "cinema", "--video", str(CLIP)], "unknown style 'cinema'; did you mean cinematic?"),
+        (["--style", "chorale", "--video", str(CLIP)], "give --harmony chorale"),
         (["--audio", "loud", "--video", str(CLIP)], "unknown audio mode 'loud'; use one of mix, replace"),
         (["--music-gain", "99", "--video", str(CLIP)], "music gain 99 dB is out of range"),
         ([], "give --video"),
@@ -240,7 +241,7 @@ def test_refusals_are_one_line_and_write_nothing(tmp_path, capsys, features_file
 def test_instrument_names_and_presets_reach_the_generated_midi(tmp_path):
     out = tmp_path / "named"
     args = ["--video", str(SAMPLE), "--no-video", "--out", str(out), "--weights", "debug"]
-    assert main([*args, "--preset", "lo-fi", "--instruments", "chords=strings,bass=Synth Bass 1"]) == 0
+    assert main([*args, "--style", "lo-fi", "--instruments", "chords=strings,bass=Synth Bass 1"]) == 0
     midi = mido.MidiFile(out / "testvideo.mid")  # every track, also one a short piece leaves empty
     programs = {t.name: m.program for t in midi.tracks for m in t if m.type == "program_change"}
     assert programs == {

@@ -130,13 +130,14 @@ class Video2Music:
         primer: str | None = None,
         tempo: float | str | None = AUTO_TEMPO,
         form: str | None = None,
+        style: str | None = None,
     ) -> Request:
         """Parse and check one piece's choices without touching a video; UserError for a bad one.
 
         ``generate`` runs it first; callers with many videos or a queue run it to refuse a request
         before any work. (``GenerationSettings`` are checked when they are made.)
         """
-        return Request.parse(key=key, primer=primer, tempo=tempo, form=form)
+        return Request.parse(key=key, primer=primer, tempo=tempo, form=form, style=style)
 
     def generate(
         self,
@@ -147,6 +148,7 @@ class Video2Music:
         primer: str | None = None,
         tempo: float | str | None = AUTO_TEMPO,
         form: str | None = None,
+        style: str | None = None,
         instruments: Instruments | None = None,
         drums: bool = True,
         melody: bool = True,
@@ -163,7 +165,9 @@ class Video2Music:
 
         ``primer`` chords are typed in the output key (``"C Am F G"`` in C major); ``tempo`` is in
         bpm, or ``auto`` (from the video's pace and cuts); ``form`` is a song form in bars
-        (``"intro 4, verse 8, chorus 8"``; default: planned from the video).
+        (``"intro 4, verse 8, chorus 8"``; default: planned from the video); ``style`` how the parts
+        play (``compose.styles``: pop, lo-fi, electronic, cinematic, acoustic; its instruments are
+        ``Instruments.preset(style)``, pass them as ``instruments``).
         ``chords`` (an edited progression, ``video2music.theory.progression``) replace the decoded
         chords on the same grid, so the features, dynamics and cuts stay as they were (and its
         form, when it has one). ``settings`` replaces ``self.settings`` for this call only (a
@@ -180,7 +184,7 @@ class Video2Music:
         report = progress or (lambda fraction, message: None)
         settings = settings or self.settings
         request = dataclasses.replace(
-            self.check_settings(key=key, primer=primer, tempo=tempo, form=form),
+            self.check_settings(key=key, primer=primer, tempo=tempo, form=form, style=style),
             edited=chords, instruments=instruments, drums=drums, melody=melody, seed=seed,
         )  # fmt: skip
         watch = Stopwatch()

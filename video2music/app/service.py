@@ -18,6 +18,7 @@ from video2music.app.runs import RunFolders, safe_stem
 from video2music.audio.mux import AUDIO_MODES, Soundtrack
 from video2music.compose.chords import GenerationSettings
 from video2music.compose.instruments import Instruments
+from video2music.compose.styles import DEFAULT_STYLE
 from video2music.features import BACKENDS as FEATURE_BACKENDS
 from video2music.output.writer import plan_result, write_result
 from video2music.pipeline import Progress, Video2Music
@@ -56,6 +57,7 @@ class Request:
     key: str = AUTO_KEY
     primer: str = ""
     tempo: float | None = None  # bpm; None: from the video
+    style: str = DEFAULT_STYLE  # how the parts play (compose.styles); the instruments are set apart
     chords_program: int = Instruments.chords
     arpeggio_program: int = Instruments.arpeggio
     bass_program: int = Instruments.bass
@@ -153,6 +155,7 @@ class Scorer:
             "key": None if request.key == AUTO_KEY else request.key,
             "primer": request.primer.strip() or None,
             "tempo": AUTO_TEMPO if request.tempo is None else float(request.tempo),
+            "style": request.style,
         }
 
     def _settings(self, request: Request) -> GenerationSettings:

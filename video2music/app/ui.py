@@ -29,6 +29,7 @@ from video2music.app.service import (
 )
 from video2music.audio.mux import MIX_MUSIC_GAIN_DB, MUSIC_GAIN_RANGE
 from video2music.compose.instruments import DRUM_KITS, PRESETS, Instruments
+from video2music.compose.styles import DEFAULT_STYLE
 from video2music.model import sampling
 from video2music.theory.grid import DEFAULT_TEMPO, MAX_TEMPO, MIN_TEMPO
 from video2music.utils.errors import UserError
@@ -39,7 +40,6 @@ PROGRAMS = [(f"{p} {pretty_midi.program_to_instrument_name(p)}", p) for p in ran
 KITS = [
     (f"{number} {name}", number) for number, name in {n: k for k, n in reversed(DRUM_KITS.items())}.items()
 ]
-CUSTOM = "custom"
 # The files of a take offered for download, in order, with the names the downloads label gives them.
 DOWNLOADS = {
     "midi": "MIDI",
@@ -222,8 +222,11 @@ def build(scorer: Scorer, sample: Path | None = None) -> gr.Blocks:
                     interactive=False,
                 )
                 with gr.Accordion("Instruments and features", open=False):
-                    preset = gr.Dropdown(
-                        [CUSTOM, *PRESETS], value=CUSTOM, label="Style preset", elem_id="preset"
+                    style = gr.Dropdown(
+                        list(PRESETS),
+                        value=DEFAULT_STYLE,
+                        label="Style: how the parts play, and their instruments (change them below)",
+                        elem_id="preset",
                     )
                     chords_program = gr.Dropdown(PROGRAMS, value=defaults.chords, label="Chords")
                     arpeggio_program = gr.Dropdown(PROGRAMS, value=defaults.arpeggio, label="Arpeggio")
@@ -266,6 +269,7 @@ def build(scorer: Scorer, sample: Path | None = None) -> gr.Blocks:
             key=key,
             primer=primer,
             tempo=tempo,
+            style=style,
             chords_program=chords_program,
             arpeggio_program=arpeggio_program,
             bass_program=bass_program,
@@ -286,14 +290,12 @@ def build(scorer: Scorer, sample: Path | None = None) -> gr.Blocks:
             lambda auto: gr.update(interactive=not auto), music_gain_auto, music_gain, queue=False
         )
 
-        def apply_preset(name: str) -> tuple:
-            if name == CUSTOM:
-                return tuple(gr.skip() for _ in range(4))
+        def apply_style(name: str) -> tuple:
             chosen = Instruments.preset(name)
             return chosen.chords, chosen.arpeggio, chosen.bass, chosen.drums
 
-        preset.change(
-            apply_preset, preset, [chords_program, arpeggio_program, bass_program, drums_program], queue=False
+        style.change(
+            apply_style, style, [chords_program, arpeggio_program, bass_program, drums_program], queue=False
         )
         results = [out_video, out_audio, plot, chords, downloads, earlier, status, takes]
         buttons = [button, rerender_button]

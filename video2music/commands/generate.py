@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 WITHOUT_CLIP = "--features basic"
 FEATURE_BACKENDS = ("auto", *BACKENDS)
 
-STYLES = {"pop": "default", "chorale": "chorale"}  # --style -> the shipped model that plays it
+HARMONIES = {"pop": "default", "chorale": "chorale"}  # --harmony -> the shipped model that writes it
 
 
 def _span(bounds: tuple[float, float]) -> str:
@@ -115,12 +115,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--instruments",
         help="an instrument per part by General MIDI name, alias or number 0-127, e.g. "
         "'chords=strings,arpeggio=piano,bass=fingered bass,drums=brush' (parts: "
-        f"{', '.join(Instruments.parts())}); on top of --preset when both are given",
+        f"{', '.join(Instruments.parts())}); on top of --style's when both are given",
     )
     p.add_argument(
-        "--preset",
-        help=f"a style's instruments for every part: {', '.join(PRESETS)} "
-        "(default: strings, piano, fingered bass, standard kit)",
+        "--style",
+        help=f"how the music plays: {', '.join(PRESETS)} (default: pop): the instruments, pad rhythm, "
+        "arpeggio figure, bass line, groove, swing and tempo range",
     )
     p.add_argument("--no-drums", action="store_true", help="leave out the drum track")
     p.add_argument("--no-melody", action="store_true", help="leave out the Melody track")
@@ -147,10 +147,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "or a FILE.npz extracted before (python -m video2music.features), which must come from --video",
     )
     p.add_argument(
-        "--style",
-        choices=sorted(STYLES),
-        help="the chord style: pop (the default model, trained on POP909) or chorale (Bach chorales "
-        "and madrigals); a shorthand for --weights",
+        "--harmony",
+        choices=sorted(HARMONIES),
+        help="the chord model's harmony: pop (the default model, trained on POP909) or chorale (Bach "
+        "chorales and madrigals); a shorthand for --weights",
     )
     p.add_argument(
         "--weights",
@@ -195,9 +195,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "off: as rendered)",
     )
     args = p.parse_args(argv)
-    if args.style and args.weights:
-        p.error("give --style or --weights, not both")
-    args.weights = STYLES[args.style] if args.style else args.weights or "default"
+    if args.harmony and args.weights:
+        p.error("give --harmony or --weights, not both")
+    if args.style in HARMONIES and args.style not in PRESETS:
+        p.error(f"--style {args.style} is a harmony: give --harmony {args.style}")
+    args.weights = HARMONIES[args.harmony] if args.harmony else args.weights or "default"
     return args
 
 
@@ -255,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # Every setting, the soundfont and every output are checked before the slow work starts.
     instruments = (
-        Instruments.parse(args.instruments or "", args.preset) if args.instruments or args.preset else None
+        Instruments.parse(args.instruments or "", args.style) if args.instruments or args.style else None
     )
     loudness = parse_loudness(args.loudness_target)
     find_soundfont(args.soundfont)  # also $VIDEO2MUSIC_SOUNDFONT and the defaults
@@ -308,6 +310,7 @@ def _score(
         key=args.key,  # with --chords and no --key: the chords' own
         primer=args.primer,
         form=args.form,
+        style=args.style,
         tempo=next(t for t in (args.tempo, chords.tempo if chords else None, AUTO_TEMPO) if t is not None),
     )
     v2m.check_settings(**piece)

@@ -25,6 +25,7 @@ from pathlib import Path
 from video2music.audio import mux, synth
 from video2music.compose import arrange
 from video2music.compose.instruments import PRESETS, Instruments
+from video2music.compose.styles import style_named
 from video2music.output.writer import plan_music, write_music
 from video2music.theory import vocab
 from video2music.theory.form import Form
@@ -86,7 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
         default="",
         help='an instrument per part by GM name, alias or number, e.g. "chords=strings,bass=fingered bass"',
     )
-    parser.add_argument("--preset", help=f"a style's instruments for every part: {', '.join(PRESETS)}")
+    parser.add_argument(
+        "--style",
+        help=f"a style: its instruments and how each part plays: {', '.join(PRESETS)} (default: pop)",
+    )
     parser.add_argument("--no-drums", action="store_true", help="leave out the drum track")
     parser.add_argument(
         "--melody",
@@ -159,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     if not chords:
         raise UserError('--chords is empty; give chord symbols such as "C Am F G"')
     key = vocab.parse_key(args.key)
-    instruments = Instruments.parse(args.instruments, args.preset)
+    instruments = Instruments.parse(args.instruments, args.style)
+    style = style_named(args.style)
     outputs = plan_music(
         output_base(args.out, args.video),
         video=bool(args.video),
@@ -181,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     chords = spread(chords, grid.steps)
     arranged = functools.partial(
         arrange.arrange, chords, args.density, args.loudness, key, args.tempo, instruments, grid=grid,
-        drums=not args.no_drums,
+        drums=not args.no_drums, style=style,
     )  # fmt: skip
     music = arranged()  # cheap: it checks tempo, density and loudness before torch loads or a file is touched
     if args.melody:

@@ -59,17 +59,18 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from video2music.compose import drums as drum_rules
 from video2music.compose import voicing
+from video2music.compose.accompaniment import arpeggio_part, bass_part, beats_of, pad_part, swung
 from video2music.compose.arrangement import TICKS_PER_BEAT, Arrangement, ChordSpan, Note, Part
 from video2music.compose.instruments import Instruments
+from video2music.compose.styles import Style, style_named
+from video2music.compose.texture import PLAIN, TEXTURES, Beats, density_levels
 from video2music.theory import vocab
 from video2music.theory.form import Form
 from video2music.theory.grid import BEATS_PER_BAR, STEPS_PER_BAR, Grid, check_tempo
@@ -80,77 +81,13 @@ if TYPE_CHECKING:  # the melody writer needs torch, which arranging alone does n
 
 logger = logging.getLogger(__name__)
 
-DENSITY_THRESHOLDS = (3.0, 6.0, 9.0, 13.0)
 PHRASE_BARS = 4
 SWELL = 16  # velocity units either side of a phrase's mean
 ENERGY_VELOCITY = 14  # velocity units either side of the middle, for the video's intensity
-MAX_PAD_BEATS = 2 * BEATS_PER_BAR  # no pad note lasts longer
 MELODY_CHANNEL = 3
 MELODY_ACCENTS = (8, 2, -6)  # velocity offsets: beats 1 and 3, beats 2 and 4, between beats
 MELODY_CONTOUR = 8  # at most this much louder (softer) for notes above (below) the line's median
 MELODY_LIFT = 6  # the lead a little louder than the parts around it
-
-
-@dataclass(frozen=True)
-class Texture:
-    """What a kind of section plays: which parts, the level moved by ``level_offset`` and kept in
-    ``levels``, the drums' feel, the bass in octaves, and a velocity offset."""
-
-    pad: bool
-    arpeggio: bool
-    level_offset: int
-    levels: tuple[int, int]
-    drums: str
-    octave_bass: bool = False
-    velocity: int = 0
-
-
-PLAIN = Texture(pad=True, arpeggio=True, level_offset=0, levels=(0, 4), drums="full")  # no form given
-TEXTURES = {
-    "intro": Texture(pad=True, arpeggio=False, level_offset=-1, levels=(0, 1), drums="off", velocity=-6),
-    "verse": Texture(pad=False, arpeggio=True, level_offset=0, levels=(0, 2), drums="light", velocity=-2),
-    "pre-chorus": Texture(pad=True, arpeggio=True, level_offset=0, levels=(1, 3), drums="build"),
-    "chorus": Texture(
-        pad=True, arpeggio=True, level_offset=2, levels=(2, 4), drums="full", octave_bass=True, velocity=6
-    ),
-    "bridge": Texture(pad=True, arpeggio=False, level_offset=0, levels=(1, 2), drums="half"),
-    "break": Texture(pad=True, arpeggio=False, level_offset=-2, levels=(0, 0), drums="off", velocity=-8),
-    "outro": Texture(pad=True, arpeggio=True, level_offset=-1, levels=(0, 1), drums="off", velocity=-6),
-}
-
-
-def density_levels(density: np.ndarray) -> np.ndarray:
-    """Pattern level 0-4 for each note density value (see the module's table)."""
-    return np.searchsorted(np.asarray(DENSITY_THRESHOLDS), np.asarray(density, dtype=float), side="right")
-
-
-def velocity(loudness: float, offset: int = 0) -> int:
-    """MIDI velocity for a linear RMS loudness: 30 at -40 dBFS (0.01) up to 110 at 0 dBFS.
-
-    Loudness is an amplitude, so it is mapped on a decibel scale where a listener hears it.
-    """
-    decibels = 20.0 * math.log10(max(float(loudness), 0.01))
-    return int(np.clip(round(30 + 80 * (decibels + 40) / 40 + offset), 1, 127))
-
-
-@dataclass(frozen=True)
-class _Beats:
-    """Per-beat controls: the texture, the section's lift, the level, loudness and swell, and the
-    4/4 pattern beat."""
-
-    textures: list[Texture]
-    lifts: list[int]
-    levels: np.ndarray
-    loudness: np.ndarray
-    swell: np.ndarray
-    pattern: np.ndarray
-
-    def velocity(self, beat: int, accent: int = 0) -> int:
-        offset = accent + self.textures[beat].velocity + round(self.swell[beat])
-        return velocity(self.loudness[beat], offset)
-
-    def texture(self, beat: int) -> Texture:
-        return self.textures[beat]
 
 
 def _swell(grid: Grid, form: Form) -> np.ndarray:
@@ -233,6 +170,7 @@ def arrange(
     form: Form | None = None,
     intensity: Sequence[float] | np.ndarray | None = None,
     end_seconds: float | None = None,
+    style: Style | None = None,
 ) -> Arrangement:
     """Arrange one chord id per half-bar step (normalised C major / A minor space) in ``key``.
 
@@ -242,7 +180,8 @@ def arrange(
     given, becomes the Melody track; ``intensity`` (0-1 per step, ``compose.energy``) moves every
     velocity by up to ``ENERGY_VELOCITY`` either side, so the level rises and falls with the video;
     ``end_seconds`` is where the picture ends: the final chord holds to it (or the music stops
-    there, if the picture is shorter than the grid). See the module docstring for timing and
+    there, if the picture is shorter than the grid); ``style`` how the parts play
+    (``compose.styles``, default pop). See the module docstring for timing and
     textures. Raises UserError for out-of-range input before
     any work.
     """
@@ -253,6 +192,7 @@ def arrange(
     if form.bars != len(grid.bars):
         raise UserError(f"a form of {form.bars} bars for music of {len(grid.bars)} bars")
     instruments = instruments or Instruments()
+    style = style or style_named(None)
     end_beat = grid.end_beat
     bar_of_beat = np.array([bar for bar, _, _ in _positions(grid)])
     bar_sections = form.section_of_bar()
@@ -267,7 +207,7 @@ def arrange(
     energy = np.zeros(end_beat)
     if intensity is not None:
         energy = ENERGY_VELOCITY * (2.0 * _per_step("intensity", intensity, len(ids))[beat_steps] - 1.0)
-    beats = _Beats(
+    beats = Beats(
         textures,
         [s.lift for s in sections],
         levels,
@@ -280,10 +220,17 @@ def arrange(
     ceilings = _ceilings(lead, form, bar_of_beat)
     spans = _chord_spans(ids, key, grid, form)
     pads = _pad_voicings(spans, beats, ceilings)
+    pad_notes, pad_controls = pad_part(spans, pads, beats, style)
     parts = [
-        Part("Chords", 0, instruments.chords, pan=50, notes=_chord_part(spans, pads, beats)),
-        Part("Arpeggio", 1, instruments.arpeggio, pan=80, notes=_arpeggio_part(spans, pads, beats, ceilings)),
-        Part("Bass", 2, instruments.bass, notes=_bass_part(spans, beats)),
+        Part("Chords", 0, instruments.chords, pan=50, notes=pad_notes, controls=pad_controls),
+        Part(
+            "Arpeggio",
+            1,
+            instruments.arpeggio,
+            pan=80,
+            notes=arpeggio_part(spans, pads, beats, ceilings, style),
+        ),
+        Part("Bass", 2, instruments.bass, notes=bass_part(spans, beats, style)),
     ]
     if drums:
         starts = [grid.bar_starts[s.first_bar] for s in form.sections[1:]]
@@ -297,10 +244,15 @@ def arrange(
                 grid.bar_starts[s.end_bar - 1], grid.bar_starts[s.end_bar - 1] + grid.bars[s.end_bar - 1]
             )
         )
-        notes = drum_rules.drum_part(feels, levels, beats.pattern, starts, final, beats.velocity, builds)
+        cut_beats = frozenset(grid.onsets[s] for s in grid.cut_steps)
+        notes = drum_rules.drum_part(
+            feels, levels, beats.pattern, starts, final, beats.velocity, builds, style.drums, cut_beats
+        )
         parts.append(Part("Drums", drum_rules.DRUM_CHANNEL, instruments.drums, notes=notes))
+    for part in parts:
+        part.notes = swung(part.notes, style.swing)
     if lead is not None:
-        parts.append(Part("Melody", MELODY_CHANNEL, instruments.melody, notes=lead))
+        parts.append(Part("Melody", MELODY_CHANNEL, instruments.melody, notes=swung(lead, style.swing)))
     marks = [(grid.bar_starts[s.first_bar] * TICKS_PER_BEAT, s.label) for s in form.sections if planned]
     changes = _key_changes(form, key, grid)
     end = end_beat * TICKS_PER_BEAT
@@ -348,7 +300,7 @@ def _key_changes(form: Form, key: vocab.Key, grid: Grid) -> list[tuple[int, voca
     return changes
 
 
-def _melody_part(melody: Sequence[MelodyNote], key: vocab.Key, beats: _Beats, grid: Grid) -> list[Note]:
+def _melody_part(melody: Sequence[MelodyNote], key: vocab.Key, beats: Beats, grid: Grid) -> list[Note]:
     """The melody in ``key`` (a lifted section's notes lifted with it): sixteenths to ticks,
     velocity from the dynamics, shaped as a singer phrases: beats 1 and 3 stressed, notes off the
     beat lighter, high notes louder than low ones."""
@@ -402,13 +354,7 @@ def _chord_spans(ids: list[int], key: vocab.Key, grid: Grid, form: Form) -> list
     return spans
 
 
-def _beats(span: ChordSpan) -> range:
-    return range(span.start // TICKS_PER_BEAT, span.end // TICKS_PER_BEAT)
-
-
-def _pad_voicings(
-    spans: list[ChordSpan], beats: _Beats, ceilings: np.ndarray
-) -> list[tuple[int, ...] | None]:
+def _pad_voicings(spans: list[ChordSpan], beats: Beats, ceilings: np.ndarray) -> list[tuple[int, ...] | None]:
     """The pad's voicing of each span (None for ``N``), each led from the one before, under the
     melody's ceiling over the span."""
     voicings: list[tuple[int, ...] | None] = []
@@ -417,134 +363,7 @@ def _pad_voicings(
         if span.chord == vocab.N_ID:
             voicings.append(None)
             continue
-        top = min(voicing.PAD_RANGE[1], int(ceilings[list(_beats(span))].min()))
+        top = min(voicing.PAD_RANGE[1], int(ceilings[list(beats_of(span))].min()))
         previous = voicing.lead_voices(previous, span.chord, top)
         voicings.append(previous)
     return voicings
-
-
-def _chord_part(spans: list[ChordSpan], pads: list[tuple[int, ...] | None], beats: _Beats) -> list[Note]:
-    notes: list[Note] = []
-    held: dict[int, int] = {}  # pitch -> index in notes of the note still sounding
-    longest = MAX_PAD_BEATS * TICKS_PER_BEAT
-    for span, pad in zip(spans, pads, strict=True):
-        first = span.start // TICKS_PER_BEAT
-        if pad is None or not beats.texture(first).pad:
-            held = {}
-            continue
-        vel = beats.velocity(first, -8)  # a pad sits under the rest
-        sounding: dict[int, int] = {}
-        for pitch in pad:
-            tied = pitch in held and span.end - notes[held[pitch]].start <= longest
-            if tied:  # a common tone is tied over, not struck again, while it stays short of two bars
-                index = held[pitch]
-                notes[index] = dataclasses.replace(notes[index], end=span.end)
-            else:
-                index = len(notes)
-                notes.append(Note(pitch, span.start, span.end, vel))
-            sounding[pitch] = index
-        held = sounding
-    return _restruck(notes, longest)
-
-
-def _restruck(notes: list[Note], longest: int) -> list[Note]:
-    """Notes longer than ``longest`` ticks struck again every ``longest`` ticks (an edited chord
-    held for bars: the pad does not drone)."""
-    out = []
-    for note in notes:
-        for start in range(note.start, note.end, longest):
-            out.append(dataclasses.replace(note, start=start, end=min(start + longest, note.end)))
-    return out
-
-
-# Arpeggio per level: steps per beat, how many chord tones, and the order of tones.
-_ARPEGGIO = {
-    1: (1, 3, "up"),
-    2: (2, 4, "broken"),
-    3: (2, 5, "updown"),
-    4: (4, 6, "updown"),
-}
-
-
-def _arpeggio_order(shape: str, count: int) -> list[int]:
-    if shape == "up":
-        return list(range(count))
-    if shape == "broken" and count >= 3:
-        return [0, 2, 1, 2]  # root, fifth, third, fifth: the Alberti figure
-    return list(range(count)) + list(range(count - 2, 0, -1))
-
-
-def _arpeggio_part(
-    spans: list[ChordSpan], pads: list[tuple[int, ...] | None], beats: _Beats, ceilings: np.ndarray
-) -> list[Note]:
-    notes: list[Note] = []
-    step_index = 0  # the figure runs on across chord changes instead of restarting on each
-    for span, pad in zip(spans, pads, strict=True):
-        if pad is None:
-            continue
-        for beat in _beats(span):
-            texture, level = beats.texture(beat), int(beats.levels[beat])
-            if not texture.arpeggio or (level == 0 and beats.pattern[beat] % 2):
-                continue  # the calmest level plays half notes, so even a still shot keeps a line moving
-            steps, count, shape = _ARPEGGIO[max(level, 1)]
-            tones = voicing.arpeggio_tones(
-                span.chord, pad if texture.pad else None, int(ceilings[beat]), count
-            )
-            if not tones:
-                continue
-            order = _arpeggio_order(shape, len(tones))
-            length = TICKS_PER_BEAT * (2 if level == 0 else 1) // steps
-            for step in range(steps):
-                start = beat * TICKS_PER_BEAT + step * length
-                accent = 6 if step == 0 else 0
-                pitch = tones[order[step_index % len(order)] % len(tones)]
-                end = min(start + length, span.end)  # a half note in a 3/4 bar's last beat
-                notes.append(Note(pitch, start, end, beats.velocity(beat, accent - 4)))
-                step_index += 1
-    return notes
-
-
-def _bass_figure(level: int, beat_in_bar: int, octaves: bool) -> list[tuple[int, str]]:
-    """(tick offset in the beat, chord degree) onsets of the bass line on one beat."""
-    if level == 0:
-        return [(0, "bass")] if beat_in_bar == 0 else []
-    if level <= 2 and not octaves:
-        return {0: [(0, "bass")], 2: [(0, "fifth")]}.get(beat_in_bar, [])
-    if level <= 3:
-        return [(0, ("bass", "fifth", "octave", "fifth")[beat_in_bar])]
-    return [(0, "bass"), (TICKS_PER_BEAT // 2, "octave" if beat_in_bar % 2 else "bass")]
-
-
-def _bass_part(spans: list[ChordSpan], beats: _Beats) -> list[Note]:
-    notes: list[Note] = []
-    previous, inversions, changes = voicing.BASS_CENTRE, 0, 0
-    for span in spans:
-        if span.chord == vocab.N_ID:
-            continue
-        bass = voicing.bass_note(span.chord, previous, inversions, changes)
-        changes += 1
-        inversions += bass % 12 != vocab.chord_root(span.chord)
-        root = bass - (bass - vocab.chord_root(span.chord)) % 12
-        fifth = root + vocab.QUALITY_INTERVALS[vocab.chord_quality(span.chord)][2]
-        degrees = {
-            "bass": bass,
-            "fifth": fifth if fifth >= voicing.BASS_RANGE[0] else fifth + 12,
-            "octave": root + 12,
-        }
-        onsets: list[tuple[int, int, int]] = []
-        for beat in _beats(span):
-            texture = beats.texture(beat)
-            for offset, degree in _bass_figure(
-                int(beats.levels[beat]), int(beats.pattern[beat]), texture.octave_bass
-            ):
-                onsets.append((beat * TICKS_PER_BEAT + offset, degrees[degree], beat))
-        if not onsets or onsets[0][0] != span.start:  # a chord always sounds its bass note on arrival
-            onsets.insert(0, (span.start, bass, span.start // TICKS_PER_BEAT))
-        else:
-            onsets[0] = (span.start, bass, onsets[0][2])
-        ends = [t for t, _, _ in onsets[1:]] + [span.end]
-        for (start, pitch, beat), end in zip(onsets, ends, strict=True):
-            accent = 4 if start == span.start else 0
-            notes.append(Note(pitch, start, end, beats.velocity(beat, accent)))
-        previous = bass
-    return notes

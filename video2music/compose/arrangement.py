@@ -51,6 +51,7 @@ class Part:
     program: int
     pan: int = 64
     notes: list[Note] = field(default_factory=list)
+    controls: list[tuple[int, int, int]] = field(default_factory=list)  # (tick, controller, value)
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,10 @@ class Arrangement:
                 (0, 0, mido.MetaMessage("track_name", name=part.name)),
                 (0, 0, mido.Message("program_change", channel=part.channel, program=part.program)),
                 (0, 0, mido.Message("control_change", channel=part.channel, control=10, value=part.pan)),
+            ]
+            events += [
+                (tick, 1, mido.Message("control_change", channel=part.channel, control=cc, value=value))
+                for tick, cc, value in part.controls
             ]
             for note in part.notes:
                 # At equal ticks note-offs sort first, so a repeated pitch is released, then re-struck.

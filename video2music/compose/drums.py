@@ -17,15 +17,15 @@ from collections.abc import Callable, Sequence
 
 from video2music.compose.arrangement import TICKS_PER_BEAT, Note
 
-KICK, SIDE_STICK, SNARE, CLOSED_HAT, OPEN_HAT, CRASH, RIDE = 36, 37, 38, 42, 46, 49, 51
+KICK, SIDE_STICK, SNARE, CLAP, BRUSH, CLOSED_HAT, OPEN_HAT, CRASH, RIDE = 36, 37, 38, 39, 40, 42, 46, 49, 51
 HIGH_TOM, MID_TOM, LOW_TOM = 50, 47, 45
 DRUM_CHANNEL = 9  # "channel 10" as musicians count
 SIXTEENTH = TICKS_PER_BEAT // 4
 EIGHTHS = (0, 2, 4, 6, 8, 10, 12, 14)
 QUARTERS = (0, 4, 8, 12)
 
-# feel -> level -> {drum: sixteenths of the bar it plays on}
-GROOVES: dict[str, dict[int, dict[int, tuple[int, ...]]]] = {
+# style -> feel -> level -> {drum: sixteenths of the bar it plays on}
+_POP = {
     "light": {
         1: {KICK: (0,), SIDE_STICK: (8,), CLOSED_HAT: QUARTERS},
         2: {KICK: (0, 10), SIDE_STICK: (4, 12), CLOSED_HAT: EIGHTHS},
@@ -45,8 +45,51 @@ GROOVES: dict[str, dict[int, dict[int, tuple[int, ...]]]] = {
         4: {KICK: (0, 6, 10), SNARE: (8,), RIDE: EIGHTHS},
     },
 }
-GROOVES["build"] = GROOVES["light"]
-ACCENTS = {KICK: 4, SNARE: 2, SIDE_STICK: -6, CLOSED_HAT: -18, OPEN_HAT: -12, RIDE: -14, CRASH: 6}
+_BOOM_BAP = {  # lo-fi: a lazy kick, a soft backbeat, hats swung with the rest
+    "light": {
+        1: {KICK: (0,), SIDE_STICK: (8,)},
+        2: {KICK: (0, 10), SIDE_STICK: (4, 12), CLOSED_HAT: EIGHTHS},
+    },
+    "full": {
+        1: {KICK: (0, 10), SNARE: (4, 12), CLOSED_HAT: QUARTERS},
+        2: {KICK: (0, 7, 10), SNARE: (4, 12), CLOSED_HAT: EIGHTHS},
+    },
+    "half": {1: {KICK: (0,), SNARE: (8,)}, 2: {KICK: (0, 10), SNARE: (8,), CLOSED_HAT: QUARTERS}},
+}
+OFF_BEATS = (2, 6, 10, 14)
+_FOUR = {  # electronic: four on the floor, claps on the backbeat, hats on the off-beats
+    "light": {
+        1: {KICK: QUARTERS, CLOSED_HAT: OFF_BEATS},
+        2: {KICK: QUARTERS, CLOSED_HAT: OFF_BEATS, CLAP: (12,)},
+    },
+    "full": {
+        1: {KICK: QUARTERS, CLAP: (4, 12), OPEN_HAT: OFF_BEATS},
+        2: {KICK: QUARTERS, CLAP: (4, 12), OPEN_HAT: OFF_BEATS, CLOSED_HAT: tuple(range(16))},
+    },
+    "half": {1: {KICK: (0, 8), CLAP: (8,)}, 2: {KICK: (0, 8), CLAP: (8,), CLOSED_HAT: OFF_BEATS}},
+}
+_CINEMATIC = {  # no kit: toms like timpani in the big sections, nothing in the small ones
+    "light": {1: {}},
+    "full": {1: {LOW_TOM: (0, 8)}, 2: {LOW_TOM: (0, 8), MID_TOM: (6, 14), HIGH_TOM: (12,)}},
+    "half": {1: {LOW_TOM: (0,)}, 2: {LOW_TOM: (0, 10)}},
+}
+_BRUSH = {  # acoustic: brushes swish eighths on the snare, a soft kick
+    "light": {1: {KICK: (0,), BRUSH: QUARTERS}, 2: {KICK: (0, 8), BRUSH: EIGHTHS}},
+    "full": {
+        1: {KICK: (0, 8), BRUSH: EIGHTHS, SNARE: (4, 12)},
+        2: {KICK: (0, 8, 10), BRUSH: EIGHTHS, SNARE: (4, 12)},
+    },
+    "half": {
+        1: {KICK: (0,), BRUSH: QUARTERS, SNARE: (8,)},
+        2: {KICK: (0,), BRUSH: EIGHTHS, SNARE: (8,)},
+    },
+}
+GROOVES = {"pop": _POP, "boom-bap": _BOOM_BAP, "four": _FOUR, "cinematic": _CINEMATIC, "brush": _BRUSH}
+ROLL_DRUM = {"cinematic": RIDE}  # a cymbal rolled into each section and each cut
+ACCENTS = {
+    KICK: 4, SNARE: 2, SIDE_STICK: -6, CLAP: 0, BRUSH: -16, CLOSED_HAT: -18, OPEN_HAT: -12,
+    RIDE: -14, CRASH: 6, HIGH_TOM: -2, MID_TOM: 0, LOW_TOM: 4,
+}  # fmt: skip
 SOFT_CRASH = -24  # velocity offset of a crash where the drums are off
 FILL = ((0, SNARE, -10), (1, SNARE, -6), (2, HIGH_TOM, -2), (3, LOW_TOM, 2))  # sixteenth, drum, accent
 LONG_FILL = (
@@ -69,11 +112,15 @@ def drum_part(
     final_beat: int | None,
     velocity: Velocity,
     builds: frozenset[int] = frozenset(),
+    kit: str = "pop",
+    cut_beats: frozenset[int] = frozenset(),
 ) -> list[Note]:
     """The drum notes, per beat: its section's ``feels``, the density ``levels``, the beat of a 4/4
     bar whose pattern it plays (``pattern_beats``); crashes on ``section_starts`` (downbeats) and
     on ``final_beat`` (the last bar's downbeat, or None); snare eighths rising on the ``builds``
-    beats (a pre-chorus's last bar)."""
+    beats (a pre-chorus's last bar); the style's ``kit`` grooves (``GROOVES``), and for a style
+    with a ``ROLL_DRUM`` a cymbal roll into every section start and every scene cut
+    (``cut_beats``, downbeats)."""
     beats = len(feels)
     hits: dict[tuple[int, int], int] = {}  # (tick, drum) -> velocity; one hit per drum and tick
     fills: dict[int, tuple[tuple[int, int, int], ...]] = {}
@@ -92,13 +139,22 @@ def drum_part(
         if feel == "off" or level <= 0:
             continue
         first = int(pattern_beats[beat]) * 4
-        for drum, steps in GROOVES[feel][min(level, 4)].items():
+        grooves = GROOVES[kit]["light" if feel == "build" else feel]
+        for drum, steps in grooves[min(level, max(grooves))].items():
             for step in (s for s in steps if first <= s < first + 4):
                 tick = beat * TICKS_PER_BEAT + (step - first) * SIXTEENTH
                 hits[(tick, drum)] = velocity(beat, ACCENTS[drum] + (4 if step == 0 else 0))
         if beat in builds:
             for step in (0, 2):
                 hits[(beat * TICKS_PER_BEAT + step * SIXTEENTH, SNARE)] = velocity(beat, -12 + 3 * (beat % 4))
+
+    roll = ROLL_DRUM.get(kit)
+    for beat in sorted({*section_starts, *cut_beats}) if roll else ():
+        if 0 < beat < beats:  # sixteenths swelling through the beat before
+            for step in range(4):
+                tick = (beat - 1) * TICKS_PER_BEAT + step * SIXTEENTH
+                hits[(tick, roll)] = velocity(beat - 1, -24 + 6 * step)
+
     def grooving(beat: int) -> bool:
         return feels[beat] != "off" and int(levels[beat]) > 0
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import pretty_midi
 
+from video2music.compose.styles import style_named
 from video2music.utils.errors import UserError
 
 # Names people use for GM programs besides the standard ones.
@@ -45,6 +46,7 @@ DRUM_KITS: dict[str, int] = {
 }  # fmt: skip
 # Styles: part -> instrument name; parts a preset does not name keep their defaults.
 PRESETS: dict[str, dict[str, str]] = {
+    "pop": {},
     "cinematic": {"chords": "strings", "arpeggio": "harp", "bass": "contrabass", "drums": "orchestral"},
     "acoustic": {
         "chords": "steel guitar",
@@ -98,12 +100,8 @@ class Instruments:
 
     @classmethod
     def preset(cls, name: str) -> Instruments:
-        """One of ``PRESETS`` (cinematic, acoustic, lo-fi, electronic)."""
-        chosen = PRESETS.get(name.strip().lower())
-        if chosen is None:
-            close = difflib.get_close_matches(name.strip().lower(), PRESETS, n=1, cutoff=0.5)
-            hint = f"did you mean {close[0]}? " if close else ""
-            raise UserError(f"unknown preset {name!r}; {hint}presets are {', '.join(PRESETS)}")
+        """One of ``PRESETS`` (pop, cinematic, acoustic, lo-fi, electronic)."""
+        chosen = PRESETS[style_named(name).name]  # a style's instruments, so one check names both
         return cls(**{part: program(part, value) for part, value in chosen.items()})
 
     @classmethod

@@ -30,6 +30,7 @@ from video2music.compose.energy import intensity
 from video2music.compose.form_planner import shape_form
 from video2music.compose.instruments import Instruments
 from video2music.compose.melody import write_melody
+from video2music.compose.styles import DEFAULT_STYLE, STYLES, Style, style_named
 from video2music.compose.tempo import choose_tempo
 from video2music.features import VideoFeatures
 from video2music.model.melody_gru import MelodyModel
@@ -62,6 +63,7 @@ class Request:
     seed: int = 0
     primer_text: str | None = None
     form_text: str | None = None
+    style: Style = STYLES[DEFAULT_STYLE]
 
     @classmethod
     def parse(
@@ -71,10 +73,12 @@ class Request:
         primer: str | None = None,
         tempo: float | str | None = AUTO_TEMPO,
         form: str | None = None,
+        style: str | None = None,
         **choices: Any,
     ) -> Request:
         """A request from what a user typed (``tempo`` a number of bpm, or ``auto`` / None: from
-        the video); UserError for anything that cannot be played."""
+        the video; ``style`` a preset's name, None: pop); UserError for anything that cannot be
+        played."""
         return cls(
             key=vocab.parse_key(key) if isinstance(key, str) else key,
             primer=tuple(vocab.parse_progression(primer)) if primer else (),
@@ -82,6 +86,7 @@ class Request:
             form=tuple(parse_form(form)) if form else None,
             primer_text=primer,
             form_text=form,
+            style=style_named(style),
             **choices,
         )
 
@@ -93,6 +98,7 @@ class Request:
             "key_chosen_from_mood": self.key is None and self.edited is None,
             "primer": self.primer_text,
             "form_asked": self.form_text,
+            "style": self.style.name,
             "drums": self.drums,
             "melody": self.melody,
             "chords_from": self.edited.source if self.edited is not None else None,
@@ -147,7 +153,7 @@ def compose_piece(
     with watch("form"):
         tempo, reason = request.tempo, "given"
         if tempo is None:
-            choice = choose_tempo(features, density)
+            choice = choose_tempo(features, density, request.style.tempo_range)
             tempo, reason = choice.tempo, f"from the video: {choice.reason()}"
         cuts = features.scene_cuts if settings.cut_changes else ()
         grid = Grid.for_video(features.duration, tempo, cuts)
@@ -178,7 +184,8 @@ def compose_piece(
         arrangement = arrange(
             chords, grid.sample(density), grid.sample(loudness), key, tempo=tempo,
             instruments=request.instruments, grid=grid, drums=request.drums, melody=lead, form=form,
-            intensity=grid.sample(intensity(density, loudness)), end_seconds=features.duration,
+            style=request.style, intensity=grid.sample(intensity(density, loudness)),
+            end_seconds=features.duration,
         )  # fmt: skip
     report(1.0, "done")
     return Piece(grid, form, key, chords, density, loudness, arrangement, reason)

@@ -9,8 +9,9 @@
 * its arousal (``model.dynamics_rule.arousal``: exciting, tense and fearful high; sad and
   relaxing low).
 
-Their weighted mean (``WEIGHTS``) places the tempo between ``CALM_TEMPO`` and ``BUSY_TEMPO``, so
-still, calm footage lands at 60-90 bpm and busy, fast-cut footage at 115-150. Then, as CMT lines
+Their weighted mean (``WEIGHTS``) places the tempo between ``CALM_TEMPO`` and ``BUSY_TEMPO`` (or
+a style's own range, ``compose.styles``), so still, calm footage lands at 60-90 bpm and busy,
+fast-cut footage at 115-150. Then, as CMT lines
 visual beats up with musical ones, the tempi within ``SEARCH_BPM`` of it are tried, and the one
 whose beats fall closest to the cuts wins, less ``DISTANCE_COST`` a bpm of straying (the meter
 still bends so that each cut starts a bar; this makes the bent bar land on the cut's own frame
@@ -64,19 +65,23 @@ def _cut_error(cuts: np.ndarray, tempo: float) -> float:
     return float(np.mean(np.abs(cuts / beat - np.round(cuts / beat)) * beat))
 
 
-def choose_tempo(features: VideoFeatures, density: np.ndarray) -> TempoChoice:
-    """The tempo for ``features`` whose dynamics gave ``density`` (notes a second, per second)."""
+def choose_tempo(
+    features: VideoFeatures, density: np.ndarray, tempo_range: tuple[float, float] = (CALM_TEMPO, BUSY_TEMPO)
+) -> TempoChoice:
+    """The tempo for ``features`` whose dynamics gave ``density`` (notes a second, per second),
+    placed in ``tempo_range`` (a style's: lo-fi is never fast, electronic never slow)."""
     levels = np.linspace(0.0, 1.0, len(DENSITY_ANCHORS))
     activity = float(np.interp(np.median(density), DENSITY_ANCHORS, levels))
     minutes = max(features.duration, 1.0) / 60.0
     editing = min(len(features.scene_cuts) / minutes / CUTS_FOR_BUSY, 1.0)
     excitement = float((np.mean(arousal(features.emotion)) + 1.0) / 2.0)
     level = WEIGHTS["activity"] * activity + WEIGHTS["editing"] * editing + WEIGHTS["arousal"] * excitement
-    asked = float(np.clip(CALM_TEMPO + (BUSY_TEMPO - CALM_TEMPO) * level, MIN_TEMPO, MAX_TEMPO))
+    low, high = max(tempo_range[0], MIN_TEMPO), min(tempo_range[1], MAX_TEMPO)
+    asked = float(low + (high - low) * level)
     cuts = np.asarray(features.scene_cuts, dtype=float)
     if not len(cuts):
         return TempoChoice(float(round(asked)), activity, editing, excitement, asked, None)
     nearby = range(round(asked) - SEARCH_BPM, round(asked) + SEARCH_BPM + 1)
-    candidates = [t for t in nearby if MIN_TEMPO <= t <= MAX_TEMPO]
+    candidates = [t for t in nearby if low <= t <= high] or [round(asked)]
     tempo = min(candidates, key=lambda t: _cut_error(cuts, t) + DISTANCE_COST * abs(t - asked))
     return TempoChoice(float(tempo), activity, editing, excitement, asked, _cut_error(cuts, tempo))
