@@ -83,11 +83,15 @@ def test_peaks_over_the_ceiling_are_held_by_the_limiter_and_the_rest_is_untouche
     out = plan(blocked, 0)
     assert _lufs(out) == pytest.approx(-16.0, abs=0.1)  # on the target ...
     assert _true_peak_db(out) <= master.TRUE_PEAK_CEILING + 0.02  # ... under the ceiling
-    # Light: the gain dips around the hits, for a few tens of milliseconds each, and little elsewhere.
+    # Light: the gain dips by 2-4 dB at the hits and is back within 150 ms; elsewhere it takes
+    # less than 1 dB off (the music's own peaks brush the ceiling), and most of the time nothing.
     edges = np.arange(len(plan.limiter)) * master.HOP - 0.5
     gains = np.interp(np.arange(len(music)), edges, plan.limiter)
-    assert (gains < 0.99).mean() < 0.2 and (gains < 0.9).mean() < 0.05
-    assert gains[hits].max() < 0.8 and np.median(gains[hits - RATE // 5]) > 0.99
+    near = np.zeros(len(music), bool)
+    for hit in hits:
+        near[hit - RATE // 100 : hit + RATE * 15 // 100] = True
+    assert np.all(gains[hits] < 0.8) and np.all(gains[hits] > 0.6)
+    assert gains[~near].min() > 0.89 and (gains[~near] < 0.99).mean() < 0.05
     assert np.abs(np.diff(gains)).max() < 0.01  # ramps, not steps: no clicks
 
 
