@@ -218,7 +218,7 @@ class TruePeakMeter:
         if self._around is None:
             self._around = np.zeros((2 * _TAPS, samples.shape[1]))  # silence before the start
         joined = np.concatenate([self._around, samples])
-        magnitude = np.abs(joined).max(axis=1)
+        magnitude = frame_peaks(joined)
         self._peak = max(self._peak, float(magnitude.max()))
         # Gap g lies between joined[g] and joined[g + 1]; it can be interpolated once joined holds
         # _TAPS samples on either side. The call before did the gaps up to _TAPS - 1.
@@ -237,6 +237,15 @@ class TruePeakMeter:
                 between = np.matmul(around.transpose(0, 2, 1), self._gaps)
                 self._peak = max(self._peak, float(np.abs(between).max()))
         self._around = joined[-2 * _TAPS :]
+
+
+def frame_peaks(samples: np.ndarray) -> np.ndarray:
+    """The largest magnitude of each frame across its channels (numpy's max over a last axis
+    of two is many times slower than this)."""
+    magnitude = np.abs(samples[:, 0])
+    for channel in range(1, samples.shape[1]):
+        np.maximum(magnitude, np.abs(samples[:, channel]), out=magnitude)
+    return magnitude
 
 
 def _power(lufs: float) -> float:

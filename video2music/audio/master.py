@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from video2music.audio.loudness import LoudnessMeter, TruePeakMeter
+from video2music.audio.loudness import LoudnessMeter, TruePeakMeter, frame_peaks
 
 SAMPLE_RATE = 44100
 # Integrated loudness (ITU-R BS.1770, see video2music.audio.loudness) and true-peak ceiling of every
@@ -94,7 +94,7 @@ class Analysis:
         """Measure ``block`` ((n, channels) floats, full scale 1) and return it without DC."""
         blocked = self._dc(block)
         self.meter.add(blocked)
-        magnitude = np.concatenate([self._partial, np.abs(blocked).max(axis=1)])
+        magnitude = np.concatenate([self._partial, frame_peaks(blocked)])
         whole = len(magnitude) - len(magnitude) % HOP
         self._peaks.append(magnitude[:whole].reshape(-1, HOP).max(axis=1).astype(np.float32))
         self._partial = magnitude[whole:]

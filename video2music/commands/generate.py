@@ -98,7 +98,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="write NAME.musicxml: melody, chord symbols, key, tempo and meter (default: on)",
     )
     p.add_argument(
-        "--soundfont", help="a General MIDI .sf2 file (default: $VIDEO2MUSIC_SOUNDFONT, FluidR3_GM, TimGM6mb)"
+        "--soundfont",
+        help="a General MIDI .sf2 or .sf3 file (default: $VIDEO2MUSIC_SOUNDFONT, MuseScore General, "
+        "FluidR3_GM, TimGM6mb)",
     )
     p.add_argument(
         "--features",

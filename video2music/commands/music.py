@@ -88,7 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--seed", type=int, default=0, help="the melody's and the humanised playing's random seed (default 0)"
     )
-    parser.add_argument("--soundfont", help="a General MIDI .sf2 (default: see the README's lookup order)")
+    parser.add_argument(
+        "--soundfont", help="a General MIDI .sf2 or .sf3 (default: see the README's lookup order)"
+    )
     parser.add_argument("--video", help="also write OUT.mp4: this video with the music as its soundtrack")
     parser.add_argument("--out", required=True, help="output path without extension: writes OUT.mid, OUT.wav")
     parser.add_argument(
