@@ -46,6 +46,8 @@ MARGIN_DB = 0.5  # below the ceiling for sample peaks: room for the peaks betwee
 ATTACK = 0.005  # seconds over which the gain ramps down before a peak
 RELEASE_DB_PER_S = 30.0  # how fast the gain comes back after one
 _LEVELLING_ROUNDS = 2  # times the gain is raised for the loudness the limiter takes
+_JOINED_BLOCKS = 1024  # blocks of hop peaks kept apart before they are joined into one array
+_CHUNK_HOPS = 1 << 20  # limiter hops released at a time
 _BLOCK = 1 << 16  # frames mastered at a time in a written WAV
 _DC_CHUNK = 4096  # frames the high-pass solves at once (its powers of the pole stay well scaled)
 HEADER_BYTES = 44
@@ -87,7 +89,8 @@ class Analysis:
         self.meter = LoudnessMeter(rate)
         self.frames = 0
         self._dc = DcBlocker(rate)
-        self._peaks: list[np.ndarray] = []  # per block, the peak of each whole hop in it
+        self._peaks: list[np.ndarray] = []  # the peak of each whole hop so far, a few arrays of them
+        self._recent: list[np.ndarray] = []  # the same for the last blocks, joined every so often
         self._partial = np.zeros(0)  # magnitudes of the frames after the last whole hop
 
     def add(self, block: np.ndarray) -> np.ndarray:
@@ -96,7 +99,12 @@ class Analysis:
         self.meter.add(blocked)
         magnitude = np.concatenate([self._partial, frame_peaks(blocked)])
         whole = len(magnitude) - len(magnitude) % HOP
-        self._peaks.append(magnitude[:whole].reshape(-1, HOP).max(axis=1).astype(np.float32))
+        self._recent.append(magnitude[:whole].reshape(-1, HOP).max(axis=1).astype(np.float32))
+        if (
+            len(self._recent) >= _JOINED_BLOCKS
+        ):  # a long render's thousands of small arrays cost more than their data
+            self._peaks.append(np.concatenate(self._recent))
+            self._recent = []
         self._partial = magnitude[whole:]
         self.frames += len(block)
         return blocked
@@ -104,7 +112,7 @@ class Analysis:
     def hop_peaks(self) -> np.ndarray:
         """The sample peak of each HOP frames, the last hop perhaps shorter."""
         last = [np.array([self._partial.max()], np.float32)] if len(self._partial) else []
-        return np.concatenate([*self._peaks, *last]) if self._peaks or last else np.zeros(0, np.float32)
+        return np.concatenate([*self._peaks, *self._recent, *last, np.zeros(0, np.float32)])
 
 
 @dataclass(frozen=True)
@@ -162,38 +170,54 @@ def _meter_hop_gains(
     limiter: np.ndarray | None, peaks: np.ndarray, meter: LoudnessMeter
 ) -> np.ndarray | None:
     """The limiter's power gain over each of the loudness meter's 100 ms hops: the mean of its
-    gain over the hop's frames, weighted by the squared peaks (it dips where the energy is)."""
+    gain over the limiter hops that start in it, weighted by their squared peaks (it dips where
+    the energy is)."""
     if limiter is None:
         return None
-    weights = peaks.astype(np.float64) ** 2
-    gains = ((limiter[:-1] + limiter[1:]) / 2) ** 2  # per limiter hop, near enough
-    edges = np.arange(meter.hop_count() + 1) * meter.hop / HOP  # the meter's hop edges, in limiter hops
-    at = np.arange(len(weights) + 1)
-    kept = np.diff(np.interp(edges, at, np.concatenate([[0.0], np.cumsum(weights * gains)])))
-    whole = np.diff(np.interp(edges, at, np.concatenate([[0.0], np.cumsum(weights)])))
-    return np.divide(kept, whole, out=np.ones_like(kept), where=whole > 0)
+    weights = np.square(peaks, dtype=np.float32)
+    kept = weights * np.square((limiter[:-1] + limiter[1:]) / 2)  # per limiter hop, near enough
+    starts = (np.arange(meter.hop_count()) * meter.hop) // HOP  # the limiter hop each meter hop starts in
+    starts = starts[starts < len(weights)]
+    sums = np.add.reduceat(kept, starts, dtype=np.float64)
+    whole = np.add.reduceat(weights, starts, dtype=np.float64)
+    gains = np.ones(meter.hop_count())
+    gains[: len(starts)] = np.divide(sums, whole, out=np.ones_like(sums), where=whole > 0)
+    return gains
 
 
 def _limiter_edges(peaks: np.ndarray, gain_db: float, rate: int) -> np.ndarray | None:
-    """The limiter's linear gain at each hop edge (len(peaks) + 1 of them) for sample ``peaks``
-    raised by ``gain_db``; None where no hop needs it."""
+    """The limiter's linear gain at each hop edge (len(peaks) + 1 of them, float32) for sample
+    ``peaks`` raised by ``gain_db``; None where no hop needs it. In single precision, in place
+    where it can be: an hour is 2.5 million hops."""
     with np.errstate(divide="ignore"):
-        over = 20 * np.log10(peaks.astype(np.float64)) + gain_db - (TRUE_PEAK_CEILING - MARGIN_DB)
-    reduction = np.clip(over, 0.0, None)
+        reduction = 20 * np.log10(peaks, dtype=np.float32)
+    reduction += gain_db - (TRUE_PEAK_CEILING - MARGIN_DB)
+    np.clip(reduction, 0.0, None, out=reduction)
     if not reduction.any():
         return None
     ahead = max(1, round(ATTACK * rate / HOP))
     held = reduction.copy()  # the most any hop within the look-ahead needs
     for shift in range(1, ahead):
-        held[:-shift] = np.maximum(held[:-shift], reduction[shift:])
-    summed = np.cumsum(np.concatenate([np.zeros(ahead), held]))
-    ramped = (summed[ahead:] - summed[:-ahead]) / ahead  # down over the look-ahead, full at the peak
+        np.maximum(held[:-shift], reduction[shift:], out=held[:-shift])
+    ramped = held.copy()  # down over the look-ahead, full at the peak: the mean of the last `ahead`
+    for shift in range(1, ahead):
+        ramped[shift:] += held[:-shift]
+    ramped /= ahead
+    del held, reduction
     slope = RELEASE_DB_PER_S * HOP / rate
-    steps = np.arange(len(ramped)) * slope
-    released = np.maximum.accumulate(ramped + steps) - steps  # back up at most `slope` per hop
-    gains = 10 ** (-released / 20)
-    padded = np.concatenate([gains[:1], gains, gains[-1:]])
-    return np.minimum(padded[:-1], padded[1:])  # an edge never exceeds either hop beside it
+    floor = -np.inf  # back up at most `slope` per hop: a running maximum of (reduction + slope * hop)
+    for start in range(0, len(ramped), _CHUNK_HOPS):  # in double precision, a chunk at a time
+        steps = np.arange(start, min(start + _CHUNK_HOPS, len(ramped))) * slope
+        lifted = ramped[start : start + len(steps)] + steps
+        np.maximum.accumulate(lifted, out=lifted)
+        np.maximum(lifted, floor, out=lifted)
+        floor = lifted[-1]
+        ramped[start : start + len(steps)] = lifted - steps
+    gains = np.power(np.float32(10), ramped / -20, dtype=np.float32)
+    edges = np.empty(len(gains) + 1, np.float32)  # an edge never exceeds either hop beside it
+    edges[0], edges[-1] = gains[0], gains[-1]
+    np.minimum(gains[:-1], gains[1:], out=edges[1:-1])
+    return edges
 
 
 def record(blocks: Iterable[np.ndarray], path: str | os.PathLike, rate: int = SAMPLE_RATE) -> Analysis:

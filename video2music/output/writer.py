@@ -368,9 +368,13 @@ def write_music(
         }
         starting("midi")
         with watch("save_midi"), writing(outputs.targets["midi"]):
-            score = arrangement.to_midi()
-            played = humanize(score, seed) if outputs.humanize else score
-            (played if outputs.humanize_midi else score).save(stage["midi"])
+            played = arrangement.to_midi()  # the score; the WAV plays the humanised copy of it
+            if not outputs.humanize_midi:
+                played.save(stage["midi"])
+            if outputs.humanize:
+                played = humanize(played, seed)  # the score is not kept: a long one is large
+            if outputs.humanize_midi:
+                played.save(stage["midi"])
         if "wav" in stage:
             starting("wav")
             with watch("render"), writing(outputs.targets["wav"]):
