@@ -27,7 +27,7 @@ import dataclasses
 import math
 import os
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,7 +50,7 @@ _JOINED_BLOCKS = 1024  # blocks of hop peaks kept apart before they are joined i
 _CHUNK_HOPS = 1 << 20  # limiter hops released at a time
 _BLOCK = 1 << 16  # frames mastered at a time in a written WAV
 _DC_CHUNK = 4096  # frames the high-pass solves at once (its powers of the pole stay well scaled)
-HEADER_BYTES = 44
+_HEADER_BYTES = 44
 
 
 class DcBlocker:
@@ -228,7 +228,7 @@ def record(blocks: Iterable[np.ndarray], path: str | os.PathLike, rate: int = SA
     # wave module's writer, interrupted while it opens the file (Ctrl-C, SIGTERM), prints an
     # ignored exception from its destructor.
     with open(path, "wb") as handle:
-        handle.write(wav_header(0, rate))
+        handle.write(_wav_header(0, rate))
         for block in blocks:
             handle.write(to_int16(analysis.add(block)).tobytes())
     return analysis
@@ -238,48 +238,50 @@ def apply(master: Master, samples: np.ndarray) -> tuple[np.ndarray, Master]:
     """In memory: what pass two makes of all of ``samples`` (floats), and the master as applied
     (see ``finish``)."""
     mastered = master(samples, 0)
-    trim = _trim(master, [mastered])
-    return (mastered, master) if trim is None else (mastered * trim, _trimmed(master, trim))
+    check = _peak_check(master)
+    if check is not None:
+        check.add(mastered)
+    scale = _trim(check)
+    return (mastered, master) if scale is None else (mastered * scale, _trimmed(master, scale))
 
 
-def finish(path: str | os.PathLike, master: Master, rate: int = SAMPLE_RATE) -> Master:
+def finish(path: str | os.PathLike, master: Master, rate: int = SAMPLE_RATE, *, trim: bool = True) -> Master:
     """Pass two: apply ``master`` to the WAV ``record`` wrote, in place, and complete its header.
 
     Returns the master as applied: when a limited file's true peak still passes the ceiling, it
-    is trimmed, and the master returned has the trim in its gain."""
-
-    def mastered() -> Iterator[np.ndarray]:
-        with open(path, "r+b") as handle:
-            handle.write(wav_header(master.frames, rate))
-            for start in range(0, master.frames, _BLOCK):
-                block = master(_read(handle, start, min(_BLOCK, master.frames - start)), start)
-                _write(handle, start, to_int16(block))
-                yield block
-
-    trim = _trim(master, mastered())
-    if trim is None:
-        return master
+    is trimmed (unless not to ``trim``: a stem given its mix's master must keep it exactly), and
+    the master returned has the trim in its gain."""
+    check = _peak_check(master) if trim else None
     with open(path, "r+b") as handle:
+        handle.write(_wav_header(master.frames, rate))
+        for start in range(0, master.frames, _BLOCK):
+            block = master(_read(handle, start, min(_BLOCK, master.frames - start)), start)
+            _write(handle, start, to_int16(block))
+            if check is not None:
+                check.add(block)
+        scale = _trim(check)
+        if scale is None:
+            return master
         for start in range(0, master.frames, _BLOCK):
             block = _read(handle, start, min(_BLOCK, master.frames - start))
-            _write(handle, start, to_int16(block * trim))
-    return _trimmed(master, trim)
+            _write(handle, start, to_int16(block * scale))
+    return _trimmed(master, scale)
 
 
-def _trim(master: Master, mastered: Iterable[np.ndarray]) -> float | None:
-    """Run through the ``mastered`` blocks; for a limited master whose output's true peak passes
-    the ceiling, the gain that brings it there (else None: a master without the limiter scales
-    a measured true peak, so it cannot pass)."""
-    check = TruePeakMeter()
-    for block in mastered:
-        if master.limiter is not None:
-            check.add(block)
-    peak = check.peak()
+def _peak_check(master: Master) -> TruePeakMeter | None:
+    """A meter for the true peak a master writes, if it can pass the ceiling: only a limited one
+    can (without the limiter the gain scales a measured true peak to the ceiling at most)."""
+    return TruePeakMeter() if master.limiter is not None else None
+
+
+def _trim(check: TruePeakMeter | None) -> float | None:
+    """The gain that brings the true peak ``check`` measured to the ceiling, if it passes it."""
+    peak = check.peak() if check is not None else 0.0
     return _linear(TRUE_PEAK_CEILING) / peak if peak and _db(peak) > TRUE_PEAK_CEILING else None
 
 
-def _trimmed(master: Master, trim: float) -> Master:
-    return dataclasses.replace(master, gain=master.gain * trim)
+def _trimmed(master: Master, scale: float) -> Master:
+    return dataclasses.replace(master, gain=master.gain * scale)
 
 
 def to_int16(samples: np.ndarray) -> np.ndarray:
@@ -288,16 +290,16 @@ def to_int16(samples: np.ndarray) -> np.ndarray:
 
 
 def _read(handle, start: int, count: int) -> np.ndarray:
-    handle.seek(HEADER_BYTES + 4 * start)
+    handle.seek(_HEADER_BYTES + 4 * start)
     return np.frombuffer(handle.read(4 * count), dtype="<i2").reshape(-1, 2) / 32768.0
 
 
 def _write(handle, start: int, samples: np.ndarray) -> None:
-    handle.seek(HEADER_BYTES + 4 * start)
+    handle.seek(_HEADER_BYTES + 4 * start)
     handle.write(samples.tobytes())
 
 
-def wav_header(frames: int, rate: int = SAMPLE_RATE) -> bytes:
+def _wav_header(frames: int, rate: int = SAMPLE_RATE) -> bytes:
     """The 44-byte header of a 16-bit stereo PCM WAV at ``rate`` holding ``frames`` frames."""
     data = 4 * frames
     fmt = struct.pack("<HHIIHH", 1, 2, rate, 4 * rate, 4, 16)  # PCM, stereo, 16 bit

@@ -363,10 +363,11 @@ def render_wav(
         duration = master.frames / SAMPLE_RATE
     render = _Render(midi, soundfont, duration)
     analysis = mastering.record(render.blocks(progress_bars), path)
-    if master is None:
-        master = mastering.plan(
-            analysis, loudness, unnormalised_gain=UNNORMALISED_GAIN, fade=render.fade(analysis.frames)
-        )
+    if master is not None:
+        return mastering.finish(path, master, trim=False)
+    master = mastering.plan(
+        analysis, loudness, unnormalised_gain=UNNORMALISED_GAIN, fade=render.fade(analysis.frames)
+    )
     return mastering.finish(path, master)
 
 
