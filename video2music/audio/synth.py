@@ -66,11 +66,11 @@ TAIL_FADE = 1.0  # seconds: at most this much of what sounds after the last even
 REVERB = {"roomsize": 0.6, "damping": 0.4, "width": 0.8, "level": 0.5}
 CHORUS = {"nr": 3, "level": 1.2, "speed": 0.3, "depth": 8.0, "type": 0}  # three sine-swept voices
 _BLOCK = 4096  # samples pulled per get_samples call while advancing through a gap
-_DITHER = 4 / 32768  # the peak of FluidSynth's 16-bit output when it plays nothing, and some
+_DITHER = 4 / 32768  # FluidSynth's 16-bit output playing nothing peaks at 1-2 (its dither)
 _SF3_PROBE_PROGRAM = 73  # a small instrument (flute): decoding its samples proves SF3 support
 
 _HOW_TO_GET_ONE = (
-    "install one (sudo apt-get install musescore-general-soundfont), set "
+    "install one (sudo apt-get install musescore-general-soundfont-lossless), set "
     f"{ENV_SOUNDFONT} or pass --soundfont with a General MIDI .sf2/.sf3 file"
 )
 
@@ -369,12 +369,6 @@ def render_wav(
         analysis, loudness, unnormalised_gain=UNNORMALISED_GAIN, fade=render.fade(analysis.frames)
     )
     return mastering.finish(path, master)
-
-
-def wav_seconds(path: str | os.PathLike) -> float:
-    """The length of a WAV file in seconds, from its header."""
-    with wave.open(str(path)) as handle:
-        return handle.getnframes() / handle.getframerate()
 
 
 def _send(synth, message: mido.Message) -> None:
