@@ -224,10 +224,13 @@ class _Render:
         self.length = round(duration * SAMPLE_RATE) if duration is not None else None  # None: rings out
 
     def fade(self, frames: int) -> int:
-        """Frames faded out at the end of a render ``frames`` long: what sounds after the last
-        event, up to TAIL_FADE seconds, and at least FADE seconds."""
-        tail = min(round(TAIL_FADE * SAMPLE_RATE), frames - self.last)
-        return min(frames, max(round(FADE * SAMPLE_RATE), tail))
+        """Frames faded out at the end of a render ``frames`` long: FADE seconds of one that rang
+        out; of one cut to a duration, what still sounds after the last event, up to TAIL_FADE
+        seconds (a reverb the video's end cuts short fades rather than stops)."""
+        shortest = round(FADE * SAMPLE_RATE)
+        if self.length is None:
+            return min(frames, shortest)
+        return min(frames, max(shortest, min(round(TAIL_FADE * SAMPLE_RATE), frames - self.last)))
 
     def blocks(self, progress_bars: bool = False) -> Iterator[np.ndarray]:
         """The render as (n, 2) float blocks (full scale 1) at RENDER_GAIN, before the master."""
