@@ -154,8 +154,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--loudness-target",
         default=str(LOUDNESS_TARGET),
         metavar="LUFS",
-        help=f"integrated loudness of the WAVs, true peak at most -1 dBTP (default {LOUDNESS_TARGET:g}; "
-        "off: as rendered)",
+        help=f"integrated loudness of NAME.wav and of the mix with the video's sound (the WAV and the "
+        f"mp4's), true peak at most -1 dBTP (default {LOUDNESS_TARGET:g}; off: as rendered)",
     )
     add_playback_options(p)
     args = p.parse_args(argv)
