@@ -94,6 +94,12 @@ DRUM_CHANNEL = 9  # "channel 10" as musicians count
 MELODY_CHANNEL = 3
 MELODY_ACCENTS = (8, 2, -6)  # velocity offsets: beats 1 and 3, beats 2 and 4, between beats
 MELODY_CONTOUR = 8  # at most this much louder (softer) for notes above (below) the line's median
+# Effect sends per part, (reverb CC91, chorus CC93), set as a mixing engineer would: the bass and
+# the kit (its kick) stay dry and close so the low end keeps its punch, the pad and the lead sit
+# further back in the room, and the chorus widens the sustained parts only.
+SENDS = {"Chords": (72, 40), "Arpeggio": (48, 16), "Bass": (16, 0), "Drums": (28, 0), "Melody": (56, 24)}
+DEFAULT_SENDS = (40, 0)  # a part not named above
+REVERB_CC, CHORUS_CC = 91, 93
 
 
 @dataclass(frozen=True)
@@ -165,6 +171,11 @@ class Arrangement:
                 (0, 0, mido.MetaMessage("track_name", name=part.name)),
                 (0, 0, mido.Message("program_change", channel=part.channel, program=part.program)),
                 (0, 0, mido.Message("control_change", channel=part.channel, control=10, value=part.pan)),
+            ]
+            reverb, chorus = SENDS.get(part.name, DEFAULT_SENDS)
+            events += [
+                (0, 0, mido.Message("control_change", channel=part.channel, control=REVERB_CC, value=reverb)),
+                (0, 0, mido.Message("control_change", channel=part.channel, control=CHORUS_CC, value=chorus)),
             ]
             for note in part.notes:
                 # At equal ticks note-offs sort first, so a repeated pitch is released, then re-struck.
