@@ -7,11 +7,14 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 extras=""
-packages=(libfluidsynth3 fluid-soundfont-gm libgl1 libglib2.0-0)
+# MuseScore General, uncompressed (the bank that renders; its SF3 twin costs seconds of decoding
+# per render), and FluidR3_GM, the fallback (soundfonts/README.md).
+packages=(libfluidsynth3 musescore-general-soundfont-lossless fluid-soundfont-gm libgl1 libglib2.0-0)
 if [ "${1:-}" = "--dev" ]; then
   extras="[dev,app]"
   packages+=(chromium chromium-driver espeak-ng)  # espeak-ng speaks the test clips' voice-over
   packages+=(musescore3)  # the lead-sheet test opens the pages in MuseScore, as a musician would
+  packages+=(musescore-general-soundfont)  # the SF3, for the test that this FluidSynth reads it
 fi
 if ! python3 -c "import venv, ensurepip" 2>/dev/null; then packages+=(python3-venv); fi
 missing=()

@@ -84,7 +84,7 @@ def write_ours(
     v2m: Video2Music, features: VideoFeatures, tempo: float, seed: int, folder: Path, stem: str
 ) -> Path:
     """The one piece of glue with the façade: generate, then write the MIDI file the way the
-    result writers write it (``compose.arrange.write_midi``: the arrangement's standard MIDI file,
+    result writers write it (``compose.arrangement.write_midi``: the arrangement's standard MIDI file,
     the same bytes as the ``.mid`` generate.py saves), which works whichever save API wraps it."""
     result = v2m.generate(None, features=features, tempo=tempo, seed=seed)
     return write_midi(result.arrangement, folder / f"{stem}.mid")

@@ -143,12 +143,17 @@ class SoundCheck:
 
     @classmethod
     def music_gain(cls, mixed, original, music, start: float, end: float) -> float:
-        """The music's gain in dB within [start, end) s of ``mixed``: the least-squares factor of
-        ``music`` in what is left of the mix once the original sound is taken out."""
+        """The music's gain in dB within [start, end) s of ``mixed``, against the original sound's:
+        the mix as a whole is brought to the loudness target, so its scale (the least-squares
+        factor of the original in all of it; the music is unrelated to the original) is divided
+        out, then this is the least-squares factor of ``music`` in what is left of the window once
+        the original sound is taken out."""
         import numpy as np
 
+        n = min(len(mixed), len(original))
+        scale = np.dot(mixed[:n], original[:n]) / np.dot(original[:n], original[:n])
         a, b = int(start * cls.rate), int(end * cls.rate)
-        rest, notes = (mixed[a:b] - original[a:b]), music[a:b]
+        rest, notes = (mixed[a:b] / scale - original[a:b]), music[a:b]
         return float(20 * np.log10(max(np.dot(rest, notes) / np.dot(notes, notes), 1e-6)))
 
     @classmethod

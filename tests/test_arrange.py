@@ -424,3 +424,23 @@ def test_phrases_swell_and_every_part_spans_a_wide_range_of_velocities():
     start = [n.velocity for n in pad if n.start % phrase == 0]
     middle = [n.velocity for n in pad if n.start % phrase == phrase // 2]
     assert min(middle) > max(start)
+
+
+def test_every_part_has_its_reverb_and_chorus_sends_in_the_file(tmp_path):
+    from video2music.compose.melody import MelodyNote
+
+    melody = [MelodyNote(67 + i % 5, 8 * i, 8 * i + 6) for i in range(10)]
+    path = write_midi(arrange(PROGRESSION, 10.0, 0.2, melody=melody), tmp_path / "sends.mid")
+    sends = {
+        track.name: {
+            m.control: m.value for m in track if m.type == "control_change" and m.control in (91, 93)
+        }
+        for track in mido.MidiFile(path).tracks[1:]
+    }
+    assert sorted(sends) == ["Arpeggio", "Bass", "Chords", "Drums", "Melody"]
+    reverb = {name: cc[91] for name, cc in sends.items()}
+    chorus = {name: cc[93] for name, cc in sends.items()}
+    # Drier bass and kit, wetter pad and lead; the chorus widens the sustained parts only.
+    assert max(reverb["Bass"], reverb["Drums"]) < min(reverb["Chords"], reverb["Melody"], reverb["Arpeggio"])
+    assert chorus["Bass"] == chorus["Drums"] == 0 < chorus["Arpeggio"] < chorus["Chords"]
+    assert chorus["Melody"] > 0

@@ -149,6 +149,9 @@ def test_cli_refuses_to_overwrite_and_leaves_files_alone(sample_run, capsys):
     ("args", "message"),
     [
         (["--key", "H major"], "unknown key"),
+        (["--key", ""], "--key is empty"),  # from a script whose variable was not set: not "from the mood"
+        (["--key", " "], "--key is empty"),
+        (["--no-humanize", "--humanize-midi"], "give one of them"),
         (["--primer", "C Xq"], "unknown chord symbol"),
         (["--tempo", "0"], "tempo"),
         (["--weights", "no-such-model"], "no model"),

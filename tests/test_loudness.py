@@ -121,3 +121,15 @@ def test_a_change_in_channels_is_refused():
     meter.add(np.zeros((100, 2)))
     with pytest.raises(ValueError, match="2 channels"):
         meter.add(np.zeros(100))
+
+
+@pytest.mark.parametrize(("first", "second", "expected"), [(-20, -30, 10), (-20, -15, 5), (-40, -20, 20)])
+def test_the_loudness_range_reads_the_ebu_test_signals(first, second, expected):
+    # EBU Tech 3342's first three test signals: 20 s of a 1 kHz stereo tone at one level, then 20 s
+    # at another; the range is the difference, within 1 LU.
+    def part(dbfs: float) -> np.ndarray:
+        return np.stack([tone(1000, 20, 10 ** (dbfs / 20))] * 2, axis=1)
+
+    meter = measure(np.concatenate([part(first), part(second)]))
+    assert meter.loudness_range() == pytest.approx(expected, abs=1.0)
+    assert measure(np.zeros((RATE, 2))).loudness_range() == 0.0  # silence has none

@@ -73,6 +73,13 @@ def test_levels_of_a_sine(tmp_path):
     assert loud["lufs"] - soft["lufs"] == pytest.approx(6.02, abs=0.05)
     # BS.1770: a stereo 997 Hz sine at -3.01 dBFS RMS per channel reads about -3 LUFS.
     assert loud["lufs"] == pytest.approx(loud["rms_dbfs"] + 3.01, abs=0.3)
+    # A sine's crest factor is 3.01 dB, its spectrum's centroid its frequency, it has no DC
+    # offset and its loudness does not move.
+    assert loud["crest_db"] == pytest.approx(3.01, abs=0.05)
+    assert loud["centroid_hz"] == pytest.approx(997, abs=5)
+    assert loud["dc_offset"] < 1e-4 and loud["loudness_range"] == pytest.approx(0.0, abs=0.1)
+    write_wav(tmp_path / "offset.wav", np.stack([0.25 * tone + 0.01] * 2, axis=1), rate)
+    assert stats.audio_stats(tmp_path / "offset.wav")["dc_offset"] == pytest.approx(0.01, abs=1e-4)
     # Between samples: a sine at a quarter of the sample rate, sampled at +-45 degrees, peaks
     # 3 dB above its samples.
     quarter = np.sin(2 * np.pi * (rate / 4) * t + np.pi / 4) * 0.5

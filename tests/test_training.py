@@ -210,7 +210,9 @@ def test_semantic_inputs_need_semantic_files(data, tmp_path, capsys):
 def test_torchrun_two_cpu_processes(data, tmp_path):
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", str(ROOT / "train.py")]
+    # --standalone: a free port of its own, so a second run on the machine does not collide.
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    command += [str(ROOT / "train.py")]
     command += ["--data", str(data), "--out", str(out), "--size", "debug", "--epochs", "1", "--warmup", "5"]
     command += ["--inputs", ",".join(INPUTS), "--no-progress", "--batch-size", "2"]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)

@@ -11,8 +11,11 @@ Definitions (times in seconds):
   bar, the share whose pitch class belongs to the chord sounding then;
 * doubling: of the arpeggio's notes, the share whose exact pitch the pad holds at its onset;
 * velocity range: highest minus lowest velocity of a track;
-* RMS level (dBFS) of a WAV, integrated loudness (LUFS, ITU-R BS.1770) and true
-  peak (dBTP: the peak of the 4x oversampled signal), both by ``video2music.audio.loudness``;
+* RMS level (dBFS) of a WAV, integrated loudness (LUFS, ITU-R BS.1770), loudness range (LU,
+  EBU Tech 3342) and true peak (dBTP: the peak of the 4x oversampled signal), all by
+  ``video2music.audio.loudness``; the DC offset (the largest channel mean, full scale 1); the
+  crest factor (dB: the largest sample over the RMS level); the spectral centroid (Hz: the mean
+  frequency of the power spectrum, averaged over Hann-windowed frames of the mono mix);
 * crashes on beat 1: the share of crash cymbal hits within 30 ms of a downbeat.
 
 The chord sounding in a written MIDI file is read from its chord markers
@@ -228,14 +231,33 @@ def rms_dbfs(samples: np.ndarray) -> float:
     return 20.0 * math.log10(max(rms, 1e-10))
 
 
+def spectral_centroid(samples: np.ndarray, rate: int, frame: int = 8192) -> float:
+    """The mean frequency (Hz) of the power spectrum of the mono mix, averaged over frames."""
+    mono = samples.mean(axis=1) if samples.ndim == 2 else samples
+    whole = len(mono) - len(mono) % frame
+    if not whole:
+        return math.nan
+    power = np.zeros(frame // 2 + 1)
+    for start in range(0, whole, frame * 64):  # a few hundred frames at a time: flat memory
+        frames = mono[start : min(whole, start + frame * 64)].reshape(-1, frame) * np.hanning(frame)
+        power += (np.abs(np.fft.rfft(frames, axis=1)) ** 2).sum(axis=0)
+    frequencies = np.fft.rfftfreq(frame, 1 / rate)
+    return float((power * frequencies).sum() / power.sum()) if power.sum() else math.nan
+
+
 def audio_stats(path: str | Path) -> dict[str, float]:
     samples, rate = read_wav(path)
     meter = LoudnessMeter(rate)
     meter.add(samples)
+    peak = float(np.abs(samples).max()) if samples.size else 0.0
     return {
         "rms_dbfs": rms_dbfs(samples),
         "lufs": meter.integrated(),
+        "loudness_range": meter.loudness_range(),
         "true_peak_dbtp": 20.0 * math.log10(max(meter.true_peak(), 1e-10)),
+        "dc_offset": float(np.abs(samples.mean(axis=0)).max()) if samples.size else 0.0,
+        "crest_db": 20.0 * math.log10(max(peak, 1e-10)) - rms_dbfs(samples),
+        "centroid_hz": spectral_centroid(samples, rate),
     }
 
 

@@ -11,9 +11,11 @@ every command that renders. It holds about 20 MB however long the render.
   one continuous signal.
 * Gating: 400 ms blocks every 100 ms; blocks under -70 LUFS, then blocks more than 10 LU under
   the loudness of the rest, are left out. Less than one block has no loudness (-inf).
-* True peak: the peak of the signal upsampled 4x by windowed-sinc interpolation. Between two
-  samples the signal can rise above both, but in audio not by 6 dB, so only the gaps next to a
-  sample within 6 dB of the peak so far are interpolated.
+* True peak (:class:`TruePeakMeter`, also on its own): the peak of the signal upsampled 4x by
+  windowed-sinc interpolation. Between two samples the signal can rise above both, but in audio
+  not by 6 dB, so only the gaps next to a sample within 6 dB of the peak so far are interpolated.
+* Loudness range (EBU Tech 3342): the spread between the 10th and 95th percentiles of the
+  short-term (3 s) loudness, sampled every 100 ms, gated at -70 LUFS and 20 LU under their mean.
 
 ``tests/test_loudness.py`` checks both against pyloudnorm and scipy's polyphase resampler.
 """
@@ -33,6 +35,9 @@ _SHELF_MID_EXPONENT = 0.4996667741545416  # the shelf's gain at its centre, as a
 ABSOLUTE_GATE = -70.0  # LUFS
 RELATIVE_GATE = -10.0  # LU under the loudness of the blocks above the absolute gate
 BLOCK_HOPS = 4  # a gating block is 400 ms: 4 hops of 100 ms
+SHORT_TERM_HOPS = 30  # the loudness range's windows are 3 s
+RANGE_GATE = -20.0  # LU under the mean short-term loudness, for the loudness range
+RANGE_PERCENTILES = (10, 95)
 OVERSAMPLE = 4
 _TAPS = 16  # interpolation taps on either side of a gap
 _KAISER_BETA = 8.0
@@ -92,7 +97,8 @@ def _interpolator() -> np.ndarray:
 
 class LoudnessMeter:
     """Feed float samples in [-1, 1] (frames, or frames x channels) with :meth:`add`; once all
-    are fed, read :meth:`integrated` (LUFS) and :meth:`true_peak` (linear)."""
+    are fed, read :meth:`integrated` (LUFS), :meth:`loudness_range` (LU) and :meth:`true_peak`
+    (linear)."""
 
     def __init__(self, rate: int) -> None:
         self.rate = rate
@@ -103,9 +109,7 @@ class LoudnessMeter:
         self._pending_frames = 0
         self._previous: np.ndarray | None = None  # the end of the last stretch, for the filters
         self._hops: list[np.ndarray] = []  # per stretch: (hops, channels) sums of squares
-        self._peak = 0.0
-        self._gaps = _interpolator()
-        self._around: np.ndarray | None = None  # the last 2 * _TAPS frames seen, for the next gaps
+        self._peaks = TruePeakMeter()
         self._channels: int | None = None
 
     def add(self, samples: np.ndarray) -> None:
@@ -113,7 +117,6 @@ class LoudnessMeter:
         samples = samples[:, None] if samples.ndim == 1 else samples
         if self._channels is None:
             self._channels = samples.shape[1]
-            self._around = np.zeros((2 * _TAPS, self._channels))  # silence before the start
         elif samples.shape[1] != self._channels:
             raise ValueError(f"expected {self._channels} channels, got {samples.shape[1]}")
         self._pending.append(samples)
@@ -126,38 +129,59 @@ class LoudnessMeter:
             self._pending = [pending[whole:]]
             self._pending_frames = len(pending) - whole
 
-    def integrated(self) -> float:
-        """The gated loudness in LUFS of everything fed so far; -inf for silence or < 400 ms."""
-        self._flush()
-        if not self._hops:
-            return -math.inf
-        hops = np.concatenate(self._hops).sum(axis=1)
-        if len(hops) < BLOCK_HOPS:
-            return -math.inf
-        sums = np.convolve(hops, np.ones(BLOCK_HOPS), mode="valid")
-        power = sums / (BLOCK_HOPS * self.hop)
+    def integrated(self, hop_gains: np.ndarray | None = None) -> float:
+        """The gated loudness in LUFS of everything fed so far; -inf for silence or < 400 ms.
+
+        ``hop_gains`` (one power gain per 100 ms hop) gives the loudness the signal would have
+        with each hop scaled so (a limiter's effect, foreseen)."""
+        power = self._window_powers(BLOCK_HOPS, hop_gains)
         power = power[power > _power(ABSOLUTE_GATE)]
         if not len(power):
             return -math.inf
         power = power[power > _power(_lufs(power.mean()) + RELATIVE_GATE)]
         return _lufs(power.mean())
 
+    def loudness_range(self) -> float:
+        """The loudness range in LU (EBU Tech 3342) of everything fed so far; 0 for less than one
+        short-term window above the gates."""
+        power = self._window_powers(SHORT_TERM_HOPS)
+        power = power[power > _power(ABSOLUTE_GATE)]
+        if not len(power):
+            return 0.0
+        loudness = _lufs_array(power[power > _power(_lufs(power.mean()) + RANGE_GATE)])
+        low, high = np.percentile(loudness, RANGE_PERCENTILES)
+        return float(high - low)
+
     def true_peak(self) -> float:
         """The largest magnitude of the 4x upsampled signal fed so far (1.0 is full scale)."""
         self._flush()
-        return self._peak
+        return self._peaks.peak()
+
+    def hop_count(self) -> int:
+        """How many whole 100 ms hops have been measured."""
+        self._flush()
+        return sum(len(h) for h in self._hops)
+
+    def _window_powers(self, hops: int, hop_gains: np.ndarray | None = None) -> np.ndarray:
+        """The mean K-weighted power of each window of ``hops`` hops, one every hop."""
+        self._flush()
+        if not self._hops:
+            return np.zeros(0)
+        sums = np.concatenate(self._hops).sum(axis=1)
+        if hop_gains is not None:
+            sums = sums * hop_gains
+        if len(sums) < hops:
+            return np.zeros(0)
+        return np.convolve(sums, np.ones(hops), mode="valid") / (hops * self.hop)
 
     def _flush(self) -> None:
         if self._pending_frames:
             pending = np.concatenate(self._pending)
             self._pending, self._pending_frames = [], 0
             self._measure(pending)
-        if self._around is not None and self._around.any():
-            # The signal falls silent after the end: the last gaps see zeros on their right.
-            self._peaks(np.zeros((2 * _TAPS, self._channels)))
 
     def _measure(self, samples: np.ndarray) -> None:
-        self._peaks(samples)  # first: its buffers are gone before the filtering makes its own
+        self._peaks.add(samples)  # first: its buffers are gone before the filtering makes its own
         lead = self._previous if self._previous is not None else samples[:0]
         joined = np.concatenate([lead, samples])
         size = _fft_size(len(joined) + self.context)  # room for the filters' ringing: no wrap-around
@@ -169,13 +193,32 @@ class LoudnessMeter:
         self._hops.append(squares)
         self._previous = joined[-self.context :]
 
-    def _peaks(self, samples: np.ndarray) -> None:
+
+class TruePeakMeter:
+    """Feed float samples in [-1, 1] (frames x channels) with :meth:`add`; read :meth:`peak`, the
+    largest magnitude of the 4x upsampled signal (see the module)."""
+
+    def __init__(self) -> None:
+        self._peak = 0.0
+        self._gaps = _interpolator()
+        self._around: np.ndarray | None = None  # the last 2 * _TAPS frames seen, for the next gaps
+
+    def peak(self) -> float:
+        """The true peak of everything fed so far (1.0 is full scale)."""
+        if self._around is not None and self._around.any():
+            # The signal falls silent after the end: the last gaps see zeros on their right.
+            self.add(np.zeros_like(self._around))
+        return self._peak
+
+    def add(self, samples: np.ndarray) -> None:
         """Raise the true peak by ``samples`` and the gaps before them (the ones that needed these
         samples on their right)."""
         if not len(samples):
             return
+        if self._around is None:
+            self._around = np.zeros((2 * _TAPS, samples.shape[1]))  # silence before the start
         joined = np.concatenate([self._around, samples])
-        magnitude = np.abs(joined).max(axis=1)
+        magnitude = frame_peaks(joined)
         self._peak = max(self._peak, float(magnitude.max()))
         # Gap g lies between joined[g] and joined[g + 1]; it can be interpolated once joined holds
         # _TAPS samples on either side. The call before did the gaps up to _TAPS - 1.
@@ -196,9 +239,22 @@ class LoudnessMeter:
         self._around = joined[-2 * _TAPS :]
 
 
+def frame_peaks(samples: np.ndarray) -> np.ndarray:
+    """The largest magnitude of each frame across its channels (numpy's max over a last axis
+    of two is many times slower than this)."""
+    magnitude = np.abs(samples[:, 0])
+    for channel in range(1, samples.shape[1]):
+        np.maximum(magnitude, np.abs(samples[:, channel]), out=magnitude)
+    return magnitude
+
+
 def _power(lufs: float) -> float:
     return 10 ** ((lufs + 0.691) / 10)
 
 
 def _lufs(power: float) -> float:
     return -0.691 + 10 * math.log10(power) if power > 0 else -math.inf
+
+
+def _lufs_array(power: np.ndarray) -> np.ndarray:
+    return -0.691 + 10 * np.log10(power)

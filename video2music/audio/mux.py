@@ -13,16 +13,19 @@ What that stream holds is the ``Soundtrack``'s choice:
   level of the original is measured in 512-sample hops; from DUCK_FROM dBFS up to DUCK_FULL dBFS
   the music goes down by up to DUCK_DEPTH dB, reaching a lower level within about ATTACK seconds
   and recovering within about RELEASE seconds, the gain interpolated between hops so nothing
-  clicks. The mixed track can also be written as a WAV. A video without sound gets the music alone.
+  clicks. The mix is then given the master every WAV gets (``audio.master``: no DC offset, the
+  loudness target, true peak at most -1 dBTP), so the video's sound and the music keep their
+  balance and together play at the target; it is written as a WAV (the one the writer keeps, or
+  a temporary one) and encoded from there. A video without sound gets the music alone.
 - ``replace``: the music alone (the original sound is left out).
 - ``music-only``: no video is written at all (the writer's business; here it is ``replace``).
 
 ``music_gain_db`` scales the music before mixing (default: -6 dB in a mix with the video's own
 sound, so the original leads; 0 dB where the music plays alone, a video without sound included).
 
-Everything streams: the WAV and the original sound are read a block at a time into the
-encoder, and the encoded audio packets are interleaved with the copied picture packets and
-written as they come, so memory does not grow with the video's length.
+Everything streams: the WAV and the original sound are read a block at a time (into the mixed
+WAV, then into the encoder), and the encoded audio packets are interleaved with the copied
+picture packets and written as they come, so memory does not grow with the video's length.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import contextlib
 import logging
 import math
 import os
+import tempfile
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,6 +44,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from video2music.audio import master as mastering
+from video2music.audio.master import LOUDNESS_TARGET
 from video2music.utils.errors import UserError
 from video2music.utils.fileio import atomic_output
 from video2music.utils.video_io import VideoInfo, open_video, probe
@@ -58,6 +64,7 @@ MUSIC_GAIN_RANGE = (-60.0, 20.0)  # dB
 DUCK_FROM, DUCK_FULL, DUCK_DEPTH = -45.0, -25.0, 15.0  # dBFS, dBFS, dB
 ATTACK, RELEASE = 0.08, 0.6  # seconds
 _HOP = 512  # samples per level measurement; _AUDIO_BLOCK is a whole number of hops
+MIX_HEADROOM = 0.5  # the mix is written at half scale before its master: sound and music may add up past 1
 
 
 def check_music_gain(gain_db: float) -> float:
@@ -143,10 +150,12 @@ def mux_into(
     out_path: str | os.PathLike,
     soundtrack: Soundtrack = REPLACE,
     mixed_path: str | os.PathLike | None = None,
+    loudness: float | None = LOUDNESS_TARGET,
 ) -> bool:
     """Write ``out_path`` (any existing file is replaced; see ``mux`` for the safe entry point),
-    its audio as ``soundtrack`` says; with a mix, also the mixed track as the WAV ``mixed_path``.
-    Returns whether the original sound was mixed in (False for a video without sound).
+    its audio as ``soundtrack`` says; with a mix, the mix is mastered for ``loudness`` LUFS
+    (None: as mixed) and also written as the WAV ``mixed_path``. Returns whether the original
+    sound was mixed in (False for a video without sound).
 
     An OSError (a full disk, no permission) is raised as it is, for the caller to name the file;
     other FFmpeg errors mean the container cannot hold these streams."""
@@ -160,12 +169,14 @@ def mux_into(
         blocks = _scaled(_wav_blocks(wav, wanted), 10.0 ** (soundtrack.gain_db(mixing) / 20.0))
         channels = 2 if mixing else wav.getnchannels()
         if mixing:
-            original = stack.enter_context(
-                contextlib.closing(_original_blocks(video_path, rate, wanted, start))
-            )
-            blocks = _ducked_mix(original, _stereo(blocks), rate)
-            if mixed_path is not None:
-                blocks = _tee_wav(blocks, stack.enter_context(_wav_writer(mixed_path, rate)))
+            if mixed_path is None:
+                mixed_path = stack.enter_context(_temporary_wav(Path(out_path).parent))
+            with contextlib.closing(_original_blocks(video_path, rate, wanted, start)) as original:
+                mixed = _ducked_mix(original, _stereo(blocks), rate)
+                analysis = mastering.record((block * MIX_HEADROOM for block in mixed), mixed_path, rate)
+            master = mastering.plan(analysis, loudness, unnormalised_gain=1 / MIX_HEADROOM)
+            mastering.finish(mixed_path, master, rate)
+            blocks = _wav_blocks(stack.enter_context(_open_wav(mixed_path)), wanted)
         elif len(source.streams) > 1:
             logger.info("leaving out %d non-picture stream(s) of %s", len(source.streams) - 1, video_path)
         try:
@@ -189,6 +200,18 @@ def mux_into(
                 f"cannot write {out_path} ({error}); choose an .mp4, .mov or .mkv output"
             ) from None
         return mixing
+
+
+@contextlib.contextmanager
+def _temporary_wav(folder: Path) -> Iterator[Path]:
+    """A path for a WAV beside the output, removed afterwards."""
+    handle, name = tempfile.mkstemp(suffix=".wav", prefix=".mix-", dir=folder)
+    os.close(handle)
+    try:
+        yield Path(name)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
 
 
 def _scaled(blocks: Iterator[np.ndarray], gain: float) -> Iterator[np.ndarray]:
@@ -323,26 +346,10 @@ def ducked_spans(
 def _ducked_mix(
     original: Iterator[np.ndarray], music: Iterator[np.ndarray], rate: int
 ) -> Iterator[np.ndarray]:
-    """int16 stereo blocks: the original sound plus the music ducked under it."""
+    """Float stereo blocks (full scale 1): the original sound plus the music ducked under it."""
     ducker = Ducker(rate)
     for sound, notes in zip(original, music, strict=True):
-        mixed = sound + notes.astype(np.float32) / 32768.0 * ducker.gains(sound)[:, None]
-        yield np.clip(np.rint(mixed * 32767.0), -32768, 32767).astype(np.int16)
-
-
-@contextlib.contextmanager
-def _wav_writer(path: str | os.PathLike, rate: int) -> Iterator[wave.Wave_write]:
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(2)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        yield out
-
-
-def _tee_wav(blocks: Iterator[np.ndarray], out: wave.Wave_write) -> Iterator[np.ndarray]:
-    for block in blocks:
-        out.writeframes(np.ascontiguousarray(block, dtype="<i2").tobytes())
-        yield block
+        yield sound + notes / 32768.0 * ducker.gains(sound)[:, None]
 
 
 def _encode_audio(stream, blocks: Iterator[np.ndarray], rate: int, first_pts: int) -> Iterator[av.Packet]:

@@ -2,20 +2,27 @@
 
 No audio driver is opened: the MIDI events are fed to a FluidSynth synthesizer in time order and
 the samples between them are pulled with ``get_samples``, so rendering runs faster than real time
-and gives the same result on every machine with the same soundfont.
+and gives the same result on every machine with the same soundfont. The synth's reverb and
+chorus play the sends each track sets (CC91, CC93; ``compose.arrangement.SENDS``). Without a
+duration the render goes on after the last event until the release and the reverb have rung
+out (RING_OUT_DB under the loudest moment, at most MAX_TAIL seconds).
 
-``render_wav`` streams: the synth's blocks go straight into the WAV file, and the level (which
-depends on the whole render's peak) is applied afterwards in place, block by block, so memory
-stays the same for a minute or for hours of music.
+``render_wav`` streams: the synth's blocks go through the first pass of ``audio.master`` (DC
+offset removed, loudness and peaks measured) straight into the WAV file, and the master (the
+level for the loudness target, the limiter, the closing fade; it depends on the whole render)
+is applied afterwards in place, block by block, so memory stays the same for a minute or for
+hours of music.
 
 Soundfont lookup order: an explicit path, then the ``VIDEO2MUSIC_SOUNDFONT`` environment
-variable, then Debian's ``/usr/share/sounds/sf2/FluidR3_GM.sf2`` (package fluid-soundfont-gm),
-then the small ``TimGM6mb.sf2`` that pretty_midi ships.
+variable, then Debian's MuseScore General (``musescore-general-soundfont-lossless``'s SF2, then
+``musescore-general-soundfont``'s SF3, when this FluidSynth can read SF3), then Debian's
+FluidR3_GM (package fluid-soundfont-gm), then the small ``TimGM6mb.sf2`` that pretty_midi ships.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import logging
 import os
@@ -30,32 +37,41 @@ import mido
 import numpy as np
 from tqdm import tqdm
 
-from video2music.audio.loudness import LoudnessMeter
+from video2music.audio import master as mastering
+from video2music.audio.master import LOUDNESS_TARGET, SAMPLE_RATE, Master
 from video2music.utils.errors import UserError
 from video2music.utils.fileio import atomic_output
 
 logger = logging.getLogger(__name__)
 
-SAMPLE_RATE = 44100
 ENV_SOUNDFONT = "VIDEO2MUSIC_SOUNDFONT"
+# MuseScore General: the same bank uncompressed (SF2, fast to load) or Ogg-compressed (SF3,
+# a fifth of the size; FluidSynth decodes each instrument's samples when a track selects it).
+MUSESCORE_SOUNDFONTS = (
+    Path("/usr/share/sounds/sf2/MuseScore_General_Full.sf2"),
+    Path("/usr/share/sounds/sf3/MuseScore_General_Full.sf3"),
+)
 DEBIAN_SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
-DEFAULT_TAIL = 1.5  # seconds of reverb and release after the last note-off
+MAX_TAIL = 10.0  # seconds rendered at most after the last event while the sound rings out
+RING_OUT_DB = -60.0  # the tail ends when a block's peak is this far under the loudest so far
 # Soundfonts differ in level by 10 dB and more, and FluidSynth clips its 16-bit output, so the
 # synth runs with headroom and the finished render is brought to a standard loudness afterwards.
 RENDER_GAIN = 0.2
-# Integrated loudness (ITU-R BS.1770, see video2music.audio.loudness) and true-peak ceiling of every
-# WAV by default: the level streaming services play music at, so outputs need no mastering.
-LOUDNESS_TARGET = -16.0
 LOUDNESS_RANGE = (-40.0, -6.0)
 UNNORMALISED_GAIN = 4.0  # with no loudness target: the synth's own level, less RENDER_GAIN's headroom
-TRUE_PEAK_CEILING = -1.0
-FADE = 0.01  # seconds; the last samples fade out so a trimmed render ends without a click
+FADE = 0.01  # seconds: the least fade at the end, so a render cut short ends without a click
+TAIL_FADE = 1.0  # seconds: at most this much of what sounds after the last event is faded out
+# The room: a medium hall, its highs damped, wide; its level and the chorus's are what each
+# track's send (CC91, CC93) is scaled by.
+REVERB = {"roomsize": 0.6, "damping": 0.4, "width": 0.8, "level": 0.5}
+CHORUS = {"nr": 3, "level": 1.2, "speed": 0.3, "depth": 8.0, "type": 0}  # three sine-swept voices
 _BLOCK = 4096  # samples pulled per get_samples call while advancing through a gap
-_LEVEL_BLOCK = 1 << 16  # frames levelled at a time in the written WAV
+_DITHER = 4 / 32768  # FluidSynth's 16-bit output playing nothing peaks at 1-2 (its dither)
+_SF3_PROBE_PROGRAM = 73  # a small instrument (flute): decoding its samples proves SF3 support
 
 _HOW_TO_GET_ONE = (
-    "install one (sudo apt-get install fluid-soundfont-gm), set "
-    f"{ENV_SOUNDFONT} or pass --soundfont with a General MIDI .sf2 file"
+    "install one (sudo apt-get install musescore-general-soundfont-lossless), set "
+    f"{ENV_SOUNDFONT} or pass --soundfont with a General MIDI .sf2/.sf3 file"
 )
 
 
@@ -93,16 +109,45 @@ def find_soundfont(explicit: str | os.PathLike | None = None) -> Path:
     """The soundfont to render with (see the module docstring for the order), checked to be one.
 
     A path the user names (``explicit`` or the environment variable) must be valid: it is an error,
-    not a reason to fall back silently.
+    not a reason to fall back silently. A default SF3 this FluidSynth cannot read is passed over
+    with a warning.
     """
     if explicit is not None:
         return _check_soundfont(Path(explicit), "given as --soundfont")
     if os.environ.get(ENV_SOUNDFONT):
         return _check_soundfont(Path(os.environ[ENV_SOUNDFONT]), f"from {ENV_SOUNDFONT}")
-    for candidate in (DEBIAN_SOUNDFONT, _pretty_midi_soundfont()):
-        if candidate.is_file():
-            return _check_soundfont(candidate, "default")
+    for candidate in (*MUSESCORE_SOUNDFONTS, DEBIAN_SOUNDFONT, _pretty_midi_soundfont()):
+        if not candidate.is_file():
+            continue
+        found = _check_soundfont(candidate, "default")
+        if found.suffix.lower() != ".sf3" or reads_sf3(found):
+            return found
+        logger.warning(
+            "this FluidSynth cannot read the compressed soundfont %s (it needs libsndfile with Ogg "
+            "Vorbis); using the next one. Install musescore-general-soundfont-lossless to hear "
+            "MuseScore General",
+            found,
+        )
     raise UserError(f"no soundfont found; {_HOW_TO_GET_ONE}")
+
+
+@functools.cache
+def reads_sf3(path: Path) -> bool:
+    """Whether this FluidSynth renders sound from the SF3 soundfont ``path``: it is loaded, one
+    small instrument's samples decoded and a note played (FluidSynth built without libsndfile's
+    Ogg Vorbis support loads the file but has no samples to play)."""
+    fluidsynth = load_fluidsynth()
+    synth = _new_synth(fluidsynth)
+    try:
+        with _stderr_captured():
+            font = synth.sfload(str(path))
+            if font == -1 or synth.program_select(0, font, 0, _SF3_PROBE_PROGRAM) != 0:
+                return False
+            synth.noteon(0, 72, 100)
+            sound = np.asarray(synth.get_samples(_BLOCK), dtype=np.int16)
+        return bool(np.abs(sound).max() > 64)
+    finally:
+        synth.delete()
 
 
 def load_fluidsynth():
@@ -152,76 +197,104 @@ def _events(midi: mido.MidiFile) -> list[tuple[float, mido.Message]]:
     return events
 
 
-def _raw_blocks(
-    midi: str | os.PathLike | mido.MidiFile,
-    soundfont: str | os.PathLike | None,
-    duration: float | None,
-    tail: float,
-    progress_bars: bool,
-) -> tuple[int, Iterator[np.ndarray]]:
-    """The render's length in samples and its (n, 2) int16 blocks at RENDER_GAIN, before levelling.
+class _Render:
+    """What one render is: its events, soundfont and length; ``blocks`` plays it.
 
-    Everything that can be refused (library, soundfont, duration, MIDI) is checked before the
-    first block is asked for.
-    """
-    fluidsynth = load_fluidsynth()
-    soundfont = find_soundfont(soundfont)
-    if duration is not None and not (np.isfinite(duration) and duration > 0):
-        raise UserError(f"duration {duration} s must be a positive number of seconds")
-    if isinstance(midi, mido.MidiFile):
-        events = _events(midi)
-    else:
-        try:
-            events = _events(mido.MidiFile(midi))
-        except (OSError, EOFError, ValueError) as error:
-            raise UserError(f"{midi} is not a readable MIDI file ({error}); pass a .mid file") from None
-    last = events[-1][0] if events else 0.0
-    total = round((duration if duration is not None else last + tail) * SAMPLE_RATE)
+    Everything that can be refused (library, soundfont, duration, MIDI) is checked when it is made,
+    before the first block is asked for."""
 
-    def blocks() -> Iterator[np.ndarray]:
-        synth = fluidsynth.Synth(gain=RENDER_GAIN, samplerate=float(SAMPLE_RATE))
+    def __init__(
+        self,
+        midi: str | os.PathLike | mido.MidiFile,
+        soundfont: str | os.PathLike | None,
+        duration: float | None,
+    ) -> None:
+        self.fluidsynth = load_fluidsynth()
+        self.soundfont = find_soundfont(soundfont)
+        if duration is not None and not (np.isfinite(duration) and duration > 0):
+            raise UserError(f"duration {duration} s must be a positive number of seconds")
+        if isinstance(midi, mido.MidiFile):
+            self.events = _events(midi)
+        else:
+            try:
+                self.events = _events(mido.MidiFile(midi))
+            except (OSError, EOFError, ValueError) as error:
+                raise UserError(f"{midi} is not a readable MIDI file ({error}); pass a .mid file") from None
+        self.last = round((self.events[-1][0] if self.events else 0.0) * SAMPLE_RATE)  # the last event
+        self.length = round(duration * SAMPLE_RATE) if duration is not None else None  # None: rings out
+
+    def fade(self, frames: int) -> int:
+        """Frames faded out at the end of a render ``frames`` long: FADE seconds of one that rang
+        out; of one cut to a duration, what still sounds after the last event, up to TAIL_FADE
+        seconds (a reverb the video's end cuts short fades rather than stops)."""
+        shortest = round(FADE * SAMPLE_RATE)
+        if self.length is None:
+            return min(frames, shortest)
+        return min(frames, max(shortest, min(round(TAIL_FADE * SAMPLE_RATE), frames - self.last)))
+
+    def blocks(self, progress_bars: bool = False) -> Iterator[np.ndarray]:
+        """The render as (n, 2) float blocks (full scale 1) at RENDER_GAIN, before the master."""
+        synth = _new_synth(self.fluidsynth)
         try:
-            with _stderr_captured() as said:
-                loaded = synth.sfload(str(soundfont))
-            if loaded == -1:
-                # FluidSynth's first complaint says why (e.g. "SoundFont file size mismatch": truncated).
-                why = next((line.split("error:", 1)[1].strip() for line in said if "error:" in line), "")
-                raise UserError(
-                    f"FluidSynth could not load the soundfont {soundfont}"
-                    + (f" ({why})" if why else "")
-                    + f"; {_HOW_TO_GET_ONE}"
-                )
-            synth.set_reverb(roomsize=0.6, damping=0.4, width=0.8, level=0.5)
-            rendered = 0
-            with tqdm(
-                total=total, unit="sample", unit_scale=True, disable=not progress_bars, desc="render"
-            ) as bar:
-                for time, message in [*events, (None, None)]:
-                    at = total if time is None else min(round(time * SAMPLE_RATE), total)
+            self._load(synth)
+            synth.set_reverb(**REVERB)
+            synth.set_chorus(**CHORUS)
+            end = self.length if self.length is not None else self.last
+            rendered, loudest = 0, 0.0
+            bar = tqdm(total=end, unit="sample", unit_scale=True, disable=not progress_bars, desc="render")
+            with bar:
+                for time, message in [*self.events, (None, None)]:
+                    at = end if time is None else min(round(time * SAMPLE_RATE), end)
                     while rendered < at:
-                        count = min(_BLOCK, at - rendered)
-                        yield np.asarray(synth.get_samples(count), dtype=np.int16).reshape(-1, 2)
-                        rendered += count
-                        bar.update(count)
-                    if rendered >= total:
+                        block = _pull(synth, min(_BLOCK, at - rendered))
+                        if self.length is None:
+                            loudest = max(loudest, float(np.abs(block).max()))
+                        yield block
+                        rendered += len(block)
+                        bar.update(len(block))
+                    if rendered >= end and self.length is not None:
                         break
-                    _send(synth, message)
+                    if message is not None:
+                        _send(synth, message)
+                if self.length is None:
+                    yield from _ring_out(synth, loudest)
         finally:
             synth.delete()
 
-    return total, blocks()
+    def _load(self, synth) -> None:
+        with _stderr_captured() as said:
+            loaded = synth.sfload(str(self.soundfont))
+        if loaded == -1:
+            # FluidSynth's first complaint says why (e.g. "SoundFont file size mismatch": truncated).
+            why = next((line.split("error:", 1)[1].strip() for line in said if "error:" in line), "")
+            raise UserError(
+                f"FluidSynth could not load the soundfont {self.soundfont}"
+                + (f" ({why})" if why else "")
+                + f"; {_HOW_TO_GET_ONE}"
+            )
 
 
-def _normalising_gain(meter: LoudnessMeter | None, target: float | None) -> float:
-    """The linear gain that brings what ``meter`` measured to ``target`` LUFS, less if its true
-    peak would pass TRUE_PEAK_CEILING; 1 for silence; UNNORMALISED_GAIN without a target."""
-    if target is None or meter is None:
-        return UNNORMALISED_GAIN
-    loudness, peak = meter.integrated(), meter.true_peak()
-    if not np.isfinite(loudness) or not peak:
-        return 1.0  # silence, or too short to measure: left as the synth made it
-    gain_db = min(target - loudness, TRUE_PEAK_CEILING - 20 * np.log10(peak))
-    return float(10 ** (gain_db / 20))
+def _ring_out(synth, loudest: float) -> Iterator[np.ndarray]:
+    """What the synth still sounds after the last event, until a block's peak lies RING_OUT_DB
+    under ``loudest`` (the render's peak) or at FluidSynth's dither, at most MAX_TAIL seconds."""
+    floor = max(loudest * 10 ** (RING_OUT_DB / 20), _DITHER)
+    for _ in range(round(MAX_TAIL * SAMPLE_RATE) // _BLOCK):
+        block = _pull(synth, _BLOCK)
+        yield block
+        if np.abs(block).max() <= floor:
+            return
+
+
+def _new_synth(fluidsynth):
+    """A synthesizer at RENDER_GAIN that loads an instrument's samples only when a track selects
+    it: a render reads a handful of a bank's 128 instruments (and an SF3's need decoding)."""
+    return fluidsynth.Synth(
+        gain=RENDER_GAIN, samplerate=float(SAMPLE_RATE), **{"synth.dynamic-sample-loading": 1}
+    )
+
+
+def _pull(synth, count: int) -> np.ndarray:
+    return np.asarray(synth.get_samples(count), dtype=np.int16).reshape(-1, 2) / 32768.0
 
 
 def check_loudness(target: float | None) -> float | None:
@@ -249,51 +322,29 @@ def parse_loudness(text: str) -> float | None:
     return check_loudness(target)
 
 
-class _Level:
-    """The gain and closing fade applied to the raw render, one block at a time; the last FADE
-    seconds fade to silence so a trimmed render ends without a click."""
-
-    def __init__(self, gain: float, total: int) -> None:
-        self.gain = gain
-        self.total = total
-        self.ramp = np.linspace(1.0, 0.0, min(total, round(FADE * SAMPLE_RATE)))
-
-    def __call__(self, block: np.ndarray, start: int) -> np.ndarray:
-        """``block`` (int16, its first frame at ``start``) levelled, as int16."""
-        samples = block.astype(np.float64) * self.gain
-        fade_from = self.total - len(self.ramp)
-        if len(self.ramp) and start + len(samples) > fade_from:
-            first = max(fade_from, start)
-            samples[first - start :] *= self.ramp[first - fade_from : start + len(samples) - fade_from, None]
-        return np.clip(np.round(samples), -32768, 32767).astype(np.int16)
-
-
 def synthesize(
     midi: str | os.PathLike | mido.MidiFile,
     soundfont: str | os.PathLike | None = None,
     *,
     duration: float | None = None,
-    tail: float = DEFAULT_TAIL,
     loudness: float | None = LOUDNESS_TARGET,
-    gain: float | None = None,
     progress_bars: bool = False,
 ) -> np.ndarray:
     """Render ``midi`` to an (n, 2) int16 array at SAMPLE_RATE, in memory (``render_wav`` streams).
 
     The length is ``duration`` seconds when given (the music is cut or padded with what the synth
-    still sounds), else the last event plus ``tail`` seconds of release and reverb. The render is
-    brought to ``loudness`` LUFS (true peak at most TRUE_PEAK_CEILING; None: left at the synth's
-    level), or raised by ``gain``.
+    still sounds), else until the sound has rung out after the last event. The render is given
+    the master for ``loudness`` LUFS (see ``audio.master``; None: left at the synth's level).
     """
-    total, blocks = _raw_blocks(midi, soundfont, duration, tail, progress_bars)
-    samples = np.concatenate(list(blocks)) if total else np.zeros((0, 2), np.int16)
-    if gain is None:
-        meter = None
-        if check_loudness(loudness) is not None:
-            meter = LoudnessMeter(SAMPLE_RATE)
-            meter.add(samples / 32768.0)
-        gain = _normalising_gain(meter, loudness)
-    return _Level(gain, total)(samples, 0)
+    check_loudness(loudness)
+    render = _Render(midi, soundfont, duration)
+    analysis = mastering.Analysis()
+    blocked = [analysis.add(block) for block in render.blocks(progress_bars)]
+    samples = np.concatenate(blocked) if blocked else np.zeros((0, 2))
+    master = mastering.plan(
+        analysis, loudness, unnormalised_gain=UNNORMALISED_GAIN, fade=render.fade(analysis.frames)
+    )
+    return mastering.to_int16(mastering.apply(master, samples)[0])
 
 
 def render_wav(
@@ -302,52 +353,25 @@ def render_wav(
     soundfont: str | os.PathLike | None = None,
     *,
     duration: float | None = None,
-    tail: float = DEFAULT_TAIL,
     loudness: float | None = LOUDNESS_TARGET,
-    gain: float | None = None,
+    master: Master | None = None,
     progress_bars: bool = False,
-) -> float:
-    """Render ``midi`` into the WAV ``path`` (not atomic: see ``render``) the same samples as
-    ``synthesize``, holding one block in memory at a time. Returns the gain applied, so that
-    stems rendered with it sum to this mix."""
+) -> Master:
+    """Render ``midi`` into the WAV ``path`` (not atomic: see ``render``), holding one block in
+    memory at a time. The master is planned for ``loudness`` (see ``synthesize``), or ``master``
+    is applied as it is (and sets the length). Returns the master applied, so that stems given it
+    add up to this mix."""
     check_loudness(loudness)
-    total, blocks = _raw_blocks(midi, soundfont, duration, tail, progress_bars)
-    meter = LoudnessMeter(SAMPLE_RATE) if gain is None and loudness is not None else None
-    # The header is written by hand: the length is known before the first block, and the wave
-    # module's writer, interrupted while it opens the file (Ctrl-C, SIGTERM), prints an ignored
-    # exception from its destructor.
-    with open(path, "wb") as handle:
-        handle.write(_wav_header(total))
-        for block in blocks:
-            if meter is not None:
-                meter.add(block / 32768.0)
-            handle.write(np.ascontiguousarray(block, dtype="<i2").tobytes())
-    level = _Level(_normalising_gain(meter, loudness) if gain is None else gain, total)
-    with open(path, "r+b") as handle:
-        for start in range(0, total, _LEVEL_BLOCK):
-            handle.seek(_HEADER_BYTES + 4 * start)
-            raw = handle.read(4 * min(_LEVEL_BLOCK, total - start))
-            block = np.frombuffer(raw, dtype="<i2").reshape(-1, 2)
-            handle.seek(_HEADER_BYTES + 4 * start)
-            handle.write(level(block, start).astype("<i2").tobytes())
-    return level.gain
-
-
-def wav_seconds(path: str | os.PathLike) -> float:
-    """The length of a WAV file in seconds, from its header."""
-    with wave.open(str(path)) as handle:
-        return handle.getnframes() / handle.getframerate()
-
-
-_HEADER_BYTES = 44
-
-
-def _wav_header(frames: int) -> bytes:
-    """The 44-byte header of a 16-bit stereo PCM WAV at SAMPLE_RATE holding ``frames`` frames."""
-    data = 4 * frames
-    fmt = struct.pack("<HHIIHH", 1, 2, SAMPLE_RATE, 4 * SAMPLE_RATE, 4, 16)  # PCM, stereo, 16 bit
-    riff = struct.pack("<4sI4s", b"RIFF", 36 + data, b"WAVE")
-    return riff + struct.pack("<4sI", b"fmt ", len(fmt)) + fmt + struct.pack("<4sI", b"data", data)
+    if master is not None:
+        duration = master.frames / SAMPLE_RATE
+    render = _Render(midi, soundfont, duration)
+    analysis = mastering.record(render.blocks(progress_bars), path)
+    if master is not None:
+        return mastering.finish(path, master, trim=False)
+    master = mastering.plan(
+        analysis, loudness, unnormalised_gain=UNNORMALISED_GAIN, fade=render.fade(analysis.frames)
+    )
+    return mastering.finish(path, master)
 
 
 def _send(synth, message: mido.Message) -> None:
@@ -380,12 +404,11 @@ def render(
     overwrite: bool = False,
     *,
     duration: float | None = None,
-    tail: float = DEFAULT_TAIL,
     progress_bars: bool = False,
 ) -> Path:
     """Render a MIDI file to a 44.1 kHz 16-bit stereo WAV (atomically; see ``render_wav``)."""
     soundfont = find_soundfont(soundfont)
     with atomic_output(wav_path, overwrite) as tmp:
-        render_wav(midi_path, tmp, soundfont, duration=duration, tail=tail, progress_bars=progress_bars)
+        render_wav(midi_path, tmp, soundfont, duration=duration, progress_bars=progress_bars)
     logger.info("rendered %s with %s", wav_path, soundfont.name)
     return Path(wav_path)

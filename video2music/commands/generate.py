@@ -12,6 +12,7 @@ from pathlib import Path
 
 from video2music.audio.mux import MIX_MUSIC_GAIN_DB, MUSIC_GAIN_RANGE, Soundtrack, check_music_gain
 from video2music.audio.synth import LOUDNESS_TARGET
+from video2music.commands.playback import add_playback_options, check_playback_options
 from video2music.compose.instruments import PRESETS, Instruments
 from video2music.features.clip import clip_source
 from video2music.features.extract import BACKENDS, extract
@@ -57,7 +58,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "is written)",
     )
     p.add_argument("--out", type=Path, help="output folder (default: beside each video); created if missing")
-    p.add_argument("--key", help="output key, e.g. 'D major', 'F# minor', 'Am' (default: from the mood)")
+    p.add_argument(
+        "--key", help="output key, e.g. 'D major', 'F# minor', 'Am' (default, when left out: from the mood)"
+    )
     p.add_argument(
         "--primer",
         help="chords to start from, in the output key, e.g. 'C Am F G' (each lasts a bar; a scene cut "
@@ -136,7 +139,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="the composer the lead sheet names (default: none; with --chords FILE.json, its composer)",
     )
     p.add_argument(
-        "--soundfont", help="a General MIDI .sf2 file (default: $VIDEO2MUSIC_SOUNDFONT, FluidR3_GM, TimGM6mb)"
+        "--soundfont",
+        help="a General MIDI .sf2 or .sf3 file (default: $VIDEO2MUSIC_SOUNDFONT, MuseScore General, "
+        "FluidR3_GM, TimGM6mb)",
     )
     p.add_argument(
         "--features",
@@ -191,9 +196,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--loudness-target",
         default=str(LOUDNESS_TARGET),
         metavar="LUFS",
-        help=f"integrated loudness of the WAVs, true peak at most -1 dBTP (default {LOUDNESS_TARGET:g}; "
-        "off: as rendered)",
+        help=f"integrated loudness of NAME.wav and of the mix with the video's sound (the WAV and the "
+        f"mp4's), true peak at most -1 dBTP (default {LOUDNESS_TARGET:g}; off: as rendered)",
     )
+    add_playback_options(p)
     args = p.parse_args(argv)
     if args.harmony and args.weights:
         p.error("give --harmony or --weights, not both")
@@ -256,6 +262,12 @@ def main(argv: list[str] | None = None) -> int:
     from video2music.audio.synth import find_soundfont, load_fluidsynth, parse_loudness
 
     # Every setting, the soundfont and every output are checked before the slow work starts.
+    if args.key is not None and not args.key.strip():
+        raise UserError(
+            "--key is empty; give a key such as 'A minor' or 'Eb major', or leave --key out to choose "
+            "it from the video's mood"
+        )
+    check_playback_options(args)
     instruments = (
         Instruments.parse(args.instruments or "", args.style) if args.instruments or args.style else None
     )
@@ -345,6 +357,8 @@ def _score(
                 loudness=loudness,
                 overwrite=args.overwrite,
                 soundtrack=soundtrack,
+                humanize=not args.no_humanize,
+                humanize_midi=args.humanize_midi,
             )
         except UserError as error:
             failed(job, error)

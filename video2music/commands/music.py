@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from video2music.audio import mux, synth
+from video2music.commands.playback import add_playback_options, check_playback_options
 from video2music.compose import arrange
 from video2music.compose.instruments import PRESETS, Instruments
 from video2music.compose.styles import style_named
@@ -97,8 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also a melody over the chords, by the shipped melody model (it loads torch: a second more)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="the melody's random seed (default 0)")
-    parser.add_argument("--soundfont", help="a General MIDI .sf2 (default: see the README's lookup order)")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="the melody's and the humanised playing's random seed (default 0)"
+    )
+    parser.add_argument(
+        "--soundfont", help="a General MIDI .sf2 or .sf3 (default: see the README's lookup order)"
+    )
     parser.add_argument("--video", help="also write OUT.mp4: this video with the music as its soundtrack")
     parser.add_argument(
         "--out",
@@ -120,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         "off: as rendered)",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    add_playback_options(parser)
     return parser
 
 
@@ -159,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     began = time.perf_counter()
     # Everything the user gave is checked before any music is made or any file is touched.
+    check_playback_options(args)
     chords = vocab.parse_progression(args.chords)
     if not chords:
         raise UserError('--chords is empty; give chord symbols such as "C Am F G"')
@@ -172,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         overwrite=args.overwrite,
         stems=args.stems,
         loudness=synth.parse_loudness(args.loudness_target),
+        humanize=not args.no_humanize,
+        humanize_midi=args.humanize_midi,
     )
     duration = mux.video_timing(args.video)[1] if args.video else None
     if args.seconds is not None:
@@ -191,7 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     music = arranged()  # cheap: it checks tempo, density and loudness before torch loads or a file is touched
     if args.melody:
         music = arranged(melody=_melody(chords, grid, args.density, key, args.seed))
-    write_music(outputs, music, video=args.video, duration=duration, progress_bars=sys.stderr.isatty())
+    write_music(
+        outputs, music, seed=args.seed, video=args.video, duration=duration, progress_bars=sys.stderr.isatty()
+    )
     logger.info(
         "wrote %s in %.2f s (%s, %g bpm, chords %s)",
         ", ".join(map(str, outputs.targets.values())), time.perf_counter() - began, key.name, args.tempo,

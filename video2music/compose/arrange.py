@@ -197,7 +197,9 @@ def arrange(
     bar_of_beat = np.array([bar for bar, _, _ in _positions(grid)])
     bar_sections = form.section_of_bar()
     sections = [bar_sections[b] for b in bar_of_beat]
-    textures = [TEXTURES[s.name] if planned else PLAIN for s in sections]
+    # One section has nothing to contrast with: every part plays, as in a piece without a form.
+    contrasted = planned and len(form.sections) > 1
+    textures = [TEXTURES[s.name] if contrasted else PLAIN for s in sections]
     beat_steps = grid.beat_steps
     levels = density_levels(density)[beat_steps]
     for beat, texture in enumerate(textures):
@@ -239,7 +241,7 @@ def arrange(
         builds = frozenset(
             beat
             for s in form.sections
-            if planned and TEXTURES[s.name].drums == "build"
+            if contrasted and TEXTURES[s.name].drums == "build"
             for beat in range(
                 grid.bar_starts[s.end_bar - 1], grid.bar_starts[s.end_bar - 1] + grid.bars[s.end_bar - 1]
             )

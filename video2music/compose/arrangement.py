@@ -24,6 +24,12 @@ from video2music.theory.grid import BEATS_PER_BAR
 from video2music.utils.fileio import atomic_output
 
 TICKS_PER_BEAT = 480
+# Effect sends per part, (reverb CC91, chorus CC93), set as a mixing engineer would: the bass and
+# the kit (its kick) stay dry and close so the low end keeps its punch, the pad and the lead sit
+# further back in the room, and the chorus widens the sustained parts only.
+SENDS = {"Chords": (72, 40), "Arpeggio": (48, 16), "Bass": (16, 0), "Drums": (28, 0), "Melody": (56, 24)}
+DEFAULT_SENDS = (40, 0)  # a part not named above
+REVERB_CC, CHORUS_CC = 91, 93
 _SECTION_LABEL = re.compile(rf"^({'|'.join(n.capitalize() for n in SECTION_NAMES)}) \d+$")
 
 
@@ -114,6 +120,11 @@ class Arrangement:
                 (0, 0, mido.MetaMessage("track_name", name=part.name)),
                 (0, 0, mido.Message("program_change", channel=part.channel, program=part.program)),
                 (0, 0, mido.Message("control_change", channel=part.channel, control=10, value=part.pan)),
+            ]
+            reverb, chorus = SENDS.get(part.name, DEFAULT_SENDS)
+            events += [
+                (0, 0, mido.Message("control_change", channel=part.channel, control=REVERB_CC, value=reverb)),
+                (0, 0, mido.Message("control_change", channel=part.channel, control=CHORUS_CC, value=chorus)),
             ]
             events += [
                 (tick, 1, mido.Message("control_change", channel=part.channel, control=cc, value=value))

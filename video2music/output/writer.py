@@ -11,6 +11,11 @@ turned into KeyboardInterrupt by ``errors.cli_main``) removes the staging folder
 output folder as it was. A run killed outright (SIGKILL) cannot: each staging folder holds a lock
 that lives as long as its run, and the next run into that folder removes those whose lock is free.
 
+The WAV is rendered from a humanised copy of the MIDI (``audio.humanize``, keyed by the seed)
+unless the set says not to; the MIDI file itself stays on the grid unless ``humanize_midi``.
+Stems are rendered from the same copy, one part at a time, and given the mix's own master, so
+they add up to the mix; a part that plays nothing gets no stem (the JSON lists it).
+
 Everything that can be checked without the slow work is checked when the set is planned
 (``plan_result``, ``plan_music``): existing outputs, folders in the way, the soundfont from any
 source and the FluidSynth library. Any ``OSError`` while writing (no space, no permission, a
@@ -33,7 +38,10 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import mido
+
 from video2music.audio import mux, synth
+from video2music.audio.humanize import humanize
 from video2music.compose.arrangement import Arrangement
 from video2music.output.leadsheet import write_lead_sheet
 from video2music.output.result import GenerationResult
@@ -74,6 +82,8 @@ class OutputSet:
     soundfont: Path | None  # resolved and checked when a WAV is written
     loudness: float | None = synth.LOUDNESS_TARGET  # LUFS the WAVs are brought to (None: as rendered)
     soundtrack: mux.Soundtrack = mux.REPLACE  # what the video's audio stream holds
+    humanize: bool = True  # the WAVs play a humanised copy of the MIDI
+    humanize_midi: bool = False  # and the MIDI file is that copy too
 
     @property
     def folder(self) -> Path:
@@ -94,13 +104,16 @@ def plan_result(
     loudness: float | None = synth.LOUDNESS_TARGET,
     overwrite: bool = False,
     soundtrack: mux.Soundtrack | None = None,
+    humanize: bool = True,
+    humanize_midi: bool = False,
 ) -> OutputSet:
     """The set ``write_result`` writes for one video: ``stem.mid`` and, as asked, ``stem.wav``,
     ``stem_with_music.mp4`` (only for a result that has a video; it needs the WAV), with a mix
     also ``stem_with_music.wav`` (when the video has a sound of its own), ``stem.json``,
     ``stem.png``, ``stem.musicxml`` (the lead sheet) and one ``stem_PART.wav`` per part.
     ``soundtrack`` (default: a mix) says what the video's audio holds; ``music-only`` writes no
-    video. Raises UserError for anything that would stop the writing later."""
+    video. ``humanize`` plays the WAVs a little off the grid, ``humanize_midi`` writes the MIDI
+    so too. Raises UserError for anything that would stop the writing later."""
     soundtrack = soundtrack or mux.Soundtrack()
     video = video and soundtrack.mode != "music-only"
     kinds = ["midi"]
@@ -116,7 +129,7 @@ def plan_result(
     kinds += [kind for kind, wanted in asked if wanted]
     kinds += list(STEM_NAMES) if stems else []
     plan = _plan(Path(folder), stem, RESULT_NAMES, kinds, soundfont, loudness, overwrite)
-    return dataclasses.replace(plan, soundtrack=soundtrack)
+    return dataclasses.replace(plan, soundtrack=soundtrack, humanize=humanize, humanize_midi=humanize_midi)
 
 
 def plan_music(
@@ -127,13 +140,16 @@ def plan_music(
     overwrite: bool,
     stems: bool = False,
     loudness: float | None = synth.LOUDNESS_TARGET,
+    humanize: bool = True,
+    humanize_midi: bool = False,
 ) -> OutputSet:
     """The music command's set: ``base.mid``, ``base.wav``, with a video ``base.mp4`` and with
-    ``stems`` one ``base_PART.wav`` per part."""
+    ``stems`` one ``base_PART.wav`` per part; ``humanize`` as in ``plan_result``."""
     base = Path(base)
     kinds = ["midi", "wav", "video"] if video else ["midi", "wav"]
     kinds += list(STEM_NAMES) if stems else []
-    return _plan(base.parent, base.name, MUSIC_NAMES, kinds, soundfont, loudness, overwrite)
+    plan = _plan(base.parent, base.name, MUSIC_NAMES, kinds, soundfont, loudness, overwrite)
+    return dataclasses.replace(plan, humanize=humanize, humanize_midi=humanize_midi)
 
 
 def _plan(
@@ -321,10 +337,31 @@ def _commit(stage: Path, outputs: OutputSet) -> None:
         raise
 
 
+def stems_left_out(outputs: OutputSet, arrangement: Arrangement) -> dict[str, str]:
+    """The parts whose stems ``outputs`` asks for but that get none, and why."""
+    parts = {part.name: part for part in arrangement.parts}
+    left_out = {}
+    for kind in (k for k in outputs.targets if k.startswith("stem:")):
+        name = kind.removeprefix("stem:")
+        if name not in parts:
+            left_out[name] = "not in the arrangement"
+        elif not parts[name].notes:
+            left_out[name] = "plays no notes"
+    return left_out
+
+
+def _solo(midi: mido.MidiFile, name: str) -> mido.MidiFile:
+    """``midi`` with its conductor track and the track called ``name`` only."""
+    solo = mido.MidiFile(type=midi.type, ticks_per_beat=midi.ticks_per_beat)
+    solo.tracks = [midi.tracks[0], *(track for track in midi.tracks[1:] if track.name == name)]
+    return solo
+
+
 def write_music(
     outputs: OutputSet,
     arrangement: Arrangement,
     *,
+    seed: int = 0,
     video: str | os.PathLike | None = None,
     duration: float | None = None,
     extra: dict[str, Callable[[Path], None]] | None = None,
@@ -333,17 +370,17 @@ def write_music(
     stages: Callable[[str], None] | None = None,
     parallel: Collection[str] = (),
 ) -> dict[str, Path]:
-    """Write the set: the MIDI, its render, the stems, the video with the render as soundtrack,
-    then ``extra`` kinds in order (kind -> a function that writes that file at the path it is
-    given); the ``parallel`` ones among them are started first, in child processes that write
-    while the render runs (``video2music.utils.forked``). ``stages`` is told each kind (but the stems)
-    just before it is written (a parallel one: before its result is awaited). Returns kind -> path
-    of what was written; seconds per stage go into ``timings`` (a parallel kind's: the wait)."""
+    """Write the set: the MIDI, its render (humanised by ``seed``, as the set says), the stems,
+    the video with the render as soundtrack, then ``extra`` kinds in order (kind -> a function
+    that writes that file at the path it is given); the ``parallel`` ones among them are started
+    first, in child processes that write while the render runs (``video2music.utils.forked``).
+    ``stages`` is told each kind (but the stems) just before it is written (a parallel one: before
+    its result is awaited). Returns kind -> path of what was written; seconds per stage go into
+    ``timings`` (a parallel kind's: the wait)."""
     watch = Stopwatch(timings)
     starting = stages or (lambda kind: None)
-    parts = {f"stem:{part.name}" for part in arrangement.parts}
-    for kind in [k for k in outputs.targets if k.startswith("stem:") and k not in parts]:
-        outputs = _without(outputs, kind)  # a part this arrangement leaves out has no stem
+    for part in stems_left_out(outputs, arrangement):
+        outputs = _without(outputs, f"stem:{part}")
     extra = {kind: write for kind, write in (extra or {}).items() if kind in outputs.targets}
     with staged(outputs) as stage, contextlib.ExitStack() as children:
         started = {
@@ -353,12 +390,18 @@ def write_music(
         }
         starting("midi")
         with watch("save_midi"), writing(outputs.targets["midi"]):
-            arrangement.to_midi().save(stage["midi"])
+            played = arrangement.to_midi()  # the score; the WAV plays the humanised copy of it
+            if not outputs.humanize_midi:
+                played.save(stage["midi"])
+            if outputs.humanize:
+                played = humanize(played, seed)  # the score is not kept: a long one is large
+            if outputs.humanize_midi:
+                played.save(stage["midi"])
         if "wav" in stage:
             starting("wav")
             with watch("render"), writing(outputs.targets["wav"]):
-                gain = synth.render_wav(
-                    stage["midi"],
+                master = synth.render_wav(
+                    played,
                     stage["wav"],
                     outputs.soundfont,
                     duration=duration,
@@ -367,17 +410,14 @@ def write_music(
                 )
         for part in arrangement.parts:
             kind = f"stem:{part.name}"
-            if kind in stage:  # at the mix's gain, so the stems add up to the mix
+            if kind in stage:  # with the mix's master, so the stems add up to the mix
                 with watch("stems"), writing(outputs.targets[kind]):
-                    alone = dataclasses.replace(arrangement, parts=[part])
-                    length = duration or synth.wav_seconds(stage["wav"])  # the mix's, tail and all
-                    synth.render_wav(
-                        alone.to_midi(), stage[kind], outputs.soundfont, duration=length, gain=gain
-                    )
+                    synth.render_wav(_solo(played, part.name), stage[kind], outputs.soundfont, master=master)
         if "video" in stage:
             starting("video")
             with watch("mux"), writing(outputs.targets["video"]):
-                mux.mux_into(video, stage["wav"], stage["video"], outputs.soundtrack, stage.get("mix"))
+                mixed, loudness = stage.get("mix"), outputs.loudness
+                mux.mux_into(video, stage["wav"], stage["video"], outputs.soundtrack, mixed, loudness)
         for kind, write in extra.items():
             starting(kind)
             with watch(kind), writing(outputs.targets[kind]):
@@ -415,6 +455,14 @@ def write_result(
 
     def write_json(path: Path) -> None:
         summary = result.summary() | ({"composer": composer} if composer else {})
+        summary["render"] = {
+            "soundfont": outputs.soundfont.name if outputs.soundfont else None,
+            "humanized": outputs.humanize,
+            "midi_humanized": outputs.humanize and outputs.humanize_midi,
+            "loudness_target": outputs.loudness,
+        }
+        if any(kind.startswith("stem:") for kind in outputs.targets):
+            summary["render"]["stems_left_out"] = stems_left_out(outputs, result.arrangement)
         path.write_text(json.dumps(summary, indent=1))
 
     def write_sheet(path: Path) -> None:
@@ -424,6 +472,7 @@ def write_result(
     return write_music(
         outputs,
         result.arrangement,
+        seed=result.seed,
         video=result.video,
         duration=result.features.duration,
         extra={"plot": write_plot, "json": write_json, "leadsheet": write_sheet},
