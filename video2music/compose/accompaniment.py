@@ -4,11 +4,13 @@ Every part reads the per-beat controls (``compose.texture.Beats``: texture, leve
 the voicings of ``compose.voicing``; the style (``compose.styles``) picks the figure:
 
 * pad: ``held`` chords (a tone two chords share tied over, no note longer than two bars),
-  ``swell`` (held, with an expression swell through each chord), ``stabs`` (short chords on beat
-  1 and the "and" of 3) or ``strum`` (eighth-note strums, down and up, each chord rolled);
+  ``swell`` (held, its voices entering from the bottom up a beat apart, with an expression
+  swell through each chord), ``stabs`` (short chords on beat 1 and the "and" of 3), ``pulse``
+  (short chords on the off-beat eighths, as house music pumps) or ``strum`` (eighth-note strums,
+  down and up, each chord rolled);
 * arpeggio: ``broken`` (by the density level: half notes, quarters, broken eighths, up-and-down
   eighths, sixteenths), ``sparse`` (the top tones on beats 1 and 3, and the "and" of 3 when busy),
-  ``sixteenths`` (up and down), ``ostinato`` (root, fifth, octave, fifth in eighths, low) or
+  ``sixteenths`` (four tones rising, again and again), ``ostinato`` (root, fifth, octave, fifth in eighths, low) or
   ``picked`` (a fingerpicked eighth-note pattern, thumb on the beat);
 * bass: ``pop`` (roots and fifths, busier with the level, octaves in a chorus), ``swung`` (the root
   on 1 and the fifth on the "and" of 3), ``octaves`` (eighths between the root and its octave) or
@@ -54,8 +56,12 @@ def pad_part(
         return _stabs(spans, pads, beats), []
     if style.pad == "strum":
         return _strums(spans, pads, beats), []
+    if style.pad == "pulse":
+        return _pulses(spans, pads, beats), []
     notes = _held(spans, pads, beats)
-    return notes, _swells(spans, pads, beats) if style.pad == "swell" else []
+    if style.pad == "swell":
+        return _unfolded(notes), _swells(spans, pads, beats)
+    return notes, []
 
 
 def _playing(spans: list[ChordSpan], pads: list[tuple[int, ...] | None], beats: Beats):
@@ -94,6 +100,35 @@ def _restruck(notes: list[Note], longest: int) -> list[Note]:
         for start in range(note.start, note.end, longest):
             out.append(dataclasses.replace(note, start=start, end=min(start + longest, note.end)))
     return out
+
+
+def _unfolded(notes: list[Note]) -> list[Note]:
+    """The notes struck together entering one by one from the lowest, a beat apart (strings that
+    unfold a chord), each still ending where it did and sounding at least an eighth."""
+    struck: dict[int, list[int]] = {}
+    for index, note in enumerate(notes):
+        struck.setdefault(note.start, []).append(index)
+    out = list(notes)
+    for indices in struck.values():
+        for rank, index in enumerate(sorted(indices, key=lambda i: notes[i].pitch)):
+            note = notes[index]
+            start = min(note.start + rank * TICKS_PER_BEAT, max(note.start, note.end - EIGHTH))
+            out[index] = dataclasses.replace(note, start=start)
+    return out
+
+
+def _pulses(spans: list[ChordSpan], pads: list[tuple[int, ...] | None], beats: Beats) -> list[Note]:
+    """Short chords on the "and" of every beat (of 2 and 4 only at the calmest level)."""
+    notes = []
+    for span, pad in _playing(spans, pads, beats):
+        for beat in beats_of(span):
+            if int(beats.levels[beat]) == 0 and int(beats.pattern[beat]) % 2 == 0:
+                continue
+            start = beat * TICKS_PER_BEAT + EIGHTH
+            if start < span.end:
+                vel = beats.velocity(beat, -6)
+                notes += [Note(p, start, min(start + EIGHTH, span.end), vel) for p in pad]
+    return notes
 
 
 def _swells(
@@ -175,8 +210,8 @@ def _figure(style: Style, level: int, place: int) -> tuple[int, int, str, int] |
         if place == 0 or place == 2:
             return (1 if level < 2 or place == 0 else 2), 3, "updown", 1
         return None
-    if style.arpeggio == "sixteenths":
-        return (4 if level >= 1 else 2), 5, "updown", 1
+    if style.arpeggio == "sixteenths":  # a synth's rising arpeggio, not pop's up-and-down
+        return (4 if level >= 1 else 2), 4, "up", 1
     if style.arpeggio == "ostinato":
         return (2 if level >= 1 else 1), 3, "ostinato", 1
     if style.arpeggio == "picked":
