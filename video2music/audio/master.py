@@ -23,16 +23,18 @@ mix's own master, so that they add up to the mix.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import math
 import os
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from video2music.audio.loudness import LoudnessMeter, TruePeakMeter, frame_peaks
+from video2music.utils.ahead import ahead
 
 SAMPLE_RATE = 44100
 # Integrated loudness (ITU-R BS.1770, see video2music.audio.loudness) and true-peak ceiling of every
@@ -246,20 +248,30 @@ def apply(master: Master, samples: np.ndarray) -> tuple[np.ndarray, Master]:
     return (mastered, master) if scale is None else (mastered * scale, _trimmed(master, scale))
 
 
-def finish(path: str | os.PathLike, master: Master, rate: int = SAMPLE_RATE, *, trim: bool = True) -> Master:
+def finish(
+    path: str | os.PathLike,
+    master: Master,
+    rate: int = SAMPLE_RATE,
+    *,
+    trim: bool = True,
+    consume: Callable[[Iterator[np.ndarray]], object] | None = None,
+) -> Master:
     """Pass two: apply ``master`` to the WAV ``record`` wrote, in place, and complete its header.
+
+    ``consume``, if given, is handed the mastered blocks (int16) as they are written, and runs
+    beside the writing in a thread (``audio.mux`` encodes them into the video meanwhile).
 
     Returns the master as applied: when a limited file's true peak still passes the ceiling, it
     is trimmed (unless not to ``trim``: a stem given its mix's master must keep it exactly), and
-    the master returned has the trim in its gain."""
+    the master returned has the trim in its gain (the blocks ``consume`` saw were not trimmed)."""
     check = _peak_check(master) if trim else None
     with open(path, "r+b") as handle:
         handle.write(_wav_header(master.frames, rate))
-        for start in range(0, master.frames, _BLOCK):
-            block = master(_read(handle, start, min(_BLOCK, master.frames - start)), start)
-            _write(handle, start, to_int16(block))
-            if check is not None:
-                check.add(block)
+        written = _applied(handle, master, check)
+        if consume is None:
+            collections.deque(written, maxlen=0)
+        else:
+            consume(ahead(written))
         scale = _trim(check)
         if scale is None:
             return master
@@ -267,6 +279,17 @@ def finish(path: str | os.PathLike, master: Master, rate: int = SAMPLE_RATE, *, 
             block = _read(handle, start, min(_BLOCK, master.frames - start))
             _write(handle, start, to_int16(block * scale))
     return _trimmed(master, scale)
+
+
+def _applied(handle, master: Master, check: TruePeakMeter | None) -> Iterator[np.ndarray]:
+    """Each block of the file ``handle`` mastered, written back and yielded (int16)."""
+    for start in range(0, master.frames, _BLOCK):
+        block = master(_read(handle, start, min(_BLOCK, master.frames - start)), start)
+        written = to_int16(block)
+        _write(handle, start, written)
+        if check is not None:
+            check.add(block)
+        yield written
 
 
 def _peak_check(master: Master) -> TruePeakMeter | None:

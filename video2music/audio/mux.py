@@ -46,6 +46,7 @@ import numpy as np
 
 from video2music.audio import master as mastering
 from video2music.audio.master import LOUDNESS_TARGET
+from video2music.utils.ahead import ahead
 from video2music.utils.errors import UserError
 from video2music.utils.fileio import atomic_output
 from video2music.utils.video_io import VideoInfo, open_video, probe
@@ -161,23 +162,48 @@ def mux_into(
     other FFmpeg errors mean the container cannot hold these streams."""
     with _open_wav(wav_path) as wav, contextlib.ExitStack() as stack:
         rate = wav.getframerate()
-        source, video_in, info = open_video(video_path)
-        stack.enter_context(source)
+        info = probe(video_path)
         start, duration = _timing(info)
         wanted = round(duration * rate)
-        mixing = soundtrack.mode == "mix" and bool(source.streams.audio)
+        mixing = soundtrack.mode == "mix" and has_audio(video_path)
         blocks = _scaled(_wav_blocks(wav, wanted), 10.0 ** (soundtrack.gain_db(mixing) / 20.0))
         channels = 2 if mixing else wav.getnchannels()
-        if mixing:
-            if mixed_path is None:
-                mixed_path = stack.enter_context(_temporary_wav(Path(out_path).parent))
-            with contextlib.closing(_original_blocks(video_path, rate, wanted, start)) as original:
-                mixed = _ducked_mix(original, _stereo(blocks), rate)
-                analysis = mastering.record((block * MIX_HEADROOM for block in mixed), mixed_path, rate)
-            master = mastering.plan(analysis, loudness, unnormalised_gain=1 / MIX_HEADROOM)
-            mastering.finish(mixed_path, master, rate)
-            blocks = _wav_blocks(stack.enter_context(_open_wav(mixed_path)), wanted)
-        elif len(source.streams) > 1:
+
+        def encode(sound: Iterator[np.ndarray]) -> None:
+            _write_video(video_path, out_path, sound, rate, channels, start, mixing)
+
+        if not mixing:
+            encode(blocks)
+            return False
+        if mixed_path is None:
+            mixed_path = stack.enter_context(_temporary_wav(Path(out_path).parent))
+        with contextlib.closing(_original_blocks(video_path, rate, wanted, start)) as original:
+            mixed = (block * MIX_HEADROOM for block in _ducked_mix(original, _stereo(blocks), rate))
+            # Decoding, ducking and mixing run in a thread beside the master's measuring.
+            analysis = mastering.record(ahead(mixed), mixed_path, rate)
+        master = mastering.plan(analysis, loudness, unnormalised_gain=1 / MIX_HEADROOM)
+        # The mix is encoded as its master is applied; in the rare case that its true peak then
+        # needs a trim, it is encoded again from the trimmed WAV.
+        if mastering.finish(mixed_path, master, rate, consume=encode) is not master:
+            encode(_wav_blocks(stack.enter_context(_open_wav(mixed_path)), wanted))
+        return True
+
+
+def _write_video(
+    video_path: str | os.PathLike,
+    out_path: str | os.PathLike,
+    sound: Iterator[np.ndarray],
+    rate: int,
+    channels: int,
+    start: float,
+    mixed: bool,
+) -> None:
+    """Write ``out_path``: the picture packets of ``video_path`` copied, ``sound`` (int16 blocks,
+    the first at the first picture, ``start`` seconds) encoded as its AAC audio (``mixed`` with the
+    video's own sound, or without it)."""
+    source, video_in, _ = open_video(video_path)
+    with source:
+        if len(source.streams) > 1 and not mixed:
             logger.info("leaving out %d non-picture stream(s) of %s", len(source.streams) - 1, video_path)
         try:
             with av.open(str(out_path), "w") as output:
@@ -190,7 +216,7 @@ def mux_into(
                 # one 0.16 s, and at 192 kb/s its decoded sound was nearer the render (39 dB
                 # signal to error on the sample's music, against 31).
                 audio_out.codec_context.options = {"aac_coder": "fast"}
-                audio = _encode_audio(audio_out, blocks, rate, round(start * rate))
+                audio = _encode_audio(audio_out, sound, rate, round(start * rate))
                 for packet in _interleave(_copied(source.demux(video_in), video_out), audio):
                     output.mux(packet)
         except OSError:
@@ -199,7 +225,6 @@ def mux_into(
             raise UserError(
                 f"cannot write {out_path} ({error}); choose an .mp4, .mov or .mkv output"
             ) from None
-        return mixing
 
 
 @contextlib.contextmanager
