@@ -136,3 +136,34 @@ def test_a_peak_the_limiter_cannot_see_between_samples_is_trimmed():
     out, applied = master.apply(plan, blocked)
     assert applied.gain < plan.gain
     assert _true_peak_db(out) <= master.TRUE_PEAK_CEILING + 0.02
+
+
+def _written(path) -> np.ndarray:
+    import wave
+
+    with wave.open(str(path)) as written:
+        return np.frombuffer(written.readframes(written.getnframes()), "<i2").reshape(-1, 2)
+
+
+@pytest.mark.parametrize("trimmed", [False, True])
+def test_what_finish_hands_on_is_what_it_writes_until_a_trim(tmp_path, trimmed):
+    music = _chords(6.0)
+    music[RATE : RATE + 300] *= 6  # something for the limiter
+    if trimmed:  # a tone whose samples lie 3 dB under its true peak, as in the test above
+        t = np.arange(RATE // 50)
+        music[2 * RATE : 2 * RATE + len(t)] += 0.3 * np.sin(np.pi / 2 * t + np.pi / 4)[:, None]
+    path = tmp_path / "raw.wav"
+    analysis = master.record((music[i : i + 5000] for i in range(0, len(music), 5000)), path)
+    plan = master.plan(analysis, -16.0, fade=RATE // 10)
+    handed: list[np.ndarray] = []
+    applied = master.finish(path, plan, consume=lambda blocks: handed.extend(blocks))
+    seen = np.concatenate(handed)
+    assert len(seen) == len(music) and seen.dtype == np.dtype("<i2")
+    on_disk = _written(path)
+    if not trimmed:
+        assert applied is plan and np.array_equal(seen, on_disk)  # byte for byte what was written
+    else:
+        # The file was trimmed after the blocks went out: the caller must use the file again.
+        assert applied is not plan and applied.gain < plan.gain
+        assert not np.array_equal(seen, on_disk)
+        assert np.abs(on_disk.astype(float) - seen * applied.gain / plan.gain).max() <= 1

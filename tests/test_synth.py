@@ -188,3 +188,14 @@ def test_render_refuses_to_replace_a_file_and_bad_midi(song_midi, tmp_path):
     with pytest.raises(UserError, match="positive"):
         synth.synthesize(song_midi, duration=0)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.mid", "song.wav"]
+
+
+def test_the_render_is_the_same_on_one_core_and_on_several(song_midi, tmp_path, monkeypatch):
+    monkeypatch.setattr(synth, "MAX_CORES", 1)
+    synth.render(song_midi, tmp_path / "one.wav")
+    monkeypatch.setattr(synth, "MAX_CORES", 4)
+    if synth.render_cores() < 2:
+        pytest.skip("this machine lets the process use one core only")
+    synth.render(song_midi, tmp_path / "several.wav")
+    one, several = _read(tmp_path / "one.wav")[0], _read(tmp_path / "several.wav")[0]
+    assert len(one) > 8 * 44100 and np.array_equal(one, several)  # byte for byte

@@ -24,6 +24,7 @@ mix's own master, so that they add up to the mix.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import math
 import os
@@ -271,7 +272,8 @@ def finish(
         if consume is None:
             collections.deque(written, maxlen=0)
         else:
-            consume(ahead(written))
+            with contextlib.closing(ahead(written)) as ready:
+                consume(ready)
         scale = _trim(check)
         if scale is None:
             return master

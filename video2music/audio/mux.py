@@ -181,7 +181,8 @@ def mux_into(
         with contextlib.closing(_original_blocks(video_path, rate, wanted, start)) as original:
             mixed = (block * MIX_HEADROOM for block in _ducked_mix(original, _stereo(blocks), rate))
             # Decoding, ducking and mixing run in a thread beside the master's measuring.
-            analysis = mastering.record(ahead(mixed), mixed_path, rate)
+            with contextlib.closing(ahead(mixed)) as ready:
+                analysis = mastering.record(ready, mixed_path, rate)
         master = mastering.plan(analysis, loudness, unnormalised_gain=1 / MIX_HEADROOM)
         # The mix is encoded as its master is applied; in the rare case that its true peak then
         # needs a trim, it is encoded again from the trimmed WAV.

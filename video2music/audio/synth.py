@@ -385,7 +385,8 @@ def render_wav(
     render = _Render(midi, soundfont, duration)
     # The synthesis runs in a thread beside the first pass of the master (both in C, without
     # Python's lock): a 25-minute piece's render went from 33 s to XX s on 2 cores.
-    analysis = mastering.record(ahead(render.blocks(progress_bars)), path)
+    with contextlib.closing(ahead(render.blocks(progress_bars))) as blocks:
+        analysis = mastering.record(blocks, path)
     if master is not None:
         return mastering.finish(path, master, trim=False)
     master = mastering.plan(

@@ -8,10 +8,10 @@ taking turns, and the result is the same: the blocks arrive in order, unchanged.
 
 The thread holds at most ``depth`` blocks ahead of the consumer, so memory stays flat. An error
 in the producer is raised in the consumer at the block where it happened. When the consumer stops
-early (an error of its own, Ctrl-C, a signal turned into KeyboardInterrupt), the producer is told
-to stop, finishes the block it is making, closes its iterator in its own thread (so the
-iterator's ``finally`` clauses run, e.g. freeing a synthesizer) and is joined before the
-consumer's exception goes on.
+early (an error of its own, Ctrl-C, a signal turned into KeyboardInterrupt) and closes the stream
+(callers hold it in ``contextlib.closing``), the producer is told to stop, finishes the block it
+is making, closes its iterator in its own thread (so the iterator's ``finally`` clauses run,
+e.g. freeing a synthesizer) and is joined before the consumer's exception goes on.
 """
 
 from __future__ import annotations
