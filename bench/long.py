@@ -117,12 +117,16 @@ def main() -> None:
     wall = statistics.median(seconds for _, seconds in runs)
     peak = statistics.median(rss for rss, _ in runs)
     render, encode = statistics.median(renders), statistics.median(encodes)
-    print(f"video: {args.minutes:g} min, 96x64, 4 fps, with sound; bank {soundfont.name}; medians of {args.repeats}")
-    print(f"generate.py, whole command: {wall:.1f} s, peak RSS {peak:.0f} MB")
-    print(f"  x real time:                        {length / wall:6.1f}   (target >= 50, i.e. <= {length / 50:.0f} s)")
-    print(f"  vs plain FluidSynth render, 1 core: {wall / render:6.2f}x  ({render:.1f} s, {length / render:.0f}x real time)")
-    print(f"  vs plain AAC encode of its WAV:     {wall / encode:6.2f}x  ({encode:.1f} s)")
-    print(f"  vs render + encode one after other: {wall / (render + encode):6.2f}x  ({render + encode:.1f} s)")
+    print(f"video: {args.minutes:g} min, 96x64, 4 fps, with sound; bank {soundfont.name}")
+    print(f"generate.py, whole command: {wall:.1f} s, peak RSS {peak:.0f} MB (medians of {args.repeats})")
+    rows = [
+        ("x real time", f"{length / wall:.1f}", f"target >= 50, i.e. <= {length / 50:.0f} s"),
+        ("vs plain FluidSynth, 1 core", f"{wall / render:.2f}x", f"{render:.1f} s, {length / render:.0f}x"),
+        ("vs plain AAC encode of its WAV", f"{wall / encode:.2f}x", f"{encode:.1f} s"),
+        ("vs the two, one after the other", f"{wall / (render + encode):.2f}x", f"{render + encode:.1f} s"),
+    ]
+    for name, ratio, note in rows:
+        print(f"  {name:<32} {ratio:>7}  ({note})")
     print("stages the JSON reports (median s; render and mux overlap work in threads):")
     for stage, values in stages.items():
         print(f"  {stage:<12} {statistics.median(values):6.2f}")
