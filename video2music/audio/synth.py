@@ -30,8 +30,10 @@ import struct
 import sys
 import tempfile
 import wave
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import mido
 import numpy as np
@@ -42,6 +44,9 @@ from video2music.audio.master import LOUDNESS_TARGET, SAMPLE_RATE, Master
 from video2music.utils.ahead import ahead
 from video2music.utils.errors import UserError
 from video2music.utils.fileio import atomic_output
+
+if TYPE_CHECKING:
+    from video2music.audio.renderer import Renderer
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +78,8 @@ CHORUS = {"nr": 3, "level": 1.2, "speed": 0.3, "depth": 8.0, "type": 0}  # three
 # FluidSynth's voices on up to this many threads: a 25-minute piece's synthesis took 21.0 s on one
 # core of 2 and 11.4 s on both (MuseScore General).
 MAX_CORES = 4
+SPARE_CHANNELS = range(10, 16)  # channels no arrangement plays on: ``warm`` holds instruments there
+DRUM_BANK = 128  # the bank of General MIDI drum kits
 _BLOCK = 4096  # samples pulled per get_samples call while advancing through a gap
 _DITHER = 4 / 32768  # FluidSynth's 16-bit output playing nothing peaks at 1-2 (its dither)
 _SF3_PROBE_PROGRAM = 73  # a small instrument (flute): decoding its samples proves SF3 support
@@ -195,13 +202,27 @@ def _stderr_captured() -> Iterator[list[str]]:
         logger.debug("FluidSynth: %s", line)
 
 
-def _events(midi: mido.MidiFile) -> list[tuple[float, mido.Message]]:
+# A channel message as the render plays it: seconds, kind, channel and two data values (note and
+# velocity, program and 0, controller and value, bend and 0; kinds the synth does not play keep 0s).
+Event = tuple[float, str, int, int, int]
+_DATA = {
+    "note_on": ("note", "velocity"),
+    "note_off": ("note", "velocity"),
+    "program_change": ("program", None),
+    "control_change": ("control", "value"),
+    "pitchwheel": ("pitch", None),
+}
+
+
+def _events(midi: mido.MidiFile) -> list[Event]:
     """Channel messages of all tracks with their absolute times in seconds, in time order."""
     events, now = [], 0.0
     for message in midi:  # mido merges the tracks and converts ticks to seconds with the tempo map
         now += message.time
         if not message.is_meta and message.type != "sysex":
-            events.append((now, message))
+            first, second = _DATA.get(message.type, (None, None))
+            data = [getattr(message, name) if name else 0 for name in (first, second)]
+            events.append((now, message.type, getattr(message, "channel", 0), *data))
     return events
 
 
@@ -213,7 +234,7 @@ class _Render:
 
     def __init__(
         self,
-        midi: str | os.PathLike | mido.MidiFile,
+        midi: str | os.PathLike | mido.MidiFile | list[Event],
         soundfont: str | os.PathLike | None,
         duration: float | None,
     ) -> None:
@@ -221,7 +242,9 @@ class _Render:
         self.soundfont = find_soundfont(soundfont)
         if duration is not None and not (np.isfinite(duration) and duration > 0):
             raise UserError(f"duration {duration} s must be a positive number of seconds")
-        if isinstance(midi, mido.MidiFile):
+        if isinstance(midi, list):
+            self.events = midi
+        elif isinstance(midi, mido.MidiFile):
             self.events = _events(midi)
         else:
             try:
@@ -241,19 +264,22 @@ class _Render:
         tail = min(round(TAIL_FADE * SAMPLE_RATE), frames - self.last)
         return min(frames, max(round(CUT_FADE * SAMPLE_RATE), tail))
 
-    def blocks(self, progress_bars: bool = False) -> Iterator[np.ndarray]:
-        """The render as (n, 2) float blocks (full scale 1) at RENDER_GAIN, before the master."""
-        synth = _new_synth(self.fluidsynth, self.cores)
+    def blocks(self, progress_bars: bool = False, warmed: Warmed | None = None) -> Iterator[np.ndarray]:
+        """The render as (n, 2) float blocks (full scale 1) at RENDER_GAIN, before the master;
+        played by the ``warmed`` synthesizer (which it frees) if one is given for its soundfont."""
+        if warmed is not None and warmed.soundfont == self.soundfont:
+            synth = warmed.synth
+        else:
+            if warmed is not None:
+                warmed.synth.delete()
+            synth, _ = self.synthesizer()
         try:
-            self._load(synth)
-            synth.set_reverb(**REVERB)
-            synth.set_chorus(**CHORUS)
             end = self.length if self.length is not None else self.last
             rendered, loudest = 0, 0.0
             bar = tqdm(total=end, unit="sample", unit_scale=True, disable=not progress_bars, desc="render")
             with bar:
-                for time, message in [*self.events, (None, None)]:
-                    at = end if time is None else min(round(time * SAMPLE_RATE), end)
+                for event in [*self.events, None]:
+                    at = end if event is None else min(round(event[0] * SAMPLE_RATE), end)
                     while rendered < at:
                         block = _pull(synth, min(_BLOCK, at - rendered))
                         if self.length is None:
@@ -263,14 +289,28 @@ class _Render:
                         bar.update(len(block))
                     if rendered >= end and self.length is not None:
                         break
-                    if message is not None:
-                        _send(synth, message)
+                    if event is not None:
+                        _send(synth, event)
                 if self.length is None:
                     yield from _ring_out(synth, loudest)
         finally:
             synth.delete()
 
-    def _load(self, synth) -> None:
+    def synthesizer(self) -> tuple[object, int]:
+        """A synthesizer with this render's soundfont loaded and the room set, nothing played; and
+        the soundfont's id in it."""
+        synth = _new_synth(self.fluidsynth, self.cores)
+        try:
+            font = self._load(synth)
+        except BaseException:
+            synth.delete()
+            raise
+        synth.set_reverb(**REVERB)
+        synth.set_chorus(**CHORUS)
+        return synth, font
+
+    def _load(self, synth) -> int:
+        """Load the soundfont into ``synth``; its id there."""
         with _stderr_captured() as said:
             loaded = synth.sfload(str(self.soundfont))
         if loaded == -1:
@@ -281,6 +321,32 @@ class _Render:
                 + (f" ({why})" if why else "")
                 + f"; {_HOW_TO_GET_ONE}"
             )
+        return loaded
+
+
+@dataclass
+class Warmed:
+    """A synthesizer made before its render (``warm``): the soundfont loaded, the room set and the
+    instruments a piece will select already read. One render plays it, and frees it."""
+
+    soundfont: Path
+    synth: object
+
+
+def warm(soundfont: str | os.PathLike | None, programs: Sequence[int], kits: Sequence[int] = ()) -> Warmed:
+    """A synthesizer for ``soundfont`` holding the melodic ``programs`` and drum ``kits`` on
+    SPARE_CHANNELS, so that their samples are read now rather than when the render selects them.
+    Nothing sounds on those channels: the render is the same as with a new synthesizer."""
+    render = _Render([], soundfont, None)
+    synth, font = render.synthesizer()
+    try:
+        held = [(0, program) for program in programs] + [(DRUM_BANK, kit) for kit in kits]
+        for channel, (bank, program) in zip(SPARE_CHANNELS, held, strict=False):
+            synth.program_select(channel, font, bank, program)
+    except BaseException:
+        synth.delete()
+        raise
+    return Warmed(render.soundfont, synth)
 
 
 def _ring_out(synth, loudest: float) -> Iterator[np.ndarray]:
@@ -374,18 +440,25 @@ def render_wav(
     loudness: float | None = LOUDNESS_TARGET,
     master: Master | None = None,
     progress_bars: bool = False,
+    warmed: Warmed | None = None,
+    renderer: Renderer | None = None,
 ) -> Master:
     """Render ``midi`` into the WAV ``path`` (not atomic: see ``render``), holding one block in
     memory at a time. The master is planned for ``loudness`` (see ``synthesize``), or ``master``
     is applied as it is (and sets the length). Returns the master applied, so that stems given it
-    add up to this mix."""
+    add up to this mix. The render is played by a ``warmed`` synthesizer, or in the process of a
+    ``renderer`` (``audio.renderer``), when one is given."""
     check_loudness(loudness)
+    if renderer is not None and master is None:
+        return renderer.render_wav(
+            midi, path, duration=duration, loudness=loudness, progress_bars=progress_bars
+        )
     if master is not None:
         duration = master.frames / SAMPLE_RATE
     render = _Render(midi, soundfont, duration)
     # The synthesis runs in a thread beside the first pass of the master (both in C, without
     # Python's lock): a 25-minute piece's render went from 33 s to XX s on 2 cores.
-    with contextlib.closing(ahead(render.blocks(progress_bars))) as blocks:
+    with contextlib.closing(ahead(render.blocks(progress_bars, warmed))) as blocks:
         analysis = mastering.record(blocks, path)
     if master is not None:
         return mastering.finish(path, master, trim=False)
@@ -395,18 +468,18 @@ def render_wav(
     return mastering.finish(path, master)
 
 
-def _send(synth, message: mido.Message) -> None:
-    kind, channel = message.type, getattr(message, "channel", 0)
+def _send(synth, event: Event) -> None:
+    _, kind, channel, first, second = event
     if kind == "note_on":
-        synth.noteon(channel, message.note, message.velocity)
+        synth.noteon(channel, first, second)
     elif kind == "note_off":
-        synth.noteoff(channel, message.note)
+        synth.noteoff(channel, first)
     elif kind == "program_change":
-        synth.program_change(channel, message.program)
+        synth.program_change(channel, first)
     elif kind == "control_change":
-        synth.cc(channel, message.control, message.value)
+        synth.cc(channel, first, second)
     elif kind == "pitchwheel":
-        synth.pitch_bend(channel, message.pitch)
+        synth.pitch_bend(channel, first)
 
 
 def write_wav(samples: np.ndarray, path: str | os.PathLike) -> None:

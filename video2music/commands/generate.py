@@ -9,6 +9,7 @@ import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from video2music.audio.mux import MIX_MUSIC_GAIN_DB, MUSIC_GAIN_RANGE, Soundtrack, check_music_gain
 from video2music.audio.synth import LOUDNESS_TARGET
@@ -26,6 +27,10 @@ from video2music.utils.errors import ArgumentParser, UserError, check_range, cli
 from video2music.utils.forked import ForkedCall
 from video2music.utils.timing import Stopwatch
 from video2music.utils.video_io import find_videos
+
+if TYPE_CHECKING:
+    from video2music.audio.renderer import Renderer
+    from video2music.output.writer import OutputSet
 
 logger = logging.getLogger(__name__)
 WITHOUT_CLIP = "--features basic"
@@ -363,43 +368,61 @@ def _score(
         except UserError as error:
             failed(job, error)
     check_distinct(list(plans.values()))
-
-    for job, outputs in tqdm(plans.items(), desc="videos", unit="video", disable=len(jobs) < 2):
-        try:
-            # Progress bars only for one long video; a batch shows one bar over the videos.
-            show = len(jobs) == 1 and sys.stderr.isatty()
-            features = given_features
-            extracted: dict[str, float] = {}  # features extracted out here, for the JSON's timings
-            if early is not None:
-                features = early.result()
-                extracted["features"] = early.seconds  # in the child, beside the imports
-            if chords is not None and features is None:
-                with Stopwatch(extracted)("features"):
-                    features = v2m.extract_features(job.video, backend, progress_bars=show)
-            if chords is not None:
-                chords.check_duration(features.duration)
-            result = v2m.generate(
-                job.video,
-                features=features,
-                progress_bars=show,
-                instruments=instruments,
-                drums=not args.no_drums,
-                melody=not args.no_melody,
-                backend=backend,
-                chords=chords,
-                seed=args.seed,
-                under_sound=outputs.soundtrack.mode == "mix" and "video" in outputs.targets,
-                **piece,
-            )
-            result.timings.update(extracted)
-            composer = args.composer or (chords.composer if chords else None)
-            paths = write_result(result, outputs, progress_bars=show, composer=composer)
-        except UserError as error:
-            failed(job, error)
-            continue
-        logger.info("%s: %s, %s", job.name, result.key.name, result.chords_text())
-        logger.info("wrote %s", ", ".join(str(p) for p in paths.values()))
+    renderer = _renderer(plans, instruments, args)
+    with renderer or contextlib.nullcontext():
+        for job, outputs in tqdm(plans.items(), desc="videos", unit="video", disable=len(jobs) < 2):
+            try:
+                # Progress bars only for one long video; a batch shows one bar over the videos.
+                show = len(jobs) == 1 and sys.stderr.isatty()
+                features = given_features
+                extracted: dict[str, float] = {}  # features extracted out here, for the JSON's timings
+                if early is not None:
+                    features = early.result()
+                    extracted["features"] = early.seconds  # in the child, beside the imports
+                if chords is not None and features is None:
+                    with Stopwatch(extracted)("features"):
+                        features = v2m.extract_features(job.video, backend, progress_bars=show)
+                if chords is not None:
+                    chords.check_duration(features.duration)
+                result = v2m.generate(
+                    job.video,
+                    features=features,
+                    progress_bars=show,
+                    instruments=instruments,
+                    drums=not args.no_drums,
+                    melody=not args.no_melody,
+                    backend=backend,
+                    chords=chords,
+                    seed=args.seed,
+                    under_sound=outputs.soundtrack.mode == "mix" and "video" in outputs.targets,
+                    **piece,
+                )
+                result.timings.update(extracted)
+                composer = args.composer or (chords.composer if chords else None)
+                paths = write_result(
+                    result, outputs, progress_bars=show, composer=composer, renderer=renderer
+                )
+            except UserError as error:
+                failed(job, error)
+                continue
+            logger.info("%s: %s, %s", job.name, result.key.name, result.chords_text())
+            logger.info("wrote %s", ", ".join(str(p) for p in paths.values()))
     if failures:
         logger.error("%d of %d videos failed:\n  %s", len(failures), len(jobs), "\n  ".join(failures))
         return 2
     return 0
+
+
+def _renderer(
+    plans: dict[Job, OutputSet], instruments: Instruments | None, args: argparse.Namespace
+) -> Renderer | None:
+    """For one video: a render process, started now, that reads the instruments the piece will
+    play while the video is still being watched (``audio.renderer``); None for a batch."""
+    from video2music.audio.renderer import Renderer
+
+    if len(plans) != 1 or "wav" not in next(iter(plans.values())).targets:
+        return None
+    chosen = instruments or Instruments()
+    programs = [chosen.chords, chosen.arpeggio, chosen.bass] + ([] if args.no_melody else [chosen.melody])
+    kits = [] if args.no_drums else [chosen.drums]
+    return Renderer(next(iter(plans.values())).soundfont, programs, kits)

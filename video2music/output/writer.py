@@ -42,6 +42,7 @@ import mido
 
 from video2music.audio import mux, synth
 from video2music.audio.humanize import humanize
+from video2music.audio.renderer import Renderer
 from video2music.compose.arrangement import Arrangement
 from video2music.output.leadsheet import write_lead_sheet
 from video2music.output.result import GenerationResult
@@ -369,8 +370,10 @@ def write_music(
     progress_bars: bool = False,
     stages: Callable[[str], None] | None = None,
     parallel: Collection[str] = (),
+    renderer: Renderer | None = None,
 ) -> dict[str, Path]:
-    """Write the set: the MIDI, its render (humanised by ``seed``, as the set says), the stems,
+    """Write the set: the MIDI, its render (humanised by ``seed``, as the set says; in the process
+    of ``renderer`` when one is given, see ``audio.renderer``), the stems,
     the video with the render as soundtrack, then ``extra`` kinds in order (kind -> a function
     that writes that file at the path it is given); the ``parallel`` ones among them are started
     first, in child processes that write while the render runs (``video2music.utils.forked``).
@@ -407,6 +410,7 @@ def write_music(
                     duration=duration,
                     loudness=outputs.loudness,
                     progress_bars=progress_bars,
+                    renderer=renderer,
                 )
         for part in arrangement.parts:
             kind = f"stem:{part.name}"
@@ -436,11 +440,12 @@ def write_result(
     progress_bars: bool = False,
     stages: Callable[[str], None] | None = None,
     composer: str | None = None,
+    renderer: Renderer | None = None,
 ) -> dict[str, Path]:
     """Write ``result`` as the set ``outputs`` plans (a folder: the default set, named after the
     video); returns kind -> path and adds the writing stages to ``result.timings``. ``stages`` is
     told each kind of file just before it is written. ``composer`` is named on the lead sheet
-    (titled after the video) and in the JSON."""
+    (titled after the video) and in the JSON. ``renderer`` renders the WAV (``write_music``)."""
     if not isinstance(outputs, OutputSet):
         outputs = plan_result(outputs, result.video.stem if result.video else "video2music")
     if "video" in outputs.targets and result.video is None:
@@ -480,6 +485,7 @@ def write_result(
         progress_bars=progress_bars,
         stages=stages,
         parallel={"plot"},  # matplotlib: slow to import, slow to write
+        renderer=renderer,
     )
 
 
