@@ -33,7 +33,7 @@ import wave
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import mido
 import numpy as np
@@ -44,9 +44,6 @@ from video2music.audio.master import LOUDNESS_TARGET, SAMPLE_RATE, Master
 from video2music.utils.ahead import ahead
 from video2music.utils.errors import UserError
 from video2music.utils.fileio import atomic_output
-
-if TYPE_CHECKING:
-    from video2music.audio.renderer import Renderer
 
 logger = logging.getLogger(__name__)
 
@@ -324,6 +321,20 @@ class _Render:
         return loaded
 
 
+class Renders(Protocol):
+    """What renders a WAV elsewhere (``audio.renderer.Renderer``: in a process of its own)."""
+
+    def render_wav(
+        self,
+        midi: mido.MidiFile,
+        path: str | os.PathLike,
+        *,
+        duration: float | None,
+        loudness: float | None,
+        progress_bars: bool,
+    ) -> Master: ...
+
+
 @dataclass
 class Warmed:
     """A synthesizer made before its render (``warm``): the soundfont loaded, the room set and the
@@ -432,7 +443,7 @@ def synthesize(
 
 
 def render_wav(
-    midi: str | os.PathLike | mido.MidiFile,
+    midi: str | os.PathLike | mido.MidiFile | list[Event],
     path: str | os.PathLike,
     soundfont: str | os.PathLike | None = None,
     *,
@@ -441,7 +452,7 @@ def render_wav(
     master: Master | None = None,
     progress_bars: bool = False,
     warmed: Warmed | None = None,
-    renderer: Renderer | None = None,
+    renderer: Renders | None = None,
 ) -> Master:
     """Render ``midi`` into the WAV ``path`` (not atomic: see ``render``), holding one block in
     memory at a time. The master is planned for ``loudness`` (see ``synthesize``), or ``master``
