@@ -68,7 +68,9 @@ def test_the_json_times_every_stage_and_names_the_models_as_given(first_take):
     timings = summary["timings"]
     # The features were extracted in a child process while torch imported: timed there.
     assert timings["features"] > 0.05, timings
-    assert {"features", "chords", "melody", "arrange", "save_midi", "render", "mux"} <= set(timings)
+    assert {"features", "chords", "melody", "arrange", "save_midi", "render", "mux", "leadsheet"} <= set(
+        timings
+    )
     assert summary["models"]["transformer"] == "debug" and summary["models"]["melody"] == "melody"
 
 
