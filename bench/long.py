@@ -52,13 +52,13 @@ def plain_render_seconds(midi: mido.MidiFile, soundfont: Path, length: float) ->
         player.set_chorus(**synth.CHORUS)
         started = time.perf_counter()
         rendered, end = 0, round(length * synth.SAMPLE_RATE)
-        for at, message in synth._events(midi):
-            frame = min(round(at * synth.SAMPLE_RATE), end)
+        for event in synth.events_of(midi):
+            frame = min(round(event[0] * synth.SAMPLE_RATE), end)
             while rendered < frame:
                 count = min(4096, frame - rendered)
                 player.get_samples(count)
                 rendered += count
-            synth._send(player, message)
+            synth.send(player, event)
         while rendered < end:
             count = min(4096, end - rendered)
             player.get_samples(count)

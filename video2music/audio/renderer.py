@@ -70,7 +70,7 @@ class Renderer:
         progress_bars: bool = False,
     ) -> Master:
         """``synth.render_wav(midi, path, soundfont, ...)``, made in the renderer's process."""
-        request = ("render", synth._events(midi), str(path), duration, loudness, progress_bars)
+        request = ("render", synth.events_of(midi), str(path), duration, loudness, progress_bars)
         try:
             self._requests.send(request)
             kind, *value = self._replies.recv()

@@ -211,7 +211,7 @@ _DATA = {
 }
 
 
-def _events(midi: mido.MidiFile) -> list[Event]:
+def events_of(midi: mido.MidiFile) -> list[Event]:
     """Channel messages of all tracks with their absolute times in seconds, in time order."""
     events, now = [], 0.0
     for message in midi:  # mido merges the tracks and converts ticks to seconds with the tempo map
@@ -242,10 +242,10 @@ class _Render:
         if isinstance(midi, list):
             self.events = midi
         elif isinstance(midi, mido.MidiFile):
-            self.events = _events(midi)
+            self.events = events_of(midi)
         else:
             try:
-                self.events = _events(mido.MidiFile(midi))
+                self.events = events_of(mido.MidiFile(midi))
             except (OSError, EOFError, ValueError) as error:
                 raise UserError(f"{midi} is not a readable MIDI file ({error}); pass a .mid file") from None
         self.last = round((self.events[-1][0] if self.events else 0.0) * SAMPLE_RATE)  # the last event
@@ -287,7 +287,7 @@ class _Render:
                     if rendered >= end and self.length is not None:
                         break
                     if event is not None:
-                        _send(synth, event)
+                        send(synth, event)
                 if self.length is None:
                     yield from _ring_out(synth, loudest)
         finally:
@@ -479,7 +479,8 @@ def render_wav(
     return mastering.finish(path, master)
 
 
-def _send(synth, event: Event) -> None:
+def send(synth, event: Event) -> None:
+    """Play ``event`` (see ``events_of``) on the FluidSynth ``synth`` now."""
     _, kind, channel, first, second = event
     if kind == "note_on":
         synth.noteon(channel, first, second)
