@@ -16,7 +16,7 @@ What that stream holds is the ``Soundtrack``'s choice:
   clicks. The mix is then given the master every WAV gets (``audio.master``: no DC offset, the
   loudness target, true peak at most -1 dBTP), so the video's sound and the music keep their
   balance and together play at the target; it is written as a WAV (the one the writer keeps, or
-  a temporary one) and encoded from there. A video without sound gets the music alone.
+  a temporary one) and encoded as its master is applied. A video without sound gets the music alone.
 - ``replace``: the music alone (the original sound is left out).
 - ``music-only``: no video is written at all (the writer's business; here it is ``replace``).
 
@@ -25,7 +25,10 @@ sound, so the original leads; 0 dB where the music plays alone, a video without 
 
 Everything streams: the WAV and the original sound are read a block at a time (into the mixed
 WAV, then into the encoder), and the encoded audio packets are interleaved with the copied
-picture packets and written as they come, so memory does not grow with the video's length.
+picture packets and written as they come, so memory does not grow with the video's length. Each
+stream's two halves run at once (``utils.ahead``): the decoding and mixing beside the mix's
+measuring, and the mix's master beside its encoding, which takes its blocks as they are written
+(a mix that its true-peak check then trims is encoded again from the trimmed WAV).
 """
 
 from __future__ import annotations

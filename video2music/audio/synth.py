@@ -72,8 +72,8 @@ TAIL_FADE = 1.0
 # track's send (CC91, CC93) is scaled by.
 REVERB = {"roomsize": 0.6, "damping": 0.4, "width": 0.8, "level": 0.5}
 CHORUS = {"nr": 3, "level": 1.2, "speed": 0.3, "depth": 8.0, "type": 0}  # three sine-swept voices
-# FluidSynth's voices on up to this many threads: a 25-minute piece's synthesis took 21.0 s on one
-# core of 2 and 11.4 s on both (MuseScore General).
+# FluidSynth's voices on up to this many threads: 5 minutes of a 25-minute piece (MuseScore
+# General) took 6.2 s to synthesize on one core and 3.3 s on two (2 cores, load about 1).
 MAX_CORES = 4
 SPARE_CHANNELS = range(10, 16)  # channels no arrangement plays on: ``warm`` holds instruments there
 DRUM_BANK = 128  # the bank of General MIDI drum kits
@@ -468,7 +468,7 @@ def render_wav(
         duration = master.frames / SAMPLE_RATE
     render = _Render(midi, soundfont, duration)
     # The synthesis runs in a thread beside the first pass of the master (both in C, without
-    # Python's lock): a 25-minute piece's render went from 33 s to XX s on 2 cores.
+    # Python's lock): on 2 cores they take about as long as the larger of the two, not the sum.
     with contextlib.closing(ahead(render.blocks(progress_bars, warmed))) as blocks:
         analysis = mastering.record(blocks, path)
     if master is not None:
