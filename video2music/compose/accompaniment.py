@@ -76,7 +76,9 @@ def _held(spans: list[ChordSpan], pads: list[tuple[int, ...] | None], beats: Bea
     longest = MAX_PAD_BEATS * TICKS_PER_BEAT
     previous_end = -1
     for span, pad in _playing(spans, pads, beats):
-        if span.start != previous_end:
+        # The final chord is struck afresh: it is the cadence's arrival, and it holds on to the
+        # picture's end, which a tone tied into it would stretch past two bars.
+        if span.start != previous_end or span is spans[-1]:
             held = {}
         vel = beats.velocity(span.start // TICKS_PER_BEAT, -8)  # a pad sits under the rest
         sounding: dict[int, int] = {}
