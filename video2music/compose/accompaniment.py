@@ -10,8 +10,8 @@ the voicings of ``compose.voicing``; the style (``compose.styles``) picks the fi
   down and up, each chord rolled);
 * arpeggio: ``broken`` (by the density level: half notes, quarters, broken eighths, up-and-down
   eighths, sixteenths), ``sparse`` (the top tones on beats 1 and 3, and the "and" of 3 when busy),
-  ``sixteenths`` (four tones rising, again and again), ``ostinato`` (root, fifth, octave, fifth in eighths, low) or
-  ``picked`` (a fingerpicked eighth-note pattern, thumb on the beat);
+  ``sixteenths`` (four tones rising, again and again), ``ostinato`` (root, fifth, octave, fifth
+  in eighths, low) or ``picked`` (a fingerpicked eighth-note pattern, thumb on the beat);
 * bass: ``pop`` (roots and fifths, busier with the level, octaves in a chorus), ``swung`` (the root
   on 1 and the fifth on the "and" of 3), ``octaves`` (eighths between the root and its octave) or
   ``long`` (a root for each chord, with the octave in a chorus).
