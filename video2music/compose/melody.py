@@ -381,8 +381,7 @@ def compose(
     )
     writer = _Writer(model, condition, steps, seed)
     sung: dict[str, list[int]] = {}  # pitches (normalised) each kind of section has sung
-    # One thread: a step is a few tiny ops, and waking a thread pool for each costs more than it saves.
-    with torch.inference_mode(), StepThreads(tune=False) as threads:
+    with torch.inference_mode(), StepThreads() as threads:
         for b, plan in enumerate(plans):
             section = sections[b]
             shift = transpose + section.lift
