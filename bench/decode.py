@@ -1,8 +1,8 @@
 """Benchmark: cached chord decoding (float32 and the default float16) against re-running the model.
 
 Full-size transformer (6+6 layers, d_model 512, 8 heads, ff 1024, relative attention 300, 776
-video dims: the published size), random weights, ``--threads`` torch threads (encoding a window
-runs on them; the steps of cached decoding on one: ``model/step_threads.py``).
+video dims: the published size), random weights, ``--threads`` torch threads (the steps of cached
+decoding run on one or two of them, whichever is faster at the time: ``model/step_threads.py``).
 The naive decoder is what the reference implementation does: for every new chord, encode the video
 and run the decoder over the whole prefix again. It uses the same sampler and seed as float32 cached decoding,
 so the two must choose the same chords; the script checks that before printing the ratios.
@@ -58,7 +58,8 @@ def median_time(repeats: int, fn: Callable, *args) -> tuple[object, float]:
 def step_breakdown(
     model: AffectiveMultimodalTransformer, video: torch.Tensor, precision: str
 ) -> dict[str, float]:
-    """Seconds spent per part of the decoding steps, on one thread, as decode_chords runs them."""
+    """Seconds spent per part of the decoding steps, on one thread (decode_chords times one and two
+    threads and keeps the faster; the parts are clearest on one)."""
     spent: dict[str, float] = defaultdict(float)
 
     def clock(name: str, fn: Callable) -> Callable:

@@ -343,31 +343,52 @@ def test_vary_with_video_gives_one_seed_different_chords_on_different_videos():
     assert same < same_fixed
 
 
-def test_the_chords_do_not_depend_on_the_callers_thread_count():
-    # Full width, so that the products are large enough for torch to split them between threads
-    # (which, on some CPUs, changes their last bits: steps therefore run on one thread).
+def test_steps_are_the_same_bit_for_bit_on_one_or_two_threads():
+    # Full width, so that the products are large enough for torch to split them between threads.
     model = _model(n_encoder_layers=1, n_decoder_layers=1, d_model=512, n_heads=8, d_ff=1024)
-    video = _video(40)
+    video = _video(30)
+    chords = [int(c) for c in torch.randint(1, 157, (30,), generator=torch.Generator().manual_seed(2))]
     try:
-        chords = []
-        for threads in (1, 2):
-            torch.set_num_threads(threads)
-            chords.append(decode_chords(model, video, 0, DecodeOptions(temperature=1.5, seed=3)))
-            assert torch.get_num_threads() == threads  # the caller's count, given back
-        assert chords[0] == chords[1]
+        for precision in ("float32", "float16"):
+            stepper = DecoderStepper(model, precision)
+            logits = []
+            for threads in (1, 2):
+                with torch.inference_mode():
+                    # The prefix is encoded on the caller's count, as decode_chords does (on CPUs
+                    # with AVX-512 its larger products differ in their last bits between counts).
+                    torch.set_num_threads(2)
+                    state = stepper.start(video, 0)
+                    torch.set_num_threads(threads)
+                    logits.append(torch.stack([stepper.step(state, c) for c in chords]))
+            assert torch.equal(*logits), precision
     finally:
         torch.set_num_threads(1)
 
 
-def test_steps_run_on_one_thread_and_wide_ops_on_the_callers():
-    from video2music.model.step_threads import StepThreads
+@pytest.mark.parametrize("faster", [1, 2])
+def test_step_threads_keep_the_faster_count_and_give_back_the_callers(faster):
+    import time
+
+    from video2music.model import step_threads
+
+    def step() -> int:
+        threads = torch.get_num_threads()
+        if threads != faster:
+            time.sleep(0.02)  # far beyond what another process's time slice adds to a step
+        return threads
 
     torch.set_num_threads(2)
     try:
-        with StepThreads() as threads:
-            assert [threads(torch.get_num_threads) for _ in range(3)] == [1, 1, 1]
-            assert threads.wide(torch.get_num_threads) == 2
-            assert threads(torch.get_num_threads) == 1
+        with step_threads.StepThreads() as threads:
+            trial = step_threads.TRIALS * 2
+            counts = [threads(step) for _ in range(trial + 10)]
+            assert sorted(counts[:trial]) == [1] * step_threads.TRIALS + [2] * step_threads.TRIALS
+            assert counts[trial:] == [faster] * 10
+            assert threads.wait == step_threads.FIRST_WAIT * (2 if faster == 1 else 1)
+            assert threads.wide(torch.get_num_threads) == 2  # one large op: the caller's count
         assert torch.get_num_threads() == 2
+        torch.set_num_threads(1)
+        with step_threads.StepThreads() as threads:  # the caller allows one thread: nothing timed
+            assert [threads(step) for _ in range(6)] == [1] * 6 and not threads.best
     finally:
         torch.set_num_threads(1)

@@ -381,7 +381,8 @@ def compose(
     )
     writer = _Writer(model, condition, steps, seed)
     sung: dict[str, list[int]] = {}  # pitches (normalised) each kind of section has sung
-    with torch.inference_mode(), StepThreads() as threads:
+    # One thread: a step is a few tiny ops, and waking a thread pool for each costs more than it saves.
+    with torch.inference_mode(), StepThreads(tune=False) as threads:
         for b, plan in enumerate(plans):
             section = sections[b]
             shift = transpose + section.lift

@@ -299,7 +299,7 @@ def decode_chords(
     )
     window = model.config.max_len
     stepper = DecoderStepper(model, options.precision)
-    with StepThreads() as threads:
+    with StepThreads(tune=video.device.type == "cpu") as threads:
         for start in window_starts(seconds, window):
             end = min(start + window, seconds)
             if len(chords) >= end:
