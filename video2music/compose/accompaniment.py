@@ -288,7 +288,12 @@ def bass_part(spans: list[ChordSpan], beats: Beats, style: Style) -> list[Note]:
     for span in spans:
         if span.chord == vocab.N_ID:
             continue
+        final = span is spans[-1]
         bass = voicing.bass_note(span.chord, previous, inversions, changes)
+        if final:  # the piece comes to rest on the chord's root
+            bass -= (bass - vocab.chord_root(span.chord)) % 12
+            bass += 12 if bass < voicing.BASS_RANGE[0] else 0
+        held = final and span.end - span.start <= MAX_PAD_BEATS * TICKS_PER_BEAT  # one note to the end
         changes += 1
         inversions += bass % 12 != vocab.chord_root(span.chord)
         root = bass - (bass - vocab.chord_root(span.chord)) % 12
@@ -299,7 +304,7 @@ def bass_part(spans: list[ChordSpan], beats: Beats, style: Style) -> list[Note]:
             "octave": root + 12,
         }
         onsets: list[tuple[int, int, int]] = []
-        for beat in beats_of(span):
+        for beat in beats_of(span) if not held else ():
             texture = beats.texture(beat)
             figure = _bass_figure(
                 style, int(beats.levels[beat]), int(beats.pattern[beat]), texture.octave_bass
