@@ -13,9 +13,10 @@ Steps (``plan_form``):
    (``LENGTH_COST``: 8 bars is the norm of pop, 4 next, 12 and 16 for long stretches, other
    lengths rarely; under ``SHORT_PIECE_BARS`` bars 4 is the norm). A piece of
    ``INTRO_FROM_BARS`` bars or more opens with an intro of up to 4 bars, and one of
-   ``OUTRO_FROM_BARS`` or more closes with an outro. A piece of ``TWO_SECTIONS_FROM_BARS`` to 9
-   bars is two sections (the first four bars long), a shorter one a single section. A 2-minute
-   video gets 6-10 sections.
+   ``OUTRO_FROM_BARS`` or more closes with an outro, unless the footage is still busy at its end
+   (its last stretch clearly above the middle of the piece's range): then it ends on a chorus.
+   A piece of ``TWO_SECTIONS_FROM_BARS`` to 9 bars is two sections (the first four bars long), a
+   shorter one a single section. A 2-minute video gets 6-10 sections.
 3. Names from energy. The sections between intro and outro that are more intense than the middle
    of their range become choruses, the others verses (the first of three or more is a verse: a
    song's body opens with one); where the footage hardly changes
@@ -234,7 +235,9 @@ def plan_form(intensity: np.ndarray, emotion: np.ndarray, cuts: np.ndarray) -> F
     segments = _segments(bars, np.minimum(change / scale, 1.5) ** 2 if scale > 0 else change)
     energy = [float(intensity[a : a + n].mean()) for a, n in segments]
     has_intro = bars >= INTRO_FROM_BARS and len(segments) > 1
-    has_outro = bars >= OUTRO_FROM_BARS and len(segments) > 2
+    # Footage still busy at its end ends on a chorus, as a song can, instead of thinning out.
+    loud_end = len(energy) > 2 and energy[-1] > (max(energy) + min(energy)) / 2 + STEADY_SPREAD
+    has_outro = bars >= OUTRO_FROM_BARS and len(segments) > 2 and not loud_end
     middle = slice(int(has_intro), len(segments) - int(has_outro))
     names = _names(np.array(energy[middle]))
     if not names:  # a short piece: one section, by its energy
