@@ -398,7 +398,7 @@ def test_every_style_has_instruments_and_parts_can_be_changed_on_top():
     assert Instruments.preset("pop") == Instruments()
     for name in set(PRESETS) - {"pop"}:
         assert Instruments.preset(name) != Instruments()
-    assert Instruments.parse("drums=standard", preset="Electronic") == Instruments(89, 80, 38, 0)
+    assert Instruments.parse("drums=standard", preset="Electronic") == Instruments(89, 80, 38, 0, 81)
     with pytest.raises(UserError, match="did you mean lo-fi"):
         Instruments.preset("lofi")
 

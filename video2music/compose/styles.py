@@ -13,8 +13,8 @@ lo-fi      stabs on 1 and the    sparse quarters     root, swung   boom-bap,    
            "and" of 3                                 fifth         soft
 electronic off-beat pulses       sixteenths          octave        four on the  0     116-132
                                                      eighths       floor
-cinematic  held chords that      ostinato eighths    long roots    toms, rolls  0     60-104
-           unfold and swell                                        (no kit)
+cinematic  held chords that      ostinato eighths    long roots    timpani,     0     60-104
+           unfold and swell                                        rolls
 acoustic   strummed eighths      fingerpicked        roots, fifths brushes      0.2   72-120
 ========== ===================== =================== ============= ============ ===== ==========
 
