@@ -455,14 +455,14 @@ def test_phrases_swell_and_every_part_spans_a_wide_range_of_velocities():
     assert min(middle) > max(start)
 
 
-def test_every_part_has_its_reverb_and_chorus_sends_in_the_file(tmp_path):
+def test_every_part_has_its_volume_and_its_reverb_and_chorus_sends_in_the_file(tmp_path):
     from video2music.compose.melody import MelodyNote
 
     melody = [MelodyNote(67 + i % 5, 8 * i, 8 * i + 6) for i in range(10)]
     path = write_midi(arrange(PROGRESSION, 10.0, 0.2, melody=melody), tmp_path / "sends.mid")
     sends = {
         track.name: {
-            m.control: m.value for m in track if m.type == "control_change" and m.control in (91, 93)
+            m.control: m.value for m in track if m.type == "control_change" and m.control in (7, 91, 93)
         }
         for track in mido.MidiFile(path).tracks[1:]
     }
@@ -473,3 +473,5 @@ def test_every_part_has_its_reverb_and_chorus_sends_in_the_file(tmp_path):
     assert max(reverb["Bass"], reverb["Drums"]) < min(reverb["Chords"], reverb["Melody"], reverb["Arpeggio"])
     assert chorus["Bass"] == chorus["Drums"] == 0 < chorus["Arpeggio"] < chorus["Chords"]
     assert chorus["Melody"] > 0
+    volume = {name: cc[7] for name, cc in sends.items()}  # the lead on top of the mix
+    assert volume.pop("Melody") == 127 and set(volume.values()) == {100}
