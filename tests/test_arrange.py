@@ -403,6 +403,15 @@ def test_every_style_has_instruments_and_parts_can_be_changed_on_top():
         Instruments.preset("lofi")
 
 
+def test_lo_fi_is_played_softly():
+    form = form_of(("verse", 4), ("chorus", 4))
+    loudest = {}
+    for name in ("pop", "lo-fi"):
+        music = arrange([1, 1, 6, 6] * 4, 14.0, 0.6, form=form, style=STYLES[name])
+        loudest[name] = max(n.velocity for part in music.parts for n in part.notes)
+    assert loudest["lo-fi"] <= 96 < loudest["pop"]
+
+
 @pytest.mark.parametrize("style", list(STYLES))
 def test_the_bass_comes_to_rest_on_the_final_chords_root(style):
     # C G/B Am G F ... ending on C: the walk down invites an inversion, lo-fi swings to the fifth.

@@ -341,3 +341,10 @@ def swung(notes: list[Note], amount: float) -> list[Note]:
     return [
         dataclasses.replace(n, start=moved(n.start), end=max(moved(n.end), moved(n.start) + 1)) for n in notes
     ]
+
+
+def softened(notes: list[Note], touch: float) -> list[Note]:
+    """``notes`` with every velocity scaled by ``touch`` (a style played softly: 1 leaves them)."""
+    if touch == 1.0:
+        return notes
+    return [dataclasses.replace(n, velocity=max(1, round(n.velocity * touch))) for n in notes]
