@@ -67,6 +67,11 @@ def test_a_song_opens_with_a_verse_even_when_the_video_opens_busy():
     assert names[0] == "verse" and "chorus" in names
 
 
+def test_busy_footage_to_the_last_frame_ends_on_a_chorus_and_calm_footage_thins_out():
+    assert _plan([0.9] * 40).sections[-1].name == "chorus"
+    assert _plan([0.3] * 40).sections[-1].name == "outro"
+
+
 def test_steady_footage_still_gets_verses_and_choruses_in_the_pop_order():
     form = _plan([0.3] * 64)
     names = [s.name for s in form.sections if s.name not in ("intro", "outro")]
