@@ -258,7 +258,7 @@ def test_instrument_names_and_presets_reach_the_generated_midi(tmp_path):
     assert vocab.parse_chord(summary["chords"][0]) != vocab.N_ID
     assert summary["settings"]["instrument_names"] == {
         "chords": "String Ensemble 1", "arpeggio": "Vibraphone", "bass": "Synth Bass 1", "drums": "jazz",
-        "melody": "Flute",
+        "melody": "Muted Trumpet",
     }  # fmt: skip
 
 
