@@ -1,6 +1,7 @@
 """Extract per-second video features for one or many videos.
 
-    python -m video2music.features VIDEO_OR_FOLDER... --out DIR [--backend basic|clip] [--jobs N | --ray auto|ADDRESS]
+    python -m video2music.features VIDEO_OR_FOLDER... --out DIR [--backend basic|clip]
+        [--jobs N | --ray auto|ADDRESS]
 
 writes DIR/<name>.npz per video (and, with --muvisync, the MuVi-Sync .lab/.npy files under DIR).
 Folders are searched (not recursively) for mp4, mkv, mov, webm, avi and m4v files. Videos whose
