@@ -169,6 +169,10 @@ def _ray_worker(init_args: tuple) -> Callable[[Job], Outcome]:
     return run_job
 
 
+def _progress(jobs: list[Job]) -> tqdm:
+    return tqdm(total=len(jobs), unit="video", disable=len(jobs) < 2)
+
+
 def run_jobs(jobs: list[Job], workers: int, init_args: tuple, ray: str | None = None) -> list[Outcome]:
     """Run the jobs in ``workers`` processes (in this one when 1), or as tasks on the Ray cluster
     ``ray`` names (``auto`` or an address), with a progress bar over videos. ``init_args`` are
@@ -177,15 +181,15 @@ def run_jobs(jobs: list[Job], workers: int, init_args: tuple, ray: str | None = 
     Interrupted (Ctrl-C), queued videos are cancelled and the workers are stopped; each removes
     its temporary files as it stops.
     """
-    outcomes: list[Outcome] = []
     backend, clip_model, device, threads = init_args
-    with tqdm(total=len(jobs), unit="video", disable=len(jobs) < 2) as bar:
-        if ray is not None:
-            with connect(ray) as cluster:
-                device, gpus = task_device(device, backend == "clip", cluster)
-                make = functools.partial(_ray_worker, (backend, clip_model, device, 1))  # a CPU a task
-                return run_tasks(jobs, make, _lost, gpus=gpus, finished=lambda job, outcome: bar.update())
-        init_args = (backend, clip_model, device or "cpu", threads)
+    if ray is not None:
+        with connect(ray) as cluster, _progress(jobs) as bar:
+            device, gpus = task_device(device, backend == "clip", cluster)
+            make = functools.partial(_ray_worker, (backend, clip_model, device, 1))  # a CPU a task
+            return run_tasks(jobs, make, _lost, gpus=gpus, finished=lambda job, outcome: bar.update())
+    init_args = (backend, clip_model, device or "cpu", threads)
+    outcomes: list[Outcome] = []
+    with _progress(jobs) as bar:
         if workers == 1:
             init_worker(*init_args)
             for job in jobs:

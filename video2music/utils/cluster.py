@@ -21,6 +21,7 @@ import argparse
 import contextlib
 import logging
 import os
+import socket
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ INSTALL = "pip install -e '.[ray]'"
 RETRIES = 3  # runs of a task after its worker died, before its video is given up
 POLL_S = 0.5  # ray.wait returns this often, so Ctrl-C is taken at once
 STOP_WAIT_S = 60.0  # how long cancelled tasks get to remove their staging files
+REACH_S = 10.0  # Ray itself retries an address that does not answer for minutes
+ADVICE = "start it with ray start --head, or give --ray auto for a cluster on this machine"
 
 
 def import_ray():
@@ -78,22 +81,33 @@ def connect(address: str) -> Iterator[Cluster]:
     if ours:
         target = (os.environ.get("RAY_ADDRESS") or "local") if address == "auto" else address
         local = {"include_dashboard": False} if target == "local" else {}
+        if target != "local":
+            _check_reachable(target)
         try:
             # Ray's own lines (its workers' output, its warnings) would break the one-line
             # messages; a task's errors come back with its result instead.
             ray.init(address=target, logging_level=logging.ERROR, log_to_driver=False, **local)
         except (ConnectionError, ValueError) as error:
             reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise UserError(
-                f"cannot join the Ray cluster at {target} ({reason}); start it with ray start --head, "
-                "or give --ray auto for a cluster on this machine"
-            ) from None
+            raise UserError(f"cannot join the Ray cluster at {target} ({reason}); {ADVICE}") from None
     try:
         resources = ray.cluster_resources()
         yield Cluster(int(resources.get("CPU", 0)), int(resources.get("GPU", 0)))
     finally:
         if ours:
             ray.shutdown()  # a cluster started here stops with it: no process is left behind
+
+
+def _check_reachable(address: str) -> None:
+    """A UserError at once when nothing answers at ``address`` (HOST:PORT or ray://HOST:PORT)."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return  # ray.init says what is wrong with it
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=REACH_S).close()
+    except OSError as error:
+        reason = error.strerror or str(error) or type(error).__name__
+        raise UserError(f"cannot reach the Ray cluster at {address} ({reason}); {ADVICE}") from None
 
 
 def task_device(device: str | None, clip: bool, cluster: Cluster) -> tuple[str, int]:
