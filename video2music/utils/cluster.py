@@ -21,7 +21,9 @@ import argparse
 import contextlib
 import logging
 import os
+import signal
 import socket
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -83,10 +85,15 @@ def connect(address: str) -> Iterator[Cluster]:
         local = {"include_dashboard": False} if target == "local" else {}
         if target != "local":
             _check_reachable(target)
+        on_term = signal.getsignal(signal.SIGTERM)
         try:
             # Ray's own lines (its workers' output, its warnings) would break the one-line
             # messages; a task's errors come back with its result instead.
             ray.init(address=target, logging_level=logging.ERROR, log_to_driver=False, **local)
+            if threading.current_thread() is threading.main_thread():
+                # Ray's SIGTERM handler exits at once; the command's own stops as Ctrl-C does,
+                # cancelling the tasks.
+                signal.signal(signal.SIGTERM, on_term)
         except (ConnectionError, ValueError) as error:
             reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise UserError(f"cannot join the Ray cluster at {target} ({reason}); {ADVICE}") from None
