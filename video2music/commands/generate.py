@@ -428,11 +428,13 @@ def _score(
 
     given = {"top_p": args.top_p, "temperature": args.temperature, "emotion_guidance": args.emotion_strength}
     tempo = next(t for t in (args.tempo, chords.tempo if chords else None, AUTO_TEMPO) if t is not None)
+    device = args.device or "cpu"
+    if cluster and device.startswith("cuda"):
+        device = "cpu"  # the models load here only to check the settings; each task has its GPU
     scoring = Scoring(
         args.weights,
         args.regression_weights,
-        # On a cluster the models load here only to check the settings; the tasks choose their device.
-        "cpu" if cluster else args.device or "cpu",
+        device,
         params=dict(
             cut_changes=not args.no_cut_changes,
             **{name: value for name, value in given.items() if value is not None},
