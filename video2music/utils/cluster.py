@@ -97,6 +97,9 @@ def connect(address: str) -> Iterator[Cluster]:
         except (ConnectionError, ValueError) as error:
             reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise UserError(f"cannot join the Ray cluster at {target} ({reason}); {ADVICE}") from None
+        except BaseException:  # Ctrl-C while a local cluster starts: stop what has started
+            ray.shutdown()
+            raise
     try:
         resources = ray.cluster_resources()
         yield Cluster(int(resources.get("CPU", 0)), int(resources.get("GPU", 0)))
