@@ -214,6 +214,27 @@ def test_ctrl_c_cancels_a_ray_batch_and_leaves_no_partial_outputs(ray_module, ex
     assert not any(alive(pid) for pid in started)
 
 
+def test_auto_joins_the_cluster_ray_address_names(ray_module, ray_cluster, examples_dir, tmp_path):
+    address = ray_module.get_runtime_context().gcs_address
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "video2music.features", str(examples_dir), "--out", str(out), "--ray", "auto"],
+        env={**os.environ, "PYTHONPATH": str(ROOT), "RAY_ADDRESS": address},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "3 extracted, 0 skipped (done before), 0 failed" in proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["delayed_start.npz", "fades.npz", "testvideo.npz"]
+    # It ran as a job of this cluster (the cluster's job table, which Ray keeps private), and
+    # leaving it did not stop the cluster.
+    from ray._private.state import jobs
+
+    assert any(job["Entrypoint"].endswith("--ray auto") for job in jobs()), jobs()
+    assert ray_module.cluster_resources().get("CPU") == 2
+
+
 def test_without_ray_the_option_says_how_to_install_it(examples_dir, tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # an import of ray fails, as where it is not installed
     video, out = str(examples_dir / "fades.mp4"), tmp_path / "out"
