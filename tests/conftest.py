@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from footage import speak, write_clip
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -19,44 +20,6 @@ def repo_dir() -> Path:
 def examples_dir() -> Path:
     """The real sample videos: testvideo.mp4 (24 s, hard cuts), fades.mp4 (10 s), delayed_start.mp4."""
     return REPO / "examples"
-
-
-def write_clip(
-    path: Path,
-    frames: list,
-    *,
-    codec: str = "mpeg4",
-    rate: int = 25,
-    times: list[float] | None = None,
-    sar=None,
-    rotation: int | None = None,
-) -> Path:
-    """Encode RGB uint8 frames (H, W, 3) into a real video file with PyAV.
-
-    ``times`` gives each frame's presentation time in seconds (variable frame rate); ``sar`` the
-    sample aspect ratio; ``rotation`` the display-matrix rotation (degrees counter-clockwise).
-    """
-    from fractions import Fraction
-
-    import av
-
-    height, width = frames[0].shape[:2]
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream(codec, rate=rate)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        if times is not None:
-            stream.codec_context.time_base = Fraction(1, 1000)
-        if sar is not None:
-            stream.codec_context.sample_aspect_ratio = Fraction(sar)
-        if rotation is not None:
-            stream.set_display_rotation(rotation)
-        for i, image in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-            if times is not None:
-                frame.pts, frame.time_base = round(times[i] * 1000), Fraction(1, 1000)
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode())
-    return path
 
 
 @pytest.fixture(scope="session")
@@ -79,10 +42,6 @@ def speech_clip(tmp_path_factory) -> Path:
     (``apt-get install espeak-ng``; ``setup.sh --dev`` installs it), and fails under CI=true."""
     import os
     import shutil
-    import subprocess
-    import wave
-
-    import numpy as np
 
     from video2music.audio import mux
 
@@ -91,19 +50,7 @@ def speech_clip(tmp_path_factory) -> Path:
             pytest.fail("espeak-ng is not installed (CI must run the speech tests)")
         pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
     folder = tmp_path_factory.mktemp("speech")
-    parts = []
-    for index, sentence in enumerate(SPEECH):
-        path = folder / f"part{index}.wav"
-        subprocess.run(["espeak-ng", "-s", "165", "-w", str(path), sentence], check=True, timeout=60)
-        with wave.open(str(path)) as part:
-            rate = part.getframerate()
-            parts.append(np.frombuffer(part.readframes(part.getnframes()), dtype="<i2"))
-    voice = np.concatenate([parts[0], np.zeros(int(SPEECH_GAP * rate), np.int16), parts[1]])
-    with wave.open(str(folder / "voice.wav"), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(voice.tobytes())
+    speak(folder / "voice.wav", SPEECH, SPEECH_GAP)
     clip = folder / "talk.mp4"
     mux.mux_into(REPO / "examples" / "fades.mp4", folder / "voice.wav", clip)
     return clip

@@ -10,9 +10,9 @@ from __future__ import annotations
 from fractions import Fraction
 
 import av
-import cv2
 import numpy as np
 import pytest
+from footage import texture
 
 from video2music.features import VideoFeatures, extract
 from video2music.features.pace import CUT_WEIGHT, PaceTracker, cut_rate, pace_from
@@ -22,27 +22,17 @@ PAN_SPEEDS = (0, 20, 80, 240)  # px/s
 STILL = 0.005  # widths/s: what a scene that does not move reads, codec noise included
 
 
-def texture(width: int, seed: int) -> np.ndarray:
-    """A scene with detail at several scales (fine grain to broad shapes), RGB uint8."""
-    rng = np.random.default_rng(seed)
-    image = np.zeros((HEIGHT, width, 3), np.float32)
-    for sigma, weight in ((2, 0.4), (6, 0.35), (20, 0.25)):
-        layer = cv2.GaussianBlur(rng.normal(0, 1, (HEIGHT, width, 3)).astype(np.float32), (0, 0), sigma)
-        image += weight * layer / layer.std()
-    return np.clip(128 + 45 * image, 0, 255).astype(np.uint8)
-
-
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory, make_clip) -> dict[str, VideoFeatures]:
     folder = tmp_path_factory.mktemp("pace")
     count = SECONDS * RATE
     frames = {}
     for speed in PAN_SPEEDS:
-        scene = texture(WIDTH + speed * SECONDS + 1, seed=1)
+        scene = texture(WIDTH + speed * SECONDS + 1, HEIGHT, seed=1)
         frames[f"pan{speed}"] = [
             np.ascontiguousarray(scene[:, round(speed * i / RATE) :][:, :WIDTH]) for i in range(count)
         ]
-    still = texture(WIDTH, seed=2).astype(np.float32)
+    still = texture(WIDTH, HEIGHT, seed=2).astype(np.float32)
     frames["fade"] = [(still * (1 - 0.8 * i / (count - 1))).astype(np.uint8) for i in range(count)]
     # The first frame of each second 70% brighter (the pair MuVi-Sync's motion samples), and one
     # in the middle lifted by 40 levels.
@@ -51,7 +41,7 @@ def clips(tmp_path_factory, make_clip) -> dict[str, VideoFeatures]:
     frames["flash"] = [
         np.clip(still * gain + lift, 0, 255).astype(np.uint8) for gain, lift in zip(gains, lifts, strict=True)
     ]
-    frames["cuts"] = [texture(WIDTH, seed=10 + shot) for shot in range(6) for _ in range(RATE)]
+    frames["cuts"] = [texture(WIDTH, HEIGHT, seed=10 + shot) for shot in range(6) for _ in range(RATE)]
     return {
         name: extract(make_clip(folder / f"{name}.mp4", images, codec="libx264", rate=RATE))
         for name, images in frames.items()
@@ -94,7 +84,7 @@ def test_the_pairs_across_a_cut_are_what_is_left_out(clips, tmp_path, make_clip)
     """Fed the cut clip's frames, the tracker reads movement at every cut unless it is told the cuts."""
     path = make_clip(
         tmp_path / "cuts.mp4",
-        [texture(WIDTH, seed=10 + shot) for shot in range(3) for _ in range(RATE)],
+        [texture(WIDTH, HEIGHT, seed=10 + shot) for shot in range(3) for _ in range(RATE)],
         codec="libx264",
         rate=RATE,
     )
@@ -151,7 +141,7 @@ def test_features_keep_pace_on_disk_and_older_files_load_without_it(clips, tmp_p
 def test_times_that_step_back_measure_nothing_across_the_step():
     """A damaged file's frame times can go backwards; no pair spans the step, and every second
     still gets a value."""
-    scene = texture(WIDTH + 200, seed=3)
+    scene = texture(WIDTH + 200, HEIGHT, seed=3)
     times = [i / RATE for i in range(30)] + [0.9 + i / RATE for i in range(40)]  # back by 0.3 s at 1.2 s
     tracker = PaceTracker(Fraction(1), RATE)
     for i, time in enumerate(times):

@@ -56,6 +56,15 @@ def test_a_single_cut_does_not_start_a_section_but_a_sustained_change_does():
     assert 24 in {s.first_bar for s in shifted.sections}
 
 
+def test_a_song_opens_with_a_verse_even_when_the_video_opens_busy():
+    # Busy from the start, a calm stretch, busy again: by energy alone the body would open with a
+    # chorus and hold nothing but choruses around one quiet section.
+    form = _plan([0.6] * 28 + [0.1] * 12 + [0.55] * 24)
+    names = [s.name for s in form.sections if s.name not in ("intro", "outro")]
+    assert names[0] == "verse" and "chorus" in names
+    assert form.sections[-1].name == "outro"
+
+
 def test_steady_footage_still_gets_verses_and_choruses_in_the_pop_order():
     form = _plan([0.3] * 64)
     names = [s.name for s in form.sections if s.name not in ("intro", "outro")]

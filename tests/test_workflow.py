@@ -123,6 +123,9 @@ def test_edited_chords_rerender_over_the_same_dynamics_and_cuts(sample_take, tmp
     rerendered = json.loads((out / "testvideo.json").read_text())
     assert rerendered["note_density"] == summary["note_density"]
     assert rerendered["grid"]["cut_steps"] == summary["grid"]["cut_steps"]
+    # The tempo the video chose comes back with the chords (no --tempo given either time).
+    assert summary["settings"]["tempo_chosen"] == "auto"
+    assert rerendered["settings"]["tempo"] == summary["settings"]["tempo"] != 120
     assert rerendered["settings"]["chords_from"] == str(edited)
     assert rerendered["composer"] == composer(out / "testvideo.musicxml") == COMPOSER  # the JSON's
 

@@ -118,7 +118,8 @@ class Analysis:
 @dataclass(frozen=True)
 class Master:
     """What pass two does to every frame: ``gain``, the limiter's gain at each hop edge (None:
-    no limiting), and a fade to silence over the last ``fade`` of ``frames`` frames."""
+    no limiting), and a fade to silence over the last ``fade`` of ``frames`` frames (a squared
+    ramp)."""
 
     gain: float
     frames: int
@@ -136,7 +137,7 @@ class Master:
         fade_from = self.frames - self.fade
         if self.fade and start + len(samples) > fade_from:
             ramp = np.clip((self.frames - positions) / self.fade, 0.0, 1.0)
-            samples *= ramp[:, None]
+            samples *= np.square(ramp)[:, None]  # a decay: most of the drop early, silence at the end
         return samples
 
 

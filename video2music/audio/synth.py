@@ -60,8 +60,12 @@ RING_OUT_DB = -60.0  # the tail ends when a block's peak is this far under the l
 RENDER_GAIN = 0.2
 LOUDNESS_RANGE = (-40.0, -6.0)
 UNNORMALISED_GAIN = 4.0  # with no loudness target: the synth's own level, less RENDER_GAIN's headroom
-FADE = 0.01  # seconds: the least fade at the end, so a render cut short ends without a click
-TAIL_FADE = 1.0  # seconds: at most this much of what sounds after the last event is faded out
+FADE = 0.01  # seconds: the fade at the end of a render that rang out, so it ends without a click
+# A render cut to the picture's length fades what sounds after the last event, CUT_FADE to
+# TAIL_FADE seconds of it: on the master's squared ramp its final 50 ms lie 30 dB and more
+# under the music, so the last chord dies away on the last frame instead of stopping.
+CUT_FADE = 0.3
+TAIL_FADE = 1.0
 # The room: a medium hall, its highs damped, wide; its level and the chorus's are what each
 # track's send (CC91, CC93) is scaled by.
 REVERB = {"roomsize": 0.6, "damping": 0.4, "width": 0.8, "level": 0.5}
@@ -226,12 +230,12 @@ class _Render:
 
     def fade(self, frames: int) -> int:
         """Frames faded out at the end of a render ``frames`` long: FADE seconds of one that rang
-        out; of one cut to a duration, what still sounds after the last event, up to TAIL_FADE
-        seconds (a reverb the video's end cuts short fades rather than stops)."""
-        shortest = round(FADE * SAMPLE_RATE)
+        out; of one cut to a duration, what still sounds after the last event, CUT_FADE to
+        TAIL_FADE seconds (a reverb the video's end cuts short fades rather than stops)."""
         if self.length is None:
-            return min(frames, shortest)
-        return min(frames, max(shortest, min(round(TAIL_FADE * SAMPLE_RATE), frames - self.last)))
+            return min(frames, round(FADE * SAMPLE_RATE))
+        tail = min(round(TAIL_FADE * SAMPLE_RATE), frames - self.last)
+        return min(frames, max(round(CUT_FADE * SAMPLE_RATE), tail))
 
     def blocks(self, progress_bars: bool = False) -> Iterator[np.ndarray]:
         """The render as (n, 2) float blocks (full scale 1) at RENDER_GAIN, before the master."""

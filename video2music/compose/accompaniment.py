@@ -4,12 +4,14 @@ Every part reads the per-beat controls (``compose.texture.Beats``: texture, leve
 the voicings of ``compose.voicing``; the style (``compose.styles``) picks the figure:
 
 * pad: ``held`` chords (a tone two chords share tied over, no note longer than two bars),
-  ``swell`` (held, with an expression swell through each chord), ``stabs`` (short chords on beat
-  1 and the "and" of 3) or ``strum`` (eighth-note strums, down and up, each chord rolled);
+  ``swell`` (held, its voices entering from the bottom up a beat apart, with an expression
+  swell through each chord), ``stabs`` (short chords on beat 1 and the "and" of 3), ``pulse``
+  (short chords on the off-beat eighths, as house music pumps) or ``strum`` (eighth-note strums,
+  down and up, each chord rolled);
 * arpeggio: ``broken`` (by the density level: half notes, quarters, broken eighths, up-and-down
   eighths, sixteenths), ``sparse`` (the top tones on beats 1 and 3, and the "and" of 3 when busy),
-  ``sixteenths`` (up and down), ``ostinato`` (root, fifth, octave, fifth in eighths, low) or
-  ``picked`` (a fingerpicked eighth-note pattern, thumb on the beat);
+  ``sixteenths`` (four tones rising, again and again), ``ostinato`` (root, fifth, octave, fifth
+  in eighths, low) or ``picked`` (a fingerpicked eighth-note pattern, thumb on the beat);
 * bass: ``pop`` (roots and fifths, busier with the level, octaves in a chorus), ``swung`` (the root
   on 1 and the fifth on the "and" of 3), ``octaves`` (eighths between the root and its octave) or
   ``long`` (a root for each chord, with the octave in a chorus).
@@ -54,8 +56,12 @@ def pad_part(
         return _stabs(spans, pads, beats), []
     if style.pad == "strum":
         return _strums(spans, pads, beats), []
+    if style.pad == "pulse":
+        return _pulses(spans, pads, beats), []
     notes = _held(spans, pads, beats)
-    return notes, _swells(spans, pads, beats) if style.pad == "swell" else []
+    if style.pad == "swell":
+        return _unfolded(notes), _swells(spans, pads, beats)
+    return notes, []
 
 
 def _playing(spans: list[ChordSpan], pads: list[tuple[int, ...] | None], beats: Beats):
@@ -70,7 +76,9 @@ def _held(spans: list[ChordSpan], pads: list[tuple[int, ...] | None], beats: Bea
     longest = MAX_PAD_BEATS * TICKS_PER_BEAT
     previous_end = -1
     for span, pad in _playing(spans, pads, beats):
-        if span.start != previous_end:
+        # The final chord is struck afresh: it is the cadence's arrival, and it holds on to the
+        # picture's end, which a tone tied into it would stretch past two bars.
+        if span.start != previous_end or span is spans[-1]:
             held = {}
         vel = beats.velocity(span.start // TICKS_PER_BEAT, -8)  # a pad sits under the rest
         sounding: dict[int, int] = {}
@@ -94,6 +102,35 @@ def _restruck(notes: list[Note], longest: int) -> list[Note]:
         for start in range(note.start, note.end, longest):
             out.append(dataclasses.replace(note, start=start, end=min(start + longest, note.end)))
     return out
+
+
+def _unfolded(notes: list[Note]) -> list[Note]:
+    """The notes struck together entering one by one from the lowest, a beat apart (strings that
+    unfold a chord), each still ending where it did and sounding at least an eighth."""
+    struck: dict[int, list[int]] = {}
+    for index, note in enumerate(notes):
+        struck.setdefault(note.start, []).append(index)
+    out = list(notes)
+    for indices in struck.values():
+        for rank, index in enumerate(sorted(indices, key=lambda i: notes[i].pitch)):
+            note = notes[index]
+            start = min(note.start + rank * TICKS_PER_BEAT, max(note.start, note.end - EIGHTH))
+            out[index] = dataclasses.replace(note, start=start)
+    return out
+
+
+def _pulses(spans: list[ChordSpan], pads: list[tuple[int, ...] | None], beats: Beats) -> list[Note]:
+    """Short chords on the "and" of every beat (of 2 and 4 only at the calmest level)."""
+    notes = []
+    for span, pad in _playing(spans, pads, beats):
+        for beat in beats_of(span):
+            if int(beats.levels[beat]) == 0 and int(beats.pattern[beat]) % 2 == 0:
+                continue
+            start = beat * TICKS_PER_BEAT + EIGHTH
+            if start < span.end:
+                vel = beats.velocity(beat, -6)
+                notes += [Note(p, start, min(start + EIGHTH, span.end), vel) for p in pad]
+    return notes
 
 
 def _swells(
@@ -175,8 +212,8 @@ def _figure(style: Style, level: int, place: int) -> tuple[int, int, str, int] |
         if place == 0 or place == 2:
             return (1 if level < 2 or place == 0 else 2), 3, "updown", 1
         return None
-    if style.arpeggio == "sixteenths":
-        return (4 if level >= 1 else 2), 5, "updown", 1
+    if style.arpeggio == "sixteenths":  # a synth's rising arpeggio, not pop's up-and-down
+        return (4 if level >= 1 else 2), 4, "up", 1
     if style.arpeggio == "ostinato":
         return (2 if level >= 1 else 1), 3, "ostinato", 1
     if style.arpeggio == "picked":
@@ -251,7 +288,12 @@ def bass_part(spans: list[ChordSpan], beats: Beats, style: Style) -> list[Note]:
     for span in spans:
         if span.chord == vocab.N_ID:
             continue
+        final = span is spans[-1]
         bass = voicing.bass_note(span.chord, previous, inversions, changes)
+        if final:  # the piece comes to rest on the chord's root
+            bass -= (bass - vocab.chord_root(span.chord)) % 12
+            bass += 12 if bass < voicing.BASS_RANGE[0] else 0
+        held = final and span.end - span.start <= MAX_PAD_BEATS * TICKS_PER_BEAT  # one note to the end
         changes += 1
         inversions += bass % 12 != vocab.chord_root(span.chord)
         root = bass - (bass - vocab.chord_root(span.chord)) % 12
@@ -262,7 +304,7 @@ def bass_part(spans: list[ChordSpan], beats: Beats, style: Style) -> list[Note]:
             "octave": root + 12,
         }
         onsets: list[tuple[int, int, int]] = []
-        for beat in beats_of(span):
+        for beat in beats_of(span) if not held else ():
             texture = beats.texture(beat)
             figure = _bass_figure(
                 style, int(beats.levels[beat]), int(beats.pattern[beat]), texture.octave_bass

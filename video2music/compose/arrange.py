@@ -250,6 +250,8 @@ def arrange(
         notes = drum_rules.drum_part(
             feels, levels, beats.pattern, starts, final, beats.velocity, builds, style.drums, cut_beats
         )
+        if instruments.drums == drum_rules.ORCHESTRAL_KIT:
+            notes = drum_rules.for_orchestra(notes, key.tonic)
         parts.append(Part("Drums", drum_rules.DRUM_CHANNEL, instruments.drums, notes=notes))
     for part in parts:
         part.notes = swung(part.notes, style.swing)

@@ -17,7 +17,8 @@ Steps (``plan_form``):
    bars is two sections (the first four bars long), a shorter one a single section. A 2-minute
    video gets 6-10 sections.
 3. Names from energy. The sections between intro and outro that are more intense than the middle
-   of their range become choruses, the others verses; where the footage hardly changes
+   of their range become choruses, the others verses (the first of three or more is a verse: a
+   song's body opens with one); where the footage hardly changes
    (``STEADY_SPREAD``), the pop order verse-chorus-verse-chorus-bridge-chorus is used instead, so
    a steady video still gets a song. Neighbours of one name are joined. Once two choruses have
    been heard, one quiet section becomes a bridge (or a break where it is the quietest part); a
@@ -161,6 +162,8 @@ def _names(energies: np.ndarray) -> list[str]:
         return [STEADY_ORDER[i % len(STEADY_ORDER)] for i in range(len(energies))]
     middle = (energies.max() + energies.min()) / 2
     names = ["chorus" if e > middle else "verse" for e in energies]
+    if len(names) >= 3 and names[0] == "chorus":
+        names[0] = "verse"  # a song's body opens with a verse
     choruses, bridged, quietest = 0, False, float(energies.min())
     for i, name in enumerate(names):
         if name == "chorus":

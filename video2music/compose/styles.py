@@ -11,10 +11,10 @@ style      pad                   arpeggio            bass          drums        
 pop        held chords           broken, by density  roots, fifths pop kit      0     62-150
 lo-fi      stabs on 1 and the    sparse quarters     root, swung   boom-bap,    0.6   70-92
            "and" of 3                                 fifth         soft
-electronic held chords           sixteenths          octave        four on the  0     116-132
+electronic off-beat pulses       sixteenths          octave        four on the  0     116-132
                                                      eighths       floor
 cinematic  held chords that      ostinato eighths    long roots    toms, rolls  0     60-104
-           swell                                                   (no kit)
+           unfold and swell                                        (no kit)
 acoustic   strummed eighths      fingerpicked        roots, fifths brushes      0.2   72-120
 ========== ===================== =================== ============= ============ ===== ==========
 
@@ -36,7 +36,7 @@ class Style:
     """How a preset plays (see the module's table)."""
 
     name: str
-    pad: str  # "held", "stabs", "swell" or "strum"
+    pad: str  # "held", "stabs", "pulse", "swell" or "strum"
     arpeggio: str  # "broken", "sparse", "sixteenths", "ostinato" or "picked"
     bass: str  # "pop", "swung", "octaves" or "long"
     drums: str  # "pop", "boom-bap", "four", "cinematic" or "brush"
@@ -51,7 +51,7 @@ STYLES = {
         tempo_range=(70.0, 92.0),
     ),
     "electronic": Style(
-        "electronic", pad="held", arpeggio="sixteenths", bass="octaves", drums="four",
+        "electronic", pad="pulse", arpeggio="sixteenths", bass="octaves", drums="four",
         tempo_range=(116.0, 132.0),
     ),
     "cinematic": Style(
