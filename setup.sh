@@ -3,7 +3,7 @@
 # the package with its dependencies at the versions constraints.txt pins (setup.cfg states the
 # compatible ranges). Safe to rerun: each step is skipped once done.
 #   bash setup.sh         what generate.py needs
-#   bash setup.sh --dev   also the test tools, the web app, a browser for its tests and MuseScore 3
+#   bash setup.sh --dev   also the test tools, the web app, Ray (--ray), a browser for its tests and MuseScore 3
 set -euo pipefail
 cd "$(dirname "$0")"
 extras=""
@@ -11,7 +11,7 @@ extras=""
 # per render), and FluidR3_GM, the fallback (soundfonts/README.md).
 packages=(libfluidsynth3 musescore-general-soundfont-lossless fluid-soundfont-gm libgl1 libglib2.0-0)
 if [ "${1:-}" = "--dev" ]; then
-  extras="[dev,app]"
+  extras="[dev,app,ray]"
   packages+=(chromium chromium-driver espeak-ng)  # espeak-ng speaks the test clips' voice-over
   packages+=(musescore3)  # the lead-sheet test opens the pages in MuseScore, as a musician would
   packages+=(musescore-general-soundfont)  # the SF3, for the test that this FluidSynth reads it

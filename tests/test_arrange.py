@@ -143,10 +143,12 @@ def test_voice_leading_holds_common_tones_and_never_leaps_past_an_octave(chords,
         assert {tones[0], tones[1]} <= {p % 12 for p in voicing} <= set(tones)  # root and third always
     for before, after in itertools.pairwise(voicings):
         assert max(abs(a - b) for a, b in zip(before, after, strict=True)) <= 12
-    for span in music.spans[1:]:  # a held tone is tied over the change, unless it has rung two bars
+    for span in music.spans[1:-1]:  # a held tone is tied over the change, unless it has rung two bars
         struck = {n.pitch for n in pad if n.start == span.start}
         previous = {n.pitch for n in pad if n.end == span.start and span.end - n.start <= 8 * TICKS_PER_BEAT}
         assert not struck & previous
+    final = music.spans[-1]  # the final chord arrives struck afresh, every voice
+    assert len({n.pitch for n in pad if n.start == final.start}) == 3
 
 
 def _sounding(notes, tick: int) -> list[int]:
@@ -396,9 +398,45 @@ def test_every_style_has_instruments_and_parts_can_be_changed_on_top():
     assert Instruments.preset("pop") == Instruments()
     for name in set(PRESETS) - {"pop"}:
         assert Instruments.preset(name) != Instruments()
-    assert Instruments.parse("drums=standard", preset="Electronic") == Instruments(89, 80, 38, 0)
+    assert Instruments.parse("drums=standard", preset="Electronic") == Instruments(89, 80, 38, 0, 81)
     with pytest.raises(UserError, match="did you mean lo-fi"):
         Instruments.preset("lofi")
+
+
+def test_lo_fi_is_played_softly():
+    form = form_of(("verse", 4), ("chorus", 4))
+    loudest = {}
+    for name in ("pop", "lo-fi"):
+        music = arrange([1, 1, 6, 6] * 4, 14.0, 0.6, form=form, style=STYLES[name])
+        loudest[name] = max(n.velocity for part in music.parts for n in part.notes)
+    assert loudest["lo-fi"] <= 96 < loudest["pop"]
+
+
+@pytest.mark.parametrize("style", list(STYLES))
+def test_the_bass_comes_to_rest_on_the_final_chords_root(style):
+    # C G/B Am G F ... ending on C: the walk down invites an inversion, lo-fi swings to the fifth.
+    chords = vocab.parse_progression("C C G G Am Am G G F F G G C C")
+    music = arrange(chords, 12.0, 0.3, "C major", form=full(7), style=STYLES[style])
+    final = music.spans[-1]
+    last = [n for n in music.part("Bass").notes if n.start >= final.start]
+    assert [n.pitch % 12 for n in last][:1] == [0] and len({n.pitch for n in last}) == 1, style
+    assert max(n.end for n in last) == final.end  # held to the end, not a fifth left alone
+
+
+@pytest.mark.parametrize("key", ["D major", "Bb minor", "F major"])
+def test_the_orchestral_kit_plays_timpani_in_the_key_and_concert_cymbals(key):
+    form = form_of(("intro", 2), ("verse", 4), ("chorus", 4), ("outro", 2))
+    music = arrange(
+        [1, 1, 6, 6, 4, 4, 5, 5] * 3, 12.0, 0.3, key, form=form, style=STYLES["cinematic"],
+        instruments=Instruments.preset("cinematic"),
+    )  # fmt: skip
+    pitches = [n.pitch for n in music.part("Drums").notes]
+    tonic = vocab.parse_key(key).tonic
+    timpani = {p for p in pitches if 41 <= p <= 53}
+    assert timpani and {p % 12 for p in timpani} <= {tonic, (tonic + 7) % 12}
+    assert 57 in pitches and 59 in pitches  # the crash and the roll on concert cymbals
+    pop_kit = arrange([1, 1, 6, 6, 4, 4, 5, 5] * 3, 12.0, 0.3, key, form=form, style=STYLES["cinematic"])
+    assert CRASH in {n.pitch for n in pop_kit.part("Drums").notes}  # another kit keeps GM's drums
 
 
 def test_write_midi_never_replaces_a_file_unless_asked(tmp_path):
@@ -426,14 +464,14 @@ def test_phrases_swell_and_every_part_spans_a_wide_range_of_velocities():
     assert min(middle) > max(start)
 
 
-def test_every_part_has_its_reverb_and_chorus_sends_in_the_file(tmp_path):
+def test_every_part_has_its_volume_and_its_reverb_and_chorus_sends_in_the_file(tmp_path):
     from video2music.compose.melody import MelodyNote
 
     melody = [MelodyNote(67 + i % 5, 8 * i, 8 * i + 6) for i in range(10)]
     path = write_midi(arrange(PROGRESSION, 10.0, 0.2, melody=melody), tmp_path / "sends.mid")
     sends = {
         track.name: {
-            m.control: m.value for m in track if m.type == "control_change" and m.control in (91, 93)
+            m.control: m.value for m in track if m.type == "control_change" and m.control in (7, 91, 93)
         }
         for track in mido.MidiFile(path).tracks[1:]
     }
@@ -444,3 +482,5 @@ def test_every_part_has_its_reverb_and_chorus_sends_in_the_file(tmp_path):
     assert max(reverb["Bass"], reverb["Drums"]) < min(reverb["Chords"], reverb["Melody"], reverb["Arpeggio"])
     assert chorus["Bass"] == chorus["Drums"] == 0 < chorus["Arpeggio"] < chorus["Chords"]
     assert chorus["Melody"] > 0
+    volume = {name: cc[7] for name, cc in sends.items()}  # the lead on top of the mix
+    assert volume.pop("Melody") == 127 and set(volume.values()) == {100}

@@ -52,7 +52,8 @@ def test_ctrl_c_stops_a_parallel_batch_promptly(examples_dir, tmp_path):
     proc = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
-        while not list(out.glob("*.npz")) and time.monotonic() < deadline and proc.poll() is None:
+        # A finished file, not the hidden temporary one a video is being written to.
+        while not list(out.glob("clip*.npz")) and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.05)
         workers = _workers(proc.pid)
         os.killpg(proc.pid, signal.SIGINT)
@@ -65,9 +66,9 @@ def test_ctrl_c_stops_a_parallel_batch_promptly(examples_dir, tmp_path):
     assert proc.returncode == 130, err
     assert err.strip().splitlines()[-1] == "interrupted" and "Traceback" not in err, err
     assert took < 5, f"{took:.1f} s from Ctrl-C to exit"
-    done = sorted(p.name for p in out.glob("*.npz"))
+    done = sorted(p.name for p in out.glob("clip*.npz"))
     assert 1 <= len(done) <= 3, done  # at most the videos already being extracted finished
-    assert [p.name for p in out.iterdir() if p.suffix != ".npz"] == []  # no temporary files left
+    assert sorted(p.name for p in out.iterdir()) == done  # no temporary files left
     assert len(workers) == 2 and not any(alive(pid) for pid in workers)
     for name in done:
         assert VideoFeatures.load(out / name).T == 24

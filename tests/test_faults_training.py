@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 
@@ -151,6 +152,25 @@ def test_a_full_disk_is_one_line_and_leaves_no_run_folder(data, tmp_path, capsys
     line = one_error_line(capsys, train_main(argv(data, run, "--epochs", "1")))
     assert f"cannot write {run / 'options.json'} (No space left on device)" in line
     assert not run.exists()
+
+
+def test_a_disk_that_fills_while_a_checkpoint_is_written_is_one_line(data, tmp_path, capsys, monkeypatch):
+    import errno
+
+    from video2music.model import checkpoint
+
+    class Full(io.BytesIO):
+        def write(self, data) -> int:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def full(path, mode="r", *args, **kwargs):  # every checkpoint the run writes, as it writes it
+        return Full() if "w" in mode else open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoint, "open", full, raising=False)
+    run = tmp_path / "run"
+    line = one_error_line(capsys, train_main(argv(data, run, "--epochs", "1")))
+    assert f"cannot write {run / 'best.pt'} (No space left on device)" in line
+    assert not (run / "best.pt").exists() and not list(run.glob(".*best*"))  # no half-written file
 
 
 def test_missing_data_is_refused_before_torch_loads(tmp_path):

@@ -36,8 +36,11 @@ def test_a_two_minute_video_gets_a_song_whose_boundaries_follow_the_changes():
     intensity = [0.15] * 16 + [0.6] * 16 + [0.15] * 12 + [0.6] * 16
     form = _plan(intensity)
     assert 4 <= len(form.sections) <= 10
-    assert form.sections[0].name == "intro" and form.sections[-1].name == "outro"
+    # It ends busy: on a chorus, not an outro that would thin out under the busiest footage.
+    assert form.sections[0].name == "intro" and form.sections[-1].name == "chorus"
     assert sum(s.bars for s in form.sections) == 60 and form.bars == 60
+    calm_end = _plan(intensity + [0.15] * 12)
+    assert calm_end.sections[-1].name == "outro"  # calm again at the end: it thins out
     starts = {s.first_bar for s in form.sections}
     assert {16, 32, 44} <= starts  # the three sustained changes start sections
     for section in form.sections:
@@ -54,6 +57,19 @@ def test_a_single_cut_does_not_start_a_section_but_a_sustained_change_does():
     assert 21 not in {s.first_bar for s in with_cut.sections}
     shifted = _plan(intensity, emotion=[CALM] * 24 + [BUSY] * 24)
     assert 24 in {s.first_bar for s in shifted.sections}
+
+
+def test_a_song_opens_with_a_verse_even_when_the_video_opens_busy():
+    # Busy from the start, a calm stretch, busy again: by energy alone the body would open with a
+    # chorus and hold nothing but choruses around one quiet section.
+    form = _plan([0.6] * 28 + [0.1] * 12 + [0.55] * 24)
+    names = [s.name for s in form.sections if s.name not in ("intro", "outro")]
+    assert names[0] == "verse" and "chorus" in names
+
+
+def test_busy_footage_to_the_last_frame_ends_on_a_chorus_and_calm_footage_thins_out():
+    assert _plan([0.9] * 40).sections[-1].name == "chorus"
+    assert _plan([0.3] * 40).sections[-1].name == "outro"
 
 
 def test_steady_footage_still_gets_verses_and_choruses_in_the_pop_order():

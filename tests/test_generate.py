@@ -301,6 +301,14 @@ def test_chords_change_on_scene_cuts(sample_features):
                     assert np.abs(changes - cut).min() <= grid.seconds_per_beat / 2 + 1e-3
 
 
+def test_without_a_key_the_primer_names_it(sample_features):
+    v2m = Video2Music.from_pretrained("debug")
+    for primer, key in (("F#m D A E", "F# minor"), ("C G Am F", "C major"), ("Bbm Gb Db Ab", "Bb minor")):
+        result = v2m.generate(SAMPLE, features=sample_features, primer=primer, seed=1, melody=False)
+        assert result.key.name == key
+        assert result.chord_timeline()[0][3] == primer.split()[0]  # played as typed, in that key
+
+
 def test_the_primer_gives_way_at_scene_cuts(sample_features):
     # The sample's cuts at 1 s and 6 s fall in the primer's four bars at 96 bpm (steps 1 and 5):
     # each starts the primer's next chord, which then lasts its bar; the model goes on after.

@@ -173,6 +173,16 @@ def test_same_seed_same_melody_and_the_form_decides_what_repeats(shipped):
     assert np.median(chorus) > np.median(verse)
 
 
+def test_before_an_outro_the_tune_ends_on_a_held_chord_tone(shipped):
+    chords = LOOP * 6  # 24 bars: verse 8, chorus 8, outro 8 (silent)
+    form = form_of(("verse", 8), ("chorus", 8), ("outro", 8))
+    grid, notes = compose(shipped, chords, form, seed=5)
+    assert notes and max(n.end for n in notes) <= 16 * BAR  # the outro does not sing
+    last = notes[-1]
+    assert last.start == 15 * BAR and last.end == 16 * BAR  # the chorus's last bar, held
+    assert last.pitch % 12 in vocab.chord_pitch_classes(chords[2 * 15])
+
+
 def test_the_melody_follows_pop_statistics(shipped, tmp_path):
     """Over several loops, keys, tempos and seeds the written melody lands in the issue's targets."""
     progressions = ["C C Am Am F F G G", "Am Am F F C C G G", "F F G G Em Em Am Am"]

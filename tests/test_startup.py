@@ -42,9 +42,17 @@ def test_ctrl_c_while_a_command_still_loads_is_one_line(tmp_path):
     import time
 
     video = ROOT / "examples" / "testvideo.mp4"
-    # The interpreter is up within 0.1 s even on a busy machine; the imports take a second or more,
-    # and the run itself three.
-    for delay in (0.3, 0.6, 0.9, 1.2):
+
+    def importing(pid: int) -> bool:
+        """The command has its first library's extension loaded: the interpreter is up (a signal
+        in CPython's own start-up is lost there) and the imports have begun."""
+        try:
+            return "site-packages" in Path(f"/proc/{pid}/maps").read_text()
+        except OSError:
+            return False
+
+    # The imports take a second or more from there, and the run itself three.
+    for delay in (0.0, 0.3, 0.6, 0.9):
         proc = subprocess.Popen(
             [sys.executable, str(ROOT / "generate.py"), "--video", str(video), "--out", str(tmp_path)],
             stdout=subprocess.DEVNULL,
@@ -52,6 +60,9 @@ def test_ctrl_c_while_a_command_still_loads_is_one_line(tmp_path):
             text=True,
             cwd=ROOT,
         )
+        deadline = time.monotonic() + 20
+        while not importing(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
         time.sleep(delay)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)

@@ -22,6 +22,7 @@ FluidR3_GM (package fluid-soundfont-gm), then the small ``TimGM6mb.sf2`` that pr
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import importlib.util
 import logging
@@ -371,10 +372,20 @@ def _ring_out(synth, loudest: float) -> Iterator[np.ndarray]:
             return
 
 
+@functools.cache
+def _seed_dither() -> None:
+    """FluidSynth fills its 16-bit dither table from C's ``rand()`` when a process makes its first
+    synthesizer; anything that drew from ``rand()`` before (a Ray worker does) would change the
+    last bits of every WAV. ``srand(1)`` is the state ``rand()`` starts in, so every process,
+    a Ray worker too, renders the same WAV for the same seed."""
+    ctypes.CDLL(None).srand(1)
+
+
 def _new_synth(fluidsynth, cores: int = 1):
     """A synthesizer at RENDER_GAIN that loads an instrument's samples only when a track selects
     it (a render reads a handful of a bank's 128 instruments, and an SF3's need decoding) and
     plays its voices on ``cores`` threads."""
+    _seed_dither()
     settings = {"synth.dynamic-sample-loading": 1, "synth.cpu-cores": cores}
     return fluidsynth.Synth(gain=RENDER_GAIN, samplerate=float(SAMPLE_RATE), **settings)
 

@@ -1,6 +1,7 @@
 """Extract per-second video features for one or many videos.
 
-    python -m video2music.features VIDEO_OR_FOLDER... --out DIR [--backend basic|clip] [--jobs N]
+    python -m video2music.features VIDEO_OR_FOLDER... --out DIR [--backend basic|clip]
+        [--jobs N | --ray auto|ADDRESS]
 
 writes DIR/<name>.npz per video (and, with --muvisync, the MuVi-Sync .lab/.npy files under DIR).
 Folders are searched (not recursively) for mp4, mkv, mov, webm, avi and m4v files. Videos whose
@@ -20,6 +21,7 @@ from pathlib import Path
 from video2music.features.batch import plan_jobs, run_jobs
 from video2music.features.clip import DEFAULT_CLIP_MODEL, check_clip_model
 from video2music.features.extract import BACKENDS
+from video2music.utils.cluster import add_ray_option, import_ray
 from video2music.utils.errors import ArgumentParser, UserError, cli_main
 from video2music.utils.video_io import find_videos
 
@@ -44,8 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_CLIP_MODEL,
         help=f"Hugging Face model name (cached) or a local folder (default {DEFAULT_CLIP_MODEL})",
     )
-    parser.add_argument("--device", default="cpu", help="torch device for the CLIP backend (default cpu)")
-    parser.add_argument("--jobs", type=int, default=1, help="videos processed in parallel (default 1)")
+    parser.add_argument(
+        "--device",
+        help="torch device for the CLIP backend (default cpu; with --ray, a GPU per worker where the "
+        "cluster has them)",
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="videos processed in parallel on this machine (default 1)"
+    )
+    add_ray_option(parser)
     parser.add_argument("--overwrite", action="store_true", help="extract again and replace existing outputs")
     parser.add_argument(
         "--muvisync", action="store_true", help="also write the MuVi-Sync .lab/.npy layout under --out"
@@ -58,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.jobs < 1:
         raise UserError(f"--jobs must be at least 1, not {args.jobs}")
+    if args.ray:
+        import_ray()  # said at once when it is missing
+    if args.ray and args.jobs != 1:
+        raise UserError("--jobs runs on this machine and --ray on a cluster (one task per CPU); give one")
     if args.out.exists() and not args.out.is_dir():
         raise UserError(f"--out {args.out} is a file; give a folder")
     if args.backend == "clip":
@@ -67,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError("no videos to process; give video files or folders that contain them")
     workers = min(args.jobs, len(jobs))
     threads = max(1, (os.cpu_count() or 1) // workers)
-    outcomes = run_jobs(jobs, workers, (args.backend, args.clip_model, args.device, threads))
+    outcomes = run_jobs(jobs, workers, (args.backend, args.clip_model, args.device, threads), ray=args.ray)
 
     failed = [outcome for outcome in outcomes if outcome.status == "failed"]
     for outcome in outcomes:

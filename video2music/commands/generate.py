@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import functools
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from video2music.audio.mux import MIX_MUSIC_GAIN_DB, MUSIC_GAIN_RANGE, Soundtrack, check_music_gain
 from video2music.audio.synth import LOUDNESS_TARGET
@@ -23,14 +25,16 @@ from video2music.theory import vocab
 from video2music.theory.form import parse_form
 from video2music.theory.grid import AUTO_TEMPO, MAX_TEMPO, MIN_TEMPO, check_tempo
 from video2music.theory.progression import TimedChords, load_chords
+from video2music.utils.cluster import Cluster, add_ray_option, connect, import_ray, run_tasks, task_device
 from video2music.utils.errors import ArgumentParser, UserError, check_range, cli_main, number_in_range
 from video2music.utils.forked import ForkedCall
 from video2music.utils.timing import Stopwatch
 from video2music.utils.video_io import find_videos
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # both load torch: imported where they are used, once the arguments are checked
     from video2music.audio.renderer import Renderer
     from video2music.output.writer import OutputSet
+    from video2music.pipeline import Video2Music
 
 logger = logging.getLogger(__name__)
 WITHOUT_CLIP = "--features basic"
@@ -172,7 +176,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--regression-weights",
         help="a trained note density/loudness checkpoint (default: the documented rule)",
     )
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N for the models (default cpu)")
+    p.add_argument(
+        "--device",
+        help="cpu, cuda or cuda:N for the models (default cpu; with --ray and CLIP features, a GPU per "
+        "worker where the cluster has them)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (default: refuse)")
     p.add_argument(
         "--audio",
@@ -205,6 +213,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         f"mp4's), true peak at most -1 dBTP (default {LOUDNESS_TARGET:g}; off: as rendered)",
     )
     add_playback_options(p)
+    add_ray_option(p)
     args = p.parse_args(argv)
     if args.harmony and args.weights:
         p.error("give --harmony or --weights, not both")
@@ -264,6 +273,8 @@ def _jobs(args: argparse.Namespace, features: VideoFeatures | None, chords: Time
 @cli_main
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.ray:
+        import_ray()  # said at once when it is missing
     from video2music.audio.synth import find_soundfont, load_fluidsynth, parse_loudness
 
     # Every setting, the soundfont and every output are checked before the slow work starts.
@@ -296,10 +307,111 @@ def main(argv: list[str] | None = None) -> int:
     # One video's basic features are extracted in a child process while this one imports torch
     # and loads the model (video2music/utils/forked.py); a model that needs CLIP features ends it unused.
     early = None
-    if len(jobs) == 1 and jobs[0].video and given_features is None and args.features in ("auto", "basic"):
+    if (
+        not args.ray
+        and len(jobs) == 1
+        and jobs[0].video
+        and given_features is None
+        and args.features in ("auto", "basic")
+    ):
         early = ForkedCall(extract, jobs[0].video, "basic", progress_bars=sys.stderr.isatty())
-    with early or contextlib.nullcontext():
-        return _score(args, jobs, given_features, chords, instruments, loudness, soundtrack, early)
+    with (
+        early or contextlib.nullcontext(),
+        connect(args.ray) if args.ray else contextlib.nullcontext() as cluster,
+    ):
+        return _score(args, jobs, given_features, chords, instruments, loudness, soundtrack, early, cluster)
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """How every video of a run is scored, from the arguments: built once, sent to each Ray worker."""
+
+    weights: str
+    regression: str | None
+    device: str
+    params: dict[str, Any]  # Video2Music.set_generation_params
+    piece: dict[str, Any]  # the piece's settings Video2Music.generate takes
+    backend: str = "auto"
+    features: VideoFeatures | None = None  # from --features FILE.npz
+    chords: TimedChords | None = None
+    instruments: Instruments | None = None
+    drums: bool = True
+    melody: bool = True
+    seed: int = 0
+    composer: str | None = None
+
+    def load(self) -> Video2Music:
+        from video2music.pipeline import Video2Music
+
+        v2m = Video2Music.from_pretrained(self.weights, regression=self.regression, device=self.device)
+        v2m.set_generation_params(**self.params)
+        return v2m
+
+
+@dataclass(frozen=True)
+class Scored:
+    """What became of one video: the lines that say what was written, or why it failed."""
+
+    lines: tuple[str, ...] = ()
+    error: str | None = None
+
+
+def _score_video(
+    v2m: Video2Music,
+    scoring: Scoring,
+    task: tuple[Job, OutputSet],
+    early: ForkedCall[VideoFeatures] | None = None,
+    show: bool = False,
+    renderer: Renderer | None = None,
+) -> Scored:
+    """Score one video and write its set, here or in a Ray task; its UserError is its result.
+    ``renderer`` renders its WAV (``audio.renderer``; a run of one video starts one early)."""
+    from video2music.output.writer import write_result
+
+    job, outputs = task
+    try:
+        features, chords = scoring.features, scoring.chords
+        extracted: dict[str, float] = {}  # features extracted out here, for the JSON's timings
+        if early is not None:
+            features = early.result()
+            extracted["features"] = early.seconds  # in the child, beside the imports
+        if chords is not None and features is None:
+            with Stopwatch(extracted)("features"):
+                features = v2m.extract_features(job.video, scoring.backend, progress_bars=show)
+        if chords is not None:
+            chords.check_duration(features.duration)
+        result = v2m.generate(
+            job.video,
+            features=features,
+            progress_bars=show,
+            instruments=scoring.instruments,
+            drums=scoring.drums,
+            melody=scoring.melody,
+            backend=scoring.backend,
+            chords=chords,
+            seed=scoring.seed,
+            under_sound=outputs.soundtrack.mode == "mix" and "video" in outputs.targets,
+            **scoring.piece,
+        )
+        result.timings.update(extracted)
+        composer = scoring.composer or (chords.composer if chords else None)
+        paths = write_result(result, outputs, progress_bars=show, composer=composer, renderer=renderer)
+    except UserError as error:
+        return Scored(error=str(error))
+    return Scored(
+        (
+            f"{job.name}: {result.key.name}, {result.chords_text()}",
+            f"wrote {', '.join(map(str, paths.values()))}",
+        )
+    )
+
+
+def _ray_scorer(scoring: Scoring) -> Callable[[tuple[Job, OutputSet]], Scored]:
+    return functools.partial(_score_video, scoring.load(), scoring)
+
+
+def _lost(task: tuple[Job, OutputSet], message: str) -> Scored:
+    return Scored(error=message)
 
 
 def _score(
@@ -311,27 +423,44 @@ def _score(
     loudness: float | None,
     soundtrack: Soundtrack,
     early: ForkedCall[VideoFeatures] | None,
+    cluster: Cluster | None,
 ) -> int:
     from tqdm import tqdm
 
-    from video2music.output.writer import check_distinct, plan_result, write_result
-    from video2music.pipeline import Video2Music
+    from video2music.output.writer import check_distinct, plan_result
 
-    v2m = Video2Music.from_pretrained(args.weights, regression=args.regression_weights, device=args.device)
     given = {"top_p": args.top_p, "temperature": args.temperature, "emotion_guidance": args.emotion_strength}
-    v2m.set_generation_params(
-        cut_changes=not args.no_cut_changes,
-        **{name: value for name, value in given.items() if value is not None},
+    tempo = next(t for t in (args.tempo, chords.tempo if chords else None, AUTO_TEMPO) if t is not None)
+    device = args.device or "cpu"
+    if cluster and device.startswith("cuda"):
+        device = "cpu"  # the models load here only to check the settings; each task has its GPU
+    scoring = Scoring(
+        args.weights,
+        args.regression_weights,
+        device,
+        params=dict(
+            cut_changes=not args.no_cut_changes,
+            **{name: value for name, value in given.items() if value is not None},
+        ),
+        piece=dict(
+            key=args.key,  # with --chords and no --key: the chords' own
+            primer=args.primer,
+            form=args.form,
+            style=args.style,
+            tempo=tempo,
+        ),
+        features=given_features,
+        chords=chords,
+        instruments=instruments,
+        drums=not args.no_drums,
+        melody=not args.no_melody,
+        seed=args.seed,
+        composer=args.composer,
     )
-    piece = dict(
-        key=args.key,  # with --chords and no --key: the chords' own
-        primer=args.primer,
-        form=args.form,
-        style=args.style,
-        tempo=next(t for t in (args.tempo, chords.tempo if chords else None, AUTO_TEMPO) if t is not None),
-    )
-    v2m.check_settings(**piece)
+    v2m = scoring.load()
+    v2m.check_settings(**scoring.piece)
     backend = v2m.feature_backend(args.features) if given_features is None else given_features.backend
+    scoring = dataclasses.replace(scoring, backend=backend)
     if early is not None and backend != "basic":
         early.close()
         early = None
@@ -368,45 +497,25 @@ def _score(
         except UserError as error:
             failed(job, error)
     check_distinct(list(plans.values()))
-    renderer = _renderer(plans, instruments, args)
-    with renderer or contextlib.nullcontext():
-        for job, outputs in tqdm(plans.items(), desc="videos", unit="video", disable=len(jobs) < 2):
-            try:
-                # Progress bars only for one long video; a batch shows one bar over the videos.
-                show = len(jobs) == 1 and sys.stderr.isatty()
-                features = given_features
-                extracted: dict[str, float] = {}  # features extracted out here, for the JSON's timings
-                if early is not None:
-                    features = early.result()
-                    extracted["features"] = early.seconds  # in the child, beside the imports
-                if chords is not None and features is None:
-                    with Stopwatch(extracted)("features"):
-                        features = v2m.extract_features(job.video, backend, progress_bars=show)
-                if chords is not None:
-                    chords.check_duration(features.duration)
-                result = v2m.generate(
-                    job.video,
-                    features=features,
-                    progress_bars=show,
-                    instruments=instruments,
-                    drums=not args.no_drums,
-                    melody=not args.no_melody,
-                    backend=backend,
-                    chords=chords,
-                    seed=args.seed,
-                    under_sound=outputs.soundtrack.mode == "mix" and "video" in outputs.targets,
-                    **piece,
-                )
-                result.timings.update(extracted)
-                composer = args.composer or (chords.composer if chords else None)
-                paths = write_result(
-                    result, outputs, progress_bars=show, composer=composer, renderer=renderer
-                )
-            except UserError as error:
-                failed(job, error)
-                continue
-            logger.info("%s: %s, %s", job.name, result.key.name, result.chords_text())
-            logger.info("wrote %s", ", ".join(str(p) for p in paths.values()))
+
+    def report(task: tuple[Job, OutputSet], scored: Scored) -> None:
+        if scored.error is not None:
+            failed(task[0], UserError(scored.error))
+        for line in scored.lines:
+            logger.info("%s", line)
+        bar.update()
+
+    # A batch shows one bar over the videos; progress bars within a video only for one long one.
+    with tqdm(total=len(plans), desc="videos", unit="video", disable=len(jobs) < 2) as bar:
+        if cluster is not None:
+            device, gpus = task_device(args.device, backend == "clip", cluster)
+            make = functools.partial(_ray_scorer, dataclasses.replace(scoring, device=device))
+            run_tasks(list(plans.items()), make, _lost, gpus=gpus, finished=report)
+        else:
+            show = len(jobs) == 1 and sys.stderr.isatty()
+            with _renderer(plans, instruments, args) or contextlib.nullcontext() as renderer:
+                for task in plans.items():
+                    report(task, _score_video(v2m, scoring, task, early, show, renderer))
     if failures:
         logger.error("%d of %d videos failed:\n  %s", len(failures), len(jobs), "\n  ".join(failures))
         return 2

@@ -76,7 +76,9 @@ def _held(spans: list[ChordSpan], pads: list[tuple[int, ...] | None], beats: Bea
     longest = MAX_PAD_BEATS * TICKS_PER_BEAT
     previous_end = -1
     for span, pad in _playing(spans, pads, beats):
-        if span.start != previous_end:
+        # The final chord is struck afresh: it is the cadence's arrival, and it holds on to the
+        # picture's end, which a tone tied into it would stretch past two bars.
+        if span.start != previous_end or span is spans[-1]:
             held = {}
         vel = beats.velocity(span.start // TICKS_PER_BEAT, -8)  # a pad sits under the rest
         sounding: dict[int, int] = {}
@@ -286,7 +288,12 @@ def bass_part(spans: list[ChordSpan], beats: Beats, style: Style) -> list[Note]:
     for span in spans:
         if span.chord == vocab.N_ID:
             continue
+        final = span is spans[-1]
         bass = voicing.bass_note(span.chord, previous, inversions, changes)
+        if final:  # the piece comes to rest on the chord's root
+            bass -= (bass - vocab.chord_root(span.chord)) % 12
+            bass += 12 if bass < voicing.BASS_RANGE[0] else 0
+        held = final and span.end - span.start <= MAX_PAD_BEATS * TICKS_PER_BEAT  # one note to the end
         changes += 1
         inversions += bass % 12 != vocab.chord_root(span.chord)
         root = bass - (bass - vocab.chord_root(span.chord)) % 12
@@ -297,7 +304,7 @@ def bass_part(spans: list[ChordSpan], beats: Beats, style: Style) -> list[Note]:
             "octave": root + 12,
         }
         onsets: list[tuple[int, int, int]] = []
-        for beat in beats_of(span):
+        for beat in beats_of(span) if not held else ():
             texture = beats.texture(beat)
             figure = _bass_figure(
                 style, int(beats.levels[beat]), int(beats.pattern[beat]), texture.octave_bass
@@ -334,3 +341,10 @@ def swung(notes: list[Note], amount: float) -> list[Note]:
     return [
         dataclasses.replace(n, start=moved(n.start), end=max(moved(n.end), moved(n.start) + 1)) for n in notes
     ]
+
+
+def softened(notes: list[Note], touch: float) -> list[Note]:
+    """``notes`` with every velocity scaled by ``touch`` (a style played softly: 1 leaves them)."""
+    if touch == 1.0:
+        return notes
+    return [dataclasses.replace(n, velocity=max(1, round(n.velocity * touch))) for n in notes]

@@ -66,7 +66,7 @@ import numpy as np
 
 from video2music.compose import drums as drum_rules
 from video2music.compose import voicing
-from video2music.compose.accompaniment import arpeggio_part, bass_part, beats_of, pad_part, swung
+from video2music.compose.accompaniment import arpeggio_part, bass_part, beats_of, pad_part, softened, swung
 from video2music.compose.arrangement import TICKS_PER_BEAT, Arrangement, ChordSpan, Note, Part
 from video2music.compose.instruments import Instruments
 from video2music.compose.styles import Style, style_named
@@ -250,11 +250,13 @@ def arrange(
         notes = drum_rules.drum_part(
             feels, levels, beats.pattern, starts, final, beats.velocity, builds, style.drums, cut_beats
         )
+        if instruments.drums == drum_rules.ORCHESTRAL_KIT:
+            notes = drum_rules.for_orchestra(notes, key.tonic)
         parts.append(Part("Drums", drum_rules.DRUM_CHANNEL, instruments.drums, notes=notes))
-    for part in parts:
-        part.notes = swung(part.notes, style.swing)
     if lead is not None:
-        parts.append(Part("Melody", MELODY_CHANNEL, instruments.melody, notes=swung(lead, style.swing)))
+        parts.append(Part("Melody", MELODY_CHANNEL, instruments.melody, notes=lead))
+    for part in parts:
+        part.notes = softened(swung(part.notes, style.swing), style.touch)
     marks = [(grid.bar_starts[s.first_bar] * TICKS_PER_BEAT, s.label) for s in form.sections if planned]
     changes = _key_changes(form, key, grid)
     end = end_beat * TICKS_PER_BEAT

@@ -30,6 +30,11 @@ TICKS_PER_BEAT = 480
 SENDS = {"Chords": (72, 40), "Arpeggio": (48, 16), "Bass": (16, 0), "Drums": (28, 0), "Melody": (56, 24)}
 DEFAULT_SENDS = (40, 0)  # a part not named above
 REVERB_CC, CHORUS_CC = 91, 93
+# Track volume (CC7): General MIDI's default 100 for the accompaniment, the lead at the top, about
+# 4 dB above it, so it is heard over a full chorus without louder (harder-sounding) velocities.
+VOLUME_CC = 7
+VOLUMES = {"Melody": 127}
+DEFAULT_VOLUME = 100
 _SECTION_LABEL = re.compile(rf"^({'|'.join(n.capitalize() for n in SECTION_NAMES)}) \d+$")
 
 
@@ -122,7 +127,9 @@ class Arrangement:
                 (0, 0, mido.Message("control_change", channel=part.channel, control=10, value=part.pan)),
             ]
             reverb, chorus = SENDS.get(part.name, DEFAULT_SENDS)
+            volume = VOLUMES.get(part.name, DEFAULT_VOLUME)
             events += [
+                (0, 0, mido.Message("control_change", channel=part.channel, control=VOLUME_CC, value=volume)),
                 (0, 0, mido.Message("control_change", channel=part.channel, control=REVERB_CC, value=reverb)),
                 (0, 0, mido.Message("control_change", channel=part.channel, control=CHORUS_CC, value=chorus)),
             ]

@@ -21,7 +21,7 @@ from video2music.model import sampling
 from video2music.model.decode import DecodeOptions, decode_chords, video_digest
 from video2music.model.inputs import build_video_input
 from video2music.model.transformer import AffectiveMultimodalTransformer
-from video2music.theory import vocab
+from video2music.theory import harmony, vocab
 from video2music.theory.form import Form
 from video2music.theory.grid import STEPS_PER_BAR, Grid
 from video2music.theory.progression import TimedChords
@@ -138,8 +138,8 @@ def write_chords(
     seed: int,
     device: str = "cpu",
 ) -> Progression:
-    """The key (``key``, or the edited chords' own, or chosen from the mood) and a chord per step
-    of ``grid``: ``edited`` placed on it (moved into ``key``), or the model's in the shape of
+    """The key (``key``, or the edited chords' or the primer's own, or chosen from the mood) and a
+    chord per step of ``grid``: ``edited`` placed on it (moved into ``key``), or the model's in the shape of
     ``form``, started by ``primer`` (chord ids in the output key, a bar each or up to a scene cut;
     the section loops bring them back)."""
     on_grid = grid.resample(features)
@@ -147,7 +147,12 @@ def write_chords(
     if edited is not None:  # in the key asked for, else the chords' own
         key = key or edited.own_key()
         return Progression(grid, key, edited.on_grid(grid, key), edited.source)
-    key = key or choose_key(features.emotion, seed, video_digest(video_input))
+    if key is None:  # a primer's chords name their key, as edited chords do; else the mood picks
+        key = (
+            harmony.fitting_key(primer)
+            if primer
+            else choose_key(features.emotion, seed, video_digest(video_input))
+        )
     primer_steps = _primer_steps(primer, grid)
     copy_from, loop_from = form_steps(form, settings.loop_bars)
     options = dataclasses.replace(

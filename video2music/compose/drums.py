@@ -103,6 +103,12 @@ LONG_FILL = (
 
 Velocity = Callable[[int, int], int]  # (beat, accent) -> MIDI velocity
 
+# The orchestral kit (GM/GS drum kit 48) tunes notes 41-53 as timpani, F2 to F3, and holds its
+# cymbals at 57 and 59: there the kit's toms, crash and ride would sound as timpani of no key.
+ORCHESTRAL_KIT = 48
+TIMPANI = (41, 53)
+CONCERT_CYMBAL, SUSPENDED_CYMBAL = 57, 59
+
 
 def drum_part(
     feels: Sequence[str],
@@ -170,3 +176,16 @@ def drum_part(
             hits[(tick, KICK)] = velocity(beat, ACCENTS[KICK] + 4)
     # Drum notes are triggers; a sixteenth's length keeps them readable in a DAW's piano roll.
     return [Note(drum, tick, tick + SIXTEENTH, vel) for (tick, drum), vel in sorted(hits.items())]
+
+
+def for_orchestra(notes: list[Note], tonic: int) -> list[Note]:
+    """``notes`` played on the orchestral kit in a key with ``tonic`` (pitch class): the toms on
+    two timpani tuned to the tonic and its fifth, the crash on a concert cymbal and the ride's
+    roll on a suspended one."""
+    low = TIMPANI[0] + (tonic - TIMPANI[0]) % 12
+    fifth = low + 7 if low + 7 <= TIMPANI[1] else low - 5
+    drums = {
+        LOW_TOM: min(low, fifth), MID_TOM: min(low, fifth), HIGH_TOM: max(low, fifth),
+        CRASH: CONCERT_CYMBAL, RIDE: SUSPENDED_CYMBAL,
+    }  # fmt: skip
+    return [Note(drums.get(n.pitch, n.pitch), n.start, n.end, n.velocity) for n in notes]

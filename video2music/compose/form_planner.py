@@ -13,11 +13,14 @@ Steps (``plan_form``):
    (``LENGTH_COST``: 8 bars is the norm of pop, 4 next, 12 and 16 for long stretches, other
    lengths rarely; under ``SHORT_PIECE_BARS`` bars 4 is the norm). A piece of
    ``INTRO_FROM_BARS`` bars or more opens with an intro of up to 4 bars, and one of
-   ``OUTRO_FROM_BARS`` or more closes with an outro. A piece of ``TWO_SECTIONS_FROM_BARS`` to 9
-   bars is two sections (the first four bars long), a shorter one a single section. A 2-minute
-   video gets 6-10 sections.
+   ``OUTRO_FROM_BARS`` or more closes with an outro, unless the footage is still busy at its end
+   (its last stretch clearly above the middle of the piece's range, or among its busiest and
+   above ``BUSY_END``): then it ends on a chorus.
+   A piece of ``TWO_SECTIONS_FROM_BARS`` to 9 bars is two sections (the first four bars long), a
+   shorter one a single section. A 2-minute video gets 6-10 sections.
 3. Names from energy. The sections between intro and outro that are more intense than the middle
-   of their range become choruses, the others verses; where the footage hardly changes
+   of their range become choruses, the others verses (the first of three or more is a verse: a
+   song's body opens with one); where the footage hardly changes
    (``STEADY_SPREAD``), the pop order verse-chorus-verse-chorus-bridge-chorus is used instead, so
    a steady video still gets a song. Neighbours of one name are joined. Once two choruses have
    been heard, one quiet section becomes a bridge (or a break where it is the quietest part); a
@@ -61,6 +64,7 @@ MAX_SECTION_BARS = 16
 INTRO_FROM_BARS, OUTRO_FROM_BARS = 10, 12
 TWO_SECTIONS_FROM_BARS = 6
 STEADY_SPREAD = 0.08
+BUSY_END = 0.5  # an intensity at which footage that ends among its busiest moments ends on a chorus
 STEADY_ORDER = ("verse", "chorus", "verse", "chorus", "bridge", "chorus")
 LIFT = 2
 CYCLE_BARS = 64  # a song's length: after it, fresh material
@@ -156,11 +160,15 @@ def _names(energies: np.ndarray) -> list[str]:
     with one bridge or break per cycle once two choruses have been heard."""
     if len(energies) == 0:
         return []
+    if len(energies) == 1:  # one section between intro and outro: by its energy, as a short piece
+        return ["chorus" if energies[0] > 0.5 else "verse"]
     spread = float(energies.max() - energies.min())
     if spread < STEADY_SPREAD:
         return [STEADY_ORDER[i % len(STEADY_ORDER)] for i in range(len(energies))]
     middle = (energies.max() + energies.min()) / 2
     names = ["chorus" if e > middle else "verse" for e in energies]
+    if len(names) >= 3 and names[0] == "chorus":
+        names[0] = "verse"  # a song's body opens with a verse
     choruses, bridged, quietest = 0, False, float(energies.min())
     for i, name in enumerate(names):
         if name == "chorus":
@@ -231,11 +239,18 @@ def plan_form(intensity: np.ndarray, emotion: np.ndarray, cuts: np.ndarray) -> F
     segments = _segments(bars, np.minimum(change / scale, 1.5) ** 2 if scale > 0 else change)
     energy = [float(intensity[a : a + n].mean()) for a, n in segments]
     has_intro = bars >= INTRO_FROM_BARS and len(segments) > 1
-    has_outro = bars >= OUTRO_FROM_BARS and len(segments) > 2
+    # Footage still busy at its end ends on a chorus, as a song can, instead of thinning out.
+    last, top = energy[-1], max(energy)
+    loud_end = len(energy) > 2 and (
+        last > (top + min(energy)) / 2 + STEADY_SPREAD or (last > BUSY_END and last >= top - STEADY_SPREAD)
+    )
+    has_outro = bars >= OUTRO_FROM_BARS and len(segments) > 2 and not loud_end
     middle = slice(int(has_intro), len(segments) - int(has_outro))
     names = _names(np.array(energy[middle]))
     if not names:  # a short piece: one section, by its energy
         names = ["chorus" if energy[0] > 0.5 else "verse"] * len(segments)
+    elif loud_end:
+        names[-1] = "chorus"
     names = ["intro"] * has_intro + names + ["outro"] * has_outro
     sections = [Section(n, a, b, energy=e) for n, (a, b), e in zip(names, segments, energy, strict=True)]
     return Form(_with_cycles(numbered(_with_pre_choruses(_merged(sections)))))

@@ -47,15 +47,33 @@ DRUM_KITS: dict[str, int] = {
 # Styles: part -> instrument name; parts a preset does not name keep their defaults.
 PRESETS: dict[str, dict[str, str]] = {
     "pop": {},
-    "cinematic": {"chords": "strings", "arpeggio": "harp", "bass": "contrabass", "drums": "orchestral"},
+    "cinematic": {
+        "chords": "strings",
+        "arpeggio": "harp",
+        "bass": "contrabass",
+        "drums": "orchestral",
+        "melody": "violin",
+    },
     "acoustic": {
         "chords": "steel guitar",
         "arpeggio": "nylon guitar",
         "bass": "upright bass",
         "drums": "brush",
     },
-    "lo-fi": {"chords": "electric piano", "arpeggio": "vibraphone", "bass": "fingered bass", "drums": "jazz"},
-    "electronic": {"chords": "warm pad", "arpeggio": "square lead", "bass": "synth bass", "drums": "808"},
+    "lo-fi": {
+        "chords": "electric piano",
+        "arpeggio": "vibraphone",
+        "bass": "fingered bass",
+        "drums": "jazz",
+        "melody": "muted trumpet",
+    },
+    "electronic": {
+        "chords": "warm pad",
+        "arpeggio": "square lead",
+        "bass": "synth bass",
+        "drums": "808",
+        "melody": "saw lead",
+    },
 }
 
 

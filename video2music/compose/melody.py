@@ -34,7 +34,8 @@ rest. The form (``video2music.theory.form``) decides what repeats, the model cho
   anywhere else costs ``BREATH_COST`` to begin and ``GAP_COST`` a sixteenth to go on; over
   the last ``SOUNDING_WINDOW`` sixteenths the line keeps sounding between ``SOUNDING_SHARE`` of
   the time (POP909's melodies sound 66% of the time).
-* Ending. The piece's last bar, when it sings, starts with a chord tone and holds it.
+* Ending. The last bar the tune sings (the piece's last, or the one before an outro) starts with
+  a chord tone and holds it, so the tune ends on a resolution rather than breaking off.
 
 Sampling is seeded (``torch.Generator``): the same inputs and seed give the same melody.
 """
@@ -116,7 +117,7 @@ class MelodyNote:
 class BarPlan:
     """How one bar's melody is written: ``rest`` (silent), ``new`` (the model), ``copy`` /
     ``vary`` / ``sequence`` of bar ``source`` (exactly / its rhythm, new pitches / moved ``shift``
-    scale steps), ``final`` (the piece's last bar: a held chord tone). ``phrase_end`` marks the
+    scale steps), ``final`` (the tune's last bar: a held chord tone). ``phrase_end`` marks the
     last bar of a phrase."""
 
     op: str
@@ -149,7 +150,8 @@ def bar_plan(form: Form) -> list[BarPlan]:
     """One ``BarPlan`` per bar of ``form``."""
     plans: list[BarPlan] = []
     heard: dict[tuple[str, int], Section] = {}
-    last = form.sections[-1]
+    # The tune ends on a held chord tone in the last bar it sings (before an outro, if one follows).
+    last = next((s for s in reversed(form.sections) if s.tune_key), form.sections[-1])
     final_of_tune = {s.tune_key: s for s in form.sections}
     for section in form.sections:
         tune = section.tune_key

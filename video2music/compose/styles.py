@@ -13,13 +13,14 @@ lo-fi      stabs on 1 and the    sparse quarters     root, swung   boom-bap,    
            "and" of 3                                 fifth         soft
 electronic off-beat pulses       sixteenths          octave        four on the  0     116-132
                                                      eighths       floor
-cinematic  held chords that      ostinato eighths    long roots    toms, rolls  0     60-104
-           unfold and swell                                        (no kit)
+cinematic  held chords that      ostinato eighths    long roots    timpani,     0     60-104
+           unfold and swell                                        rolls
 acoustic   strummed eighths      fingerpicked        roots, fifths brushes      0.2   72-120
 ========== ===================== =================== ============= ============ ===== ==========
 
 Swing delays every off-beat eighth by ``swing`` of the way to the triplet (0.6: most of a
-shuffle). The auto tempo is kept inside the style's range: lo-fi is never fast, electronic
+shuffle); ``touch`` scales every velocity (lo-fi 0.75: soft keys and a soft kit, louder only
+through the master). The auto tempo is kept inside the style's range: lo-fi is never fast, electronic
 never slow.
 """
 
@@ -42,13 +43,14 @@ class Style:
     drums: str  # "pop", "boom-bap", "four", "cinematic" or "brush"
     swing: float = 0.0
     tempo_range: tuple[float, float] = (62.0, 150.0)
+    touch: float = 1.0  # every velocity scaled by it: lo-fi is played softly, its peaks near 95
 
 
 STYLES = {
     "pop": Style("pop", pad="held", arpeggio="broken", bass="pop", drums="pop"),
     "lo-fi": Style(
         "lo-fi", pad="stabs", arpeggio="sparse", bass="swung", drums="boom-bap", swing=0.6,
-        tempo_range=(70.0, 92.0),
+        tempo_range=(70.0, 92.0), touch=0.75,
     ),
     "electronic": Style(
         "electronic", pad="pulse", arpeggio="sixteenths", bass="octaves", drums="four",

@@ -1,4 +1,5 @@
-"""Extracting many videos: finding them, planning outputs, running them in worker processes.
+"""Extracting many videos: finding them, planning outputs, running them in worker processes or
+as tasks on a Ray cluster (``video2music.utils.cluster``).
 
 Each video is one job; a failure becomes an Outcome so the rest of the batch goes on. Workers
 build their backend once (the CLIP model is loaded a single time per process).
@@ -9,12 +10,13 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import dataclasses
+import functools
 import logging
 import multiprocessing
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from tqdm import tqdm
 from video2music.data.muvisync import feature_paths
 from video2music.features.extract import Backend, extract, make_backend
 from video2music.features.video_features import VideoFeatures
+from video2music.utils.cluster import connect, run_tasks, task_device
 from video2music.utils.errors import UserError
 from video2music.utils.fileio import check_writable, describe
 
@@ -157,14 +160,36 @@ def _sigint_ignored() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def run_jobs(jobs: list[Job], workers: int, init_args: tuple) -> list[Outcome]:
-    """Run the jobs in ``workers`` processes (in this one when 1), with a progress bar over videos.
+def _lost(job: Job, message: str) -> Outcome:
+    return Outcome(job.video, "failed", message)
 
-    Interrupted (Ctrl-C), queued videos are cancelled and the workers are ended at once; each
-    removes its temporary files as it stops.
+
+def _ray_worker(init_args: tuple) -> Callable[[Job], Outcome]:
+    init_worker(*init_args)
+    return run_job
+
+
+def _progress(jobs: list[Job]) -> tqdm:
+    return tqdm(total=len(jobs), unit="video", disable=len(jobs) < 2)
+
+
+def run_jobs(jobs: list[Job], workers: int, init_args: tuple, ray: str | None = None) -> list[Outcome]:
+    """Run the jobs in ``workers`` processes (in this one when 1), or as tasks on the Ray cluster
+    ``ray`` names (``auto`` or an address), with a progress bar over videos. ``init_args`` are
+    ``init_worker``'s; its device None is the CPU, or on Ray a GPU for CLIP where there are any.
+
+    Interrupted (Ctrl-C), queued videos are cancelled and the workers are stopped; each removes
+    its temporary files as it stops.
     """
+    backend, clip_model, device, threads = init_args
+    if ray is not None:
+        with connect(ray) as cluster, _progress(jobs) as bar:
+            device, gpus = task_device(device, backend == "clip", cluster)
+            make = functools.partial(_ray_worker, (backend, clip_model, device, 1))  # a CPU a task
+            return run_tasks(jobs, make, _lost, gpus=gpus, finished=lambda job, outcome: bar.update())
+    init_args = (backend, clip_model, device or "cpu", threads)
     outcomes: list[Outcome] = []
-    with tqdm(total=len(jobs), unit="video", disable=len(jobs) < 2) as bar:
+    with _progress(jobs) as bar:
         if workers == 1:
             init_worker(*init_args)
             for job in jobs:
@@ -182,7 +207,7 @@ def run_jobs(jobs: list[Job], workers: int, init_args: tuple) -> list[Outcome]:
                 try:
                     outcomes.append(future.result())
                 except Exception as error:  # a worker died (out of memory, a crash in a library)
-                    outcomes.append(Outcome(futures[future].video, "failed", f"worker failed: {error}"))
+                    outcomes.append(_lost(futures[future], f"worker failed: {error}"))
                 bar.update()
         except BaseException:
             started = [p for p in multiprocessing.active_children() if p not in others]

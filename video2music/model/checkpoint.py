@@ -12,6 +12,7 @@ A checkpoint is a ``torch.save``d dict of plain values and tensors only, so it l
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import Mapping
@@ -95,7 +96,16 @@ def save_checkpoint(
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
     }
     with atomic_output(path, overwrite) as tmp:
-        torch.save(payload, tmp)
+        write_torch(payload, tmp)
+
+
+def write_torch(payload: Any, path: str | os.PathLike) -> None:
+    """``torch.save`` into memory, then to ``path`` with plain file writes: torch's own writer turns
+    a full disk into a RuntimeError that names no cause, a plain write into the OSError it is."""
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    with open(path, "wb") as handle:
+        handle.write(buffer.getbuffer())
 
 
 def is_native(obj: Any) -> bool:

@@ -4,8 +4,9 @@ At each sixteenth it reads the token before and the sixteenth's condition and pr
 sixteenth's token. Tokens: ``REST``, ``HOLD`` (the note before goes on) or the onset of a pitch
 in ``LOW_PITCH``..``HIGH_PITCH``, in the normalised key (C major / A minor). The condition
 (``conditions``): the sounding chord's tones and root, the sixteenth's position in the bar, the
-notes per beat wanted in its bar, its bar's place in a 4-bar phrase and whether the phrase ends
-with that bar. ``video2music.data.pop909_melody`` turns POP909's melodies into these.
+notes per beat wanted in its bar, its bar's place in a 4-bar phrase, whether the phrase ends
+with that bar, the next chord's tones and the bar's energy (the accompaniment's activity against
+the song's middle). ``video2music.data.pop909_melody`` turns POP909's melodies into these.
 
 It is trained on POP909's MELODY tracks (``train.py --task melody``); the rules that shape
 generation (phrases, motifs, chord tones on strong beats) live in ``video2music.compose.melody``.

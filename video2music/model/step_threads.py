@@ -9,9 +9,10 @@ times both counts on a few steps in a row each, keeps the faster one, and times 
 later; each time one thread wins, it waits twice as long before the next trial, so a busy
 machine pays for few slow trial steps.
 
-The count never changes a result: a product's output rows are split between the threads and
-each row is summed by one of them, so the logits are the same bit for bit
-(``tests/test_decode.py`` checks).
+The count never changes a step's result: a product's output rows are split between the threads
+and each row is summed by one of them, so the logits are the same bit for bit
+(``tests/test_decode.py`` checks). The large ops between steps (encoding a window) always run on
+the caller's count: on CPUs with AVX-512 their products differ in the last bits between counts.
 """
 
 from __future__ import annotations

@@ -57,7 +57,7 @@ from tqdm import tqdm
 
 from video2music.data.muvisync import MuViSyncVideo
 from video2music.data.pop909_melody import MelodySequence
-from video2music.model.checkpoint import save_checkpoint
+from video2music.model.checkpoint import save_checkpoint, write_torch
 from video2music.model.device import check_device
 from video2music.model.melody_gru import MelodyConfig
 from video2music.model.reference_import import (
@@ -551,7 +551,7 @@ def train(options: TrainOptions) -> dict[str, Any]:
             "warmup_steps": warmup,
         }
         with writing(out / "state.pt"), atomic_output(out / "state.pt", overwrite=True) as tmp:
-            torch.save(payload, tmp)
+            write_torch(payload, tmp)
 
     if procs.distributed:
         dist.barrier()
