@@ -14,7 +14,10 @@ falls on a downbeat. Such a bar's second step lasts one or three beats, and the 
 carries the meter change, so chord changes lie on half-bar lines (the downbeat or the third
 beat of a bar). Only when the bar before is bent already (two cuts a beat or two apart) does the
 chord at a cut on a second beat start there, a beat before the half-bar line: a pushed chord, as
-an arranger would write it. A cut in the first beat of the piece is left alone.
+an arranger would write it. A cut in the first beat of the piece is left alone. Inside a montage
+(a cut with two others in the 4 s before it) the meter stays: a bent bar at every cut trips the
+groove every second or two; the montage's first cuts still start bars, and its cuts that land on
+a half-bar line still change the chord.
 
 The grid covers whole bars: as many as fit in the video (at least one), so the music ends on a
 bar line at or before the video's end and its last chord rings out over what is left. When a
@@ -42,6 +45,8 @@ STEPS_PER_BAR = 2
 MIN_TEMPO, MAX_TEMPO = 20.0, 300.0
 DEFAULT_TEMPO = 120.0  # a half bar lasts one second, as a MuVi-Sync step does
 AUTO_TEMPO = "auto"  # what a user types for a tempo chosen from the video
+# A cut with this many others in the seconds before it is part of a montage: the meter stays.
+MONTAGE_CUTS, MONTAGE_SECONDS = 2, 4.0
 
 
 def check_tempo(tempo: float) -> float:
@@ -49,6 +54,17 @@ def check_tempo(tempo: float) -> float:
     if not (isinstance(tempo, int | float) and math.isfinite(tempo) and MIN_TEMPO <= tempo <= MAX_TEMPO):
         raise UserError(f"tempo {tempo:g} bpm is out of range; use {MIN_TEMPO:g} to {MAX_TEMPO:g} bpm")
     return float(tempo)
+
+
+def _meter_cuts(cuts: Sequence[float]) -> list[float]:
+    """The cuts the meter bends for: all but those inside a montage (a cut with ``MONTAGE_CUTS``
+    others in the ``MONTAGE_SECONDS`` before it), where a bent bar at every cut would trip the
+    groove every second or two; the montage's first cuts still bend, so it starts on a downbeat."""
+    ordered = sorted(cuts)
+    return [
+        cut for i, cut in enumerate(ordered)
+        if sum(cut - MONTAGE_SECONDS < other < cut for other in ordered[:i]) < MONTAGE_CUTS
+    ]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -80,11 +96,12 @@ class Grid:
         tempo = check_tempo(tempo)
         total = math.floor(duration * tempo / 60.0 + 1e-6)  # whole beats in the video
         cut_beats = sorted({math.floor(cut * tempo / 60.0 + 0.5) for cut in cuts})
+        bending = sorted({math.floor(cut * tempo / 60.0 + 0.5) for cut in _meter_cuts(cuts)})
         bars: list[int] = []
         pushed: set[int] = set()
         start = 0
         while start + BEATS_PER_BAR <= total or not bars:
-            inside = {b - start for b in cut_beats if start < b < start + BEATS_PER_BAR}
+            inside = {b - start for b in bending if start < b < start + BEATS_PER_BAR}
             if 3 in inside:
                 if 1 in inside and 2 not in inside:  # two cuts a bar apart: push the first's chord
                     pushed.add(len(bars))
