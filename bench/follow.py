@@ -54,7 +54,6 @@ from video2music.output.writer import plan_result, write_result  # noqa: E402
 from video2music.utils.video_io import probe  # noqa: E402
 
 WINDOW = 2.0  # seconds a level is measured over
-TAIL = 0.05
 FILL_DRUMS = {SNARE, HIGH_TOM, MID_TOM, LOW_TOM}
 VOICE = ("Here is the valley at dawn, before anyone is up.", "And this is where the path turns to the lake.")
 
@@ -70,25 +69,14 @@ def film(folder: Path) -> dict[str, Path]:
     return clips
 
 
-def levels(samples: np.ndarray, rate: int, window: float) -> np.ndarray:
-    """RMS dBFS of each whole ``window`` of ``samples``."""
-    size = int(window * rate)
-    count = len(samples) // size
-    blocks = samples[: count * size].reshape(count, size, -1)
-    return 10 * np.log10(np.maximum(np.mean(np.square(blocks), axis=(1, 2)), 1e-20))
-
-
 def ending(path: Path, picture: float, beat: float) -> dict[str, float]:
     """How a WAV ends against the picture: its final 50 ms under its own level (dB), where its
-    last sound within 30 dB of that level falls before the picture's end (s), and its length."""
+    last sound within 30 dB of that level falls before the picture's end (beats), and its length."""
     samples, rate = stats.read_wav(path)
-    level = stats.rms_dbfs(samples)
-    tail = stats.rms_dbfs(samples[-int(TAIL * rate) :])
-    loud = np.flatnonzero(levels(samples, rate, TAIL) > level - 30)
-    last_sound = (loud[-1] + 1) * TAIL if len(loud) else 0.0
+    below, tail, last_sound = stats.ending(samples, rate)
     return {
-        "dies_away": float(tail <= level - 30 or tail < -50),
-        "tail_below": level - tail,
+        "dies_away": float(below >= 30 or tail < -50),
+        "tail_below": below,
         "gap_beats": (picture - last_sound) / beat,
         "seconds": len(samples) / rate,
     }
@@ -118,20 +106,6 @@ def section_starts(path: Path) -> list[dict[str, bool]]:
     ]
 
 
-def pitched_pairs(path: Path, melody: bool = True) -> set[tuple[int, int]]:
-    """(tick, pitch) of every pitched note of a MIDI file (``melody`` False: of the accompaniment)."""
-    pairs = set()
-    for track in mido.MidiFile(path).tracks:
-        if not melody and track.name == "Melody":
-            continue
-        now = 0
-        for message in track:
-            now += message.time
-            if message.type == "note_on" and message.velocity and message.channel != 9:
-                pairs.add((now, message.note))
-    return pairs
-
-
 def matrix(title: str, sets: dict[str, set], share) -> None:
     print(f"  {title}")
     names = list(sets)
@@ -144,7 +118,7 @@ def matrix(title: str, sets: dict[str, set], share) -> None:
 def arc(result, wav: Path) -> float:
     """Spearman between the WAV's level and the intensity the music follows, per 2-s window."""
     samples, rate = stats.read_wav(wav)
-    heard = levels(samples, rate, WINDOW)
+    heard = stats.window_levels(samples, rate, WINDOW)
     curve = energy.intensity(result.density, result.loudness)
     steps = int(WINDOW)
     planned = [curve[i : i + steps].mean() for i in range(0, len(curve) - steps + 1, steps)]
@@ -257,7 +231,7 @@ def main() -> None:
                 folder / "styles", style, wav=False, video=False, json=False, lead_sheet=False, overwrite=True
             )
             midi = write_result(fixed, plan)["midi"]
-            every[style], backing[style] = pitched_pairs(midi), pitched_pairs(midi, melody=False)
+            every[style], backing[style] = stats.pitched_pairs(midi), stats.pitched_pairs(midi, melody=False)
         print("  tempo --tempo auto: " + ", ".join(f"{s} {t:.0f}" for s, t in tempi.items()))
         print("  At 100 bpm, (onset, pitch) pairs two styles have in common (target <= 0.5):")
         matrix(

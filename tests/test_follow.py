@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 
-import mido
 import numpy as np
 import pytest
 from footage import BUSY, CALM, NIGHT, Shot, write_footage
@@ -47,13 +46,6 @@ def filmed(tmp_path_factory) -> dict:
     return {name: write_footage(folder / f"{name}.mp4", shot) for name, shot in shots.items()}
 
 
-def levels(path, window: float) -> np.ndarray:
-    samples, rate = stats.read_wav(path)
-    size = int(window * rate)
-    blocks = samples[: len(samples) // size * size].reshape(-1, size, samples.shape[1])
-    return 10 * np.log10(np.maximum(np.mean(np.square(blocks), axis=(1, 2)), 1e-20))
-
-
 def test_calm_and_busy_footage_get_tempi_from_their_pace(v2m, filmed):
     calm, busy = (v2m.generate(filmed[name], melody=False) for name in ("calm", "busy"))
     assert 60 <= calm.tempo <= 90 and 115 <= busy.tempo <= 150
@@ -67,7 +59,7 @@ def test_the_level_of_the_wav_follows_the_energy_arc(v2m, filmed, tmp_path):
     result = v2m.generate(filmed["calm_then_busy"], seed=1)
     plan = plan_result(tmp_path, "arc", video=False, json=False, lead_sheet=False)
     wav = write_result(result, plan)["wav"]
-    heard = levels(wav, 2.0)
+    heard = stats.window_levels(*stats.read_wav(wav), 2.0)
     curve = energy.intensity(result.density, result.loudness)
     planned = curve[: 2 * len(heard)].reshape(-1, 2).mean(axis=1)
     assert spearmanr(heard[: len(planned)], planned).statistic >= 0.5
@@ -86,20 +78,6 @@ def test_the_mode_is_calibrated_between_its_extremes():
     assert 0.05 < minor_probability(neutral) < 0.5
 
 
-def _pitched(path, melody: bool = True) -> set[tuple[int, int]]:
-    """(tick, pitch) of every pitched note of a MIDI file (``melody`` False: of the accompaniment)."""
-    pairs = set()
-    for track in mido.MidiFile(path).tracks:
-        if not melody and track.name == "Melody":
-            continue
-        now = 0
-        for message in track:
-            now += message.time
-            if message.type == "note_on" and message.velocity and message.channel != 9:
-                pairs.add((now, message.note))
-    return pairs
-
-
 def test_styles_play_different_notes_and_keep_to_their_tempi(v2m, filmed, tmp_path):
     """A style re-arranges the song: the tune stays, the accompaniment's notes change."""
     clip = filmed["calm_then_busy"]
@@ -113,19 +91,10 @@ def test_styles_play_different_notes_and_keep_to_their_tempi(v2m, filmed, tmp_pa
         plan = plan_result(tmp_path, name, wav=False, video=False, json=False, lead_sheet=False)
         written[name] = write_result(fixed, plan)["midi"]
     for a, b in itertools.combinations(STYLES, 2):
-        every = [_pitched(written[name]) for name in (a, b)]
+        every = [stats.pitched_pairs(written[name]) for name in (a, b)]
         assert len(every[0] & every[1]) / len(every[0] | every[1]) <= 0.5, (a, b)
-        backing = [_pitched(written[name], melody=False) for name in (a, b)]
+        backing = [stats.pitched_pairs(written[name], melody=False) for name in (a, b)]
         assert len(backing[0] & backing[1]) / min(map(len, backing)) <= 0.5, (a, b)
-
-
-def _ending(path, picture: float) -> tuple[float, float, float]:
-    """(final 50 ms under the file's level in dB, its level in dBFS, seconds of the last sound
-    within 30 dB of the file's level)."""
-    samples, rate = stats.read_wav(path)
-    level, tail = stats.rms_dbfs(samples), stats.rms_dbfs(samples[-int(0.05 * rate) :])
-    loud = np.flatnonzero(levels(path, 0.05) > level - 30)
-    return level - tail, tail, (loud[-1] + 1) * 0.05 if len(loud) else 0.0
 
 
 def test_every_wav_dies_away_on_the_last_frame(v2m, filmed, tmp_path):
@@ -136,10 +105,10 @@ def test_every_wav_dies_away_on_the_last_frame(v2m, filmed, tmp_path):
     wavs = [path for path in written.values() if path.suffix == ".wav"]
     assert len(wavs) >= 3  # the mix and the stems that play
     for path in wavs:
-        below, tail, _ = _ending(path, picture)
+        below, tail, _ = stats.ending(*stats.read_wav(path))
         assert below >= 30 or tail < -50, (path.name, below, tail)
         assert len(stats.read_wav(path)[0]) == round(picture * 44100)
-    *_, last_sound = _ending(written["wav"], picture)
+    *_, last_sound = stats.ending(*stats.read_wav(written["wav"]))
     assert picture - last_sound <= result.grid.seconds_per_beat  # music until the picture ends
 
 
@@ -149,5 +118,5 @@ def test_a_clip_shorter_than_a_bar_gets_music_exactly_as_long(v2m, filmed, tmp_p
     written = write_result(v2m.generate(clip), plan_result(tmp_path, "short", lead_sheet=False, json=False))
     samples, rate = stats.read_wav(written["wav"])
     assert len(samples) == round(picture * rate) and stats.rms_dbfs(samples) > -40  # music, not silence
-    below, tail, _ = _ending(written["wav"], picture)
+    below, tail, _ = stats.ending(samples, rate)
     assert below >= 30 or tail < -50

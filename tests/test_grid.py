@@ -144,7 +144,7 @@ def test_a_montage_keeps_the_meter_and_its_first_cuts_still_bend_it():
     # A cut every 1.2 s at 150 bpm falls every third beat: bending at each made every bar 3/4.
     cuts = [1.2 * k for k in range(1, 25)]
     grid = Grid.for_video(30.0, 150.0, cuts=cuts)
-    assert sum(b != 4 for b in grid.bars) <= 2 and grid.bars[0] == 3  # its first cuts start bars
+    assert sum(b != 4 for b in grid.bars) <= 3 and grid.bars[0] == 3  # its first cuts start bars
     assert len(grid.cut_steps) >= 8  # the cuts on half-bar lines still change the chord
     spread = Grid.for_video(30.0, 150.0, cuts=[1.2, 7.2, 13.2])  # far apart: each bends the meter
     assert sum(b != 4 for b in spread.bars) == 3

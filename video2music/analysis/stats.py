@@ -163,6 +163,23 @@ def read_midi(path: str | Path):
         raise UserError(f"{path} is not a readable MIDI file ({type(error).__name__}: {error})") from None
 
 
+def pitched_pairs(path: str | Path, melody: bool = True) -> set[tuple[int, int]]:
+    """(tick, pitch) of every pitched note of a MIDI file (``melody`` False: of the accompaniment,
+    every track but Melody)."""
+    import mido
+
+    pairs = set()
+    for track in mido.MidiFile(path).tracks:
+        if not melody and track.name == "Melody":
+            continue
+        now = 0
+        for message in track:
+            now += message.time
+            if message.type == "note_on" and message.velocity and message.channel != 9:
+                pairs.add((now, message.note))
+    return pairs
+
+
 def midi_parts(midi) -> dict[str, Notes]:
     """Track name -> notes of a pretty_midi file."""
     return {instrument.name: Notes.of(instrument.notes) for instrument in midi.instruments}
@@ -229,6 +246,26 @@ def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
 def rms_dbfs(samples: np.ndarray) -> float:
     rms = math.sqrt(float(np.mean(np.square(samples)))) if samples.size else 0.0
     return 20.0 * math.log10(max(rms, 1e-10))
+
+
+def window_levels(samples: np.ndarray, rate: int, window: float) -> np.ndarray:
+    """RMS dBFS of each whole ``window`` seconds of ``samples`` (n, channels)."""
+    size = int(window * rate)
+    count = len(samples) // size
+    blocks = samples[: count * size].reshape(count, size, -1)
+    return 10 * np.log10(np.maximum(np.mean(np.square(blocks), axis=(1, 2)), 1e-20))
+
+
+TAIL_SECONDS = 0.05
+
+
+def ending(samples: np.ndarray, rate: int) -> tuple[float, float, float]:
+    """How a render ends: its final 50 ms under its own level (dB), the final 50 ms's level
+    (dBFS), and the seconds at which its last 50 ms within 30 dB of its level ends."""
+    level = rms_dbfs(samples)
+    tail = rms_dbfs(samples[-int(TAIL_SECONDS * rate) :])
+    loud = np.flatnonzero(window_levels(samples, rate, TAIL_SECONDS) > level - 30)
+    return level - tail, tail, (loud[-1] + 1) * TAIL_SECONDS if len(loud) else 0.0
 
 
 def spectral_centroid(samples: np.ndarray, rate: int, frame: int = 8192) -> float:

@@ -15,7 +15,7 @@ carries the meter change, so chord changes lie on half-bar lines (the downbeat o
 beat of a bar). Only when the bar before is bent already (two cuts a beat or two apart) does the
 chord at a cut on a second beat start there, a beat before the half-bar line: a pushed chord, as
 an arranger would write it. A cut in the first beat of the piece is left alone. Inside a montage
-(a cut with two others in the 4 s before it) the meter stays: a bent bar at every cut trips the
+(a cut with three others in the 4 s before it) the meter stays: a bent bar at every cut trips the
 groove every second or two; the montage's first cuts still start bars, and its cuts that land on
 a half-bar line still change the chord.
 
@@ -46,7 +46,7 @@ MIN_TEMPO, MAX_TEMPO = 20.0, 300.0
 DEFAULT_TEMPO = 120.0  # a half bar lasts one second, as a MuVi-Sync step does
 AUTO_TEMPO = "auto"  # what a user types for a tempo chosen from the video
 # A cut with this many others in the seconds before it is part of a montage: the meter stays.
-MONTAGE_CUTS, MONTAGE_SECONDS = 2, 4.0
+MONTAGE_CUTS, MONTAGE_SECONDS = 3, 4.0
 
 
 def check_tempo(tempo: float) -> float:
