@@ -167,3 +167,40 @@ def test_what_finish_hands_on_is_what_it_writes_until_a_trim(tmp_path, trimmed):
         assert applied is not plan and applied.gain < plan.gain
         assert not np.array_equal(seen, on_disk)
         assert np.abs(on_disk.astype(float) - seen * applied.gain / plan.gain).max() <= 1
+
+
+def test_a_signal_recorded_in_parts_is_measured_and_written_as_one(tmp_path):
+    """record_parts: consecutive parts, each led in by the end of the one before (as a render on
+    several cores makes them), measure and write what one pass over the whole does."""
+    samples = _chords(14.0) * 3  # loud enough for the limiter
+    samples[:, 0] += 0.004  # a DC offset for the high-pass to take out
+    whole = master.record(iter(np.array_split(samples, 50)), tmp_path / "whole.wav")
+    grid = master.part_grid(RATE)
+    seams = [2 * grid, 3 * grid]
+    lead = RATE  # a second of what comes before, made again
+    parts = [
+        master.Part(first, first - start, iter(np.array_split(samples[start:stop], 7)))
+        for start, first, stop in zip(
+            [0, *(s - lead for s in seams)], [0, *seams], [*seams, len(samples)], strict=True
+        )
+    ]
+    joined = master.record_parts(parts, tmp_path / "parts.wav")
+    assert joined.frames == whole.frames == len(samples)
+    assert joined.meter.integrated() == pytest.approx(whole.meter.integrated(), abs=1e-6)
+    assert joined.meter.true_peak() == pytest.approx(whole.meter.true_peak(), rel=1e-9)
+    assert np.array_equal(joined.hop_peaks(), whole.hop_peaks())
+    plan, one = master.plan(joined, -14.0), master.plan(whole, -14.0)
+    assert plan.limiter is not None and np.array_equal(plan.limiter, one.limiter)
+    assert plan.gain == pytest.approx(one.gain, rel=1e-6)
+    with open(tmp_path / "whole.wav", "rb") as one, open(tmp_path / "parts.wav", "rb") as other:
+        written, again = np.frombuffer(one.read()[44:], "<i2"), np.frombuffer(other.read()[44:], "<i2")
+    assert len(written) == len(again) == 2 * len(samples)
+    assert np.abs(written.astype(int) - again).max() <= 1  # the high-pass led in to its state
+
+
+def test_parts_that_do_not_meet_are_refused(tmp_path):
+    grid = master.part_grid(RATE)
+    samples = _chords(4.0)
+    parts = [master.Part(0, 0, iter([samples[:grid]])), master.Part(grid + 64, 0, iter([samples[grid:]]))]
+    with pytest.raises(RuntimeError, match="does not reach"):
+        master.record_parts(parts, tmp_path / "parts.wav")

@@ -116,7 +116,7 @@ def test_generate_on_ray_writes_the_same_midi_and_wav(ray_cluster, examples_dir,
         assert _notes(midi) > 0
         wav = on_ray / f"{stem}.wav"
         assert _peak(wav) > 1000  # not silent
-        # FluidSynth's dither too: a Ray worker has drawn from C's rand() before it renders.
+        # Byte for byte: a Ray worker renders as this process does.
         assert wav.read_bytes() == (local / f"{stem}.wav").read_bytes()
 
 

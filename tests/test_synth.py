@@ -199,3 +199,27 @@ def test_the_render_is_the_same_on_one_core_and_on_several(song_midi, tmp_path, 
     synth.render(song_midi, tmp_path / "several.wav")
     one, several = _read(tmp_path / "one.wav")[0], _read(tmp_path / "several.wav")[0]
     assert len(one) > 8 * 44100 and np.array_equal(one, several)  # byte for byte
+
+
+def test_a_long_render_in_spans_on_several_cores_is_the_whole_within_tolerance(tmp_path, monkeypatch):
+    """Spans (see synth.PREROLL), at most 40 s here so that a 96-s piece is cut in two: the same
+    every time, and the one-synthesizer render but for differences 60 dB under the music and none
+    at the join."""
+    monkeypatch.setattr(synth, "MIN_SPAN", 40.0)
+    song = np.repeat(vocab.parse_progression("C Am F G Em Am Dm G"), 12)  # 96 s at 120 bpm
+    midi = arrange(song, 96.0, 0.6, "C major").to_midi()
+    spans = synth._Render(midi, None, 96.0).spans(2)
+    assert len(spans) == 2 and spans[1].start <= spans[1].first - synth.PREROLL * 44100
+    monkeypatch.setattr(synth, "render_cores", lambda: 1)
+    synth.render_wav(midi, tmp_path / "one.wav", duration=96.0)
+    monkeypatch.setattr(synth, "render_cores", lambda: 2)
+    synth.render_wav(midi, tmp_path / "spans.wav", duration=96.0)
+    synth.render_wav(midi, tmp_path / "again.wav", duration=96.0)
+    one, spanned, again = (_read(tmp_path / f"{name}.wav")[0] for name in ("one", "spans", "again"))
+    assert np.array_equal(spanned, again)  # byte for byte, every time
+    assert len(one) == len(spanned) == 96 * 44100
+    difference = np.abs(one.astype(np.float64) - spanned).max(axis=1)
+    seam = spans[1].first
+    assert difference[:seam].max() <= 1  # the whole render's, but for a master's gain a hair apart
+    assert difference[seam : seam + 64].max() <= 2  # 16-bit steps: no click at the join
+    assert _rms_dbfs(one.astype(np.float64) - spanned) < _rms_dbfs(one) - 60

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -102,7 +103,7 @@ class LoudnessMeter:
 
     def __init__(self, rate: int) -> None:
         self.rate = rate
-        self.hop = max(1, round(rate / 10))
+        self.hop = hop_frames(rate)
         self.stretch = _STRETCH_SECONDS * 10 * self.hop
         self.context = round(_CONTEXT_SECONDS * rate)
         self._pending: list[np.ndarray] = []
@@ -113,12 +114,7 @@ class LoudnessMeter:
         self._channels: int | None = None
 
     def add(self, samples: np.ndarray) -> None:
-        samples = np.asarray(samples, dtype=np.float64)
-        samples = samples[:, None] if samples.ndim == 1 else samples
-        if self._channels is None:
-            self._channels = samples.shape[1]
-        elif samples.shape[1] != self._channels:
-            raise ValueError(f"expected {self._channels} channels, got {samples.shape[1]}")
+        samples = self._checked(samples)
         self._pending.append(samples)
         self._pending_frames += len(samples)
         if self._pending_frames >= self.stretch:
@@ -128,6 +124,35 @@ class LoudnessMeter:
                 self._measure(pending[start : start + self.stretch])
             self._pending = [pending[whole:]]
             self._pending_frames = len(pending) - whole
+
+    def lead_in(self, samples: np.ndarray) -> None:
+        """Samples just before the first ones to measure (the end of a part measured elsewhere):
+        the filters hear them, nothing is measured. Only before the first :meth:`add`."""
+        samples = self._checked(samples)
+        lead = samples if self._previous is None else np.concatenate([self._previous, samples])
+        self._previous = lead[-self.context :]
+        self._peaks.lead_in(samples)
+
+    @classmethod
+    def joined(cls, parts: Sequence[LoudnessMeter]) -> LoudnessMeter:
+        """One meter for ``parts`` that measured consecutive stretches of one signal, each led in
+        by the end of the one before and all but the last a whole number of hops long."""
+        joined = cls(parts[-1].rate)
+        for part in parts:
+            part._flush()
+            joined._hops += part._hops
+        joined._channels = parts[-1]._channels
+        joined._peaks = TruePeakMeter.joined([part._peaks for part in parts])
+        return joined
+
+    def _checked(self, samples: np.ndarray) -> np.ndarray:
+        samples = np.asarray(samples, dtype=np.float64)
+        samples = samples[:, None] if samples.ndim == 1 else samples
+        if self._channels is None:
+            self._channels = samples.shape[1]
+        elif samples.shape[1] != self._channels:
+            raise ValueError(f"expected {self._channels} channels, got {samples.shape[1]}")
+        return samples
 
     def integrated(self, hop_gains: np.ndarray | None = None) -> float:
         """The gated loudness in LUFS of everything fed so far; -inf for silence or < 400 ms.
@@ -210,6 +235,20 @@ class TruePeakMeter:
             self.add(np.zeros_like(self._around))
         return self._peak
 
+    def lead_in(self, samples: np.ndarray) -> None:
+        """Samples just before the first ones to measure: only the gaps after them are read."""
+        lead = samples if self._around is None else np.concatenate([self._around, samples])
+        self._around = np.concatenate([np.zeros((2 * _TAPS, samples.shape[1])), lead])[-2 * _TAPS :]
+
+    @classmethod
+    def joined(cls, parts: Sequence[TruePeakMeter]) -> TruePeakMeter:
+        """One meter for ``parts`` that read consecutive stretches, each led in by the end of the
+        one before (so the gaps at each join were read by the later part)."""
+        joined = cls()
+        joined._around = parts[-1]._around
+        joined._peak = max(part._peak for part in parts)
+        return joined
+
     def add(self, samples: np.ndarray) -> None:
         """Raise the true peak by ``samples`` and the gaps before them (the ones that needed these
         samples on their right)."""
@@ -237,6 +276,11 @@ class TruePeakMeter:
                 between = np.matmul(around.transpose(0, 2, 1), self._gaps)
                 self._peak = max(self._peak, float(np.abs(between).max()))
         self._around = joined[-2 * _TAPS :]
+
+
+def hop_frames(rate: int) -> int:
+    """Frames in one of the meter's 100 ms hops at ``rate`` Hz."""
+    return max(1, round(rate / 10))
 
 
 def frame_peaks(samples: np.ndarray) -> np.ndarray:

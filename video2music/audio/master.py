@@ -24,17 +24,19 @@ mix's own master, so that they add up to the mix.
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import contextlib
 import dataclasses
 import math
 import os
 import struct
-from collections.abc import Callable, Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from video2music.audio.loudness import LoudnessMeter, TruePeakMeter, frame_peaks
+from video2music.audio.loudness import LoudnessMeter, TruePeakMeter, frame_peaks, hop_frames
 from video2music.utils.ahead import ahead
 
 SAMPLE_RATE = 44100
@@ -83,6 +85,12 @@ class DcBlocker:
         return out
 
 
+def part_grid(rate: int = SAMPLE_RATE) -> int:
+    """Frames every part but the last of ``record_parts`` must be a whole number of: the loudness
+    meter's hops and the limiter's."""
+    return math.lcm(hop_frames(rate), HOP)
+
+
 class Analysis:
     """Pass one: feed each block of the signal as it is made to :meth:`add`, write what it
     returns (the signal without its DC offset); then ``plan`` reads the measurements."""
@@ -111,6 +119,23 @@ class Analysis:
         self._partial = magnitude[whole:]
         self.frames += len(block)
         return blocked
+
+    def lead_in(self, block: np.ndarray) -> None:
+        """Take ``block`` as what comes just before the signal to measure (the end of a part that
+        another Analysis measures): the filters and meters run over it, nothing is measured."""
+        self.meter.lead_in(self._dc(block))
+
+    @classmethod
+    def joined(cls, parts: Sequence[Analysis]) -> Analysis:
+        """One analysis for ``parts`` that measured consecutive parts of one signal (see
+        ``record``), each led in by the end of the one before."""
+        joined = cls(parts[-1].rate)
+        joined.meter = LoudnessMeter.joined([part.meter for part in parts])
+        joined.frames = sum(part.frames for part in parts)
+        for part in parts:
+            joined._peaks += part._peaks + [np.concatenate([*part._recent, np.zeros(0, np.float32)])]
+        joined._partial = parts[-1]._partial
+        return joined
 
     def hop_peaks(self) -> np.ndarray:
         """The sample peak of each HOP frames, the last hop perhaps shorter."""
@@ -224,18 +249,70 @@ def _limiter_edges(peaks: np.ndarray, gain_db: float, rate: int) -> np.ndarray |
     return edges
 
 
+@dataclass(frozen=True)
+class Part:
+    """A stretch of a signal made on its own (``record_parts``): ``blocks`` (float (n, channels),
+    full scale 1), of which the first ``lead`` frames come before the stretch (what the part
+    before made, made again so that the filters and meters run into the stretch as into a
+    continuous signal) and the rest belongs at frame ``offset``."""
+
+    offset: int
+    lead: int
+    blocks: Iterable[np.ndarray]
+
+
 def record(blocks: Iterable[np.ndarray], path: str | os.PathLike, rate: int = SAMPLE_RATE) -> Analysis:
     """Pass one: write the float ``blocks`` (full scale 1) without their DC offset as a 16-bit
     stereo WAV at ``path`` (not atomic: the writer stages it), measuring them on the way."""
-    analysis = Analysis(rate)
+    return record_parts([Part(0, 0, blocks)], path, rate)
+
+
+def record_parts(parts: Sequence[Part], path: str | os.PathLike, rate: int = SAMPLE_RATE) -> Analysis:
+    """``record`` for a signal made in consecutive ``parts`` at once (a long render on several
+    cores): each part is measured by an Analysis of its own in a thread of its own and written
+    where it belongs; the analyses are joined. All but the last must be a whole number of the
+    loudness meter's hops and of HOP long."""
+    stop = threading.Event()  # a part failed or the command is interrupted: the others stop
     # The header is written by hand and completed by ``finish`` (the length is not known yet): the
     # wave module's writer, interrupted while it opens the file (Ctrl-C, SIGTERM), prints an
     # ignored exception from its destructor.
     with open(path, "wb") as handle:
         handle.write(_wav_header(0, rate))
-        for block in blocks:
-            handle.write(to_int16(analysis.add(block)).tobytes())
-    return analysis
+        handle.flush()
+
+        def run(part: Part) -> Analysis:
+            analysis, frame = Analysis(rate), part.offset - part.lead
+            try:
+                for block in part.blocks:
+                    if stop.is_set():
+                        break
+                    lead = min(len(block), max(0, part.offset - frame))
+                    if lead:
+                        analysis.lead_in(block[:lead])
+                    if lead < len(block):
+                        data = to_int16(analysis.add(block[lead:])).tobytes()
+                        os.pwrite(handle.fileno(), data, _HEADER_BYTES + 4 * (frame + lead))
+                    frame += len(block)
+            except BaseException:
+                stop.set()
+                raise
+            finally:
+                close = getattr(part.blocks, "close", None)
+                if close is not None:
+                    close()
+            return analysis
+
+        with concurrent.futures.ThreadPoolExecutor(max(1, len(parts) - 1)) as pool:
+            others = [pool.submit(run, part) for part in parts[1:]]
+            try:
+                analyses = [run(parts[0]), *(other.result() for other in others)]
+            except BaseException:
+                stop.set()
+                raise
+    for (part, analysis), after in zip(zip(parts, analyses, strict=True), parts[1:], strict=False):
+        if part.offset + analysis.frames != after.offset:
+            raise RuntimeError(f"the part at frame {part.offset} does not reach the next at {after.offset}")
+    return Analysis.joined(analyses)
 
 
 def apply(master: Master, samples: np.ndarray) -> tuple[np.ndarray, Master]:

@@ -73,13 +73,28 @@ TAIL_FADE = 1.0
 # track's send (CC91, CC93) is scaled by.
 REVERB = {"roomsize": 0.6, "damping": 0.4, "width": 0.8, "level": 0.5}
 CHORUS = {"nr": 3, "level": 1.2, "speed": 0.3, "depth": 8.0, "type": 0}  # three sine-swept voices
-# FluidSynth's voices on up to this many threads: 5 minutes of a 25-minute piece (MuseScore
-# General) took 6.2 s to synthesize on one core and 3.3 s on two (2 cores, load about 1).
+# A render uses up to this many cores. A long piece is cut into spans, one per core, each played
+# by a synthesizer of its own in a thread of its own (``_Render.spans``); a short one is played by
+# one synthesizer that spreads its voices over the cores. 5 minutes of a 25-minute piece (MuseScore
+# General) took 3.8 s to synthesize on one core, 2.7 s with the voices on two and 2.2 s in spans.
 MAX_CORES = 4
+# Each span's synthesizer plays the PREROLL seconds before it (and from the start of any note that
+# still sounds where it begins) and drops them, so that what rings into the span is there when it
+# starts. Before that it plays silence from the piece's start, so that its reverb and chorus sway
+# in the same phase as the synthesizer before it (out of phase, a span differed from one render
+# of the whole by 10 dB under the music). FluidSynth's voices also carry a little of the notes
+# they played before into the next: with 10 s of pre-roll, a few arpeggio notes 6-15 s into a
+# span differed by up to 2e-3; with 30 s, the span was the whole render's to 1e-8 from its
+# second second on. A span is at least MIN_SPAN long: shorter ones would spend more on their
+# pre-roll than the second core saves. A note ringing within RING seconds after its note-off
+# counts as sounding (its release).
+MIN_SPAN = 90.0
+PREROLL = 30.0
+RING = 3.0
 SPARE_CHANNELS = range(10, 16)  # channels no arrangement plays on: ``warm`` holds instruments there
 DRUM_BANK = 128  # the bank of General MIDI drum kits
 _BLOCK = 4096  # samples pulled per get_samples call while advancing through a gap
-_DITHER = 4 / 32768  # FluidSynth's 16-bit output playing nothing peaks at 1-2 (its dither)
+_SILENT = 4 / 32768  # a block that peaks under this is silence at 16 bits
 _SF3_PROBE_PROGRAM = 73  # a small instrument (flute): decoding its samples proves SF3 support
 
 _HOW_TO_GET_ONE = (
@@ -224,6 +239,16 @@ def events_of(midi: mido.MidiFile) -> list[Event]:
     return events
 
 
+@dataclass(frozen=True)
+class Span:
+    """Frames ``first`` to ``stop`` (None: until the sound has rung out) of a render, played from
+    frame ``start`` on (its pre-roll, see PREROLL)."""
+
+    start: int
+    first: int
+    stop: int | None
+
+
 class _Render:
     """What one render is: its events, soundfont and length; ``blocks`` plays it.
 
@@ -251,7 +276,6 @@ class _Render:
                 raise UserError(f"{midi} is not a readable MIDI file ({error}); pass a .mid file") from None
         self.last = round((self.events[-1][0] if self.events else 0.0) * SAMPLE_RATE)  # the last event
         self.length = round(duration * SAMPLE_RATE) if duration is not None else None  # None: rings out
-        self.cores = render_cores()
 
     def fade(self, frames: int) -> int:
         """Frames faded out at the end of a render ``frames`` long: FADE seconds of one that rang
@@ -262,42 +286,99 @@ class _Render:
         tail = min(round(TAIL_FADE * SAMPLE_RATE), frames - self.last)
         return min(frames, max(round(CUT_FADE * SAMPLE_RATE), tail))
 
-    def blocks(self, progress_bars: bool = False, warmed: Warmed | None = None) -> Iterator[np.ndarray]:
-        """The render as (n, 2) float blocks (full scale 1) at RENDER_GAIN, before the master;
-        played by the ``warmed`` synthesizer (which it frees) if one is given for its soundfont."""
-        if warmed is not None and warmed.soundfont == self.soundfont:
-            synth = warmed.synth
-        else:
-            if warmed is not None:
-                warmed.synth.delete()
-            synth, _ = self.synthesizer()
+    def spans(self, count: int) -> list[Span]:
+        """The render cut into up to ``count`` spans of at least MIN_SPAN seconds, of about equal
+        length, joined on whole hops of the master's meters (``master.record_parts``)."""
+        end = self.length if self.length is not None else self.last
+        count = max(1, min(count, int(end // (MIN_SPAN * SAMPLE_RATE))))
+        grid = mastering.part_grid(SAMPLE_RATE)
+        seams = sorted({round(end * k / count / grid) * grid for k in range(1, count)} - {0})
+        starts = [0, *(self._preroll(seam) for seam in seams)]
+        return [
+            Span(start, first, stop)
+            for start, first, stop in zip(starts, [0, *seams], [*seams, self.length], strict=True)
+        ]
+
+    def _preroll(self, seam: int) -> int:
+        """The frame a span beginning at ``seam`` starts playing from: PREROLL seconds before it,
+        or earlier, at the start of a note still sounding there."""
+        start = seam - round(PREROLL * SAMPLE_RATE)
+        ring = round(RING * SAMPLE_RATE)
+        sounding: dict[tuple[int, int], list[int]] = {}
+        for at, kind, channel, note, velocity in self.events:
+            frame = round(at * SAMPLE_RATE)
+            if frame >= seam:
+                break
+            if kind == "note_on" and velocity > 0:
+                sounding.setdefault((channel, note), []).append(frame)
+            elif kind in ("note_on", "note_off") and sounding.get((channel, note)):
+                if frame + ring > seam:
+                    start = min(start, sounding[(channel, note)][0])
+                sounding[(channel, note)].pop(0)
+        held = [frames[0] for frames in sounding.values() if frames]
+        return max(0, min([start, *held]))
+
+    def blocks(
+        self,
+        span: Span | None = None,
+        progress: tqdm | None = None,
+        synth: object | None = None,
+        cores: int = 1,
+    ) -> Iterator[np.ndarray]:
+        """The ``span`` (default: the whole render) from its pre-roll on, as (n, 2) float blocks
+        (full scale 1) at RENDER_GAIN, before the master, split where the pre-roll ends; played
+        by ``synth`` (a ``synthesizer`` that has played nothing; it is freed) if given, else by a
+        new one with its voices on ``cores`` threads. ``progress`` counts the frames kept."""
+        span = span or Span(0, 0, self.length)
+        synth = synth if synth is not None else self.synthesizer(cores)[0]
+        # The channels' programs and controllers before the span, sent now rather than when the
+        # first block is asked for: spans' synthesizers made one after the other share the samples
+        # the first one read (made at once in threads, each read its own: 230 MB more).
+        later = 0  # the first event at or after the pre-roll's start
         try:
-            end = self.length if self.length is not None else self.last
-            rendered, loudest = 0, 0.0
-            bar = tqdm(total=end, unit="sample", unit_scale=True, disable=not progress_bars, desc="render")
-            with bar:
-                for event in [*self.events, None]:
-                    at = end if event is None else min(round(event[0] * SAMPLE_RATE), end)
-                    while rendered < at:
-                        block = _pull(synth, min(_BLOCK, at - rendered))
-                        if self.length is None:
+            while later < len(self.events) and round(self.events[later][0] * SAMPLE_RATE) < span.start:
+                if self.events[later][1] not in ("note_on", "note_off"):
+                    send(synth, self.events[later])
+                later += 1
+        except BaseException:
+            synth.delete()
+            raise
+        return self._played(synth, span, later, progress)
+
+    def _played(self, synth, span: Span, later: int, progress: tqdm | None) -> Iterator[np.ndarray]:
+        """``blocks`` played by ``synth``, set for the span up to the event ``later``."""
+        try:
+            for done in range(0, span.start, _BLOCK):  # see PREROLL: the room's sway in step
+                _pull(synth, min(_BLOCK, span.start - done))
+            end = span.stop if span.stop is not None else self.last
+            rendered, loudest = span.start, 0.0
+            for event in [*self.events[later:], None]:
+                at = end if event is None else min(round(event[0] * SAMPLE_RATE), end)
+                while rendered < at:
+                    count = min(_BLOCK, at - rendered)
+                    if rendered < span.first:  # the blocks split where the pre-roll ends
+                        count = min(count, span.first - rendered)
+                    block = _pull(synth, count)
+                    if rendered >= span.first:
+                        if span.stop is None:
                             loudest = max(loudest, float(np.abs(block).max()))
-                        yield block
-                        rendered += len(block)
-                        bar.update(len(block))
-                    if rendered >= end and self.length is not None:
-                        break
-                    if event is not None:
-                        send(synth, event)
-                if self.length is None:
-                    yield from _ring_out(synth, loudest)
+                        if progress is not None:
+                            progress.update(count)
+                    yield block
+                    rendered += count
+                if rendered >= end and span.stop is not None:
+                    break
+                if event is not None:
+                    send(synth, event)
+            if span.stop is None:
+                yield from _ring_out(synth, loudest)
         finally:
             synth.delete()
 
-    def synthesizer(self) -> tuple[object, int]:
-        """A synthesizer with this render's soundfont loaded and the room set, nothing played; and
-        the soundfont's id in it."""
-        synth = _new_synth(self.fluidsynth, self.cores)
+    def synthesizer(self, cores: int = 1) -> tuple[object, int]:
+        """A synthesizer with this render's soundfont loaded and the room set, nothing played, its
+        voices on ``cores`` threads; and the soundfont's id in it."""
+        synth = _new_synth(self.fluidsynth, cores)
         try:
             font = self._load(synth)
         except BaseException:
@@ -363,8 +444,8 @@ def warm(soundfont: str | os.PathLike | None, programs: Sequence[int], kits: Seq
 
 def _ring_out(synth, loudest: float) -> Iterator[np.ndarray]:
     """What the synth still sounds after the last event, until a block's peak lies RING_OUT_DB
-    under ``loudest`` (the render's peak) or at FluidSynth's dither, at most MAX_TAIL seconds."""
-    floor = max(loudest * 10 ** (RING_OUT_DB / 20), _DITHER)
+    under ``loudest`` (the render's peak) or is silent, at most MAX_TAIL seconds."""
+    floor = max(loudest * 10 ** (RING_OUT_DB / 20), _SILENT)
     for _ in range(round(MAX_TAIL * SAMPLE_RATE) // _BLOCK):
         block = _pull(synth, _BLOCK)
         yield block
@@ -372,36 +453,42 @@ def _ring_out(synth, loudest: float) -> Iterator[np.ndarray]:
             return
 
 
-@functools.cache
-def _seed_dither() -> None:
-    """FluidSynth fills its 16-bit dither table from C's ``rand()`` when a process makes its first
-    synthesizer; anything that drew from ``rand()`` before (a Ray worker does) would change the
-    last bits of every WAV. ``srand(1)`` is the state ``rand()`` starts in, so every process,
-    a Ray worker too, renders the same WAV for the same seed."""
-    ctypes.CDLL(None).srand(1)
-
-
 def _new_synth(fluidsynth, cores: int = 1):
     """A synthesizer at RENDER_GAIN that loads an instrument's samples only when a track selects
     it (a render reads a handful of a bank's 128 instruments, and an SF3's need decoding) and
     plays its voices on ``cores`` threads."""
-    _seed_dither()
     settings = {"synth.dynamic-sample-loading": 1, "synth.cpu-cores": cores}
     return fluidsynth.Synth(gain=RENDER_GAIN, samplerate=float(SAMPLE_RATE), **settings)
 
 
 def render_cores() -> int:
-    """The threads FluidSynth renders a piece's voices on: every core this process may use, up to
-    MAX_CORES. The count does not change the sound: each voice is rendered whole by one thread;
-    only which thread takes which voice varies, and with it the rounding of their sum, far under
-    the WAV's 16-bit step. A 25-minute piece came out the same byte for byte on one core and on
-    two (``tests/test_synth.py`` checks a short one)."""
+    """The cores a render uses (see MAX_CORES): every core this process may use, up to MAX_CORES.
+
+    Spreading one synthesizer's voices does not change the sound: each voice is rendered whole by
+    one thread, and only the rounding of their sum varies, far under the WAV's 16-bit step (a
+    short piece comes out the same byte for byte on one core and on several). Spans do, within
+    the tolerance PREROLL states: a long piece rendered on 2 cores is not byte for byte the one
+    rendered on 1, but each is the same every time."""
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return max(1, min(MAX_CORES, usable))
 
 
 def _pull(synth, count: int) -> np.ndarray:
-    return np.asarray(synth.get_samples(count), dtype=np.int16).reshape(-1, 2) / 32768.0
+    """The next ``count`` frames ``synth`` plays, as (count, 2) float32 (full scale 1): FluidSynth's
+    own floats, neither dithered nor rounded to 16 bits before the master."""
+    block = np.empty((count, 2), np.float32)
+    address = block.ctypes.data
+    _float_writer()(synth.synth, count, address, 0, 2, address + 4, 0, 2)  # left, right interleaved
+    return block
+
+
+@functools.cache
+def _float_writer():
+    """FluidSynth's ``fluid_synth_write_float`` (pyfluidsynth wraps only the 16-bit writer)."""
+    write = load_fluidsynth()._fl.fluid_synth_write_float
+    write.argtypes = [ctypes.c_void_p, ctypes.c_int, *[ctypes.c_void_p, ctypes.c_int, ctypes.c_int] * 2]
+    write.restype = ctypes.c_int
+    return write
 
 
 def check_loudness(target: float | None) -> float | None:
@@ -446,7 +533,9 @@ def synthesize(
     check_loudness(loudness)
     render = _Render(midi, soundfont, duration)
     analysis = mastering.Analysis()
-    blocked = [analysis.add(block) for block in render.blocks(progress_bars)]
+    end = render.length if render.length is not None else render.last
+    with tqdm(total=end, unit="sample", unit_scale=True, disable=not progress_bars, desc="render") as bar:
+        blocked = [analysis.add(block) for block in render.blocks(progress=bar, cores=render_cores())]
     samples = np.concatenate(blocked) if blocked else np.zeros((0, 2))
     master = mastering.plan(
         analysis, loudness, unnormalised_gain=UNNORMALISED_GAIN, fade=render.fade(analysis.frames)
@@ -479,10 +568,34 @@ def render_wav(
     if master is not None:
         duration = master.frames / SAMPLE_RATE
     render = _Render(midi, soundfont, duration)
-    # The synthesis runs in a thread beside the first pass of the master (both in C, without
-    # Python's lock): on 2 cores they take about as long as the larger of the two, not the sum.
-    with contextlib.closing(ahead(render.blocks(progress_bars, warmed))) as blocks:
-        analysis = mastering.record(blocks, path)
+    cores = render_cores()
+    spans = render.spans(cores)
+    # A warmed synthesizer plays a render of one span. For several, it is kept until the end all
+    # the same: the spans' synthesizers find its instruments' samples read (FluidSynth shares
+    # them between the synthesizers of a process).
+    if warmed is not None and warmed.soundfont != render.soundfont:
+        warmed.synth.delete()
+        warmed = None
+    first = warmed.synth if warmed is not None and len(spans) == 1 else None
+    held = warmed.synth if warmed is not None and first is None else None
+    end = render.length if render.length is not None else render.last
+    try:
+        with tqdm(total=end, unit="sample", unit_scale=True, disable=not progress_bars, desc="render") as bar:
+            if len(spans) == 1:
+                # Its synthesis runs in a thread beside the first pass of the master (both in C,
+                # without Python's lock), so the two take about as long as the larger.
+                blocks = render.blocks(spans[0], bar, first, cores)
+                with contextlib.closing(ahead(blocks)) as ready:
+                    analysis = mastering.record(ready, path)
+            else:
+                parts = [
+                    mastering.Part(span.first, span.first - span.start, render.blocks(span, bar))
+                    for span in spans
+                ]
+                analysis = mastering.record_parts(parts, path)
+    finally:
+        if held is not None:
+            held.delete()
     if master is not None:
         return mastering.finish(path, master, trim=False)
     master = mastering.plan(
