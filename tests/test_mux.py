@@ -15,8 +15,10 @@ from video2music.audio.mux import (
     RELEASE,
     Ducker,
     Soundtrack,
+    _aac_parts,
     mux,
     mux_into,
+    video_timing,
 )
 from video2music.audio.synth import SAMPLE_RATE, write_wav
 from video2music.utils.errors import UserError
@@ -164,3 +166,47 @@ def test_mix_lays_the_music_under_the_videos_own_sound(examples_dir, tmp_path):
 def test_bad_soundtrack_settings_are_user_errors(mode, gain):
     with pytest.raises(UserError, match="audio mode|music gain"):
         Soundtrack(mode, gain)
+
+
+def _chords_wav(tmp_path, seconds: float) -> tuple[np.ndarray, object]:
+    """A real WAV of changing chords with sharp attacks (the hard case for joined encoders)."""
+    rng = np.random.default_rng(3)
+    t = np.arange(SAMPLE_RATE // 3) / SAMPLE_RATE
+    music = np.zeros(round(seconds * SAMPLE_RATE))
+    for start in range(0, len(music) - len(t), len(t)):
+        tones = sum(np.sin(2 * np.pi * f * t) for f in rng.uniform(110, 1800, 3))
+        music[start : start + len(t)] += 0.2 * tones * np.exp(-6 * t)
+    samples = np.round(np.stack([music, 0.8 * music], axis=1) * 32767).astype(np.int16)
+    path = tmp_path / "chords.wav"
+    write_wav(samples, path)
+    return samples[:, 0] / 32768 * 0.9, path  # the decoded mono mix is (left + right) / 2
+
+
+def test_a_long_soundtrack_encoded_in_parts_sounds_as_one_encoder(examples_dir, tmp_path, monkeypatch):
+    """Parts of at least 3 s here, so that the 24-s test video's sound is encoded by 2 encoders at
+    once (on 2 cores a 25-minute soundtrack is): the joined packets decode to the same length and
+    as near the music as one encoder's, around the join too."""
+    heard, music = _chords_wav(tmp_path, 24.0)
+    source = examples_dir / "testvideo.mp4"
+    decoded = {}
+    for cores in (1, 2):
+        monkeypatch.setattr("video2music.audio.mux.usable_cores", lambda most, cores=cores: cores)
+        monkeypatch.setattr("video2music.audio.mux.MIN_AAC_PART", 3.0)
+        out = mux(source, music, tmp_path / f"on{cores}.mp4")
+        info, samples, duration, first = _audio(out)
+        assert info == ("aac", SAMPLE_RATE, 2) and first == 0.0
+        decoded[cores] = samples
+    one, two = decoded[1], decoded[2]
+    assert len(one) == len(two)
+    _, duration = video_timing(source)
+    (_, join), _ = _aac_parts(round(duration * SAMPLE_RATE), SAMPLE_RATE, 2)
+
+    def signal_to_error(samples: np.ndarray, first: int, last: int) -> float:
+        error = samples[first:last] - heard[first:last]
+        return 10 * np.log10(np.sum(heard[first:last] ** 2) / np.sum(error**2))
+
+    whole = len(heard) - SAMPLE_RATE
+    assert signal_to_error(two, 0, whole) > signal_to_error(one, 0, whole) - 1.0
+    around = (join - 2048, join + 2048)
+    assert signal_to_error(two, *around) > signal_to_error(one, *around) - 1.5
+    assert np.abs(two[around[0] : around[1]] - heard[around[0] : around[1]]).max() < 0.05  # no click

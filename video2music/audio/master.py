@@ -23,21 +23,20 @@ mix's own master, so that they add up to the mix.
 
 from __future__ import annotations
 
-import collections
 import concurrent.futures
-import contextlib
 import dataclasses
+import itertools
 import math
 import os
 import struct
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
 from video2music.audio.loudness import LoudnessMeter, TruePeakMeter, frame_peaks, hop_frames
-from video2music.utils.ahead import ahead
 
 SAMPLE_RATE = 44100
 # Integrated loudness (ITU-R BS.1770, see video2music.audio.loudness) and true-peak ceiling of every
@@ -56,6 +55,8 @@ _CHUNK_HOPS = 1 << 20  # limiter hops released at a time
 _BLOCK = 1 << 16  # frames mastered at a time in a written WAV
 _DC_CHUNK = 4096  # frames the high-pass solves at once (its powers of the pole stay well scaled)
 _HEADER_BYTES = 44
+_PEAK_TAPS = 16  # the true-peak meter's interpolation reaches this many frames either side
+T = TypeVar("T")
 
 
 class DcBlocker:
@@ -327,48 +328,71 @@ def apply(master: Master, samples: np.ndarray) -> tuple[np.ndarray, Master]:
 
 
 def finish(
-    path: str | os.PathLike,
-    master: Master,
-    rate: int = SAMPLE_RATE,
-    *,
-    trim: bool = True,
-    consume: Callable[[Iterator[np.ndarray]], object] | None = None,
+    path: str | os.PathLike, master: Master, rate: int = SAMPLE_RATE, *, trim: bool = True, parts: int = 1
 ) -> Master:
-    """Pass two: apply ``master`` to the WAV ``record`` wrote, in place, and complete its header.
-
-    ``consume``, if given, is handed the mastered blocks (int16) as they are written, and runs
-    beside the writing in a thread (``audio.mux`` encodes them into the video meanwhile).
+    """Pass two: apply ``master`` to the WAV ``record`` wrote, in place, and complete its header;
+    ``parts`` stretches of it at once, each in a thread of its own (numpy lets go of Python's lock
+    while it works on a block).
 
     Returns the master as applied: when a limited file's true peak still passes the ceiling, it
     is trimmed (unless not to ``trim``: a stem given its mix's master must keep it exactly), and
-    the master returned has the trim in its gain (the blocks ``consume`` saw were not trimmed)."""
-    check = _peak_check(master) if trim else None
+    the master returned has the trim in its gain."""
+    checked = trim and master.limiter is not None  # only a limited master can pass the ceiling
     with open(path, "r+b") as handle:
         handle.write(_wav_header(master.frames, rate))
-        written = _applied(handle, master, check)
-        if consume is None:
-            collections.deque(written, maxlen=0)
-        else:
-            with contextlib.closing(ahead(written)) as ready:
-                consume(ready)
-        scale = _trim(check)
+        handle.flush()
+        file = handle.fileno()
+        stretches = _stretches(master.frames, parts)
+        # Each stretch's peak check reads the frames before it as they were before the master; the
+        # stretch before may overwrite them only once every thread has read its own.
+        ready = threading.Barrier(len(stretches))
+        checks = _in_threads(
+            lambda first, stop: _master_stretch(file, master, first, stop, checked, ready), stretches
+        )
+        scale = _trim(TruePeakMeter.joined(checks) if checked else None)
         if scale is None:
             return master
-        for start in range(0, master.frames, _BLOCK):
-            block = _read(handle, start, min(_BLOCK, master.frames - start))
-            _write(handle, start, to_int16(block * scale))
+        _in_threads(lambda first, stop: _scale_stretch(file, scale, first, stop), stretches)
     return _trimmed(master, scale)
 
 
-def _applied(handle, master: Master, check: TruePeakMeter | None) -> Iterator[np.ndarray]:
-    """Each block of the file ``handle`` mastered, written back and yielded (int16)."""
-    for start in range(0, master.frames, _BLOCK):
-        block = master(_read(handle, start, min(_BLOCK, master.frames - start)), start)
-        written = to_int16(block)
-        _write(handle, start, written)
-        if check is not None:
+def _stretches(frames: int, parts: int) -> list[tuple[int, int]]:
+    """``frames`` in up to ``parts`` consecutive (first, stop) stretches of whole _BLOCKs."""
+    blocks = -(-frames // _BLOCK)
+    edges = sorted({min(frames, round(blocks * k / max(1, parts)) * _BLOCK) for k in range(parts + 1)})
+    return list(itertools.pairwise(edges)) or [(0, 0)]
+
+
+def _in_threads(work: Callable[[int, int], T], stretches: list[tuple[int, int]]) -> list[T]:
+    """``work(first, stop)`` for each stretch, the first in this thread and the rest in threads."""
+    if len(stretches) == 1:
+        return [work(*stretches[0])]
+    with concurrent.futures.ThreadPoolExecutor(len(stretches) - 1) as pool:
+        others = [pool.submit(work, *stretch) for stretch in stretches[1:]]
+        return [work(*stretches[0]), *(other.result() for other in others)]
+
+
+def _master_stretch(
+    file: int, master: Master, first: int, stop: int, checked: bool, ready: threading.Barrier
+) -> TruePeakMeter:
+    """Master frames ``first`` to ``stop`` of the WAV open as ``file`` in place; the true peak
+    meter of what was written, if ``checked`` (else one that saw nothing)."""
+    check = TruePeakMeter()
+    if checked and first:
+        lead = max(0, first - 2 * _PEAK_TAPS)
+        check.lead_in(master(_read(file, lead, first - lead), lead))
+    ready.wait()
+    for start in range(first, stop, _BLOCK):
+        block = master(_read(file, start, min(_BLOCK, stop - start)), start)
+        _write(file, start, to_int16(block))
+        if checked:
             check.add(block)
-        yield written
+    return check
+
+
+def _scale_stretch(file: int, scale: float, first: int, stop: int) -> None:
+    for start in range(first, stop, _BLOCK):
+        _write(file, start, to_int16(_read(file, start, min(_BLOCK, stop - start)) * scale))
 
 
 def _peak_check(master: Master) -> TruePeakMeter | None:
@@ -392,14 +416,13 @@ def to_int16(samples: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(samples * 32768.0), -32768, 32767).astype("<i2")
 
 
-def _read(handle, start: int, count: int) -> np.ndarray:
-    handle.seek(_HEADER_BYTES + 4 * start)
-    return np.frombuffer(handle.read(4 * count), dtype="<i2").reshape(-1, 2) / 32768.0
+def _read(file: int, start: int, count: int) -> np.ndarray:
+    data = os.pread(file, 4 * count, _HEADER_BYTES + 4 * start)
+    return np.frombuffer(data, dtype="<i2").reshape(-1, 2) / 32768.0
 
 
-def _write(handle, start: int, samples: np.ndarray) -> None:
-    handle.seek(_HEADER_BYTES + 4 * start)
-    handle.write(samples.tobytes())
+def _write(file: int, start: int, samples: np.ndarray) -> None:
+    os.pwrite(file, samples.tobytes(), _HEADER_BYTES + 4 * start)
 
 
 def _wav_header(frames: int, rate: int = SAMPLE_RATE) -> bytes:

@@ -43,6 +43,7 @@ from tqdm import tqdm
 from video2music.audio import master as mastering
 from video2music.audio.master import LOUDNESS_TARGET, SAMPLE_RATE, Master
 from video2music.utils.ahead import ahead
+from video2music.utils.cores import usable_cores
 from video2music.utils.errors import UserError
 from video2music.utils.fileio import atomic_output
 
@@ -469,8 +470,7 @@ def render_cores() -> int:
     short piece comes out the same byte for byte on one core and on several). Spans do, within
     the tolerance PREROLL states: a long piece rendered on 2 cores is not byte for byte the one
     rendered on 1, but each is the same every time."""
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, min(MAX_CORES, usable))
+    return usable_cores(MAX_CORES)
 
 
 def _pull(synth, count: int) -> np.ndarray:
@@ -597,11 +597,11 @@ def render_wav(
         if held is not None:
             held.delete()
     if master is not None:
-        return mastering.finish(path, master, trim=False)
+        return mastering.finish(path, master, trim=False, parts=cores)
     master = mastering.plan(
         analysis, loudness, unnormalised_gain=UNNORMALISED_GAIN, fade=render.fade(analysis.frames)
     )
-    return mastering.finish(path, master)
+    return mastering.finish(path, master, parts=cores)
 
 
 def send(synth, event: Event) -> None:
