@@ -14,10 +14,13 @@ from video2music.audio.mux import (
     DUCK_DEPTH,
     RELEASE,
     Ducker,
+    ducking,
     Soundtrack,
     _aac_parts,
+    ducked_spans,
     mux,
     mux_into,
+    own_sound,
     video_timing,
 )
 from video2music.audio.synth import SAMPLE_RATE, write_wav
@@ -120,7 +123,8 @@ def test_ducking_is_smooth_fast_to_duck_and_slow_to_recover():
     loud = np.zeros((8 * rate, 2), np.float32)
     loud[rate : 3 * rate] = rng.normal(0, 0.3, (2 * rate, 2))  # about -10 dBFS from 1 s to 3 s
     ducker = Ducker(rate)
-    gains = np.concatenate([ducker.gains(block) for block in _blocks(loud, 16384)])  # as the mux streams
+    hop_gains = np.concatenate([ducker.hop_gains(block) for block in _blocks(loud, 16384)])  # as decoded
+    gains = np.concatenate([ducking(hop_gains, first, 5000) for first in range(0, len(loud), 5000)])
     decibels = 20 * np.log10(gains)
 
     def at(seconds: float) -> float:
@@ -210,3 +214,27 @@ def test_a_long_soundtrack_encoded_in_parts_sounds_as_one_encoder(examples_dir, 
     around = (join - 2048, join + 2048)
     assert signal_to_error(two, *around) > signal_to_error(one, *around) - 1.5
     assert np.abs(two[around[0] : around[1]] - heard[around[0] : around[1]]).max() < 0.05  # no click
+
+
+def test_a_mix_made_in_parts_at_once_is_the_mix_made_in_one(examples_dir, tmp_path, monkeypatch):
+    """Parts of at least 3 s here, so that a 10-s mix is made by 2 at once (a 25-minute one is, on
+    2 cores): the same mixed WAV but for the last bit, its loudness and master the same; and the
+    video's sound is decoded once for the melody's rests and the mix."""
+    rate = SAMPLE_RATE
+    t = np.arange(10 * rate) / rate
+    speech = (np.sin(2 * np.pi * 3 * t) > 0.3) * np.sin(2 * np.pi * 220 * t) * 0.3  # bursts of a voice
+    write_wav((np.stack([speech, speech], axis=1) * 32767).astype(np.int16), tmp_path / "own.wav")
+    talk = mux(examples_dir / "fades.mp4", tmp_path / "own.wav", tmp_path / "talk.mp4")
+    heard, music = _chords_wav(tmp_path, 10.0)
+    assert ducked_spans(talk)  # the voice is loud enough to duck the music
+    decoded = own_sound(talk)
+    monkeypatch.setattr("video2music.audio.mux.MIN_MIX_PART", 3.0)
+    mixes = []
+    for cores in (1, 2):
+        monkeypatch.setattr("video2music.audio.mux.usable_cores", lambda most, cores=cores: cores)
+        mux_into(talk, music, tmp_path / f"out{cores}.mp4", Soundtrack("mix"), tmp_path / f"mix{cores}.wav")
+        with wave.open(str(tmp_path / f"mix{cores}.wav")) as written:
+            mixes.append(np.frombuffer(written.readframes(written.getnframes()), "<i2").astype(int))
+    assert own_sound(talk) is decoded  # not decoded again
+    assert len(mixes[0]) == len(mixes[1]) == 2 * round(10.0 * rate)
+    assert np.abs(mixes[0] - mixes[1]).max() <= 1

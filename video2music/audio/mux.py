@@ -16,23 +16,25 @@ What that stream holds is the ``Soundtrack``'s choice:
   clicks. The mix is then given the master every WAV gets (``audio.master``: no DC offset, the
   loudness target, true peak at most -1 dBTP), so the video's sound and the music keep their
   balance and together play at the target; it is written as a WAV (the one the writer keeps, or
-  a temporary one) and encoded as its master is applied. A video without sound gets the music alone.
+  a temporary one), then encoded. A video without sound gets the music alone.
 - ``replace``: the music alone (the original sound is left out).
 - ``music-only``: no video is written at all (the writer's business; here it is ``replace``).
 
 ``music_gain_db`` scales the music before mixing (default: -6 dB in a mix with the video's own
 sound, so the original leads; 0 dB where the music plays alone, a video without sound included).
 
-Everything streams: the WAV and the original sound are read a block at a time (into the mixed
-WAV, then into the encoder), and the encoded audio packets are interleaved with the copied
-picture packets and written as they come, so memory does not grow with the video's length. Each
-stream's two halves run at once (``utils.ahead``): the decoding and mixing beside the mix's
-measuring, and the mix's master beside its encoding, which takes its blocks as they are written
-(a mix that its true-peak check then trims is encoded again from the trimmed WAV).
+The video's own sound is decoded once (``own_sound``) into a temporary file with the ducker's
+gains, for the melody's rests (``ducked_spans``) and the mix alike. Everything streams, a block
+at a time, and a long soundtrack is made on every core: the mix in parts that the master's first
+pass measures at once (``master.record_parts``), its master applied in stretches at once, and
+the AAC encoded in parts at once, their packets joined (AAC_LEAD); the packets are interleaved
+with the copied picture packets as they come. Memory does not grow with the video's length but
+for the later parts' packets, held until the first part's are written: about 0.7 MB a minute.
 """
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures
 import contextlib
 import itertools
@@ -52,7 +54,6 @@ import numpy as np
 
 from video2music.audio import master as mastering
 from video2music.audio.master import LOUDNESS_TARGET
-from video2music.utils.ahead import ahead
 from video2music.utils.cores import usable_cores
 from video2music.utils.errors import UserError
 from video2music.utils.fileio import atomic_output
@@ -86,6 +87,8 @@ DUCK_FROM, DUCK_FULL, DUCK_DEPTH = -45.0, -25.0, 15.0  # dBFS, dBFS, dB
 ATTACK, RELEASE = 0.08, 0.6  # seconds
 _HOP = 512  # samples per level measurement; _AUDIO_BLOCK is a whole number of hops
 MIX_HEADROOM = 0.5  # the mix is written at half scale before its master: sound and music may add up past 1
+MIN_MIX_PART = 60.0  # seconds: a mix is made in parts at once only where each is this long
+MIX_LEAD = 44100  # samples mixed before a part, for the master's high-pass to settle (a 32 ms time constant)
 
 
 def check_music_gain(gain_db: float) -> float:
@@ -196,12 +199,11 @@ def mux_into(
             return False
         if mixed_path is None:
             mixed_path = stack.enter_context(_temporary_wav(Path(out_path).parent))
-        with contextlib.closing(_original_blocks(video_path, rate, wanted, start)) as original:
-            blocks = _scaled(_wav_blocks(wav, wanted), gain)
-            mixed = (block * MIX_HEADROOM for block in _ducked_mix(original, _stereo(blocks), rate))
-            # Decoding, ducking and mixing run in a thread beside the master's measuring.
-            with contextlib.closing(ahead(mixed)) as ready:
-                analysis = mastering.record(ready, mixed_path, rate)
+        sound = own_sound(video_path, rate)
+        # Mixing and the master's measuring run in parts at once, one a core.
+        analysis = mastering.record_parts(
+            _mix_parts(sound, _wav_reader(wav_path, gain), wanted), mixed_path, rate
+        )
         master = mastering.plan(analysis, loudness, unnormalised_gain=1 / MIX_HEADROOM)
         mastering.finish(mixed_path, master, rate, parts=usable_cores(MAX_CORES))
         _write_video(video_path, out_path, _wav_reader(mixed_path), wanted, rate, channels, start, mixing)
@@ -409,10 +411,10 @@ class Ducker:
         self._attack = math.exp(-_HOP / (ATTACK * rate))
         self._release = math.exp(-_HOP / (RELEASE * rate))
         self._reduction = 0.0  # dB, <= 0
-        self._last_gain = 1.0
 
-    def gains(self, original: np.ndarray) -> np.ndarray:
-        """One linear gain per sample of ``original`` ((n, 2) float, full scale 1)."""
+    def hop_gains(self, original: np.ndarray) -> np.ndarray:
+        """The gain at the end of each _HOP samples of ``original`` ((n, 2) float, full scale 1; a
+        last part hop counts as one), going on from the block before."""
         hops = -(-len(original) // _HOP)
         padded = np.zeros((hops * _HOP, 2), np.float32)
         padded[: len(original)] = original
@@ -424,15 +426,84 @@ class Ducker:
             coefficient = self._attack if target < self._reduction else self._release
             self._reduction = target + coefficient * (self._reduction - target)
             hop_gains[i] = 10.0 ** (self._reduction / 20.0)
-        # Linear between hop ends, starting from where the previous block ended: no steps, no clicks.
-        ends = (np.arange(hops) + 1) * _HOP - 1
-        gains = np.interp(
-            np.arange(len(original)),
-            np.concatenate([[-1], ends]),
-            np.concatenate([[self._last_gain], hop_gains]),
-        )
-        self._last_gain = float(hop_gains[-1])
-        return gains
+        return hop_gains
+
+
+def ducking(hop_gains: np.ndarray, first: int, count: int) -> np.ndarray:
+    """The music's gain at each of ``count`` samples from ``first`` on, given the gain at the end
+    of each hop (``Ducker.hop_gains`` over the whole sound): linear between hop ends, from 1 before
+    the first, so nothing steps and nothing clicks."""
+    low = max(0, first // _HOP - 1)
+    high = min(len(hop_gains), (first + count) // _HOP + 1)
+    ends = (np.arange(low, high) + 1) * _HOP - 1
+    gains = hop_gains[low:high]
+    if low == 0:
+        ends, gains = np.concatenate([[-1], ends]), np.concatenate([[1.0], gains])
+    return np.interp(np.arange(first, first + count), ends, gains)
+
+
+@dataclass(frozen=True)
+class Sound:
+    """A video's own sound, decoded once (``own_sound``): ``frames`` stereo samples at ``rate``
+    from the first picture on, as raw 16-bit PCM in the file ``path``, and the music's gain at the
+    end of each _HOP of them (``Ducker.hop_gains``)."""
+
+    path: Path
+    rate: int
+    frames: int
+    hop_gains: np.ndarray
+
+    def read(self, first: int, count: int) -> np.ndarray:
+        """(count, 2) float32 samples (full scale 1) from ``first`` on, silence past the end."""
+        with open(self.path, "rb") as raw:
+            raw.seek(4 * first)
+            samples = np.frombuffer(raw.read(4 * max(0, min(count, self.frames - first))), "<i2")
+        out = np.zeros((count, 2), np.float32)
+        out[: len(samples) // 2] = samples.reshape(-1, 2) / np.float32(32768)
+        return out
+
+
+_decoded: dict[tuple, Sound] = {}  # the last video's sound (see own_sound)
+
+
+def own_sound(video_path: str | os.PathLike, rate: int = 44100) -> Sound | None:
+    """The video's own sound at ``rate`` (None for a video without one), decoded once: the melody's
+    rests (``ducked_spans``) and the mix (``mux_into``) read the same decoding, kept in a
+    temporary file until the next video's or until the process ends."""
+    source, _, info = open_video(video_path)
+    with source:
+        if not source.streams.audio:
+            return None
+    status = Path(video_path).stat()
+    key = (str(Path(video_path).resolve()), status.st_mtime_ns, status.st_size, rate)
+    if key in _decoded:
+        return _decoded[key]
+    start, duration = _timing(info)
+    frames = round(duration * rate)
+    handle, name = tempfile.mkstemp(suffix=".raw", prefix="video2music-sound-")
+    try:
+        ducker, hop_gains = Ducker(rate), []
+        blocks = _original_blocks(video_path, rate, frames, start)
+        with os.fdopen(handle, "wb") as raw, contextlib.closing(blocks):
+            for block in blocks:
+                hop_gains.append(ducker.hop_gains(block))
+                raw.write(mastering.to_int16(block).tobytes())
+    except BaseException:
+        os.unlink(name)
+        raise
+    for old in _decoded.values():
+        with contextlib.suppress(OSError):
+            os.unlink(old.path)
+    _decoded.clear()
+    _decoded[key] = Sound(Path(name), rate, frames, np.concatenate([*hop_gains, np.zeros(0)]))
+    return _decoded[key]
+
+
+@atexit.register
+def _forget_sounds() -> None:
+    for sound in _decoded.values():
+        with contextlib.suppress(OSError):
+            os.unlink(sound.path)
 
 
 def ducked_spans(
@@ -442,34 +513,37 @@ def ducked_spans(
     (its speech or effects lead): (start, end) seconds from the first picture, in order, with
     gaps shorter than ``bridge`` seconds (a breath between words) bridged; none for a video
     without sound. The arrangement rests the melody there."""
-    source, _, info = open_video(video_path)
-    with source:
-        if not source.streams.audio:
-            return []
-    start, duration = _timing(info)
-    ducker = Ducker(rate)
-    threshold = 10.0 ** (-DUCK_DEPTH / 2 / 20)
-    ducked = []
-    with contextlib.closing(_original_blocks(video_path, rate, round(duration * rate), start)) as blocks:
-        for block in blocks:
-            ducked.append(ducker.gains(block)[_HOP - 1 :: _HOP] < threshold)  # the gain at each hop's end
-    hops = np.concatenate(ducked) if ducked else np.zeros(0, bool)
+    sound = own_sound(video_path, rate)
+    if sound is None:
+        return []
+    hops = sound.hop_gains < 10.0 ** (-DUCK_DEPTH / 2 / 20)
     edges = np.flatnonzero(np.diff(np.concatenate([[False], hops, [False]]).astype(np.int8))) * _HOP / rate
     spans: list[tuple[float, float]] = []
     for first, last in zip(edges[::2], edges[1::2], strict=True):
         if spans and first - spans[-1][1] < bridge:
             first = spans.pop()[0]
-        spans.append((float(first), float(min(last, duration))))
+        spans.append((float(first), float(min(last, sound.frames / rate))))
     return spans
 
 
-def _ducked_mix(
-    original: Iterator[np.ndarray], music: Iterator[np.ndarray], rate: int
-) -> Iterator[np.ndarray]:
-    """Float stereo blocks (full scale 1): the original sound plus the music ducked under it."""
-    ducker = Ducker(rate)
-    for sound, notes in zip(original, music, strict=True):
-        yield sound + notes / 32768.0 * ducker.gains(sound)[:, None]
+def _mix_parts(sound: Sound, music: Reader, frames: int) -> list[mastering.Part]:
+    """The mix (the video's own ``sound`` plus the ``music`` ducked under it, at MIX_HEADROOM) in
+    one part a core, each led in by MIX_LEAD samples for the master's filters (``record_parts``)."""
+    rate, grid = sound.rate, mastering.part_grid(sound.rate)
+    count = max(1, min(usable_cores(MAX_CORES), int(frames // (MIN_MIX_PART * rate))))
+    edges = sorted({0, frames, *(round(frames * k / count / grid) * grid for k in range(1, count))})
+
+    def mixed(first: int, last: int) -> Iterator[np.ndarray]:
+        at = first
+        for notes in _stereo(music(first, last, threading.Event())):
+            gains = ducking(sound.hop_gains, at, len(notes))[:, None]
+            yield (sound.read(at, len(notes)) + notes / np.float32(32768) * gains) * MIX_HEADROOM
+            at += len(notes)
+
+    return [
+        mastering.Part(first, first - max(0, first - MIX_LEAD), mixed(max(0, first - MIX_LEAD), last))
+        for first, last in itertools.pairwise(edges)
+    ]
 
 
 def _encode_audio(stream, blocks: Iterator[np.ndarray], rate: int, first_pts: int) -> Iterator[av.Packet]:
