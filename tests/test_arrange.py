@@ -339,6 +339,19 @@ def test_no_pad_note_is_held_longer_than_two_bars():
     assert max(n.end - n.start for n in music.part("Chords").notes) <= 8 * TICKS_PER_BEAT
 
 
+def test_a_final_chord_ringing_on_to_the_pictures_end_is_struck_again_for_the_last_bar():
+    chords = vocab.parse_progression("C C Am Am F F G G C C C C")  # the final chord lasts two bars
+    music = arrange(chords, 5.0, 0.2, "C major", form=full(6), end_seconds=13.5)  # 3/4 of a bar more
+    end, last_bar = music.end, 20 * TICKS_PER_BEAT
+    assert end == 27 * TICKS_PER_BEAT
+    for name in ("Chords", "Bass"):
+        notes = music.part(name).notes
+        assert max(n.end - n.start for n in notes) <= 8 * TICKS_PER_BEAT, name
+        ringing = {n.pitch for n in notes if n.end == end}
+        assert ringing and ringing == {n.pitch for n in notes if n.start == last_bar}, name
+        assert ringing <= {n.pitch for n in notes if n.start == 16 * TICKS_PER_BEAT and n.end == last_bar}
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

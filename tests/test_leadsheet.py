@@ -290,9 +290,17 @@ def test_musescore_opens_the_lead_sheets_without_a_word(model, sample_sheet, tmp
     assert all(len(m.findall("voice")) == 1 for m in measures)
     marks = [(i, m.find("voice/RehearsalMark/text")) for i, m in enumerate(measures)]
     assert [(i, "".join(text.itertext())) for i, text in marks if text is not None] == sections
-    # A break ends the system before each fourth bar (the sections start on such bars).
+    # A break ends the system before each fourth bar (the sections start on such bars), and
+    # halfway through four bars too crowded for one line: where the file asks for a new system.
     breaks = [i + 1 for i, m in enumerate(measures) if m.find("LayoutBreak") is not None]
-    assert breaks == list(range(4, len(measures), 4))
+    asked = [
+        i
+        for i, m in enumerate(ET.parse(long).getroot().iter("measure"))
+        if m.find("print[@new-system='yes']") is not None
+    ]
+    assert breaks == asked
+    fourths = set(range(4, len(measures), 4))
+    assert fourths <= set(breaks) and all(b % 4 == 2 for b in set(breaks) - fourths)
     assert len(score.findall(".//Harmony")) == len(result.arrangement.spans)
 
 

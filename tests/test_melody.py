@@ -244,6 +244,44 @@ def test_melody_track_is_written_in_the_key(shipped, tmp_path):
         Instruments.parse("drums=flute")
 
 
+def _bar_lines(notes, grid: Grid) -> list[tuple[tuple[int, int], ...]]:
+    """Per bar of ``grid``, its notes as (sixteenth from the bar line, pitch)."""
+    lines = [4 * start for start in grid.bar_starts]
+    bars: list[list[tuple[int, int]]] = [[] for _ in lines]
+    for note in notes:
+        bar = int(np.searchsorted(lines, note.start, side="right")) - 1
+        bars[bar].append((note.start - lines[bar], note.pitch))
+    return [tuple(b) for b in bars]
+
+
+def test_a_returning_verse_sings_its_line_again_where_a_cut_bent_a_bar(shipped):
+    """Cuts bend the second verse's second bar to 3/4 and its third to 5/4, where the first verse's
+    are 4/4, and the first verse's third bar is 3/4 where its second phrase's is 4/4: the verse
+    comes back note for note all the same (a line written to fit its shortest copy)."""
+    bars = [4] * 32
+    bars[2] = 3
+    bars[17], bars[18] = 3, 5
+    grid = Grid(120.0, tuple(bars))
+    chords = [
+        c for c in vocab.parse_progression("C Am F G") * 8 for _ in range(2)
+    ]  # the same under every copy
+    held = 0
+    for seed in range(3):
+        notes = writer.compose(shipped.model, chords, grid, SONG, np.full(grid.steps, 8.0), seed=seed)
+        sung = _bar_lines(notes, grid)
+        assert sung[16:23] == sung[0:7]  # the second verse, its new last bar aside
+        assert sung[4:7] == sung[0:3]  # the first verse's second phrase
+        assert sung[1] and max(start for start, _ in sung[1]) < 3 * 4  # what its 3/4 copy can hold
+        # The 3/4 bar's last note, sung again in a 4/4 bar, lasts over the extra beat.
+        end = 4 * (grid.bar_starts[2] + 3)
+        if any(n.end == end for n in notes):
+            held += 1
+            assert any(
+                n.end == 4 * (grid.bar_starts[6] + 4) and n.start >= 4 * grid.bar_starts[6] for n in notes
+            )
+    assert held  # the seeds hold a note to the 3/4 bar's end
+
+
 def test_bars_bent_by_scene_cuts(shipped, tmp_path):
     """Cuts on a fourth and on a second beat make a 3/4 and a 5/4 bar: the melody follows the bars."""
     grid = Grid.for_video(40.0, 120.0, cuts=[7.5, 16.0])

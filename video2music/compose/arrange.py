@@ -39,7 +39,8 @@ name at its onset and each section's name at its first bar.
 Timing: one chord span covers the steps in which the chord does not change (within a section);
 it starts on its first step's onset (a half-bar line, or the beat of a scene cut). The music ends
 on the grid's last bar line; the last bar (in pieces of two bars or more) is the ending: the
-parts play their calmest patterns over the final chord and die away.
+parts play their calmest patterns over the final chord and die away. The final chord rings on to
+the picture's end, struck again on the last bar line where it would otherwise sound over two bars.
 
 Density levels (notes per second) of the video; the dynamics rule's anchors (1, 4, 7, 10 and 13
 notes/s for still to very busy footage) each land on their own level:
@@ -66,7 +67,15 @@ import numpy as np
 
 from video2music.compose import drums as drum_rules
 from video2music.compose import voicing
-from video2music.compose.accompaniment import arpeggio_part, bass_part, beats_of, pad_part, softened, swung
+from video2music.compose.accompaniment import (
+    MAX_PAD_BEATS,
+    arpeggio_part,
+    bass_part,
+    beats_of,
+    pad_part,
+    softened,
+    swung,
+)
 from video2music.compose.arrangement import TICKS_PER_BEAT, Arrangement, ChordSpan, Note, Part
 from video2music.compose.instruments import Instruments
 from video2music.compose.styles import Style, style_named
@@ -263,8 +272,11 @@ def arrange(
     if end_seconds is not None:
         end = max(1, round(end_seconds / grid.seconds_per_beat * TICKS_PER_BEAT))
         spans = _to_end(spans, end_beat * TICKS_PER_BEAT, end)
+        last_bar = (end_beat - grid.bars[-1]) * TICKS_PER_BEAT
         for part in parts:
             part.notes = _to_end(part.notes, end_beat * TICKS_PER_BEAT, end, held=part.name != "Drums")
+            if part.name not in ("Drums", "Melody"):
+                part.notes = _struck_again(part.notes, (last_bar, end_beat * TICKS_PER_BEAT))
     arrangement = Arrangement(
         parts, spans, key, float(tempo), end, meters=grid.meter_changes(), sections=marks,
         key_changes=changes, bar_end=min(end, end_beat * TICKS_PER_BEAT),
@@ -287,6 +299,21 @@ def _to_end(items: list, music_end: int, end: int, held: bool = True) -> list:
             continue
         stop = end if held and item.end == music_end else min(item.end, end)
         out.append(dataclasses.replace(item, end=stop) if stop != item.end else item)
+    return out
+
+
+def _struck_again(notes: list[Note], bar_lines: Sequence[int]) -> list[Note]:
+    """``notes`` with each one held over two bars (the final chord ringing on to the picture's
+    end) struck again on the ``bar_lines`` (ticks) it sounds across, while it is still that long:
+    the final chord arrives afresh for the last bar, so the accompaniment never drones."""
+    longest = MAX_PAD_BEATS * TICKS_PER_BEAT
+    out = []
+    for note in notes:
+        for line in bar_lines:
+            if note.end - note.start > longest and note.start < line < note.end:
+                out.append(dataclasses.replace(note, end=line))
+                note = dataclasses.replace(note, start=line)
+        out.append(note)
     return out
 
 
