@@ -14,6 +14,7 @@ models, times the stages and returns a ``GenerationResult`` (data), which
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import logging
 from pathlib import Path
@@ -197,10 +198,17 @@ class Video2Music:
                 if "semantic" in self.inputs and features.semantic is None:
                     self.feature_backend("basic")  # raises the explanation
                 _warn_if_long(video, features.duration)
-        with watch("melody"):
-            rests = ducked_spans(video) if melody and under_sound and video is not None else []
         models = Models(self.model, self.melody.model if melody else None, self.dynamics, self.device)
-        piece = compose_piece(models, features, request, settings, rests=rests, watch=watch, report=report)
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            # The video's own sound is decoded for the melody's rests while the chords are written.
+            decoding = (
+                pool.submit(ducked_spans, video) if melody and under_sound and video is not None else None
+            )
+            piece = compose_piece(
+                models, features, request, settings, rests=decoding.result if decoding else tuple,
+                watch=watch, report=report,
+            )  # fmt: skip
+        rests = decoding.result() if decoding else []
         chosen = {
             **request.record(),
             "key": piece.key.name,

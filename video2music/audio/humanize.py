@@ -127,7 +127,7 @@ def _joined(others: list[tuple[int, mido.Message]], notes: list[_Note], end: int
     """A track of the other messages and the notes, in time order (at one tick the settings
     first, then releases, then strikes, so a key released and struck again sounds again), ending
     at ``end`` or its last note."""
-    events = [(tick, 0, message) for tick, message in others]
+    events = [(tick, 0, message.copy()) for tick, message in others]  # the score's own are left alone
     for note in notes:
         strike = mido.Message("note_on", channel=note.channel, note=note.pitch, velocity=note.velocity)
         events.append((note.start, 2, strike))
@@ -137,7 +137,8 @@ def _joined(others: list[tuple[int, mido.Message]], notes: list[_Note], end: int
     track = mido.MidiTrack()
     now = 0
     for tick, _, message in events:
-        track.append(message.copy(time=tick - now))
+        message.time = tick - now  # each message was made for this track (a copy would check it again)
+        track.append(message)
         now = tick
     track.append(mido.MetaMessage("end_of_track", time=max(0, end - now)))
     return track

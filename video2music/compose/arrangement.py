@@ -162,7 +162,8 @@ def _track(events: list[tuple[int, int, mido.Message | mido.MetaMessage]], end: 
     track = mido.MidiTrack()
     now = 0
     for tick, _, message in sorted(events, key=lambda e: (e[0], e[1])):
-        track.append(message.copy(time=tick - now))
+        message.time = tick - now  # each message was made for this track (a copy would check it again)
+        track.append(message)
         now = tick
     track.append(mido.MetaMessage("end_of_track", time=max(0, end - now)))
     return track

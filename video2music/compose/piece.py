@@ -138,13 +138,14 @@ def compose_piece(
     request: Request,
     settings: GenerationSettings,
     *,
-    rests: Sequence[tuple[float, float]] = (),
+    rests: Callable[[], Sequence[tuple[float, float]]] = tuple,
     watch: Stopwatch | None = None,
     report: Progress | None = None,
 ) -> Piece:
-    """The piece for ``features`` as ``request`` asks (see the module docstring). ``rests``
-    ((start, end) seconds) silence the melody where a mix ducks the music under the video's own
-    sound."""
+    """The piece for ``features`` as ``request`` asks (see the module docstring). ``rests`` gives
+    the (start, end) seconds where the melody is silent because a mix ducks the music under the
+    video's own sound; it is called when the melody is written (the sound may be decoded
+    meanwhile)."""
     watch = watch or Stopwatch()
     report = report or (lambda fraction, message: None)
     report(0.4, "planning the song")
@@ -176,7 +177,7 @@ def compose_piece(
         if request.melody:
             lead = write_melody(
                 models.melody, chords, grid, form, grid.sample(density),
-                seed=request.seed, transpose=key.transpose, rests=rests,
+                seed=request.seed, transpose=key.transpose, rests=rests(),
             )  # fmt: skip
 
     report(0.8, "arranging")
