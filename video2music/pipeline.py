@@ -14,13 +14,12 @@ models, times the stages and returns a ``GenerationResult`` (data), which
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
 
-from video2music.audio.mux import ducked_spans
+from video2music.audio.mux import ducked_spans, start_own_sound
 from video2music.compose.chords import GenerationSettings
 from video2music.compose.dynamics import Dynamics, RegressionDynamics, RuleDynamics
 from video2music.compose.instruments import Instruments
@@ -199,23 +198,25 @@ class Video2Music:
                     self.feature_backend("basic")  # raises the explanation
                 _warn_if_long(video, features.duration)
         models = Models(self.model, self.melody.model if melody else None, self.dynamics, self.device)
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            # The video's own sound is decoded for the melody's rests while the chords are written.
-            decoding = (
-                pool.submit(ducked_spans, video) if melody and under_sound and video is not None else None
-            )
-            piece = compose_piece(
-                models, features, request, settings, rests=decoding.result if decoding else tuple,
-                watch=watch, report=report,
-            )  # fmt: skip
-        rests = decoding.result() if decoding else []
+        if melody and under_sound and video is not None:
+            # The video's own sound is decoded for the melody's rests (and kept for the mix) in a
+            # child process while the chords are written.
+            decoded = start_own_sound(video)
+
+            def rests() -> list[tuple[float, float]]:
+                decoded()
+                return ducked_spans(video)
+        else:
+            rests = list
+        piece = compose_piece(models, features, request, settings, rests=rests, watch=watch, report=report)
+        rested = rests()
         chosen = {
             **request.record(),
             "key": piece.key.name,
             "tempo": piece.grid.tempo,
             "tempo_chosen": "auto" if request.tempo is None else "given",
             "tempo_reason": piece.tempo_reason,
-            "melody_rests_under_sound": [[round(a, 3), round(b, 3)] for a, b in rests],
+            "melody_rests_under_sound": [[round(a, 3), round(b, 3)] for a, b in rested],
             **dataclasses.asdict(settings),
         }
         used = {

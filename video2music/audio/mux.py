@@ -57,6 +57,7 @@ from video2music.audio.master import LOUDNESS_TARGET
 from video2music.utils.cores import usable_cores
 from video2music.utils.errors import UserError
 from video2music.utils.fileio import atomic_output
+from video2music.utils.forked import ForkedCall
 from video2music.utils.video_io import VideoInfo, open_video, probe
 
 logger = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ ATTACK, RELEASE = 0.08, 0.6  # seconds
 _HOP = 512  # samples per level measurement; _AUDIO_BLOCK is a whole number of hops
 MIX_HEADROOM = 0.5  # the mix is written at half scale before its master: sound and music may add up past 1
 MIN_MIX_PART = 60.0  # seconds: a mix is made in parts at once only where each is this long
-MIX_LEAD = 44100  # samples mixed before a part, for the master's high-pass to settle (a 32 ms time constant)
+MIX_LEAD = 44100  # samples mixed before a part, for the loudness meter's filters (0.5 s of context)
 
 
 def check_music_gain(gain_db: float) -> float:
@@ -464,46 +465,80 @@ class Sound:
 
 
 _decoded: dict[tuple, Sound] = {}  # the last video's sound (see own_sound)
+_files: set[Path] = set()  # this process's temporary sound files, removed when it ends
 
 
 def own_sound(video_path: str | os.PathLike, rate: int = 44100) -> Sound | None:
     """The video's own sound at ``rate`` (None for a video without one), decoded once: the melody's
     rests (``ducked_spans``) and the mix (``mux_into``) read the same decoding, kept in a
     temporary file until the next video's or until the process ends."""
+    return start_own_sound(video_path, rate, forked=False)()
+
+
+def start_own_sound(
+    video_path: str | os.PathLike, rate: int = 44100, *, forked: bool = True
+) -> Callable[[], Sound | None]:
+    """Start decoding ``own_sound`` (in a forked child process, ``utils.forked``, unless not
+    ``forked``: its work holds Python's lock, and the chords are written meanwhile); the call
+    returned waits for it and returns the sound."""
     source, _, info = open_video(video_path)
     with source:
         if not source.streams.audio:
-            return None
+            return lambda: None
     status = Path(video_path).stat()
     key = (str(Path(video_path).resolve()), status.st_mtime_ns, status.st_size, rate)
     if key in _decoded:
-        return _decoded[key]
-    start, duration = _timing(info)
-    frames = round(duration * rate)
+        return lambda: _decoded[key]
     handle, name = tempfile.mkstemp(suffix=".raw", prefix="video2music-sound-")
-    try:
-        ducker, hop_gains = Ducker(rate), []
-        blocks = _original_blocks(video_path, rate, frames, start)
-        with os.fdopen(handle, "wb") as raw, contextlib.closing(blocks):
-            for block in blocks:
-                hop_gains.append(ducker.hop_gains(block))
-                raw.write(mastering.to_int16(block).tobytes())
-    except BaseException:
-        os.unlink(name)
-        raise
-    for old in _decoded.values():
-        with contextlib.suppress(OSError):
-            os.unlink(old.path)
-    _decoded.clear()
-    _decoded[key] = Sound(Path(name), rate, frames, np.concatenate([*hop_gains, np.zeros(0)]))
-    return _decoded[key]
+    os.close(handle)
+    path = Path(name)
+    _files.add(path)  # made here, so that it goes however the decoding ends
+    start, duration = _timing(info)
+    decoding = ForkedCall(_decode, video_path, path, rate, start, duration) if forked else None
+
+    def finish() -> Sound | None:
+        if key in _decoded:  # asked again
+            return _decoded[key]
+        try:
+            hop_gains = decoding.result() if decoding else _decode(video_path, path, rate, start, duration)
+        except BaseException:
+            _forget(path)
+            raise
+        for old in _decoded.values():
+            _forget(old.path)
+        _decoded.clear()
+        _decoded[key] = Sound(path, rate, round(duration * rate), hop_gains)
+        return _decoded[key]
+
+    return finish
+
+
+def _decode(
+    video_path: str | os.PathLike, path: Path, rate: int, start: float, duration: float
+) -> np.ndarray:
+    """Decode the video's own sound into the raw file ``path``, without its DC offset; the
+    ducker's gain at each hop."""
+    ducker, hop_gains, high_pass = Ducker(rate), [], mastering.DcBlocker(rate)
+    blocks = _original_blocks(video_path, rate, round(duration * rate), start)
+    with open(path, "wb") as raw, contextlib.closing(blocks):
+        for block in blocks:
+            # Without its DC offset, as the music has none: their mix needs no high-pass of its own.
+            block = high_pass(block)
+            hop_gains.append(ducker.hop_gains(block))
+            raw.write(mastering.to_int16(block).tobytes())
+    return np.concatenate([*hop_gains, np.zeros(0)])
+
+
+def _forget(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+    _files.discard(path)
 
 
 @atexit.register
 def _forget_sounds() -> None:
-    for sound in _decoded.values():
-        with contextlib.suppress(OSError):
-            os.unlink(sound.path)
+    for path in list(_files):
+        _forget(path)
 
 
 def ducked_spans(
