@@ -22,7 +22,6 @@ from video2music.audio.mux import (
     mux,
     mux_into,
     own_sound,
-    start_own_sound,
     video_timing,
 )
 from video2music.audio.synth import SAMPLE_RATE, write_wav
@@ -242,15 +241,14 @@ def test_a_mix_made_in_parts_at_once_is_the_mix_made_in_one(examples_dir, tmp_pa
     assert np.abs(mixes[0] - mixes[1]).max() <= 1
 
 
-def test_the_videos_sound_decoded_in_a_child_is_kept_for_the_mix_then_removed(examples_dir, tmp_path):
+def test_the_videos_sound_is_decoded_once_kept_for_the_mix_then_removed(examples_dir, tmp_path):
     rate = SAMPLE_RATE
     t = np.arange(10 * rate) / rate
     speech = (np.sin(2 * np.pi * 3 * t) > 0.3) * np.sin(2 * np.pi * 220 * t) * 0.3
     write_wav((np.stack([speech, speech], axis=1) * 32767).astype(np.int16), tmp_path / "own.wav")
     talk = mux(examples_dir / "fades.mp4", tmp_path / "own.wav", tmp_path / "talk.mp4")
-    waiting = start_own_sound(talk)
-    sound = waiting()
-    assert waiting() is sound and own_sound(talk) is sound  # decoded once
+    sound = own_sound(talk)
+    assert own_sound(talk) is sound  # decoded once
     assert sound.frames == round(10.0 * rate) and sound.path.stat().st_size == 4 * sound.frames
     heard = sound.read(0, sound.frames)[:, 0]
     assert np.corrcoef(heard[rate : 9 * rate], speech[rate : 9 * rate])[0, 1] > 0.95  # the voice, in step

@@ -15,11 +15,12 @@ models, times the stages and returns a ``GenerationResult`` (data), which
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from pathlib import Path
 from typing import Any
 
-from video2music.audio.mux import ducked_spans, start_own_sound
+from video2music.audio.mux import ducked_spans
 from video2music.compose.chords import GenerationSettings
 from video2music.compose.dynamics import Dynamics, RegressionDynamics, RuleDynamics
 from video2music.compose.instruments import Instruments
@@ -198,16 +199,9 @@ class Video2Music:
                     self.feature_backend("basic")  # raises the explanation
                 _warn_if_long(video, features.duration)
         models = Models(self.model, self.melody.model if melody else None, self.dynamics, self.device)
-        if melody and under_sound and video is not None:
-            # The video's own sound is decoded for the melody's rests (and kept for the mix) in a
-            # child process while the chords are written.
-            decoded = start_own_sound(video)
-
-            def rests() -> list[tuple[float, float]]:
-                decoded()
-                return ducked_spans(video)
-        else:
-            rests = list
+        rests = (
+            functools.partial(ducked_spans, video) if melody and under_sound and video is not None else list
+        )
         piece = compose_piece(models, features, request, settings, rests=rests, watch=watch, report=report)
         rested = rests()
         chosen = {

@@ -57,7 +57,6 @@ from video2music.audio.master import LOUDNESS_TARGET
 from video2music.utils.cores import usable_cores
 from video2music.utils.errors import UserError
 from video2music.utils.fileio import atomic_output
-from video2music.utils.forked import ForkedCall
 from video2music.utils.video_io import VideoInfo, open_video, probe
 
 logger = logging.getLogger(__name__)
@@ -471,36 +470,24 @@ _files: set[Path] = set()  # this process's temporary sound files, removed when 
 def own_sound(video_path: str | os.PathLike, rate: int = 44100) -> Sound | None:
     """The video's own sound at ``rate`` (None for a video without one), decoded once: the melody's
     rests (``ducked_spans``) and the mix (``mux_into``) read the same decoding, kept in a
-    temporary file until the next video's or until the process ends."""
-    return start_own_sound(video_path, rate, forked=False)()
+    temporary file until the next video's or until the process ends.
 
-
-def start_own_sound(
-    video_path: str | os.PathLike, rate: int = 44100, *, forked: bool = True
-) -> Callable[[], Sound | None]:
-    """Start decoding ``own_sound`` (in a forked child process, ``utils.forked``, unless not
-    ``forked``: its work holds Python's lock, and the chords are written meanwhile); the call
-    returned waits for it and returns the sound."""
+    (Decoding it beside the chords model, in a thread or a forked child, made the model's threads
+    wait and took as long in all: a 25-minute video's command took 36-38 s either way.)"""
     source, _, info = open_video(video_path)
     with source:
         if not source.streams.audio:
-            return lambda: None
+            return None
     status = Path(video_path).stat()
     key = (str(Path(video_path).resolve()), status.st_mtime_ns, status.st_size, rate)
-    if key in _decoded:
-        return lambda: _decoded[key]
-    handle, name = tempfile.mkstemp(suffix=".raw", prefix="video2music-sound-")
-    os.close(handle)
-    path = Path(name)
-    _files.add(path)  # made here, so that it goes however the decoding ends
-    start, duration = _timing(info)
-    decoding = ForkedCall(_decode, video_path, path, rate, start, duration) if forked else None
-
-    def finish() -> Sound | None:
-        if key in _decoded:  # asked again
-            return _decoded[key]
+    if key not in _decoded:
+        handle, name = tempfile.mkstemp(suffix=".raw", prefix="video2music-sound-")
+        os.close(handle)
+        path = Path(name)
+        _files.add(path)
+        start, duration = _timing(info)
         try:
-            hop_gains = decoding.result() if decoding else _decode(video_path, path, rate, start, duration)
+            hop_gains = _decode(video_path, path, rate, start, duration)
         except BaseException:
             _forget(path)
             raise
@@ -508,9 +495,7 @@ def start_own_sound(
             _forget(old.path)
         _decoded.clear()
         _decoded[key] = Sound(path, rate, round(duration * rate), hop_gains)
-        return _decoded[key]
-
-    return finish
+    return _decoded[key]
 
 
 def _decode(
