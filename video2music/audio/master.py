@@ -94,14 +94,13 @@ def part_grid(rate: int = SAMPLE_RATE) -> int:
 
 class Analysis:
     """Pass one: feed each block of the signal as it is made to :meth:`add`, write what it
-    returns (the signal without its DC offset, unless it has none to take: ``dc_free``); then
-    ``plan`` reads the measurements."""
+    returns (the signal without its DC offset); then ``plan`` reads the measurements."""
 
-    def __init__(self, rate: int = SAMPLE_RATE, dc_free: bool = False) -> None:
+    def __init__(self, rate: int = SAMPLE_RATE) -> None:
         self.rate = rate
         self.meter = LoudnessMeter(rate)
         self.frames = 0
-        self._dc = (lambda block: np.asarray(block, np.float64)) if dc_free else DcBlocker(rate)
+        self._dc = DcBlocker(rate)
         self._peaks: list[np.ndarray] = []  # the peak of each whole hop so far, a few arrays of them
         self._recent: list[np.ndarray] = []  # the same for the last blocks, joined every so often
         self._partial = np.zeros(0)  # magnitudes of the frames after the last whole hop
@@ -131,7 +130,7 @@ class Analysis:
     def joined(cls, parts: Sequence[Analysis]) -> Analysis:
         """One analysis for ``parts`` that measured consecutive parts of one signal (see
         ``record``), each led in by the end of the one before."""
-        joined = cls(parts[-1].rate, dc_free=True)  # it measures nothing itself
+        joined = cls(parts[-1].rate)
         joined.meter = LoudnessMeter.joined([part.meter for part in parts])
         joined.frames = sum(part.frames for part in parts)
         for part in parts:
@@ -269,13 +268,11 @@ def record(blocks: Iterable[np.ndarray], path: str | os.PathLike, rate: int = SA
     return record_parts([Part(0, 0, blocks)], path, rate)
 
 
-def record_parts(
-    parts: Sequence[Part], path: str | os.PathLike, rate: int = SAMPLE_RATE, *, dc_free: bool = False
-) -> Analysis:
+def record_parts(parts: Sequence[Part], path: str | os.PathLike, rate: int = SAMPLE_RATE) -> Analysis:
     """``record`` for a signal made in consecutive ``parts`` at once (a long render on several
     cores): each part is measured by an Analysis of its own in a thread of its own and written
     where it belongs; the analyses are joined. All but the last must be a whole number of the
-    loudness meter's hops and of HOP long. A ``dc_free`` signal is written as it is (see Analysis)."""
+    loudness meter's hops and of HOP long."""
     stop = threading.Event()  # a part failed or the command is interrupted: the others stop
     # The header is written by hand and completed by ``finish`` (the length is not known yet): the
     # wave module's writer, interrupted while it opens the file (Ctrl-C, SIGTERM), prints an
@@ -285,7 +282,7 @@ def record_parts(
         handle.flush()
 
         def run(part: Part) -> Analysis:
-            analysis, frame = Analysis(rate, dc_free), part.offset - part.lead
+            analysis, frame = Analysis(rate), part.offset - part.lead
             try:
                 for block in part.blocks:
                     if stop.is_set():

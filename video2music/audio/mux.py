@@ -88,7 +88,7 @@ ATTACK, RELEASE = 0.08, 0.6  # seconds
 _HOP = 512  # samples per level measurement; _AUDIO_BLOCK is a whole number of hops
 MIX_HEADROOM = 0.5  # the mix is written at half scale before its master: sound and music may add up past 1
 MIN_MIX_PART = 60.0  # seconds: a mix is made in parts at once only where each is this long
-MIX_LEAD = 44100  # samples mixed before a part, for the loudness meter's filters (0.5 s of context)
+MIX_LEAD = 44100  # samples mixed before a part, for the master's filters to settle (high-pass: 32 ms)
 
 
 def check_music_gain(gain_db: float) -> float:
@@ -501,14 +501,11 @@ def own_sound(video_path: str | os.PathLike, rate: int = 44100) -> Sound | None:
 def _decode(
     video_path: str | os.PathLike, path: Path, rate: int, start: float, duration: float
 ) -> np.ndarray:
-    """Decode the video's own sound into the raw file ``path``, without its DC offset; the
-    ducker's gain at each hop."""
-    ducker, hop_gains, high_pass = Ducker(rate), [], mastering.DcBlocker(rate)
+    """Decode the video's own sound into the raw file ``path``; the ducker's gain at each hop."""
+    ducker, hop_gains = Ducker(rate), []
     blocks = _original_blocks(video_path, rate, round(duration * rate), start)
     with open(path, "wb") as raw, contextlib.closing(blocks):
         for block in blocks:
-            # Without its DC offset, as the music has none: their mix needs no high-pass of its own.
-            block = high_pass(block)
             hop_gains.append(ducker.hop_gains(block))
             raw.write(mastering.to_int16(block).tobytes())
     return np.concatenate([*hop_gains, np.zeros(0)])
