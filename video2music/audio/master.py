@@ -7,13 +7,15 @@ A WAV is made in two passes, so memory stays flat for any length:
    each block goes through an :class:`Analysis`: a high-pass at DC_CORNER Hz takes out the
    offset some soundfont samples carry (FluidR3's strings pad, 0.003-0.005 of full scale), the
    loudness and true peak are metered, and the peak of every HOP frames is kept. ``record``
-   writes the blocked signal as it comes.
+   writes the blocked signal as it comes; ``record_parts`` takes a signal made in consecutive
+   parts at once (on several cores), each measured by an Analysis of its own, and joins them.
 2. ``plan`` turns the analysis into a :class:`Master`: the gain that brings the loudness to the
    target and, where that gain would push a peak over TRUE_PEAK_CEILING, a limiter's gain curve
    that dips under those peaks only: it looks ahead, ramping down over ATTACK before a peak,
    and recovers at RELEASE_DB_PER_S. It never takes more than LIMIT_DB off a peak: a render that
    would need more is left that much quieter than the target rather than squashed. ``finish``
-   applies the master to the written file in place, block by block, with the closing fade.
+   applies the master to the written file in place, block by block (stretches of it at once),
+   with the closing fade.
 
 The limiter reads sample peaks and keeps MARGIN_DB for the peaks between samples; the true peak
 of what it writes is metered, and in the rare case that it still passes the ceiling, the file

@@ -1,8 +1,9 @@
 """Render MIDI to a 44.1 kHz 16-bit stereo WAV with FluidSynth, offline.
 
 No audio driver is opened: the MIDI events are fed to a FluidSynth synthesizer in time order and
-the samples between them are pulled with ``get_samples``, so rendering runs faster than real time
-and gives the same result on every machine with the same soundfont. The synth's reverb and
+the samples between them are pulled as floats (``fluid_synth_write_float``), so rendering runs
+faster than real time and gives the same result on every machine with the same soundfont and
+the same number of cores (a long piece is rendered in spans, one a core: see PREROLL). The synth's reverb and
 chorus play the sends each track sets (CC91, CC93; ``compose.arrangement.SENDS``). Without a
 duration the render goes on after the last event until the release and the reverb have rung
 out (RING_OUT_DB under the loudest moment, at most MAX_TAIL seconds).
@@ -11,7 +12,7 @@ out (RING_OUT_DB under the loudest moment, at most MAX_TAIL seconds).
 offset removed, loudness and peaks measured) straight into the WAV file, and the master (the
 level for the loudness target, the limiter, the closing fade; it depends on the whole render)
 is applied afterwards in place, block by block, so memory stays the same for a minute or for
-hours of music.
+hours of music. Spans are measured apart and joined (``master.record_parts``).
 
 Soundfont lookup order: an explicit path, then the ``VIDEO2MUSIC_SOUNDFONT`` environment
 variable, then Debian's MuseScore General (``musescore-general-soundfont-lossless``'s SF2, then
