@@ -255,3 +255,13 @@ def test_the_videos_sound_is_decoded_once_kept_for_the_mix_then_removed(examples
     assert ducked_spans(talk) and not ducked_spans(examples_dir / "fades.mp4")  # no sound: no rests
     _forget_sounds()
     assert not sound.path.exists()
+
+
+def test_no_room_for_the_videos_sound_is_one_clear_error(examples_dir, tmp_path, monkeypatch):
+    rate = SAMPLE_RATE
+    write_wav(np.zeros((3 * rate, 2), np.int16), tmp_path / "own.wav")
+    talk = mux(examples_dir / "fades.mp4", tmp_path / "own.wav", tmp_path / "talk.mp4")
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "missing"))  # a temporary folder that is not there
+    with pytest.raises(UserError, match="cannot keep the video's own sound .*TMPDIR"):
+        own_sound(talk)
+    assert not list((tmp_path).glob("video2music-sound-*"))

@@ -481,13 +481,20 @@ def own_sound(video_path: str | os.PathLike, rate: int = 44100) -> Sound | None:
     status = Path(video_path).stat()
     key = (str(Path(video_path).resolve()), status.st_mtime_ns, status.st_size, rate)
     if key not in _decoded:
-        handle, name = tempfile.mkstemp(suffix=".raw", prefix="video2music-sound-")
-        os.close(handle)
-        path = Path(name)
-        _files.add(path)
         start, duration = _timing(info)
+        path = Path(tempfile.gettempdir()) / "video2music-sound"  # named once the file is made
         try:
+            handle, name = tempfile.mkstemp(suffix=".raw", prefix="video2music-sound-")
+            os.close(handle)
+            path = Path(name)
+            _files.add(path)
             hop_gains = _decode(video_path, path, rate, start, duration)
+        except OSError as error:  # the temporary folder is full or not writable
+            _forget(path)
+            raise UserError(
+                f"cannot keep the video's own sound in {path.parent} ({error.strerror}); free space "
+                "there or point TMPDIR at a folder with room (it takes about 10 MB a minute)"
+            ) from None
         except BaseException:
             _forget(path)
             raise
