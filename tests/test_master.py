@@ -159,7 +159,7 @@ def test_finish_in_parts_at_once_writes_what_one_pass_writes(tmp_path, trimmed):
         plan = master.plan(analysis, -16.0, fade=RATE // 10)
         applied.append(master.finish(path, plan, parts=parts))
         written.append(_written(path))
-    assert len(master._stretches(len(music), 3)) == 3
+    assert len(master.stretches(len(music), 3, master._BLOCK)) == 3
     assert np.array_equal(written[0], written[1]) and len(written[0]) == len(music)
     assert applied[0].gain == applied[1].gain
     assert (applied[1] is not plan) == trimmed  # the true peak seen across the stretches' joins

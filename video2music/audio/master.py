@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import itertools
 import math
 import os
 import struct
@@ -39,6 +38,7 @@ from typing import TypeVar
 import numpy as np
 
 from video2music.audio.loudness import LoudnessMeter, TruePeakMeter, frame_peaks, hop_frames
+from video2music.utils.cores import stretches
 
 SAMPLE_RATE = 44100
 # Integrated loudness (ITU-R BS.1770, see video2music.audio.loudness) and true-peak ceiling of every
@@ -344,34 +344,28 @@ def finish(
         handle.write(_wav_header(master.frames, rate))
         handle.flush()
         file = handle.fileno()
-        stretches = _stretches(master.frames, parts)
+        cut = stretches(master.frames, parts, _BLOCK)
         # Each stretch's peak check reads the frames before it as they were before the master; the
         # stretch before may overwrite them only once every thread has read its own.
-        ready = threading.Barrier(len(stretches))
+        ready = threading.Barrier(len(cut))
         checks = _in_threads(
-            lambda first, stop: _master_stretch(file, master, first, stop, checked, ready), stretches
+            lambda first, stop: _master_stretch(file, master, first, stop, checked, ready), cut
         )
         scale = _trim(TruePeakMeter.joined(checks) if checked else None)
         if scale is None:
             return master
-        _in_threads(lambda first, stop: _scale_stretch(file, scale, first, stop), stretches)
+        _in_threads(lambda first, stop: _scale_stretch(file, scale, first, stop), cut)
     return _trimmed(master, scale)
 
 
-def _stretches(frames: int, parts: int) -> list[tuple[int, int]]:
-    """``frames`` in up to ``parts`` consecutive (first, stop) stretches of whole _BLOCKs."""
-    blocks = -(-frames // _BLOCK)
-    edges = sorted({min(frames, round(blocks * k / max(1, parts)) * _BLOCK) for k in range(parts + 1)})
-    return list(itertools.pairwise(edges)) or [(0, 0)]
-
-
-def _in_threads(work: Callable[[int, int], T], stretches: list[tuple[int, int]]) -> list[T]:
-    """``work(first, stop)`` for each stretch, the first in this thread and the rest in threads."""
-    if len(stretches) == 1:
-        return [work(*stretches[0])]
-    with concurrent.futures.ThreadPoolExecutor(len(stretches) - 1) as pool:
-        others = [pool.submit(work, *stretch) for stretch in stretches[1:]]
-        return [work(*stretches[0]), *(other.result() for other in others)]
+def _in_threads(work: Callable[[int, int], T], cut: list[tuple[int, int]]) -> list[T]:
+    """``work(first, stop)`` for each stretch of ``cut``, the first in this thread and the rest in
+    threads."""
+    if len(cut) == 1:
+        return [work(*cut[0])]
+    with concurrent.futures.ThreadPoolExecutor(len(cut) - 1) as pool:
+        others = [pool.submit(work, *stretch) for stretch in cut[1:]]
+        return [work(*cut[0]), *(other.result() for other in others)]
 
 
 def _master_stretch(

@@ -37,7 +37,6 @@ from __future__ import annotations
 import atexit
 import concurrent.futures
 import contextlib
-import itertools
 import logging
 import math
 import os
@@ -54,7 +53,7 @@ import numpy as np
 
 from video2music.audio import master as mastering
 from video2music.audio.master import LOUDNESS_TARGET
-from video2music.utils.cores import usable_cores
+from video2music.utils.cores import stretches, usable_cores
 from video2music.utils.errors import UserError
 from video2music.utils.fileio import atomic_output
 from video2music.utils.video_io import VideoInfo, open_video, probe
@@ -289,9 +288,7 @@ def _encoded(stream, read: Reader, frames: int, rate: int, first_pts: int) -> It
 
 def _aac_parts(frames: int, rate: int, cores: int) -> list[tuple[int, int]]:
     """``frames`` in up to ``cores`` parts of at least MIN_AAC_PART seconds, joined on AAC frames."""
-    count = max(1, min(cores, int(frames // (MIN_AAC_PART * rate))))
-    edges = sorted({0, frames, *(round(frames * k / count / AAC_FRAME) * AAC_FRAME for k in range(1, count))})
-    return list(itertools.pairwise(edges))
+    return stretches(frames, cores, AAC_FRAME, round(MIN_AAC_PART * rate))
 
 
 def _encoder(stream) -> av.CodecContext:
@@ -553,9 +550,8 @@ def ducked_spans(
 def _mix_parts(sound: Sound, music: Reader, frames: int) -> list[mastering.Part]:
     """The mix (the video's own ``sound`` plus the ``music`` ducked under it, at MIX_HEADROOM) in
     one part a core, each led in by MIX_LEAD samples for the master's filters (``record_parts``)."""
-    rate, grid = sound.rate, mastering.part_grid(sound.rate)
-    count = max(1, min(usable_cores(MAX_CORES), int(frames // (MIN_MIX_PART * rate))))
-    edges = sorted({0, frames, *(round(frames * k / count / grid) * grid for k in range(1, count))})
+    rate = sound.rate
+    parts = stretches(frames, usable_cores(MAX_CORES), mastering.part_grid(rate), round(MIN_MIX_PART * rate))
 
     def mixed(first: int, last: int) -> Iterator[np.ndarray]:
         at = first
@@ -566,7 +562,7 @@ def _mix_parts(sound: Sound, music: Reader, frames: int) -> list[mastering.Part]
 
     return [
         mastering.Part(first, first - max(0, first - MIX_LEAD), mixed(max(0, first - MIX_LEAD), last))
-        for first, last in itertools.pairwise(edges)
+        for first, last in parts
     ]
 
 

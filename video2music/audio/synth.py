@@ -44,7 +44,7 @@ from tqdm import tqdm
 from video2music.audio import master as mastering
 from video2music.audio.master import LOUDNESS_TARGET, SAMPLE_RATE, Master
 from video2music.utils.ahead import ahead
-from video2music.utils.cores import usable_cores
+from video2music.utils.cores import stretches, usable_cores
 from video2music.utils.errors import UserError
 from video2music.utils.fileio import atomic_output
 
@@ -292,9 +292,8 @@ class _Render:
         """The render cut into up to ``count`` spans of at least MIN_SPAN seconds, of about equal
         length, joined on whole hops of the master's meters (``master.record_parts``)."""
         end = self.length if self.length is not None else self.last
-        count = max(1, min(count, int(end // (MIN_SPAN * SAMPLE_RATE))))
-        grid = mastering.part_grid(SAMPLE_RATE)
-        seams = sorted({round(end * k / count / grid) * grid for k in range(1, count)} - {0})
+        cut = stretches(end, count, mastering.part_grid(SAMPLE_RATE), round(MIN_SPAN * SAMPLE_RATE))
+        seams = [first for first, _ in cut[1:]]
         starts = [0, *(self._preroll(seam) for seam in seams)]
         return [
             Span(start, first, stop)
