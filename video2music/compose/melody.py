@@ -8,12 +8,11 @@ rest. The form (``video2music.theory.form``) decides what repeats, the model cho
   written in 4-bar phrases; intros, breaks and outros leave the melody silent. In a section
   heard for the first time, a phrase states a one-bar idea, answers it with the same rhythm on
   new pitches (``vary``), goes on anew and ends with a cadence bar; the next phrase repeats the
-  first three bars (``copy``) and ends differently, its cadence on the first one's rhythm with
-  new pitches, as pop periods do. A chorus states a two-bar hook and repeats it; a pre-chorus
-  climbs, its idea sequenced a scale step up each bar (``sequence``). A section that comes back
-  (the same tune: ``Section.tune_key``) repeats the one heard before bar for bar, the last time
-  with a new last bar: the chorus's hook returns in every chorus, and the song's last chorus
-  ends its own way.
+  first three bars (``copy``) and ends differently, as pop periods do. A chorus states a two-bar
+  hook and repeats it; a pre-chorus climbs, its idea sequenced a scale step up each bar
+  (``sequence``). A section that comes back (the same tune: ``Section.tune_key``) repeats the
+  one heard before bar for bar, the last time with a new last bar: the chorus's hook returns in
+  every chorus, and the song's last chorus ends its own way.
   Copies keep their rhythm and contour; a note on beat 1 or 3 that clashes with the chord now
   sounding (a semitone above one of its tones: an avoid note) moves to the nearest chord tone.
   A cut can bend a bar (``theory.grid``) in one verse and not in the one it repeats, so a bar's
@@ -28,8 +27,7 @@ rest. The form (``video2music.theory.form``) decides what repeats, the model cho
   starts ``CHORUS_LIFT`` above the verses' middle. Within a phrase the register arches
   (``CONTOUR``): it climbs to the third bar and settles for the cadence.
 * Rules on what it may choose: on beats 1 and 3 a note that is not a chord tone loses
-  ``STRONG_BEAT_PENALTY`` nats (pop uses passing tones there, but not often); a note struck on
-  a beat's second sixteenth costs ``E_ONSET_COST`` (pop rarely strikes there); new notes lie
+  ``STRONG_BEAT_PENALTY`` nats (pop uses passing tones there, but not often); new notes lie
   within an octave of the one before, and each semitone of a leap beyond a whole tone costs
   ``LEAP_COST`` (not after a breath: a phrase may start anywhere in the register); striking the
   same pitch again costs ``REPEAT_COST``; each semitone outside the section's ``REGISTER`` (as
@@ -88,11 +86,7 @@ REGISTER = {  # as heard: where each section's line is centred
 CHORUS_LIFT = 3  # semitones a chorus's register starts above the verses' middle
 CONTOUR = (-2, 0, 3, -1)  # the register's shift in each bar of a phrase: an arch to the third bar
 ROLE_ENERGY = {"verse": -0.3, "pre-chorus": 0.05, "chorus": 0.45, "bridge": 0.0}
-# With ``E_ONSET_COST`` the notes the model put on the "e" come back on the eighths and the "a":
-# 4.4-4.5 a sung bar on bench/form.py's timelines (POP909: 6.2); asked for 10% fewer, the line
-# thins to 4.0-4.3 and its 1-bar pitch-class entropy to 1.23 and 1.27 (12 seeds; POP909's p10
-# 1.24).
-NOTES_PER_BEAT = {"verse": 1.25, "pre-chorus": 1.35, "chorus": 1.5, "bridge": 1.25}
+NOTES_PER_BEAT = {"verse": 1.15, "pre-chorus": 1.25, "chorus": 1.4, "bridge": 1.15}
 BUSY_DENSITY = 12.0  # the accompaniment's notes per second at which the melody is busiest
 BUSY_EXTRA = 0.25  # notes per beat added on the busiest footage
 MAX_LEAP = 12
@@ -110,18 +104,12 @@ HALF_PHRASE_REST = 1.0
 BREATH_COST = 2.5  # a rest starting inside a phrase: pop lines breathe at their ends
 GAP_COST = 1.0  # a rest inside a phrase going on past a sixteenth (a gap, not an articulation)
 # A bar whose notes start in fewer beats than it has (``_copy_room``) asks for more notes a beat:
-# its beats over those, to this power. Made up in full (1), the bars' rhythms grow less alike
-# (grooving similarity 0.68 and 0.66 on bench/form.py's timelines, 12 seeds; POP909's p10 0.64);
-# not at all (0), each bar's line thins (1-bar pitch-class entropy 1.22 and 1.23; p10 1.24); 0.75
-# gives 0.69 and 0.67, and 1.37 and 1.32.
+# its beats over those, to this power. Made up in full (1), the bars' rhythms grow unlike each other
+# (grooving similarity 0.65 and 0.64 on bench/form.py's timelines, 12 seeds; POP909's p10 0.64);
+# not at all (0), each bar's line thins (1-bar pitch-class entropy 1.25 and 1.15, 8 seeds; p10
+# 1.24); 0.75 gives 0.66 and 0.65, and 1.35 and 1.26 (12 seeds).
 ROOM_MAKEUP = 0.75
 STRONG_BEAT_PENALTY = 1.0
-# POP909's melodies strike a beat's second sixteenth (the "e") in 4-8% of their sung bars, its
-# fourth (the "a": a syncopation or pick-up) in 15-37% (medians over held-out songs, by slot); the
-# model, asked for many notes, struck the bar's first "e" in 30-55%, off the accompaniment's grid
-# and unlike bar to bar: grooving similarity 0.66 and 0.64 on bench/form.py's timelines (POP909's
-# median 0.72), 0.69 and 0.67 with this cost (12 seeds).
-E_ONSET_COST = 2.0
 STRONG_POSITIONS = (0, 8)  # sixteenths of beats 1 and 3
 _SCALE = (0, 2, 4, 5, 7, 9, 11)  # the normalised keys' scale (A minor's natural form shares it)
 
@@ -153,10 +141,6 @@ def _fresh(section: Section, i: int) -> BarPlan:
     phrase, place = divmod(i, PHRASE_BARS)
     end = place == PHRASE_BARS - 1 or i == section.bars - 1
     bar = section.first_bar + i
-    if end and phrase >= 1 and place == PHRASE_BARS - 1:
-        # The answer to the first phrase's cadence: its rhythm on new pitches, as a period's second
-        # phrase closes (a full cadence where the first paused on a half one).
-        return BarPlan("vary", section.first_bar + place, phrase_end=True)
     if end:
         return BarPlan("new", phrase_end=True)
     if phrase >= 2:
@@ -275,8 +259,6 @@ def _allowed(
         bias[REST] -= GAP_COST
     if previous == REST:
         bias[HOLD] = -np.inf
-    if position % STEPS_PER_BEAT == 1:
-        bias[2:] -= E_ONSET_COST
     if chord != vocab.N_ID and (position in STRONG_POSITIONS or final):
         tones = set(vocab.chord_pitch_classes(chord))
         off_chord = np.array([p % 12 not in tones for p in pitches])
