@@ -281,6 +281,36 @@ def _has_open(pid: int, path: Path) -> bool:
     return False
 
 
+def _signalled_in(process: subprocess.Popen, video: Path, out: Path, stage: str, signum: int) -> bool:
+    """Send ``signum`` to the run if it is still in ``stage``, looked at again while it is paused:
+    between a first look and the signal, a loaded machine can let the run finish (CI saw a signal
+    meant for the mux reach a run that had already exited 0). Whether it was sent."""
+    process.send_signal(signal.SIGSTOP)
+    try:
+        _wait_stopped(process.pid)
+        still = _stage(process.pid, video.resolve(), out) == stage
+        if still:
+            process.send_signal(signum)  # delivered as the run goes on
+        return still
+    finally:
+        process.send_signal(signal.SIGCONT)
+
+
+def _wait_stopped(pid: int) -> None:
+    """Wait (a second at most) until every thread of ``pid`` has stopped: SIGSTOP takes effect
+    a moment after it is sent."""
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):  # the run has ended: nothing to wait for
+            states = [
+                (task / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                for task in Path(f"/proc/{pid}/task").iterdir()
+            ]
+            if all(state in "TtZX" for state in states):
+                return
+        time.sleep(0.001)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("stage", ["features", "render", "mux"])
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
@@ -300,9 +330,10 @@ def test_a_signal_at_each_stage_leaves_the_old_set_whole(old_set, tmp_path, stag
     )
     deadline = time.monotonic() + 240
     while process.poll() is None and time.monotonic() < deadline:
-        if _stage(process.pid, video.resolve(), out) == stage:
+        if _stage(process.pid, video.resolve(), out) == stage and _signalled_in(
+            process, video, out, stage, signum
+        ):
             forked = children(process.pid)
-            process.send_signal(signum)  # sends nothing if the run has already ended
             break
         time.sleep(0.002)
     else:
