@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from video2music.compose.form_planner import plan_form, shape_form
+from video2music.compose.form_planner import PRE_CHORUS_SECONDS, plan_form, shape_form
 from video2music.features.video_features import VideoFeatures
 from video2music.theory.form import Form, form_from_json, parse_form
 from video2music.theory.grid import Grid
@@ -51,6 +51,33 @@ def test_a_two_minute_video_gets_a_song_whose_boundaries_follow_the_changes():
     assert all(np.mean(intensity[s.first_bar : s.end_bar]) < 0.4 for s in quiet)
 
 
+@pytest.mark.parametrize("tempo", [150.0, 90.0])
+def test_sections_last_long_enough_to_be_heard_at_any_tempo(tempo):
+    # Two minutes of footage that changes every 8 bars (13 s at 150 bpm) or every 4 (11 s at 90):
+    # counted in bars alone, each change started a section, 11 of them at 150 bpm.
+    bar_seconds = 4 * 60 / tempo
+    bars = round(120 / bar_seconds)
+    every = 8 if tempo > 120 else 4
+    intensity = [0.2 if (b // every) % 2 == 0 else 0.7 for b in range(bars)]
+    for footage in (intensity, [0.3] * bars):
+        form = plan_form(np.array(footage), np.array([CALM] * bars), np.zeros(bars), bar_seconds)
+        assert 4 <= len(form.sections) <= 8, _names(form)
+        for s in form.sections:
+            if s.name not in ("intro", "outro"):
+                assert s.bars * bar_seconds >= (PRE_CHORUS_SECONDS if s.name == "pre-chorus" else 12.0), (
+                    _names(form)
+                )
+    # The biggest changes still start sections.
+    footage = (
+        [0.15] * 24 + [0.7] * 24 + [0.15] * (bars - 48)
+        if bars > 60
+        else [0.15] * 12 + [0.7] * 20 + [0.15] * (bars - 32)
+    )
+    form = plan_form(np.array(footage), np.array([CALM] * bars), np.zeros(bars), bar_seconds)
+    starts = {s.first_bar for s in form.sections}
+    assert ({24, 48} if bars > 60 else {12, 32}) <= starts, _names(form)
+
+
 def test_a_single_cut_does_not_start_a_section_but_a_sustained_change_does():
     intensity = [0.3] * 48
     with_cut = _plan(intensity, cuts={21: 1})
@@ -74,7 +101,8 @@ def test_busy_footage_to_the_last_frame_ends_on_a_chorus_and_calm_footage_thins_
 
 def test_steady_footage_still_gets_verses_and_choruses_in_the_pop_order():
     form = _plan([0.3] * 64)
-    names = [s.name for s in form.sections if s.name not in ("intro", "outro")]
+    # A pre-chorus may lead into a chorus: still the pop order.
+    names = [s.name for s in form.sections if s.name not in ("intro", "outro", "pre-chorus")]
     assert names[:4] == ["verse", "chorus", "verse", "chorus"]
     assert all(s.bars in (2, 4, 8, 12, 16) for s in form.sections)
 

@@ -8,16 +8,20 @@ Steps (``plan_form``):
    not; a cut on the bar line itself adds a little.
 2. Sections on bar lines. A dynamic programme picks the boundaries that gather the most novelty
    (scaled by its 90th percentile over the piece and squared, so a change's own bar line stands
-   out from its neighbours; weighed less in a piece under ``SHORT_PIECE_BARS``), less a cost per
-   section length
-   (``LENGTH_COST``: 8 bars is the norm of pop, 4 next, 12 and 16 for long stretches, other
-   lengths rarely; under ``SHORT_PIECE_BARS`` bars 4 is the norm). A piece of
+   out from its neighbours, saturating towards ``NOVELTY_CAP`` squared; weighed less in a piece
+   under ``SHORT_PIECE_BARS``), less a cost per section length (``LENGTH_COST``: 8 bars is the
+   norm of pop, 4 next, 12 and 16 for long stretches, other lengths rarely; under
+   ``SHORT_PIECE_BARS`` bars 4 is the norm) and, as a section is heard in seconds,
+   ``SHORT_SECONDS_COST`` for each second a section between intro and outro lasts under
+   ``SECTION_SECONDS`` (so at 90 bpm 8 bars, 21 s, make a section and 4 do not; at 150 bpm 8
+   bars, 13 s, are short and 12 or 16 fit better). A piece of
    ``INTRO_FROM_BARS`` bars or more opens with an intro of up to 4 bars, and one of
    ``OUTRO_FROM_BARS`` or more closes with an outro, unless the footage is still busy at its end
    (its last stretch clearly above the middle of the piece's range, or among its busiest and
-   above ``BUSY_END``): then it ends on a chorus.
+   above ``BUSY_END``): then it ends on a chorus, planned with a section's length, not an outro's.
    A piece of ``TWO_SECTIONS_FROM_BARS`` to 9 bars is two sections (the first four bars long), a
-   shorter one a single section. A 2-minute video gets 6-10 sections.
+   shorter one a single section. The sample videos' 2-minute timeline (bench/form.py) gets 6-8
+   sections at 70-170 bpm.
 3. Names from energy. The sections between intro and outro that are more intense than the middle
    of their range become choruses, the others verses (the first of three or more is a verse: a
    song's body opens with one); where the footage hardly changes
@@ -25,7 +29,7 @@ Steps (``plan_form``):
    a steady video still gets a song. Neighbours of one name are joined. Once two choruses have
    been heard, one quiet section becomes a bridge (or a break where it is the quietest part); a
    4-bar section between a verse and a chorus becomes a pre-chorus, and so do the last 4 bars of
-   a 12-bar verse before a chorus.
+   a 12-bar verse before a chorus, where the 4 bars last ``PRE_CHORUS_SECONDS`` or more.
 4. Fresh material. A verse that comes after two choruses and ``CYCLE_BARS`` bars of the current
    cycle (a song's worth) starts a new cycle: new chord loops and a new tune, so a long video
    does not loop one song for minutes.
@@ -53,9 +57,16 @@ from video2music.utils.errors import UserError
 WINDOW_BARS = 4
 CUT_ON_LINE = 0.15
 NOVELTY_WEIGHT = 2.5  # on novelty scaled by its 90th percentile over the piece, squared
+NOVELTY_CAP = 1.5
 LENGTH_COST = {8: 0.0, 4: 1.0, 12: 1.0, 16: 1.2, 6: 2.0, 2: 2.5, 10: 2.5, 14: 2.8}
 ODD_LENGTH_COST = 4.0
 SECTION_COST = 0.75  # every section: fewer, longer ones unless the video asks
+# A section is heard in seconds, not bars: 8 bars at 150 bpm pass in 13 s, 4 at 90 bpm in 11 s,
+# too short for a verse or chorus to establish itself. Each second a middle section lasts less
+# than SECTION_SECONDS costs SHORT_SECONDS_COST (not in a short piece, whose sections are short).
+SECTION_SECONDS = 20.0
+SHORT_SECONDS_COST = 0.3
+PRE_CHORUS_SECONDS = 8.0
 SHORT_LENGTH_COST = {4: 0.0, 8: 1.0, 2: 1.5, 6: 1.5}  # under SHORT_PIECE_BARS bars: 4-bar sections
 SHORT_PIECE_BARS = 24
 EDGE_COST = {2: 0.0, 4: 0.0, 1: 2.0, 3: 2.0}  # intro and outro
@@ -120,9 +131,13 @@ def _length_cost(length: int, edge: bool, bars: int) -> float:
     return (SHORT_LENGTH_COST if short else LENGTH_COST).get(length, LENGTH_COST.get(length, ODD_LENGTH_COST))
 
 
-def _segments(bars: int, line_novelty: np.ndarray) -> list[tuple[int, int]]:
-    """(first bar, bars) of each section: the boundaries with the most novelty less length costs."""
-    intro, outro = bars >= INTRO_FROM_BARS, bars >= OUTRO_FROM_BARS
+def _segments(
+    bars: int, line_novelty: np.ndarray, clock: np.ndarray, outro: bool = True
+) -> list[tuple[int, int]]:
+    """(first bar, bars) of each section: the boundaries with the most novelty less length costs
+    (in bars, and in seconds from ``clock``, the second each bar line falls on); the last one an
+    outro's length if ``outro`` and the piece is long enough for one."""
+    intro, outro = bars >= INTRO_FROM_BARS, outro and bars >= OUTRO_FROM_BARS
     if bars < TWO_SECTIONS_FROM_BARS:  # a very short piece: one section
         return [(0, bars)]
     if not intro:  # a short one: two, the first four bars (or three) long
@@ -130,6 +145,7 @@ def _segments(bars: int, line_novelty: np.ndarray) -> list[tuple[int, int]]:
         return [(0, first), (first, bars - first)]
     # A short piece is shaped by song form more than by its few changes.
     weight = NOVELTY_WEIGHT * min(1.0, bars / SHORT_PIECE_BARS)
+    seconds_cost = SHORT_SECONDS_COST if bars >= SHORT_PIECE_BARS else 0.0
     best = np.full(bars + 1, -math.inf)
     best[0] = 0.0
     back = np.zeros(bars + 1, dtype=int)
@@ -143,6 +159,8 @@ def _segments(bars: int, line_novelty: np.ndarray) -> list[tuple[int, int]]:
                 continue
             edge = (first and intro) or (last and outro)
             cost = _length_cost(length, edge and not (first and last), bars) + SECTION_COST
+            if not edge:
+                cost += seconds_cost * max(0.0, SECTION_SECONDS - (clock[end] - clock[start]))
             if (first and intro) and (last and outro):
                 continue
             score = best[start] - cost + (weight * line_novelty[end] if not last else 0.0)
@@ -194,10 +212,15 @@ def _merged(sections: list[Section]) -> list[Section]:
     return out
 
 
-def _with_pre_choruses(sections: list[Section]) -> list[Section]:
+def _with_pre_choruses(sections: list[Section], clock: np.ndarray) -> list[Section]:
+    """A 4-bar verse between a verse and a chorus, or a 12-bar verse's last 4 bars before a chorus,
+    as a pre-chorus, where those 4 bars last ``PRE_CHORUS_SECONDS`` (``clock``: each bar line's
+    second) or more: a shorter one is gone before it is heard as a section."""
     out: list[Section] = []
     for i, s in enumerate(sections):
         follows_chorus = i + 1 < len(sections) and sections[i + 1].name == "chorus"
+        last_four = clock[s.end_bar] - clock[s.end_bar - 4] if s.bars >= 4 else 0.0
+        follows_chorus = follows_chorus and last_four >= PRE_CHORUS_SECONDS
         if s.name == "verse" and follows_chorus and s.bars == 4 and out and out[-1].name == "verse":
             out.append(replace(s, name="pre-chorus"))
         elif s.name == "verse" and follows_chorus and s.bars == 12:
@@ -229,14 +252,22 @@ def _with_cycles(sections: Sequence[Section], lifts: bool = True) -> tuple[Secti
     return tuple(out)
 
 
-def plan_form(intensity: np.ndarray, emotion: np.ndarray, cuts: np.ndarray) -> Form:
-    """The form of a piece from its bars' ``intensity`` (bars,), mean ``emotion`` (bars, 6) and
-    scene ``cuts`` (bars,: how many cuts each bar starts with or holds); see the module docstring."""
+def plan_form(
+    intensity: np.ndarray, emotion: np.ndarray, cuts: np.ndarray, bar_seconds: float | np.ndarray = 2.0
+) -> Form:
+    """The form of a piece from its bars' ``intensity`` (bars,), mean ``emotion`` (bars, 6), scene
+    ``cuts`` (bars,: how many cuts each bar starts with or holds) and ``bar_seconds`` (each bar's
+    length, or one for all: 2 is 4/4 at 120 bpm); see the module docstring."""
     bars = len(intensity)
     change = novelty(intensity, emotion, cuts)
     scale = float(np.percentile(change[1:-1], 90)) if bars > 2 else 0.0
-    # Squared, so a change's own bar line stands out from the lines near it.
-    segments = _segments(bars, np.minimum(change / scale, 1.5) ** 2 if scale > 0 else change)
+    # Squared, so a change's own bar line stands out from the lines near it, and saturating (at
+    # NOVELTY_CAP squared) so one big change does not outweigh song form, yet never flat: a change
+    # well above the piece's others still peaks on its own line, not on a plateau with its
+    # neighbours where the length costs would choose.
+    line_novelty = NOVELTY_CAP**2 * np.tanh((change / scale / NOVELTY_CAP) ** 2) if scale > 0 else change
+    clock = np.concatenate([[0.0], np.cumsum(np.broadcast_to(np.asarray(bar_seconds, dtype=float), (bars,)))])
+    segments = _segments(bars, line_novelty, clock)
     energy = [float(intensity[a : a + n].mean()) for a, n in segments]
     has_intro = bars >= INTRO_FROM_BARS and len(segments) > 1
     # Footage still busy at its end ends on a chorus, as a song can, instead of thinning out.
@@ -244,6 +275,9 @@ def plan_form(intensity: np.ndarray, emotion: np.ndarray, cuts: np.ndarray) -> F
     loud_end = len(energy) > 2 and (
         last > (top + min(energy)) / 2 + STEADY_SPREAD or (last > BUSY_END and last >= top - STEADY_SPREAD)
     )
+    if loud_end and bars >= OUTRO_FROM_BARS:  # a chorus's length for the last section, not an outro's
+        segments = _segments(bars, line_novelty, clock, outro=False)
+        energy = [float(intensity[a : a + n].mean()) for a, n in segments]
     has_outro = bars >= OUTRO_FROM_BARS and len(segments) > 2 and not loud_end
     middle = slice(int(has_intro), len(segments) - int(has_outro))
     names = _names(np.array(energy[middle]))
@@ -253,7 +287,7 @@ def plan_form(intensity: np.ndarray, emotion: np.ndarray, cuts: np.ndarray) -> F
         names[-1] = "chorus"
     names = ["intro"] * has_intro + names + ["outro"] * has_outro
     sections = [Section(n, a, b, energy=e) for n, (a, b), e in zip(names, segments, energy, strict=True)]
-    return Form(_with_cycles(numbered(_with_pre_choruses(_merged(sections)))))
+    return Form(_with_cycles(numbered(_with_pre_choruses(_merged(sections), clock))))
 
 
 def shape_form(
@@ -274,4 +308,5 @@ def shape_form(
     for cut in features.scene_cuts:
         bar, _, _ = grid.position(int(round(cut / grid.seconds_per_beat)))
         cuts[min(bar, len(cuts) - 1)] += 1
-    return plan_form(bar_intensity, per_bar(features.emotion, grid), cuts)
+    bar_seconds = np.asarray(grid.bars, dtype=float) * grid.seconds_per_beat
+    return plan_form(bar_intensity, per_bar(features.emotion, grid), cuts, bar_seconds)
