@@ -211,6 +211,37 @@ def test_the_melody_follows_pop_statistics(shipped, tmp_path):
     assert median["leap_share"] <= 0.10
     assert median["motif_reuse_2"] >= 0.5 and median["motif_reuse_4"] >= 0.4
     assert median["melody_below"] <= 0.10
+    # A bar moves among pitch classes rather than circling one or two (POP909's p10-p90: 1.24-1.76).
+    assert 1.24 <= median["pch_entropy_1"] <= 1.76, median["pch_entropy_1"]
+
+
+def _restrikes_and_strong_tones(shipped) -> tuple[float, float]:
+    """Over six songs: the share of notes off beats 1 and 3 whose pitch class their bar has already
+    struck, and the share of notes on beats 1 and 3 that are chord tones."""
+    again = off = tones = strong = 0
+    for seed in range(6):
+        chords = vocab.parse_progression(["C C Am Am F F G G", "Am Am F F C C G G"][seed % 2]) * 8
+        _, notes = compose(shipped, chords, SONG, seed=seed, tempo=(90.0, 120.0)[seed % 2])
+        struck: dict[int, set[int]] = {}
+        for note in notes:
+            bar, position = divmod(note.start, BAR)
+            classes = struck.setdefault(bar, set())
+            if position in writer.STRONG_POSITIONS:
+                strong += 1
+                tones += note.pitch % 12 in vocab.chord_pitch_classes(chords[note.start // 8])
+            else:
+                off += 1
+                again += note.pitch % 12 in classes
+            classes.add(note.pitch % 12)
+    return again / off, tones / strong
+
+
+def test_a_bar_moves_among_pitch_classes_and_leaves_beats_1_and_3_to_the_chord(shipped, monkeypatch):
+    with_rule = _restrikes_and_strong_tones(shipped)
+    monkeypatch.setattr(writer, "CLASS_AGAIN_COST", 0.0)
+    without = _restrikes_and_strong_tones(shipped)
+    assert with_rule[0] <= without[0] - 0.03, (with_rule, without)  # 0.37 against 0.42
+    assert with_rule[1] >= without[1] - 0.05, (with_rule, without)
 
 
 def test_melody_track_is_written_in_the_key(shipped, tmp_path):

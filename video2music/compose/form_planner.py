@@ -15,7 +15,7 @@ Steps (``plan_form``):
    ``SHORT_SECONDS_COST`` for each second a section between intro and outro lasts under
    ``SECTION_SECONDS`` (so at 90 bpm 8 bars, 21 s, make a section and 4 do not; at 150 bpm 8
    bars, 13 s, are short and 12 or 16 fit better). A piece of
-   ``INTRO_FROM_BARS`` bars or more opens with an intro of up to 4 bars, and one of
+   ``INTRO_FROM_BARS`` bars or more opens with an intro of 2 or 4 bars (1 or 3 rarely), and one of
    ``OUTRO_FROM_BARS`` or more closes with an outro, unless the footage is still busy at its end
    (its last stretch clearly above the middle of the piece's range, or among its busiest and
    above ``BUSY_END``): then it ends on a chorus, planned with a section's length, not an outro's.
@@ -69,7 +69,9 @@ SHORT_SECONDS_COST = 0.3
 PRE_CHORUS_SECONDS = 8.0
 SHORT_LENGTH_COST = {4: 0.0, 8: 1.0, 2: 1.5, 6: 1.5}  # under SHORT_PIECE_BARS bars: 4-bar sections
 SHORT_PIECE_BARS = 24
-EDGE_COST = {2: 0.0, 4: 0.0, 1: 2.0, 3: 2.0}  # intro and outro
+# Intro and outro. Pop's are 2 or 4 bars; at 2.0 a 1- or 3-bar one was cheap enough to take up a
+# bar the sections left over (the sample timeline at 90 bpm: intro 3 ... outro 1).
+EDGE_COST = {2: 0.0, 4: 0.0, 1: 4.0, 3: 4.0}
 SHORT_EDGE_COST = {2: 0.0, 1: 0.5, 4: 0.5, 3: 1.5}
 MAX_SECTION_BARS = 16
 INTRO_FROM_BARS, OUTRO_FROM_BARS = 10, 12

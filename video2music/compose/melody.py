@@ -30,8 +30,10 @@ rest. The form (``video2music.theory.form``) decides what repeats, the model cho
   ``STRONG_BEAT_PENALTY`` nats (pop uses passing tones there, but not often); new notes lie
   within an octave of the one before, and each semitone of a leap beyond a whole tone costs
   ``LEAP_COST`` (not after a breath: a phrase may start anywhere in the register); striking the
-  same pitch again costs ``REPEAT_COST``; each semitone outside the section's ``REGISTER`` (as
-  heard, after transposition) costs ``REGISTER_COST``, and nothing leaves ``MELODY_RANGE``. A
+  same pitch again costs ``REPEAT_COST``, and off beats 1 and 3 a pitch class the bar has already
+  struck costs ``CLASS_AGAIN_COST`` for each time it was (twice at most); each semitone outside
+  the section's ``REGISTER`` (as heard, after transposition) costs ``REGISTER_COST``, and nothing
+  leaves ``MELODY_RANGE``. A
   rest longer than ``LONG_REST`` sixteenths costs ``LONG_REST_COST`` per sixteenth more. Lines
   breathe where singers do: a phrase ends with ``PHRASE_END_BEATS`` beats' rest, the beat before
   favours a rest by ``PHRASE_END_REST`` and the end of its second bar by ``HALF_PHRASE_REST``, and a rest
@@ -110,6 +112,11 @@ GAP_COST = 1.0  # a rest inside a phrase going on past a sixteenth (a gap, not a
 # 1.24); 0.75 gives 0.66 and 0.65, and 1.35 and 1.26 (12 seeds).
 ROOM_MAKEUP = 0.75
 STRONG_BEAT_PENALTY = 1.0
+# Without it, 40% of sung bars circled one or two pitch classes (entropy of 1 bit or less) and the
+# 1-bar pitch-class entropy sat at 1.26 and 1.27 on bench/form.py's timelines (POP909: 1.53, p10
+# 1.24; 5 seeds); 0.5 gives 1.29 and 1.52. Beats 1 and 3 are left to the chord: charged there
+# too, the chord tones on them fell from 0.73 to 0.62 on bench/arrangement.py's timeline.
+CLASS_AGAIN_COST = 0.5
 STRONG_POSITIONS = (0, 8)  # sixteenths of beats 1 and 3
 _SCALE = (0, 2, 4, 5, 7, 9, 11)  # the normalised keys' scale (A minor's natural form shares it)
 
@@ -427,6 +434,7 @@ def compose(
                     fed.append(int(writer.tokens[s]))
                 threads(writer.advance, fed[:-1], first)
                 continue
+            struck = np.zeros(12)  # how often the bar has struck each pitch class so far
             for s in range(first, first + length):
                 logits = threads(writer.logits, s)
                 offset, position, chord = s - first, int(positions[s]), int(chord_of_step[s])
@@ -443,10 +451,14 @@ def compose(
                         inside = offset < grid.bars[plan.source] * STEPS_PER_BEAT
                         source = int(writer.tokens[starts[plan.source] + offset]) if inside else REST
                         bias += _rhythm_of(source, writer.previous)
+                    if position not in STRONG_POSITIONS:
+                        bias[2:] -= CLASS_AGAIN_COST * np.minimum(struck[_PITCHES % 12], 2)
                     if offset >= room[b] * STEPS_PER_BEAT:
                         bias = _without_onsets(bias)
                     token = writer.draw(logits, bias)
                 writer.put(s, token)
+                if token >= 2:
+                    struck[token_pitch(token) % 12] += 1
             sung.setdefault(section.name, []).extend(
                 token_pitch(t) for t in writer.tokens[first : first + length] if t >= 2
             )
