@@ -106,11 +106,11 @@ HALF_PHRASE_REST = 1.0
 BREATH_COST = 2.5  # a rest starting inside a phrase: pop lines breathe at their ends
 GAP_COST = 1.0  # a rest inside a phrase going on past a sixteenth (a gap, not an articulation)
 # A bar whose notes start in fewer beats than it has (``_copy_room``) asks for more notes a beat:
-# its beats over those, to this power. More notes make bars less alike, fewer thin the line: at 0.75
-# grooving similarity was 0.66 and 0.64 on bench/form.py's 140-s and 630-s timelines (POP909's p10
-# 0.636), at 0.25 0.68 and 0.66, with 1-bar pitch-class entropy 1.41 and 1.43 (p10 1.24; 5 seeds,
-# with ``CLASS_AGAIN_COST``, which keeps a thinner line moving among pitch classes).
-ROOM_MAKEUP = 0.25
+# its beats over those, to this power. Made up in full (1), the bars' rhythms grow unlike each other
+# (grooving similarity 0.65 and 0.64 on bench/form.py's timelines, 12 seeds; POP909's p10 0.64);
+# not at all (0), each bar's line thins (1-bar pitch-class entropy 1.25 and 1.15, 8 seeds; p10
+# 1.24); 0.75 gives 0.66 and 0.65, and 1.35 and 1.26 (12 seeds).
+ROOM_MAKEUP = 0.75
 STRONG_BEAT_PENALTY = 1.0
 # Without it, 40% of sung bars circled one or two pitch classes (entropy of 1 bit or less) and the
 # 1-bar pitch-class entropy sat at 1.26 and 1.27 on bench/form.py's timelines (POP909: 1.53, p10
