@@ -1,6 +1,6 @@
 """Metrics on a MuVi-Sync split or on generated output. See ``python evaluate.py --help``."""
 
-from video2music.utils.errors import run_command
+from video2music.utils.errors import finish, run_command
 
 if __name__ == "__main__":
-    raise SystemExit(run_command("video2music.commands.evaluate"))
+    finish(run_command("video2music.commands.evaluate"))

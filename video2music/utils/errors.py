@@ -9,11 +9,13 @@ SIGTERM and SIGHUP stop a command the way Ctrl-C does (KeyboardInterrupt, exit 1
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import functools
 import importlib
 import logging
 import math
+import os
 import signal
 import sys
 import threading
@@ -119,3 +121,19 @@ def run_command(module: str) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def finish(code: int) -> NoReturn:
+    """End a command's process with ``code``: the exit handlers run (logging's flush, temporary
+    folders, multiprocessing's children) and the standard streams are flushed, but the
+    interpreter's teardown is skipped. Tearing down PyTorch took 0.3 s of the sample's 2.8-s
+    command, and by then every file is closed and in place. A process whose own threads still
+    run exits the usual way, which waits for them."""
+    others = [t for t in threading.enumerate() if t is not threading.main_thread()]
+    if any(t.is_alive() and not t.daemon for t in others):
+        raise SystemExit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a reader that has gone: nothing left to say
+            stream.flush()
+    os._exit(code)
