@@ -430,9 +430,10 @@ class Warmed:
 def warm(soundfont: str | os.PathLike | None, programs: Sequence[int], kits: Sequence[int] = ()) -> Warmed:
     """A synthesizer for ``soundfont`` holding the melodic ``programs`` and drum ``kits`` on
     SPARE_CHANNELS, so that their samples are read now rather than when the render selects them.
-    Nothing sounds on those channels: the render is the same as with a new synthesizer."""
+    Nothing sounds on those channels: the render is the same as with a new synthesizer, its
+    voices on the render's cores (``render_cores``)."""
     render = _Render([], soundfont, None)
-    synth, font = render.synthesizer()
+    synth, font = render.synthesizer(render_cores())
     try:
         held = [(0, program) for program in programs] + [(DRUM_BANK, kit) for kit in kits]
         for channel, (bank, program) in zip(SPARE_CHANNELS, held, strict=False):
