@@ -68,3 +68,35 @@ def test_ctrl_c_while_a_command_still_loads_is_one_line(tmp_path):
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 130, (delay, err)
         assert err.strip().splitlines() == ["interrupted"], (delay, err)
+
+
+FINISHING = """
+import atexit, sys, threading, time
+from pathlib import Path
+from video2music.utils.errors import finish
+atexit.register(lambda: Path(sys.argv[1]).write_text("handlers ran"))
+sys.stdout.write("no newline: still in the buffer")
+def late():
+    time.sleep(0.3)
+    Path(sys.argv[1] + ".thread").write_text("done")
+if sys.argv[2] == "thread":
+    threading.Thread(target=late).start()
+finish(3)
+"""
+
+
+def test_a_command_ends_with_its_code_its_exit_handlers_run_and_its_output_flushed(tmp_path):
+    for threads in ("none", "thread"):
+        marker = tmp_path / f"{threads}.txt"
+        proc = subprocess.run(
+            [sys.executable, "-c", FINISHING, str(marker), threads],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+        )
+        assert proc.returncode == 3, proc.stderr
+        assert proc.stdout == "no newline: still in the buffer"
+        assert marker.read_text() == "handlers ran"
+        if threads == "thread":  # a thread of its own still running: the process waits for it
+            assert (tmp_path / "thread.txt.thread").read_text() == "done"
