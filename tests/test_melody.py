@@ -183,6 +183,23 @@ def test_before_an_outro_the_tune_ends_on_a_held_chord_tone(shipped):
     assert last.pitch % 12 in vocab.chord_pitch_classes(chords[2 * 15])
 
 
+def test_the_tune_ends_on_the_home_note_where_the_chord_holds_it(shipped, monkeypatch):
+    # The chorus's last bar is on Am before an outro on C: C is the home note and Am holds it.
+    chords = (
+        LOOP * 3
+        + vocab.parse_progression("C C Am Am F F Am Am")
+        + vocab.parse_progression("C C C C C C C C") * 2
+    )
+    form = form_of(("verse", 8), ("chorus", 8), ("outro", 8))
+
+    def home_endings() -> int:
+        return sum(compose(shipped, chords, form, seed=seed)[1][-1].pitch % 12 == 0 for seed in range(8))
+
+    with_bias = home_endings()
+    monkeypatch.setattr(writer, "FINAL_HOME_BIAS", 0.0)
+    assert with_bias >= 6 and with_bias > home_endings()  # 6 of 8 against 2 of 8
+
+
 def test_the_melody_follows_pop_statistics(shipped, tmp_path):
     """Over several loops, keys, tempos and seeds the written melody lands in the issue's targets."""
     progressions = ["C C Am Am F F G G", "Am Am F F C C G G", "F F G G Em Em Am Am"]

@@ -41,7 +41,9 @@ rest. The form (``video2music.theory.form``) decides what repeats, the model cho
   the last ``SOUNDING_WINDOW`` sixteenths the line keeps sounding between ``SOUNDING_SHARE`` of
   the time (POP909's melodies sound 66% of the time).
 * Ending. The last bar the tune sings (the piece's last, or the one before an outro) starts with
-  a chord tone and holds it, so the tune ends on a resolution rather than breaking off.
+  a chord tone and holds it, so the tune ends on a resolution rather than breaking off; on the
+  home note (the root of the piece's last chord) where the chord there holds it
+  (``FINAL_HOME_BIAS``).
 
 Sampling is seeded (``torch.Generator``): the same inputs and seed give the same melody.
 """
@@ -117,6 +119,9 @@ STRONG_BEAT_PENALTY = 1.0
 # 1.24; 5 seeds); 0.5 gives 1.29 and 1.52. Beats 1 and 3 are left to the chord: charged there
 # too, the chord tones on them fell from 0.73 to 0.62 on bench/arrangement.py's timeline.
 CLASS_AGAIN_COST = 0.5
+# The tune's last note: the home note where the chord under it holds it (a final chorus before an
+# outro ends over the chorus's own last chord, and a third or fifth there stops on a question).
+FINAL_HOME_BIAS = 2.0
 STRONG_POSITIONS = (0, 8)  # sixteenths of beats 1 and 3
 _SCALE = (0, 2, 4, 5, 7, 9, 11)  # the normalised keys' scale (A minor's natural form shares it)
 
@@ -231,6 +236,7 @@ def _allowed(
     breath: str,
     heard_shift: int,
     register: tuple[int, int],
+    home: int | None = None,
 ) -> np.ndarray:
     """Additive log-odds for each token at one sixteenth (-inf: not allowed). ``breath``: ``must``
     (the last ``PHRASE_END_BEATS`` of a phrase: a rest), ``end`` (the beat before: a rest favoured by
@@ -275,6 +281,8 @@ def _allowed(
             bias[HOLD] -= np.inf if final else STRONG_BEAT_PENALTY
     if final:  # the final chord arrives with a note of its own
         bias[REST] = bias[HOLD] = -np.inf
+        if home is not None and chord != vocab.N_ID and home in vocab.chord_pitch_classes(chord):
+            bias[2:][pitches % 12 != home] -= FINAL_HOME_BIAS
     elif breath == "must":
         bias[1:] = -np.inf
     return bias
@@ -394,6 +402,7 @@ def compose(
     # The fifth beat of a 5/4 bar reads as a first beat, as the model learned bars longer than 4/4.
     positions = (beat_in_bar[sixteenth_beat] % 4) * STEPS_PER_BEAT + np.arange(steps) % STEPS_PER_BEAT
     room = _copy_room(plans, grid.bars)
+    home = vocab.chord_root(int(chords[-1]))  # the piece ends on its tonic (the chords' cadence)
     crowding = (np.asarray(grid.bars) / np.asarray(room)) ** ROOM_MAKEUP
     condition = torch.from_numpy(
         _conditions(
@@ -445,7 +454,7 @@ def compose(
                 else:
                     breath = _breath(plan, b - section.first_bar, length - offset)
                     bias = _allowed(
-                        writer.line(s), chord, position, plan.op == "final", breath, shift, register
+                        writer.line(s), chord, position, plan.op == "final", breath, shift, register, home
                     )
                     if plan.op == "vary" and breath != "must":
                         inside = offset < grid.bars[plan.source] * STEPS_PER_BEAT
