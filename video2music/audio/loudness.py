@@ -1,14 +1,14 @@
-"""Integrated loudness (ITU-R BS.1770-4, in LUFS) and true peak of a render, with numpy alone.
+"""Integrated loudness (ITU-R BS.1770-4, in LUFS) and true peak of a render.
 
 :class:`LoudnessMeter` is fed blocks of samples, so a long render is measured in flat memory, and
-it imports nothing heavier than numpy: scipy (under pyloudnorm) took half a second to import on
-every command that renders. It holds about 20 MB however long the render.
+it imports nothing heavier than numpy and PyAV: scipy (under pyloudnorm) took half a second to
+import on every command that renders. It holds a few MB however long the render.
 
 * K-weighting: the standard's two filters, a high shelf (about +4 dB above 1.7 kHz) and a 38 Hz
   high-pass, derived for any sample rate from their analogue parameters; at 48 kHz they give the
-  coefficients printed in the standard. They are applied in the frequency domain, one FFT per
-  stretch of audio, and each stretch is preceded by the end of the one before, so the filters see
-  one continuous signal.
+  coefficients printed in the standard. They run as the recursive filters the standard describes
+  (``audio.biquads``), their state carried from block to block, so the blocks a signal is fed in
+  do not change what is measured.
 * Gating: 400 ms blocks every 100 ms; blocks under -70 LUFS, then blocks more than 10 LU under
   the loudness of the rest, are left out. Less than one block has no loudness (-inf).
 * True peak (:class:`TruePeakMeter`, also on its own): the peak of the signal upsampled 4x by
@@ -22,11 +22,12 @@ every command that renders. It holds about 20 MB however long the render.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Sequence
 
 import numpy as np
+
+from video2music.audio.biquads import Biquads
 
 # (centre Hz, gain dB, Q) of the shelf and (corner Hz, Q) of the high-pass, as BS.1770's 48 kHz
 # coefficients imply them.
@@ -42,8 +43,7 @@ RANGE_PERCENTILES = (10, 95)
 OVERSAMPLE = 4
 _TAPS = 16  # interpolation taps on either side of a gap
 _KAISER_BETA = 8.0
-_STRETCH_SECONDS = 5  # audio filtered per FFT: about 20 MB of buffers at 44.1 kHz stereo
-_CONTEXT_SECONDS = 0.5  # how much of the previous stretch leads into the next: the filters' memory
+_STRETCH = 1 << 16  # frames gathered before they are filtered: the filters' cost is per call
 
 
 def k_weighting(rate: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -60,31 +60,6 @@ def k_weighting(rate: int) -> list[tuple[np.ndarray, np.ndarray]]:
     a0 = 1 + k / q + k * k
     pass_a = np.array([a0, 2 * (k * k - 1), 1 - k / q + k * k]) / a0
     return [(shelf_b, shelf_a), (np.array([1.0, -2.0, 1.0]), pass_a)]
-
-
-@functools.lru_cache(maxsize=4)
-def _response(size: int, rate: int) -> np.ndarray:
-    """K-weighting's complex gain at each bin of a ``size``-point real FFT (single precision, as
-    the filtering is done: its rounding is a millionth of a dB)."""
-    z = np.exp(-1j * np.linspace(0, math.pi, size // 2 + 1))
-    response = np.ones_like(z)
-    for b, a in k_weighting(rate):
-        response *= np.polyval(b[::-1], z) / np.polyval(a[::-1], z)
-    return response.astype(np.complex64)
-
-
-def _fft_size(n: int) -> int:
-    """The smallest 2^i * 3^j * 5^k >= n: sizes numpy's FFT handles fast."""
-    best = 1 << max(0, (n - 1).bit_length())
-    five = 1
-    while five < best:
-        three = five
-        while three < best:
-            size = three << max(0, (math.ceil(n / three) - 1).bit_length())
-            best = min(best, size)
-            three *= 3
-        five *= 5
-    return best
 
 
 def _interpolator() -> np.ndarray:
@@ -104,12 +79,11 @@ class LoudnessMeter:
     def __init__(self, rate: int) -> None:
         self.rate = rate
         self.hop = hop_frames(rate)
-        self.stretch = _STRETCH_SECONDS * 10 * self.hop
-        self.context = round(_CONTEXT_SECONDS * rate)
+        self._weighting = Biquads(k_weighting(rate), rate)
         self._pending: list[np.ndarray] = []
         self._pending_frames = 0
-        self._previous: np.ndarray | None = None  # the end of the last stretch, for the filters
-        self._hops: list[np.ndarray] = []  # per stretch: (hops, channels) sums of squares
+        self._rest: np.ndarray | None = None  # K-weighted frames after the last whole hop
+        self._hops: list[np.ndarray] = []  # (hops, channels) sums of squares, a few arrays of them
         self._peaks = TruePeakMeter()
         self._channels: int | None = None
 
@@ -117,20 +91,14 @@ class LoudnessMeter:
         samples = self._checked(samples)
         self._pending.append(samples)
         self._pending_frames += len(samples)
-        if self._pending_frames >= self.stretch:
-            pending = np.concatenate(self._pending)
-            whole = len(pending) - len(pending) % self.stretch
-            for start in range(0, whole, self.stretch):
-                self._measure(pending[start : start + self.stretch])
-            self._pending = [pending[whole:]]
-            self._pending_frames = len(pending) - whole
+        if self._pending_frames >= _STRETCH:
+            self._flush()
 
     def lead_in(self, samples: np.ndarray) -> None:
         """Samples just before the first ones to measure (the end of a part measured elsewhere):
         the filters hear them, nothing is measured. Only before the first :meth:`add`."""
         samples = self._checked(samples)
-        lead = samples if self._previous is None else np.concatenate([self._previous, samples])
-        self._previous = lead[-self.context :]
+        self._weighting(samples)
         self._peaks.lead_in(samples)
 
     @classmethod
@@ -203,20 +171,18 @@ class LoudnessMeter:
         if self._pending_frames:
             pending = np.concatenate(self._pending)
             self._pending, self._pending_frames = [], 0
-            self._measure(pending)
+            for start in range(0, len(pending), _STRETCH):  # a whole file at once in flat memory
+                self._measure(pending[start : start + _STRETCH])
 
     def _measure(self, samples: np.ndarray) -> None:
-        self._peaks.add(samples)  # first: its buffers are gone before the filtering makes its own
-        lead = self._previous if self._previous is not None else samples[:0]
-        joined = np.concatenate([lead, samples])
-        size = _fft_size(len(joined) + self.context)  # room for the filters' ringing: no wrap-around
-        spectrum = np.fft.rfft(joined.astype(np.float32), size, axis=0) * _response(size, self.rate)[:, None]
-        weighted = np.fft.irfft(spectrum, size, axis=0)[len(lead) : len(joined)]
+        self._peaks.add(samples)
+        weighted = self._weighting(samples)
+        if self._rest is not None:
+            weighted = np.concatenate([self._rest, weighted])
         whole = len(weighted) - len(weighted) % self.hop
-        hops = np.square(weighted[:whole]).reshape(-1, self.hop, weighted.shape[1])
-        squares = hops.sum(axis=1, dtype=np.float64)
-        self._hops.append(squares)
-        self._previous = joined[-self.context :]
+        hops = weighted[:whole].reshape(-1, self.hop, weighted.shape[1])
+        self._hops.append(np.einsum("hfc,hfc->hc", hops, hops))
+        self._rest = weighted[whole:]
 
 
 class TruePeakMeter:

@@ -31,12 +31,13 @@ import math
 import os
 import struct
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
 
+from video2music.audio.biquads import Biquads
 from video2music.audio.loudness import LoudnessMeter, TruePeakMeter, frame_peaks, hop_frames
 from video2music.utils.cores import stretches
 
@@ -55,37 +56,33 @@ _LEVELLING_ROUNDS = 2  # times the gain is raised for the loudness the limiter t
 _JOINED_BLOCKS = 1024  # blocks of hop peaks kept apart before they are joined into one array
 _CHUNK_HOPS = 1 << 20  # limiter hops released at a time
 _BLOCK = 1 << 16  # frames mastered at a time in a written WAV
-_DC_CHUNK = 4096  # frames the high-pass solves at once (its powers of the pole stay well scaled)
+BATCH = 1 << 16  # frames an Analysis is given at a time (see batched)
 _HEADER_BYTES = 44
 _PEAK_TAPS = 16  # the true-peak meter's interpolation reaches this many frames either side
 T = TypeVar("T")
 
 
-class DcBlocker:
+def dc_blocker(rate: int = SAMPLE_RATE) -> Biquads:
     """A first-order high-pass at DC_CORNER Hz, y[n] = x[n] - x[n-1] + p y[n-1], run over blocks
     that follow each other; its state carries from one block to the next."""
+    pole = math.exp(-2 * math.pi * DC_CORNER / rate)
+    return Biquads([((1.0, -1.0, 0.0), (1.0, -pole, 0.0))], rate)
 
-    def __init__(self, rate: int = SAMPLE_RATE) -> None:
-        self.pole = math.exp(-2 * math.pi * DC_CORNER / rate)
-        self._powers = self.pole ** np.arange(_DC_CHUNK + 1)  # p^0 .. p^CHUNK
-        self._inverse = 1.0 / self._powers[:-1]
-        self._x: np.ndarray | None = None  # the last input frame
-        self._y: np.ndarray | None = None  # the last output frame
 
-    def __call__(self, block: np.ndarray) -> np.ndarray:
-        """``block`` ((n, channels) floats) filtered."""
-        if self._x is None:
-            self._x = self._y = np.zeros(block.shape[1])
-        out = np.empty_like(block, dtype=np.float64)
-        for start in range(0, len(block), _DC_CHUNK):
-            x = block[start : start + _DC_CHUNK]
-            n = len(x)
-            steps = np.diff(x, axis=0, prepend=self._x[None])
-            # y[k] = sum_{j<=k} p^(k-j) step[j] + p^(k+1) y[-1], as one cumulative sum.
-            summed = np.cumsum(steps * self._inverse[:n, None], axis=0) * self._powers[:n, None]
-            out[start : start + n] = summed + self._powers[1 : n + 1, None] * self._y
-            self._x, self._y = x[-1], out[start + n - 1]
-        return out
+def batched(blocks: Iterable[np.ndarray], frames: int = BATCH) -> Iterator[np.ndarray]:
+    """Consecutive ``blocks`` joined into blocks of at least ``frames`` frames (the last perhaps
+    fewer): a render's blocks run from one MIDI event to the next, a few hundred frames, and each
+    call of an :class:`Analysis`'s filters costs the same however long its block."""
+    gathered: list[np.ndarray] = []
+    count = 0
+    for block in blocks:
+        gathered.append(block)
+        count += len(block)
+        if count >= frames:
+            yield np.concatenate(gathered) if len(gathered) > 1 else gathered[0]
+            gathered, count = [], 0
+    if gathered:
+        yield np.concatenate(gathered)
 
 
 def part_grid(rate: int = SAMPLE_RATE) -> int:
@@ -102,7 +99,7 @@ class Analysis:
         self.rate = rate
         self.meter = LoudnessMeter(rate)
         self.frames = 0
-        self._dc = DcBlocker(rate)
+        self._dc = dc_blocker(rate)
         self._peaks: list[np.ndarray] = []  # the peak of each whole hop so far, a few arrays of them
         self._recent: list[np.ndarray] = []  # the same for the last blocks, joined every so often
         self._partial = np.zeros(0)  # magnitudes of the frames after the last whole hop
@@ -286,7 +283,7 @@ def record_parts(parts: Sequence[Part], path: str | os.PathLike, rate: int = SAM
         def run(part: Part) -> Analysis:
             analysis, frame = Analysis(rate), part.offset - part.lead
             try:
-                for block in part.blocks:
+                for block in batched(part.blocks):
                     if stop.is_set():
                         break
                     lead = min(len(block), max(0, part.offset - frame))

@@ -536,7 +536,8 @@ def synthesize(
     analysis = mastering.Analysis()
     end = render.length if render.length is not None else render.last
     with tqdm(total=end, unit="sample", unit_scale=True, disable=not progress_bars, desc="render") as bar:
-        blocked = [analysis.add(block) for block in render.blocks(progress=bar, cores=render_cores())]
+        blocks = mastering.batched(render.blocks(progress=bar, cores=render_cores()))
+        blocked = [analysis.add(block) for block in blocks]
     samples = np.concatenate(blocked) if blocked else np.zeros((0, 2))
     master = mastering.plan(
         analysis, loudness, unnormalised_gain=UNNORMALISED_GAIN, fade=render.fade(analysis.frames)
