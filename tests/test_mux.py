@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import wave
 
 import av
@@ -17,6 +18,7 @@ from video2music.audio.mux import (
     Soundtrack,
     _aac_parts,
     _forget_sounds,
+    decode_own_sound_soon,
     ducked_spans,
     ducking,
     mux,
@@ -265,3 +267,27 @@ def test_no_room_for_the_videos_sound_is_one_clear_error(examples_dir, tmp_path,
     with pytest.raises(UserError, match="cannot keep the video's own sound .*TMPDIR"):
         own_sound(talk)
     assert not list((tmp_path).glob("video2music-sound-*"))
+
+
+def test_the_sound_decoded_ahead_in_a_thread_is_what_a_later_call_gets(examples_dir, tmp_path, monkeypatch):
+    rate = SAMPLE_RATE
+    t = np.arange(6 * rate) / rate
+    hum = np.sin(2 * np.pi * 330 * t) * 0.2
+    write_wav((np.stack([hum, hum], axis=1) * 32767).astype(np.int16), tmp_path / "own.wav")
+    talk = mux(examples_dir / "fades.mp4", tmp_path / "own.wav", tmp_path / "talk.mp4")
+    _forget_sounds()
+    import video2music.audio.mux as mux_module
+
+    decodings = []
+    decode = mux_module._decoded_sound
+    monkeypatch.setattr(mux_module, "_decoded_sound", lambda *a: decodings.append(a) or decode(*a))
+    decode_own_sound_soon(talk)
+    sound = own_sound(talk)  # waits for the thread's decoding rather than decoding again
+    assert len(decodings) == 1 and own_sound(talk) is sound
+    assert np.corrcoef(sound.read(rate, 4 * rate)[:, 0], hum[rate : 5 * rate])[0, 1] > 0.95
+    # A decoding ahead that fails says nothing; the next call meets the error and reports it.
+    os.utime(talk, ns=(1, 1))  # another version of the file: not decoded yet
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "missing"))
+    decode_own_sound_soon(talk)
+    with pytest.raises(UserError, match="cannot keep the video's own sound"):
+        own_sound(talk)

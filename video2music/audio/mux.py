@@ -462,45 +462,67 @@ class Sound:
 
 
 _decoded: dict[tuple, Sound] = {}  # the last video's sound (see own_sound)
+_decoding = threading.Lock()  # held while a sound is decoded into _decoded
 _files: set[Path] = set()  # this process's temporary sound files, removed when it ends
 
 
 def own_sound(video_path: str | os.PathLike, rate: int = 44100) -> Sound | None:
     """The video's own sound at ``rate`` (None for a video without one), decoded once: the melody's
     rests (``ducked_spans``) and the mix (``mux_into``) read the same decoding, kept in a
-    temporary file until the next video's or until the process ends.
-
-    (Decoding it beside the chords model, in a thread or a forked child, made the model's threads
-    wait and took as long in all: a 25-minute video's command took 36-38 s either way.)"""
+    temporary file until the next video's or until the process ends. A call while another thread
+    decodes it (``decode_own_sound_soon``) waits for that decoding."""
     source, _, info = open_video(video_path)
     with source:
         if not source.streams.audio:
             return None
     status = Path(video_path).stat()
     key = (str(Path(video_path).resolve()), status.st_mtime_ns, status.st_size, rate)
-    if key not in _decoded:
-        start, duration = _timing(info)
-        path = Path(tempfile.gettempdir()) / "video2music-sound"  # named once the file is made
+    with _decoding:
+        if key not in _decoded:
+            sound = _decoded_sound(video_path, rate, info)
+            for old in _decoded.values():
+                _forget(old.path)
+            _decoded.clear()
+            _decoded[key] = sound
+        return _decoded[key]
+
+
+def decode_own_sound_soon(video_path: str | os.PathLike, rate: int = 44100) -> None:
+    """Start ``own_sound(video_path, rate)`` in a thread of its own. generate.py calls it before it
+    waits for the features its child process extracts: the decoding fills the core that waiting
+    leaves idle (a 25-minute video's sound took 1.4 s, then inside the melody's stage). Started
+    later, beside the chords model, it only made the model's threads wait. A failure is left for
+    the next call to meet and report."""
+
+    def decode() -> None:
         try:
-            handle, name = tempfile.mkstemp(suffix=".raw", prefix="video2music-sound-")
-            os.close(handle)
-            path = Path(name)
-            _files.add(path)
-            hop_gains = _decode(video_path, path, rate, start, duration)
-        except OSError as error:  # the temporary folder is full or not writable
-            _forget(path)
-            raise UserError(
-                f"cannot keep the video's own sound in {path.parent} ({error.strerror}); free space "
-                "there or point TMPDIR at a folder with room (it takes about 10 MB a minute)"
-            ) from None
+            own_sound(video_path, rate)
         except BaseException:
-            _forget(path)
-            raise
-        for old in _decoded.values():
-            _forget(old.path)
-        _decoded.clear()
-        _decoded[key] = Sound(path, rate, round(duration * rate), hop_gains)
-    return _decoded[key]
+            logger.debug("decoding the sound of %s ahead failed", video_path, exc_info=True)
+
+    threading.Thread(target=decode, name="own-sound", daemon=True).start()
+
+
+def _decoded_sound(video_path: str | os.PathLike, rate: int, info: VideoInfo) -> Sound:
+    """The video's own sound decoded into a new temporary file."""
+    start, duration = _timing(info)
+    path = Path(tempfile.gettempdir()) / "video2music-sound"  # named once the file is made
+    try:
+        handle, name = tempfile.mkstemp(suffix=".raw", prefix="video2music-sound-")
+        os.close(handle)
+        path = Path(name)
+        _files.add(path)
+        hop_gains = _decode(video_path, path, rate, start, duration)
+    except OSError as error:  # the temporary folder is full or not writable
+        _forget(path)
+        raise UserError(
+            f"cannot keep the video's own sound in {path.parent} ({error.strerror}); free space "
+            "there or point TMPDIR at a folder with room (it takes about 10 MB a minute)"
+        ) from None
+    except BaseException:
+        _forget(path)
+        raise
+    return Sound(path, rate, round(duration * rate), hop_gains)
 
 
 def _decode(

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from video2music.audio.mux import MIX_MUSIC_GAIN_DB, MUSIC_GAIN_RANGE, Soundtrack, check_music_gain
+from video2music.audio.mux import (
+    MIX_MUSIC_GAIN_DB,
+    MUSIC_GAIN_RANGE,
+    Soundtrack,
+    check_music_gain,
+    decode_own_sound_soon,
+)
 from video2music.audio.synth import LOUDNESS_TARGET
 from video2music.commands.playback import add_playback_options, check_playback_options
 from video2music.compose.instruments import PRESETS, Instruments
@@ -372,6 +378,8 @@ def _score_video(
     try:
         features, chords = scoring.features, scoring.chords
         extracted: dict[str, float] = {}  # features extracted out here, for the JSON's timings
+        if job.video and outputs.soundtrack.mode == "mix" and "video" in outputs.targets:
+            decode_own_sound_soon(job.video)
         if early is not None:
             features = early.result()
             extracted["features"] = early.seconds  # in the child, beside the imports
