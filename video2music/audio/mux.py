@@ -336,7 +336,7 @@ def _temporary_wav(folder: Path) -> Iterator[Path]:
 
 def _scaled(blocks: Iterator[np.ndarray], gain: float) -> Iterator[np.ndarray]:
     for block in blocks:
-        yield block if gain == 1.0 else np.clip(np.rint(block * gain), -32768, 32767).astype(np.int16)
+        yield block if gain == 1.0 else mastering.to_int16(block * (gain / 32768))
 
 
 def _stereo(blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
