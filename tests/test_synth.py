@@ -223,3 +223,34 @@ def test_a_long_render_in_spans_on_several_cores_is_the_whole_within_tolerance(t
     assert difference[:seam].max() <= 1  # the whole render's, but for a master's gain a hair apart
     assert difference[seam : seam + 64].max() <= 2  # 16-bit steps: no click at the join
     assert _rms_dbfs(one.astype(np.float64) - spanned) < _rms_dbfs(one) - 60
+
+
+def test_the_events_are_at_the_times_mido_gives_them():
+    """events_of merges the tracks without mido's copies; the times must be mido's to the bit."""
+    rng = np.random.default_rng(5)
+    midi = mido.MidiFile(ticks_per_beat=480)
+    conductor = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500000, time=0)])
+    for _ in range(6):  # tempo changes, some at the tick a note starts on another track
+        conductor.append(mido.MetaMessage("set_tempo", tempo=int(rng.integers(300000, 900000)), time=960))
+    midi.tracks.append(conductor)
+    for channel in range(3):
+        track = mido.MidiTrack([mido.Message("program_change", channel=channel, program=channel, time=0)])
+        for _ in range(40):
+            note = int(rng.integers(40, 80))
+            track.append(
+                mido.Message(
+                    "note_on", channel=channel, note=note, velocity=90, time=int(rng.integers(0, 300))
+                )
+            )
+            track.append(
+                mido.Message("note_off", channel=channel, note=note, time=int(rng.choice([0, 120, 240])))
+            )
+        track.append(mido.MetaMessage("end_of_track", time=int(rng.integers(0, 500))))
+        midi.tracks.append(track)
+    expected, now = [], 0.0
+    for message in midi:
+        now += message.time
+        if not message.is_meta:
+            expected.append((now, message.type, message.channel))
+    assert [event[:3] for event in synth.events_of(midi)] == expected
+    assert len(expected) == 3 * 81
