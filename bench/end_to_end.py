@@ -8,8 +8,8 @@ module by module); in this process, loading the model and the façade's stages. 
 for the ratios are the clip's own duration (real time) and one plain decoding pass over the
 video (the least any tool that watches every frame must spend). The stages are timed one after
 another; the command overlaps some of them in child processes (``video2music/utils/forked.py``), and
-the script prints what that saves (net of the checks and exit the stages leave out). Target: the
-command within 3.5 s on a quiet 2-core machine. Timings measured in fresh processes are medians
+the script prints what that saves (net of the checks and exit the stages leave out). Target (issue
+25): the command within 2.5 s on a quiet 2-core machine. Timings measured in fresh processes are medians
 of ``--repeats`` runs.
 """
 
@@ -99,7 +99,7 @@ def main() -> None:
     print(
         f"generate.py, whole command: {command:.2f} s (median of {args.repeats})  "
         f"{duration / command:.1f}x real time, {command / decode:.1f}x one decoding pass; "
-        "target <= 3.5 s on a quiet machine"
+        "target <= 2.5 s on a quiet machine"
     )
     work = interpreter + sum(stages.values())
     print(f"its stages one after another, in this process: {work:.2f} s, as share of the command")
