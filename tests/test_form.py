@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from video2music.compose.form_planner import PRE_CHORUS_SECONDS, plan_form, shape_form
+from video2music.compose.form_planner import _names as body_names
 from video2music.features.video_features import VideoFeatures
 from video2music.theory.form import Form, form_from_json, parse_form
 from video2music.theory.grid import Grid
@@ -78,6 +79,17 @@ def test_sections_last_long_enough_to_be_heard_at_any_tempo(tempo):
     assert ({24, 48} if bars > 60 else {12, 32}) <= starts, _names(form)
 
 
+@pytest.mark.parametrize("odd_line", [9, 11, 15, 21])
+def test_changes_on_odd_bar_lines_keep_the_body_in_whole_phrases_and_an_edge_takes_the_odd_bar(odd_line):
+    # 45 bars, the footage changing for good on an odd bar line, then again 16 bars later.
+    intensity = [0.2] * odd_line + [0.7] * 16 + [0.2] * (45 - odd_line - 16)
+    form = _plan(intensity)
+    body = [s for s in form.sections if s.name not in ("intro", "outro")]
+    assert all(s.bars % 2 == 0 for s in body), _names(form)
+    edges = [form.sections[0], form.sections[-1]]
+    assert [s.name for s in edges] == ["intro", "outro"] and sum(s.bars % 2 for s in edges) == 1
+
+
 def test_a_single_cut_does_not_start_a_section_but_a_sustained_change_does():
     intensity = [0.3] * 48
     with_cut = _plan(intensity, cuts={21: 1})
@@ -105,6 +117,16 @@ def test_steady_footage_still_gets_verses_and_choruses_in_the_pop_order():
     names = [s.name for s in form.sections if s.name not in ("intro", "outro", "pre-chorus")]
     assert names[:4] == ["verse", "chorus", "verse", "chorus"]
     assert all(s.bars in (2, 4, 8, 12, 16) for s in form.sections)
+
+
+@pytest.mark.parametrize("middle", [2, 3, 4, 5, 6, 7, 8])
+def test_steady_footage_ends_its_body_on_a_chorus_and_a_bridge_leads_back_to_one(middle):
+    names = body_names(np.full(middle, 0.3))
+    assert names[0] == "verse" and names[-1] == "chorus"
+    bridges = [i for i, name in enumerate(names) if name == "bridge"]
+    assert all(names[i + 1] == "chorus" and "chorus" in names[:i] for i in bridges)
+    if middle == 5:  # the sample timeline at 120 and 150 bpm ended "... chorus, bridge, outro"
+        assert names == ["verse", "chorus", "verse", "bridge", "chorus"]
 
 
 def test_sections_are_numbered_and_repeat_their_material():

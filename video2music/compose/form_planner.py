@@ -10,13 +10,15 @@ Steps (``plan_form``):
    (scaled by its 90th percentile over the piece and squared, so a change's own bar line stands
    out from its neighbours, saturating towards ``NOVELTY_CAP`` squared; weighed less in a piece
    under ``SHORT_PIECE_BARS``), less a cost per section length (``LENGTH_COST``: 8 bars is the
-   norm of pop, 4 next, 12 and 16 for long stretches, other lengths rarely; under
+   norm of pop, 4 next, 12 and 16 for long stretches, other even lengths rarely, odd ones
+   almost never; under
    ``SHORT_PIECE_BARS`` bars 4 is the norm) and, as a section is heard in seconds,
    ``SHORT_SECONDS_COST`` for each second a section between intro and outro lasts under
    ``SECTION_SECONDS`` (so at 90 bpm 8 bars, 21 s, make a section and 4 do not; at 150 bpm 8
    bars, 13 s, are short and 12 or 16 fit better). A piece of
    ``INTRO_FROM_BARS`` bars or more opens with an intro of 2 or 4 bars (1 or 3 rarely), and one of
-   ``OUTRO_FROM_BARS`` or more closes with an outro, unless the footage is still busy at its end
+   ``OUTRO_FROM_BARS`` or more closes with an outro (of 2 or 4 bars, or 3 where the piece has an
+   odd bar to place), unless the footage is still busy at its end
    (its last stretch clearly above the middle of the piece's range, or among its busiest and
    above ``BUSY_END``): then it ends on a chorus, planned with a section's length, not an outro's.
    A piece of ``TWO_SECTIONS_FROM_BARS`` to 9 bars is two sections (the first four bars long), a
@@ -26,7 +28,8 @@ Steps (``plan_form``):
    of their range become choruses, the others verses (the first of three or more is a verse: a
    song's body opens with one); where the footage hardly changes
    (``STEADY_SPREAD``), the pop order verse-chorus-verse-chorus-bridge-chorus is used instead, so
-   a steady video still gets a song. Neighbours of one name are joined. Once two choruses have
+   a steady video still gets a song, ending on a chorus (a bridge that would end it changes
+   places with the chorus before it). Neighbours of one name are joined. Once two choruses have
    been heard, one quiet section becomes a bridge (or a break where it is the quietest part); a
    4-bar section between a verse and a chorus becomes a pre-chorus, and so do the last 4 bars of
    a 12-bar verse before a chorus, where the 4 bars last ``PRE_CHORUS_SECONDS`` or more.
@@ -59,7 +62,10 @@ CUT_ON_LINE = 0.15
 NOVELTY_WEIGHT = 2.5  # on novelty scaled by its 90th percentile over the piece, squared
 NOVELTY_CAP = 1.5
 LENGTH_COST = {8: 0.0, 4: 1.0, 12: 1.0, 16: 1.2, 6: 2.0, 2: 2.5, 10: 2.5, 14: 2.8}
-ODD_LENGTH_COST = 4.0
+# Pop's sections are whole 4-bar phrases (2 at least). At 4.0 a change of footage on an odd bar
+# line outweighed this, and 9-, 11- and 15-bar verses broke the phrases of the sample timeline at
+# 91-150 bpm; at 8.0 the body's sections are even and an odd bar goes to the outro.
+ODD_LENGTH_COST = 8.0
 SECTION_COST = 0.75  # every section: fewer, longer ones unless the video asks
 # A section is heard in seconds, not bars: 8 bars at 150 bpm pass in 13 s, 4 at 90 bpm in 11 s,
 # too short for a verse or chorus to establish itself. Each second a middle section lasts less
@@ -72,6 +78,8 @@ SHORT_PIECE_BARS = 24
 # Intro and outro. Pop's are 2 or 4 bars; at 2.0 a 1- or 3-bar one was cheap enough to take up a
 # bar the sections left over (the sample timeline at 90 bpm: intro 3 ... outro 1).
 EDGE_COST = {2: 0.0, 4: 0.0, 1: 4.0, 3: 4.0}
+# A piece with an odd number of bars takes its odd bar at its end, where no phrase follows it.
+OUTRO_COST = {**EDGE_COST, 3: 1.5}
 SHORT_EDGE_COST = {2: 0.0, 1: 0.5, 4: 0.5, 3: 1.5}
 MAX_SECTION_BARS = 16
 INTRO_FROM_BARS, OUTRO_FROM_BARS = 10, 12
@@ -124,10 +132,13 @@ def novelty(intensity: np.ndarray, emotion: np.ndarray, cuts: np.ndarray) -> np.
     return out
 
 
-def _length_cost(length: int, edge: bool, bars: int) -> float:
+def _length_cost(length: int, edge: str | None, bars: int) -> float:
+    """The cost of a section ``length`` bars long in a piece of ``bars``: the ``edge`` one (intro
+    or outro) or one of the body (None)."""
     short = bars < SHORT_PIECE_BARS
     if edge:
-        return (SHORT_EDGE_COST if short else EDGE_COST).get(length, math.inf)
+        costs = SHORT_EDGE_COST if short else OUTRO_COST if edge == "outro" else EDGE_COST
+        return costs.get(length, math.inf)
     if length > MAX_SECTION_BARS:
         return math.inf
     return (SHORT_LENGTH_COST if short else LENGTH_COST).get(length, LENGTH_COST.get(length, ODD_LENGTH_COST))
@@ -159,8 +170,8 @@ def _segments(
             first, last = start == 0, end == bars
             if first and last and bars > MAX_SECTION_BARS:
                 continue
-            edge = (first and intro) or (last and outro)
-            cost = _length_cost(length, edge and not (first and last), bars) + SECTION_COST
+            edge = "intro" if first and intro else "outro" if last and outro else None
+            cost = _length_cost(length, edge if not (first and last) else None, bars) + SECTION_COST
             if not edge:
                 cost += seconds_cost * max(0.0, SECTION_SECONDS - (clock[end] - clock[start]))
             if (first and intro) and (last and outro):
@@ -184,7 +195,14 @@ def _names(energies: np.ndarray) -> list[str]:
         return ["chorus" if energies[0] > 0.5 else "verse"]
     spread = float(energies.max() - energies.min())
     if spread < STEADY_SPREAD:
-        return [STEADY_ORDER[i % len(STEADY_ORDER)] for i in range(len(energies))]
+        names = [STEADY_ORDER[i % len(STEADY_ORDER)] for i in range(len(energies))]
+        # The body ends on its chorus, as a song does: cut short, the order ended on a bridge (the
+        # sample timeline at 120 and 150 bpm: ... chorus, bridge 16, outro) or on a verse.
+        if names[-1] == "bridge":
+            names[-2:] = ["bridge", "chorus"]
+        elif names[-1] == "verse":
+            names[-1] = "chorus"
+        return names
     middle = (energies.max() + energies.min()) / 2
     names = ["chorus" if e > middle else "verse" for e in energies]
     if len(names) >= 3 and names[0] == "chorus":
