@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from video2music.compose.arrange import Instruments, arrange
+from video2music.compose.arrange import SWELL, Instruments, arrange
 from video2music.compose.arrangement import TICKS_PER_BEAT, is_section_label, write_midi
 from video2music.compose.drums import CRASH, DRUM_CHANNEL, HIGH_TOM, LOW_TOM
 from video2music.compose.instruments import PRESETS
@@ -464,17 +464,26 @@ def test_write_midi_never_replaces_a_file_unless_asked(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["song.mid"]
 
 
-def test_phrases_swell_and_every_part_spans_a_wide_range_of_velocities():
+def test_phrases_rise_to_their_third_bar_and_a_chorus_comes_in_above_the_verse_before_it():
     chords = vocab.parse_progression("C C Am Am F F G G") * 4  # 16 bars, four phrases
     music = arrange(chords, 10.0, 0.2, "C major", form=full(16))  # one loudness throughout: the swell alone
     for part in music.parts:
         velocities = [n.velocity for n in part.notes]
-        assert max(velocities) - min(velocities) >= 24, part.name
+        assert max(velocities) - min(velocities) >= SWELL, part.name
     pad = music.part("Chords").notes
     phrase = 16 * TICKS_PER_BEAT
     start = [n.velocity for n in pad if n.start % phrase == 0]
     middle = [n.velocity for n in pad if n.start % phrase == phrase // 2]
     assert min(middle) > max(start)
+    # A phrase starts from its section's level, not from a trough: the chorus's first bar is
+    # louder than the verse's last two (with the swell's trough on every downbeat, it was softer).
+    music = arrange(chords, 10.0, 0.2, "C major", form=form_of(("verse", 8), ("chorus", 8)))
+    bar = 4 * TICKS_PER_BEAT
+    for name in ("Arpeggio", "Bass", "Drums"):
+        notes = music.part(name).notes
+        entry = [n.velocity for n in notes if 8 * bar <= n.start < 9 * bar]
+        before = [n.velocity for n in notes if 6 * bar <= n.start < 8 * bar]
+        assert sum(entry) / len(entry) > sum(before) / len(before) + 4, name
 
 
 def test_every_part_has_its_volume_and_its_reverb_and_chorus_sends_in_the_file(tmp_path):

@@ -29,7 +29,8 @@ the bridge in half time, a break dropping to the pad alone and the outro thinnin
 arranged without a form plays every part, ``PLAIN``). The
 video's note density sets a level 0-4 (``DENSITY_THRESHOLDS``) that each section moves by its
 ``level_offset`` within its bounds; loudness, the section's energy and the phrase swell set the
-velocities (every four-bar phrase rises from soft to its middle and falls back by ``SWELL``).
+velocities (every four-bar phrase rises by ``SWELL`` to its third bar and settles into its fourth;
+a section's own offset, ``Texture.velocity``, sets where it starts).
 
 A section lifted by the form (a late chorus a whole step up) is played transposed, and the
 conductor track carries the key change, with the chord markers spelled in the new key. The
@@ -91,7 +92,7 @@ if TYPE_CHECKING:  # the melody writer needs torch, which arranging alone does n
 logger = logging.getLogger(__name__)
 
 PHRASE_BARS = 4
-SWELL = 16  # velocity units either side of a phrase's mean
+SWELL = 12  # velocity units from a phrase's start to its height
 ENERGY_VELOCITY = 14  # velocity units either side of the middle, for the video's intensity
 MELODY_CHANNEL = 3
 MELODY_ACCENTS = (8, 2, -6)  # velocity offsets: beats 1 and 3, beats 2 and 4, between beats
@@ -100,8 +101,8 @@ MELODY_LIFT = 6  # the lead a little louder than the parts around it
 
 
 def _swell(grid: Grid, form: Form) -> np.ndarray:
-    """Velocity offsets per beat: each four-bar phrase of a section swells from soft to its middle
-    and back, and the last bar dies away, so the parts breathe with the phrases."""
+    """Velocity offsets per beat: each four-bar phrase of a section rises to its third bar and
+    settles into its fourth, and the last bar dies away, so the parts breathe with the phrases."""
     sections = form.section_of_bar()
     phase = np.array(
         [
@@ -109,7 +110,10 @@ def _swell(grid: Grid, form: Form) -> np.ndarray:
             for bar, pos, beats in _positions(grid)
         ]
     )
-    swell = -SWELL * np.cos(2 * np.pi * phase)
+    # An arch, not a trough at the phrase's start: from the deepest point on every phrase's first
+    # beat (SWELL 16, -cos), each chorus came in softer than the verse bars before it (30 of 30
+    # entries on the sample timeline; listening review).
+    swell = SWELL * (np.sin(np.pi * phase) - 2 / np.pi)
     if len(grid.bars) >= 2:
         last_bar = grid.end_beat - grid.bars[-1]
         swell[last_bar:] -= SWELL * np.arange(1, grid.bars[-1] + 1) / grid.bars[-1]

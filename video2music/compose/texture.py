@@ -40,10 +40,10 @@ class Texture:
 PLAIN = Texture(pad=True, arpeggio=True, level_offset=0, levels=(0, 4), drums="full")
 TEXTURES = {
     "intro": Texture(pad=True, arpeggio=False, level_offset=-1, levels=(0, 1), drums="off", velocity=-6),
-    "verse": Texture(pad=False, arpeggio=True, level_offset=0, levels=(0, 2), drums="light", velocity=-2),
+    "verse": Texture(pad=False, arpeggio=True, level_offset=0, levels=(0, 2), drums="light", velocity=-4),
     "pre-chorus": Texture(pad=True, arpeggio=True, level_offset=0, levels=(1, 3), drums="build"),
     "chorus": Texture(
-        pad=True, arpeggio=True, level_offset=2, levels=(2, 4), drums="full", octave_bass=True, velocity=6
+        pad=True, arpeggio=True, level_offset=2, levels=(2, 4), drums="full", octave_bass=True, velocity=8
     ),
     "bridge": Texture(pad=True, arpeggio=False, level_offset=0, levels=(1, 2), drums="half"),
     "break": Texture(pad=True, arpeggio=False, level_offset=-2, levels=(0, 0), drums="off", velocity=-8),
