@@ -64,7 +64,7 @@ NOVELTY_CAP = 1.5
 LENGTH_COST = {8: 0.0, 4: 1.0, 12: 1.0, 16: 1.2, 6: 2.0, 2: 2.5, 10: 2.5, 14: 2.8}
 # Pop's sections are whole 4-bar phrases (2 at least). At 4.0 a change of footage on an odd bar
 # line outweighed this, and 9-, 11- and 15-bar verses broke the phrases of the sample timeline at
-# 91-150 bpm; at 8.0 the body's sections are even and an odd bar goes to the outro.
+# 91-150 bpm; at 8.0 the body's sections are even and an odd bar goes to the intro or outro.
 ODD_LENGTH_COST = 8.0
 SECTION_COST = 0.75  # every section: fewer, longer ones unless the video asks
 # A section is heard in seconds, not bars: 8 bars at 150 bpm pass in 13 s, 4 at 90 bpm in 11 s,
