@@ -22,6 +22,8 @@ import av
 import av.filter
 import numpy as np
 
+BATCH = 1 << 16  # frames a caller hands over at a time, where it can: the per-call cost is then noise
+
 # A section: the feed-forward coefficients (b0, b1, b2) and the feedback ones (a0, a1, a2).
 Section = tuple[Sequence[float], Sequence[float]]
 

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from video2music.audio.biquads import Biquads
+from video2music.audio.biquads import BATCH, Biquads
 
 # (centre Hz, gain dB, Q) of the shelf and (corner Hz, Q) of the high-pass, as BS.1770's 48 kHz
 # coefficients imply them.
@@ -43,7 +43,6 @@ RANGE_PERCENTILES = (10, 95)
 OVERSAMPLE = 4
 _TAPS = 16  # interpolation taps on either side of a gap
 _KAISER_BETA = 8.0
-_STRETCH = 1 << 16  # frames gathered before they are filtered: the filters' cost is per call
 
 
 def k_weighting(rate: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -91,7 +90,7 @@ class LoudnessMeter:
         samples = self._checked(samples)
         self._pending.append(samples)
         self._pending_frames += len(samples)
-        if self._pending_frames >= _STRETCH:
+        if self._pending_frames >= BATCH:
             self._flush()
 
     def lead_in(self, samples: np.ndarray) -> None:
@@ -171,8 +170,8 @@ class LoudnessMeter:
         if self._pending_frames:
             pending = np.concatenate(self._pending)
             self._pending, self._pending_frames = [], 0
-            for start in range(0, len(pending), _STRETCH):  # a whole file at once in flat memory
-                self._measure(pending[start : start + _STRETCH])
+            for start in range(0, len(pending), BATCH):  # a whole file at once in flat memory
+                self._measure(pending[start : start + BATCH])
 
     def _measure(self, samples: np.ndarray) -> None:
         self._peaks.add(samples)

@@ -37,7 +37,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from video2music.audio.biquads import Biquads
+from video2music.audio.biquads import BATCH, Biquads
 from video2music.audio.loudness import LoudnessMeter, TruePeakMeter, frame_peaks, hop_frames
 from video2music.utils.cores import stretches
 
@@ -56,7 +56,6 @@ _LEVELLING_ROUNDS = 2  # times the gain is raised for the loudness the limiter t
 _JOINED_BLOCKS = 1024  # blocks of hop peaks kept apart before they are joined into one array
 _CHUNK_HOPS = 1 << 20  # limiter hops released at a time
 _BLOCK = 1 << 16  # frames mastered at a time in a written WAV
-BATCH = 1 << 16  # frames an Analysis is given at a time (see batched)
 _HEADER_BYTES = 44
 _PEAK_TAPS = 16  # the true-peak meter's interpolation reaches this many frames either side
 T = TypeVar("T")
